@@ -1,0 +1,146 @@
+"""The headless commands: `python -m studio tasks | train | runs`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from studio.core import paths
+from studio.core.availability import resolve
+from studio.core.config import load_config
+from studio.core.errors import StudioError
+from studio.core.tasks import default_tasks_dir, load_catalog
+
+log = logging.getLogger("studio")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m studio", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    tasks = sub.add_parser("tasks", help="list the task catalog and where each task's data is")
+    tasks.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    tasks.add_argument("--json", action="store_true", help="print JSON")
+    train = sub.add_parser("train", help="run pre-finetuning from a YAML config")
+    train.add_argument("config", help="run config (YAML)")
+    train.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    train.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    runs = sub.add_parser("runs", help="list the runs in the store")
+    runs.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    runs.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def cmd_tasks(args: argparse.Namespace) -> int:
+    catalog = load_catalog(default_tasks_dir())
+    data_dir = paths.data_dir(args.data_dir)
+    rows = []
+    for spec in catalog.values():
+        where = resolve(spec, data_dir, paths.synthetic_dir())
+        rows.append({
+            "name": spec.name, "title": spec.title, "family": spec.family, "format": spec.format,
+            "source": where.source, "available": where.available, "reason": where.reason,
+            "train_size": where.train_size, "validation_size": where.validation_size,
+            "labels": list(spec.labels), "choices": spec.choices, "metric": spec.metric,
+            "synthetic": spec.is_synthetic, "paper": spec.paper,
+        })
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'task':<20} {'family':<15} {'format':<20} {'source':<10} {'train':>7}  status")
+    for r in rows:
+        size = "" if r["train_size"] is None else str(r["train_size"])
+        status = "ok" if r["available"] else f"unavailable: {r['reason']}"
+        name = r["name"] + (" (synthetic)" if r["synthetic"] else "")
+        print(f"{name:<20} {r['family']:<15} {r['format']:<20} {r['source']:<10} {size:>7}  {status}")
+    return 0
+
+
+class TqdmSink:
+    """A progress bar and log lines on stderr."""
+
+    def __init__(self, total: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=total, unit="update", file=sys.stderr, dynamic_ncols=True)
+
+    def metrics(self, rows: list[Any]) -> None:
+        for row in rows:
+            if row.name == "total_loss":
+                self.bar.set_postfix(loss=f"{row.value:.4f}")
+
+    def log(self, level: str, message: str) -> None:
+        self.bar.write(f"[{level}] {message}", file=sys.stderr)
+
+    def progress(self, step: int, total: int) -> None:
+        self.bar.update(step - self.bar.n)
+
+    def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
+        self.bar.write(f"[info] checkpoint at update {step}: {path}", file=sys.stderr)
+
+    def flush(self) -> None:
+        self.bar.refresh()
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    """First Ctrl-C (or SIGTERM) stops the run gracefully; a second one aborts."""
+
+    def handler(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        log.warning("stopping after the current update (press Ctrl-C again to abort)")
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.session import execute
+
+    config = load_config(args.config)
+    catalog = load_catalog(default_tasks_dir())
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    bar = TqdmSink(config.max_steps)
+    store = Path(args.store) if args.store else paths.store_path()
+    outcome = execute(config, catalog, paths.data_dir(args.data_dir), store, stop, bar)
+    bar.bar.close()
+    if outcome.error:
+        print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
+    print(outcome.run_id)
+    return 0 if outcome.status != "failed" else 1
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from studio.store import RunStore
+
+    with RunStore(args.store or paths.store_path()) as store:
+        store.mark_interrupted()
+        runs = store.list_runs()
+    if args.json:
+        print(json.dumps([{k: v for k, v in r.items()} for r in runs], indent=1, default=str))
+        return 0
+    print(f"{'id':<22} {'kind':<9} {'status':<12} {'step':>6}  name")
+    for r in runs:
+        print(f"{r['id']:<22} {r['kind']:<9} {r['status']:<12} {r.get('step') or 0:>6}  {r['name']}")
+    return 0
+
+
+COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "runs": cmd_runs}
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = _parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

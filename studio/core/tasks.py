@@ -1,0 +1,171 @@
+"""Task specs: one YAML file per task in `tasks/`, validated into frozen dataclasses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from studio.core.errors import TaskSpecError
+from studio.core.formats import FAMILIES, FORMATS, LABELLED_FORMATS, METRICS
+
+TASK_KEYS = {"name", "title", "family", "format", "labels", "choices", "metric", "source",
+             "description", "paper"}
+SOURCE_KEYS = {"local", "hub", "synthetic"}
+HUB_KEYS = {"path", "name", "splits", "columns", "label_map"}
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where a task lives on the Hugging Face hub and how its columns map to the record format.
+
+    `columns` maps a source column to a record field; several columns mapped to `choices`
+    are gathered into the choices list in the order given. `label_map` turns source label
+    values (strings or ints) into label indices.
+    """
+
+    path: str
+    name: str | None = None
+    splits: tuple[tuple[str, str], ...] = (("train", "train"), ("validation", "validation"))
+    columns: tuple[tuple[str, str], ...] = ()
+    label_map: tuple[tuple[str, int], ...] = ()
+
+    def split(self, split: str) -> str:
+        return dict(self.splits)[split]
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """One task of the catalog (DESIGN.md §3)."""
+
+    name: str
+    title: str
+    family: str
+    format: str
+    metric: str
+    labels: tuple[str, ...] = ()
+    choices: int | None = None
+    local: str | None = None
+    hub: HubSource | None = None
+    synthetic: str | None = None
+    description: str = ""
+    paper: bool = False
+    path: str = field(default="", compare=False)
+
+    @property
+    def num_outcomes(self) -> int | None:
+        """Size of the decision for classification and multiple choice (None otherwise)."""
+        if self.format in LABELLED_FORMATS:
+            return len(self.labels)
+        if self.format == "multiple_choice":
+            return self.choices
+        return None
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.synthetic is not None
+
+
+def _fail(path: str, problem: str) -> TaskSpecError:
+    return TaskSpecError(f"{path}: {problem}")
+
+
+def _check_keys(path: str, where: str, data: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise _fail(path, f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
+
+
+def _parse_hub(path: str, raw: Any) -> HubSource:
+    if not isinstance(raw, dict) or not isinstance(raw.get("path"), str):
+        raise _fail(path, "source.hub must be a mapping with a string 'path'")
+    _check_keys(path, "source.hub", raw, HUB_KEYS)
+    splits = raw.get("splits") or {"train": "train", "validation": "validation"}
+    if not isinstance(splits, dict) or not {"train", "validation"} <= set(splits):
+        raise _fail(path, "source.hub.splits must map 'train' and 'validation' to hub splits")
+    columns = raw.get("columns") or {}
+    label_map = raw.get("label_map") or {}
+    if not isinstance(columns, dict) or not isinstance(label_map, dict):
+        raise _fail(path, "source.hub.columns and source.hub.label_map must be mappings")
+    return HubSource(
+        path=raw["path"],
+        name=raw.get("name"),
+        splits=tuple((str(k), str(v)) for k, v in splits.items()),
+        columns=tuple((str(k), str(v)) for k, v in columns.items()),
+        label_map=tuple((str(k), int(v)) for k, v in label_map.items()),
+    )
+
+
+def parse_task(data: Any, path: str) -> TaskSpec:
+    """Validate one task mapping; errors name the file and the key at fault."""
+    if not isinstance(data, dict):
+        raise _fail(path, "a task file must hold a mapping")
+    _check_keys(path, "the task", data, TASK_KEYS)
+    for key in ("name", "family", "format", "source"):
+        if key not in data:
+            raise _fail(path, f"missing key '{key}'")
+    name, family, fmt = data["name"], data["family"], data["format"]
+    if not isinstance(name, str) or not name.replace("_", "").isalnum():
+        raise _fail(path, f"name {name!r} must be letters, digits and underscores")
+    if family not in FAMILIES:
+        raise _fail(path, f"family {family!r} is not one of {list(FAMILIES)}")
+    if fmt not in FORMATS:
+        raise _fail(path, f"format {fmt!r} is not one of {list(FORMATS)}")
+    metric = data.get("metric", METRICS[fmt][0])
+    if metric not in METRICS[fmt]:
+        raise _fail(path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}")
+    labels = tuple(str(x) for x in data.get("labels") or ())
+    if fmt in LABELLED_FORMATS and len(labels) < 2:
+        raise _fail(path, f"a {fmt} task needs 'labels' with at least two names")
+    choices = data.get("choices")
+    if fmt == "multiple_choice" and (not isinstance(choices, int) or choices < 2):
+        raise _fail(path, "a multiple_choice task needs 'choices': the number of choices (>= 2)")
+    source = data["source"]
+    if not isinstance(source, dict) or not source:
+        raise _fail(path, "source must be a mapping with 'local', 'hub' and/or 'synthetic'")
+    _check_keys(path, "source", source, SOURCE_KEYS)
+    hub = _parse_hub(path, source["hub"]) if source.get("hub") is not None else None
+    return TaskSpec(
+        name=name,
+        title=str(data.get("title") or name),
+        family=family,
+        format=fmt,
+        metric=metric,
+        labels=labels,
+        choices=choices if fmt == "multiple_choice" else None,
+        local=source.get("local"),
+        hub=hub,
+        synthetic=source.get("synthetic"),
+        description=str(data.get("description") or ""),
+        paper=bool(data.get("paper", False)),
+        path=path,
+    )
+
+
+def load_task(path: Path) -> TaskSpec:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(str(path), f"cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise _fail(str(path), f"not valid YAML: {exc}") from exc
+    spec = parse_task(data, str(path))
+    if spec.name != path.stem:
+        raise _fail(str(path), f"name {spec.name!r} must match the file name {path.stem!r}")
+    return spec
+
+
+def load_catalog(tasks_dir: Path) -> dict[str, TaskSpec]:
+    """Read every `*.yaml` in `tasks_dir`, sorted by name."""
+    if not tasks_dir.is_dir():
+        raise TaskSpecError(f"{tasks_dir}: the task catalog folder does not exist")
+    specs = [load_task(p) for p in sorted(tasks_dir.glob("*.yaml"))]
+    return {s.name: s for s in sorted(specs, key=lambda s: s.name)}
+
+
+def default_tasks_dir() -> Path:
+    """The catalog shipped with the project (top-level `tasks/`)."""
+    return Path(__file__).resolve().parents[2] / "tasks"
+

@@ -1,0 +1,386 @@
+"""RunStore: runs, metrics, checkpoints and logs in one SQLite file (WAL, one store per thread)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import socket
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import sqlite_utils
+
+from studio.core.errors import StudioError
+from studio.core.paths import store_path
+from studio.core.sink import MetricRow
+from studio.store.liveness import run_alive
+from studio.store.schema import (
+    KINDS,
+    RUN_COLUMNS,
+    STATUSES,
+    check_choice,
+    create_schema,
+    new_run_id,
+    status_stamps,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 10_000
+HEARTBEAT_TIMEOUT_S = 120.0
+
+_METRIC_COLUMNS = "id, run_id, step, task, name, value, wall_time"
+_INSERT_METRIC = (
+    "INSERT INTO metrics (run_id, step, task, name, value, wall_time) VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_LOG = "INSERT INTO logs (run_id, time, level, message) VALUES (?, ?, ?, ?)"
+
+
+class StoreError(StudioError):
+    """The store file cannot be opened or created; the message names the file."""
+
+
+def _to_json(value: Mapping[str, Any]) -> str:
+    # default=str: a config may hold Paths or enums; the record should still be written.
+    return json.dumps(dict(value), default=str)
+
+
+def _parse_run(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("config") is not None:
+        row["config"] = json.loads(row["config"])
+    return row
+
+
+class RunStore:
+    """The SQLite run store.
+
+    Each RunStore owns one sqlite3 connection, which may only be used from the thread that
+    created it (sqlite3 enforces this). Give every thread that reads or writes its own RunStore
+    on the same file: WAL mode lets one writer and many readers work at once, and the busy timeout
+    makes concurrent writers wait instead of failing.
+    """
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path is not None else store_path()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{self.path}: cannot open the run store: {e}") from e
+        self.db = sqlite_utils.Database(self._conn)
+        self._closed = False
+        try:
+            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            self.db.enable_wal()
+            # NORMAL is durable to an application crash in WAL mode; only power loss can drop
+            # the last commits, and it saves an fsync on every batch.
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            with self.transaction():
+                create_schema(self.db)
+        except sqlite3.Error as e:
+            self._conn.close()
+            raise StoreError(f"{self.path}: not a usable run store: {e}") from e
+        log.debug("opened run store %s", self.path)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the connection; further calls are no-ops."""
+        if not self._closed:
+            self._closed = True
+            self._conn.close()
+
+    def __enter__(self) -> RunStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All writes inside commit together or not at all; nested blocks become savepoints."""
+        if self._conn.in_transaction:
+            yield from self._savepoint()
+            return
+        # IMMEDIATE takes the write lock up front, so a read followed by a write inside the block
+        # cannot fail half-way with SQLITE_BUSY; the busy timeout makes it wait for other writers.
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+
+    def _savepoint(self) -> Iterator[None]:
+        name = f"sp_{secrets.token_hex(8)}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            raise
+        self._conn.execute(f"RELEASE {name}")
+
+    # -- runs --------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        name: str,
+        kind: str,
+        config: Mapping[str, Any],
+        base_model: str,
+        device: str = "",
+        max_steps: int | None = None,
+        source_run: str | None = None,
+        status: str = "queued",
+    ) -> str:
+        """Record a new run and return its id."""
+        check_choice(kind, KINDS, "kind")
+        check_choice(status, STATUSES, "status")
+        now = time.time()
+        row: dict[str, Any] = {
+            "name": name,
+            "kind": kind,
+            "status": status,
+            "config": _to_json(config),
+            "base_model": base_model,
+            "device": device,
+            "source_run": source_run,
+            "created": now,
+            "step": 0,
+            "max_steps": max_steps,
+            **status_stamps(status, now),
+        }
+        for _ in range(100):
+            run_id = new_run_id()
+            try:
+                self._insert_run({"id": run_id, **row})
+            except sqlite3.IntegrityError:
+                continue  # two runs created in the same second drew the same suffix
+            return run_id
+        raise StoreError(f"{self.path}: could not find a free run id")
+
+    def _insert_run(self, row: Mapping[str, Any]) -> None:
+        # Plain SQL rather than Table.insert: older sqlite-utils commits inside its own writes.
+        columns = ", ".join(f"[{k}]" for k in row)
+        marks = ", ".join("?" for _ in row)
+        with self.transaction():
+            self._conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(row.values()))
+
+    def set_status(self, run_id: str, status: str, error: str | None = None) -> None:
+        """Move a run to `status`, stamping start/finish times, pid and host as due."""
+        check_choice(status, STATUSES, "status")
+        fields: dict[str, Any] = {"status": status, **status_stamps(status, time.time())}
+        if error is not None:
+            fields["error"] = error
+        self._update(run_id, fields)
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set columns of a run (step, heartbeat, device, max_steps, ...)."""
+        unknown = set(fields) - (set(RUN_COLUMNS) - {"id"})
+        if unknown:
+            raise ValueError(f"cannot update run column(s) {', '.join(sorted(unknown))}")
+        if "status" in fields:
+            check_choice(fields["status"], STATUSES, "status")
+        if "kind" in fields:
+            check_choice(fields["kind"], KINDS, "kind")
+        if isinstance(fields.get("config"), Mapping):
+            fields["config"] = _to_json(fields["config"])
+        if fields:
+            self._update(run_id, fields)
+
+    def _update(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        assignments = ", ".join(f"[{k}] = ?" for k in fields)
+        with self.transaction():
+            cursor = self._conn.execute(
+                f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id]
+            )
+        if cursor.rowcount == 0:
+            raise KeyError(f"no run with id {run_id!r} in {self.path}")
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """One run as a dict, its config parsed; KeyError if there is none."""
+        # list(): a half-read cursor would keep an old snapshot open on this connection.
+        rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+        if not rows:
+            raise KeyError(f"no run with id {run_id!r} in {self.path}")
+        return _parse_run(rows[0])
+
+    def list_runs(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """All runs (or those of one kind), newest first."""
+        if kind is None:
+            rows = self.db.query("SELECT * FROM runs ORDER BY created DESC, id DESC")
+        else:
+            check_choice(kind, KINDS, "kind")
+            rows = self.db.query(
+                "SELECT * FROM runs WHERE kind = ? ORDER BY created DESC, id DESC", [kind]
+            )
+        return [_parse_run(r) for r in rows]
+
+    def delete_run(self, run_id: str) -> bool:
+        """Delete a run and its metrics, logs and checkpoint rows (not its files).
+
+        Returns whether the run existed.
+        """
+        with self.transaction():
+            for table in ("metrics", "logs", "checkpoints"):
+                self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            cursor = self._conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        return cursor.rowcount > 0
+
+    def mark_interrupted(self, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
+        """Mark 'running' runs whose process is gone as 'interrupted'; return their ids.
+
+        On this host a run is alive while its pid is; for a run on another host (or without a
+        pid) we can only go by its heartbeat, which must be newer than `heartbeat_timeout`.
+        """
+        here = socket.gethostname()
+        now = time.time()
+        candidates = self.db.query(
+            "SELECT id, pid, host, heartbeat, started, created FROM runs WHERE status = 'running'"
+        )
+        dead = [r["id"] for r in candidates if not run_alive(r, here, now, heartbeat_timeout)]
+        marked: list[str] = []
+        with self.transaction():
+            for run_id in dead:
+                # The status guard: the run may have finished between our read and this write.
+                cursor = self._conn.execute(
+                    "UPDATE runs SET status = 'interrupted', finished = ?, error = COALESCE(error,"
+                    " 'the training process ended without finishing the run')"
+                    " WHERE id = ? AND status = 'running'",
+                    [now, run_id],
+                )
+                if cursor.rowcount:
+                    marked.append(run_id)
+        if marked:
+            log.info("marked %d run(s) interrupted: %s", len(marked), ", ".join(marked))
+        return marked
+
+    # -- metrics -----------------------------------------------------------------------------
+
+    def add_metrics(self, rows: Sequence[MetricRow], run_id: str) -> None:
+        """Append metric rows for a run in one transaction."""
+        if not rows:
+            return
+        # int()/float(): the loop may hand numpy or torch scalars, which sqlite3 cannot bind.
+        params = [
+            (run_id, int(r.step), r.task, r.name, float(r.value), float(r.wall_time)) for r in rows
+        ]
+        with self.transaction():
+            self._conn.executemany(_INSERT_METRIC, params)
+
+    def metrics_after(
+        self, after_id: int, run_id: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Metric rows with id > after_id (of one run, or all), oldest first: the live poll."""
+        sql = f"SELECT {_METRIC_COLUMNS} FROM metrics WHERE id > ?"
+        params: list[Any] = [after_id]
+        if run_id is not None:
+            sql += " AND run_id = ?"
+            params.append(run_id)
+        sql += " ORDER BY id"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return list(self.db.query(sql, params))
+
+    def metric_series(
+        self, run_id: str, name: str, task: str | None = None
+    ) -> list[tuple[int, float, float]]:
+        """(step, value, wall_time) of one metric, by step; task None means the run-wide value.
+
+        A NaN value was stored as NULL and comes back as None.
+        """
+        cursor = self._conn.execute(
+            "SELECT step, value, wall_time FROM metrics"
+            " WHERE run_id = ? AND name = ? AND task IS ? ORDER BY step, id",
+            [run_id, name, task],
+        )
+        return [(s, v, w) for s, v, w in cursor]
+
+    def delete_metrics_after(self, run_id: str, step: int) -> int:
+        """Delete a run's metric rows past `step` (resuming from a checkpoint); return how many."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM metrics WHERE run_id = ? AND step > ?", [run_id, step]
+            )
+        return cursor.rowcount
+
+    # -- logs --------------------------------------------------------------------------------
+
+    def add_log(self, run_id: str, level: str, message: str, time: float | None = None) -> None:
+        """Append one log line to a run."""
+        self.add_logs(run_id, [(time if time is not None else _now(), level, message)])
+
+    def add_logs(self, run_id: str, entries: Sequence[tuple[float, str, str]]) -> None:
+        """Append (time, level, message) lines to a run in one transaction."""
+        if not entries:
+            return
+        with self.transaction():
+            self._conn.executemany(
+                _INSERT_LOG, [(run_id, float(t), lvl, msg) for t, lvl, msg in entries]
+            )
+
+    def logs(self, run_id: str, after_id: int = 0) -> list[dict[str, Any]]:
+        """A run's log lines with id > after_id, oldest first."""
+        return list(
+            self.db.query(
+                "SELECT id, run_id, time, level, message FROM logs"
+                " WHERE run_id = ? AND id > ? ORDER BY id",
+                [run_id, after_id],
+            )
+        )
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def add_checkpoint(
+        self, run_id: str, step: int, path: str | Path, metrics: Mapping[str, float]
+    ) -> None:
+        """Record (or replace) the checkpoint of a run at a step."""
+        values = {k: float(v) for k, v in metrics.items()}
+        with self.transaction():
+            self._conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (run_id, step, path, metrics, created)"
+                " VALUES (?, ?, ?, ?, ?)",
+                [run_id, int(step), str(path), json.dumps(values), _now()],
+            )
+
+    def checkpoints(self, run_id: str) -> list[dict[str, Any]]:
+        """A run's checkpoints by step, metrics parsed."""
+        rows = self.db.query("SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step", [run_id])
+        out = []
+        for row in rows:
+            row["metrics"] = json.loads(row["metrics"]) if row["metrics"] else {}
+            out.append(row)
+        return out
+
+    def remove_checkpoint(self, run_id: str, step: int) -> None:
+        """Forget the checkpoint of a run at a step (its files are the caller's)."""
+        with self.transaction():
+            self._conn.execute(
+                "DELETE FROM checkpoints WHERE run_id = ? AND step = ?", [run_id, step]
+            )
+
+    # -- maintenance -------------------------------------------------------------------------
+
+    def integrity_check(self) -> str:
+        """SQLite's own consistency check: 'ok', or the problems found."""
+        return "\n".join(str(r[0]) for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def _now() -> float:
+    # A module function, because add_log's `time` parameter shadows the module inside it.
+    return time.time()

@@ -1,0 +1,121 @@
+"""The run store's tables, indexes, allowed values and run-row bookkeeping."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import sqlite_utils
+
+SCHEMA_VERSION = 1
+
+KINDS = ("pretrain", "finetune", "transfer")
+STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
+# Statuses that end a session of work: reaching one stamps `finished`.
+ENDED = frozenset({"stopped", "interrupted", "finished", "failed"})
+
+RUN_COLUMNS: dict[str, type] = {
+    "id": str,
+    "name": str,
+    "kind": str,
+    "status": str,
+    "config": str,
+    "base_model": str,
+    "device": str,
+    "error": str,
+    "source_run": str,
+    "created": float,
+    "started": float,
+    "finished": float,
+    "step": int,
+    "max_steps": int,
+    "pid": int,
+    "host": str,
+    "heartbeat": float,
+}
+
+CHECKPOINT_COLUMNS: dict[str, type] = {
+    "run_id": str,
+    "step": int,
+    "path": str,
+    "metrics": str,
+    "created": float,
+}
+
+# AUTOINCREMENT (which sqlite-utils cannot declare) guarantees ids are never reused. Without it,
+# deleting the newest rows on resume would hand their ids to new rows, and a live reader that
+# already polled past those ids would silently miss the new rows.
+_METRICS_SQL = """
+CREATE TABLE IF NOT EXISTS metrics (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    step INTEGER NOT NULL,
+    task TEXT,
+    name TEXT NOT NULL,
+    value REAL,
+    wall_time REAL
+)
+"""
+
+_LOGS_SQL = """
+CREATE TABLE IF NOT EXISTS logs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL,
+    time REAL,
+    level TEXT,
+    message TEXT
+)
+"""
+
+
+def create_schema(db: sqlite_utils.Database) -> None:
+    """Create every table and index that is missing; safe to call on every open.
+
+    The caller wraps this in a transaction so a second process opening the same file concurrently
+    never sees half a schema.
+    """
+    db["runs"].create(RUN_COLUMNS, pk="id", not_null={"id", "kind", "status"}, if_not_exists=True)
+    db["checkpoints"].create(CHECKPOINT_COLUMNS, pk=("run_id", "step"), if_not_exists=True)
+    db.execute(_METRICS_SQL)
+    db.execute(_LOGS_SQL)
+    # (run_id, id): the live plot's "rows after id N for this run" poll.
+    db["metrics"].create_index(["run_id", "id"], "idx_metrics_run_id", if_not_exists=True)
+    # (run_id, name, task, step): opening a finished run reads one series at a time.
+    db["metrics"].create_index(
+        ["run_id", "name", "task", "step"], "idx_metrics_series", if_not_exists=True
+    )
+    db["logs"].create_index(["run_id", "id"], "idx_logs_run_id", if_not_exists=True)
+    db["runs"].create_index(["created"], "idx_runs_created", if_not_exists=True)
+    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+def new_run_id() -> str:
+    """A readable id that sorts by creation time: local time plus 4 random hex digits."""
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+
+
+def check_choice(value: str, allowed: Sequence[str], what: str) -> None:
+    """ValueError naming the allowed values unless `value` is one of them."""
+    if value not in allowed:
+        raise ValueError(f"unknown run {what} {value!r}; expected one of {', '.join(allowed)}")
+
+
+def status_stamps(status: str, now: float) -> dict[str, Any]:
+    """The bookkeeping columns that change when a run enters `status`."""
+    if status == "running":
+        # A (re)started session: whoever runs it now owns the pid/host used by mark_interrupted.
+        return {
+            "started": now,
+            "heartbeat": now,
+            "finished": None,
+            "error": None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+        }
+    if status in ENDED:
+        return {"finished": now}
+    return {}

@@ -1,0 +1,1 @@
+"""Training with torch, transformers, datasets and accelerate."""

@@ -1,0 +1,104 @@
+"""Validation: each task's loss and metric on its validation split (capped)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from studio.core.metrics import classification_metrics, regression_metrics, squad_metrics
+from studio.train.batching import collate, eval_batches
+from studio.train.data import TaskData
+from studio.train.model import MultiTaskModel
+
+MAX_ANSWER_TOKENS = 30
+TOP_K = 20
+
+
+def _qa_selection(data: TaskData, limit: int | None) -> tuple[list[int], int]:
+    """Feature positions of the first `limit` examples (features are in example order)."""
+    examples = len(data.validation_records)
+    count = examples if limit is None else min(limit, examples)
+    index = data.validation["example_index"]
+    return [i for i, e in enumerate(index) if e < count], count
+
+
+def best_span(start: np.ndarray, end: np.ndarray, offsets: list[list[int]]) -> tuple[float, int, int]:
+    """Highest-scoring valid (start, end) character span in one window, or (-inf, 0, 0)."""
+    best = (-np.inf, 0, 0)
+    starts = np.argsort(start)[::-1][:TOP_K]
+    ends = np.argsort(end)[::-1][:TOP_K]
+    for s in starts:
+        if offsets[s][0] < 0:
+            continue
+        for e in ends:
+            if offsets[e][0] < 0 or e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+                continue
+            score = float(start[s] + end[e])
+            if score > best[0]:
+                best = (score, offsets[s][0], offsets[e][1])
+    return best
+
+
+def _qa_metrics(data: TaskData, spans: dict[int, tuple[float, int, int]], count: int) -> dict[str, float]:
+    predictions, references = [], []
+    for i in range(count):
+        record = data.validation_records[i]
+        _, a, b = spans.get(i, (0.0, 0, 0))
+        predictions.append(record["context"][a:b])
+        references.append(record["answers"]["text"])
+    return squad_metrics(predictions, references)
+
+
+@torch.no_grad()
+def evaluate_task(model: MultiTaskModel, data: TaskData, batch_size: int, limit: int | None,
+                  device: torch.device, pad_id: int,
+                  autocast: Callable[[], Any] = contextlib.nullcontext) -> dict[str, float]:
+    """Mean validation loss (`loss`) and every metric of the task's format."""
+    fmt = data.spec.format
+    model.eval()
+    features = data.validation
+    lengths = data.validation_lengths
+    if fmt == "extractive_qa":
+        keep, count = _qa_selection(data, limit)
+        lengths = lengths[keep]
+        positions = np.array(keep, dtype=np.int64)
+        batches = [positions[b] for b in eval_batches(lengths, batch_size, None)]
+    else:
+        batches = eval_batches(lengths, batch_size, limit)
+    losses: list[float] = []
+    preds: list[Any] = []
+    labels: list[Any] = []
+    spans: dict[int, tuple[float, int, int]] = {}
+    for indices in batches:
+        batch, _, _ = collate(features, indices, pad_id)
+        batch = {k: v.to(device) for k, v in batch.items()}
+        with autocast():
+            logits = model.logits(data.spec.name, batch)
+        losses += model.example_losses(data.spec.name, logits, batch).tolist()
+        logits = logits.float().cpu().numpy()
+        if fmt == "extractive_qa":
+            for row, feature in zip(logits, indices, strict=True):
+                example = features["example_index"][feature]
+                offsets = features["offsets"][feature]
+                span = best_span(row[: len(offsets), 0], row[: len(offsets), 1], offsets)
+                if example not in spans or span[0] > spans[example][0]:
+                    spans[example] = span
+        elif fmt == "regression":
+            preds += logits.tolist()
+            labels += batch["labels"].tolist()
+        else:
+            preds += logits.argmax(-1).tolist()
+            labels += batch["labels"].tolist()
+    model.train()
+    result = {"loss": float(np.mean(losses)) if losses else float("nan")}
+    if fmt == "extractive_qa":
+        result.update(_qa_metrics(data, spans, count))
+    elif fmt == "regression":
+        result.update(regression_metrics(preds, labels))
+    else:
+        result.update(classification_metrics(preds, labels))
+    return result

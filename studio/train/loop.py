@@ -1,0 +1,205 @@
+"""The pre-finetuning loop: one function that reads top to bottom (nanoGPT / torchtune style)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import get_linear_schedule_with_warmup, set_seed
+
+from studio.core.config import RunConfig
+from studio.core.errors import StudioError
+from studio.core.sampling import TaskScheduler, task_probabilities
+from studio.core.scaling import loss_scale
+from studio.core.sink import MetricRow, Sink
+from studio.train.batching import TaskStream, collate
+from studio.train.evaluate import evaluate_task
+from studio.train.model import MultiTaskModel
+from studio.train.setup import (
+    Workspace,
+    check_tasks,
+    load_encoder,
+    load_tasks,
+    load_tokenizer,
+    make_accelerator,
+    optimizer_groups,
+    quiet_libraries,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    status: str  # finished | stopped
+    step: int
+    eval_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+
+
+@dataclass
+class Window:
+    """Running sums between two log points."""
+
+    start: float = field(default_factory=time.perf_counter)
+    examples: int = 0
+    real_tokens: int = 0
+    computed_tokens: int = 0
+    objective: Any = 0.0
+    updates: int = 0
+    task_loss: dict[str, Any] = field(default_factory=lambda: defaultdict(float))
+    task_examples: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -> TrainResult:
+    """Pre-finetune a shared encoder on `config.tasks`, reporting through `sink`.
+
+    Checks `stop` between updates; returns with status `stopped` when it is set.
+    """
+    # -- data and model ------------------------------------------------------------------
+    quiet_libraries()
+    tokenizer = load_tokenizer(config.model)
+    encoder = load_encoder(config.model)
+    checked = check_tasks(config, ws, encoder.config.is_encoder_decoder)
+    sink.log("info", f"tokenizing {len(checked)} task(s) (cached after the first run)")
+    tasks = load_tasks(checked, tokenizer, config, ws)
+    specs = [tasks[name].spec for name in config.tasks]
+    set_seed(config.seed)
+    model = MultiTaskModel(encoder, specs, config.head_sharing)
+    scales = {s.name: loss_scale(s, config.loss_scaling, config.max_length,
+                                 len(tokenizer), config.manual_weights) for s in specs}
+    probs = task_probabilities({t: d.train_examples for t, d in tasks.items()}, config.sampling,
+                               config.temperature, config.examples_cap)
+    for name in config.tasks:
+        sink.log("info", f"task {name}: {tasks[name].train_examples} examples, "
+                         f"share {probs[name]:.3f}, loss scale {scales[name]:.4f}")
+
+    # -- device, optimizer, schedule -----------------------------------------------------
+    accelerator = make_accelerator(config)
+    optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay),
+                                  lr=config.learning_rate)
+    warmup = int(config.warmup_ratio * config.max_steps)
+    lr_schedule = get_linear_schedule_with_warmup(optimizer, warmup, config.max_steps)
+    model, optimizer, lr_schedule = accelerator.prepare(model, optimizer, lr_schedule)
+    device = accelerator.device
+    pad_id = tokenizer.pad_token_id or 0
+    multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
+    rank_seed = config.seed + 1000 * accelerator.process_index
+    scheduler = TaskScheduler(probs, config.mixing, config.tasks_per_update, config.max_steps,
+                              config.seed)
+    streams = {t: TaskStream(d.train_lengths, config.batch_size, rank_seed + i)
+               for i, (t, d) in enumerate(tasks.items())}
+    sink.log("info", f"training on {device} ({accelerator.mixed_precision} precision), "
+                     f"{config.max_steps} updates of {config.tasks_per_update} sub-batches")
+
+    # -- the loop ------------------------------------------------------------------------
+    step = 0
+    seen: dict[str, int] = defaultdict(int)
+    window = Window()
+    eval_metrics: dict[str, dict[str, float]] = {}
+    model.train()
+    while step < config.max_steps:
+        if stop.is_set():
+            break
+        slots = scheduler.next_update()
+        for j, task in enumerate(slots):
+            batch, real, computed = collate(tasks[task].train, streams[task].next(), pad_id,
+                                            multiple)
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            size = batch["input_ids"].shape[0]
+            sync = j == len(slots) - 1
+            with accelerator.no_sync(model) if not sync else contextlib.nullcontext():
+                with accelerator.autocast():
+                    losses, r3f = model(task, batch, config.r3f_eps if config.r3f_lambda else 0.0)
+                    objective = losses.mean() * scales[task]
+                    if r3f is not None:
+                        objective = objective + config.r3f_lambda * r3f
+                accelerator.backward(objective / len(slots))
+            # Kept as tensors until the next log point: no device sync per sub-batch.
+            window.task_loss[task] += losses.detach().sum()
+            window.task_examples[task] += size
+            window.objective += objective.detach() / len(slots)
+            window.examples += size
+            window.real_tokens += real
+            window.computed_tokens += computed
+            seen[task] += size
+        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+        optimizer.step()
+        lr_schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        window.updates += 1
+        sink.progress(step, config.max_steps)
+
+        if step % config.log_every == 0 or step == config.max_steps:
+            _check_finite(window, step)
+            sink.metrics(_train_rows(step, window, seen, scales, float(grad_norm),
+                                     lr_schedule.get_last_lr()[0]))
+            window = Window()
+        if step % config.eval_every == 0 or step == config.max_steps:
+            eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
+
+    stopped = step < config.max_steps
+    if stopped:
+        sink.log("info", f"stopped at update {step} of {config.max_steps}")
+    sink.flush()
+    return TrainResult("stopped" if stopped else "finished", step, eval_metrics)
+
+
+def _check_finite(window: Window, step: int) -> None:
+    for task, total in window.task_loss.items():
+        if not np.isfinite(float(total)):
+            raise StudioError(f"the loss of task '{task}' became {total} by update {step}; "
+                              "lower the learning rate or check the task's data")
+
+
+def _train_rows(step: int, window: Window, seen: dict[str, int], scales: dict[str, float],
+                grad_norm: float, lr: float) -> list[MetricRow]:
+    now = time.time()
+    elapsed = max(time.perf_counter() - window.start, 1e-9)
+    total_seen = sum(seen.values())
+    rows = [
+        MetricRow(step, "total_loss", float(window.objective) / max(window.updates, 1), None, now),
+        MetricRow(step, "lr", lr, None, now),
+        MetricRow(step, "grad_norm", grad_norm, None, now),
+        MetricRow(step, "examples_per_s", window.examples / elapsed, None, now),
+        MetricRow(step, "tokens_per_s", window.real_tokens / elapsed, None, now),
+        MetricRow(step, "padding_efficiency",
+                  window.real_tokens / max(window.computed_tokens, 1), None, now),
+    ]
+    for task, count in window.task_examples.items():
+        loss = float(window.task_loss[task]) / count
+        rows += [
+            MetricRow(step, "loss", loss, task, now),
+            MetricRow(step, "scaled_loss", loss * scales[task], task, now),
+            MetricRow(step, "loss_scale", scales[task], task, now),
+        ]
+    rows += [MetricRow(step, "share", n / total_seen, t, now) for t, n in seen.items()]
+    return rows
+
+
+def _evaluate(accelerator, model, tasks, config: RunConfig, pad_id: int, sink: Sink,  # type: ignore[no-untyped-def]
+              step: int) -> dict[str, dict[str, float]]:
+    """Validate every task on the main process; log eval_loss, eval_<metric> and eval_mean."""
+    results: dict[str, dict[str, float]] = {}
+    if accelerator.is_main_process:
+        net = accelerator.unwrap_model(model)
+        now = time.time()
+        rows = []
+        for name, data in tasks.items():
+            result = evaluate_task(net, data, config.batch_size * 2, config.eval_max_examples,
+                                   accelerator.device, pad_id, accelerator.autocast)
+            results[name] = result
+            rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
+        primary = [results[n][tasks[n].spec.metric] for n in results]
+        rows.append(MetricRow(step, "eval_mean", float(np.mean(primary)), None, now))
+        sink.metrics(rows)
+        sink.log("info", f"update {step}: mean validation metric {np.mean(primary):.4f}")
+    accelerator.wait_for_everyone()
+    return results

@@ -1,0 +1,137 @@
+"""The shared encoder with the paper's heads, and per-example losses for every format."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+
+from studio.core.tasks import TaskSpec
+
+
+class PooledHead(nn.Module):
+    """Dense + tanh on the first token, then a projection (RoBERTa's classification head)."""
+
+    def __init__(self, hidden: int, outputs: int, dropout: float) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.dense = nn.Linear(hidden, hidden)
+        self.out = nn.Linear(hidden, outputs)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(hidden_states[:, 0])
+        x = self.dropout(torch.tanh(self.dense(x)))
+        return self.out(x)
+
+
+class SpanHead(nn.Module):
+    """Start and end logits for every token."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.out = nn.Linear(hidden, 2)
+
+    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
+        return self.out(hidden_states)
+
+
+def head_key(spec: TaskSpec, head_sharing: str) -> str:
+    """Which head a task uses: per dataset for classification, shared for MC and span QA."""
+    shared = {"multiple_choice": "multiple_choice", "extractive_qa": "extractive_qa"}
+    if head_sharing == "shared" and spec.format in shared:
+        return shared[spec.format]
+    return f"{spec.format}/{spec.name}"
+
+
+def build_head(spec: TaskSpec, hidden: int, dropout: float) -> nn.Module:
+    if spec.format == "extractive_qa":
+        return SpanHead(hidden)
+    if spec.format == "multiple_choice" or spec.format == "regression":
+        return PooledHead(hidden, 1, dropout)
+    return PooledHead(hidden, len(spec.labels), dropout)
+
+
+class MultiTaskModel(nn.Module):
+    """A shared encoder and one head per dataset, or shared across a format (DESIGN.md §1)."""
+
+    def __init__(self, encoder: PreTrainedModel, specs: list[TaskSpec], head_sharing: str) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.specs = {s.name: s for s in specs}
+        self.head_of = {s.name: head_key(s, head_sharing) for s in specs}
+        dropout = float(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
+        hidden = int(encoder.config.hidden_size)
+        self.heads = nn.ModuleDict()
+        for spec in specs:
+            key = self.head_of[spec.name]
+            if key not in self.heads:
+                self.heads[key] = build_head(spec, hidden, dropout)
+
+    def logits(self, task: str, batch: dict[str, torch.Tensor],
+               inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+        """Task outputs: [B, classes], [B] (regression), [B, choices] or [B, L, 2] (spans)."""
+        spec = self.specs[task]
+        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        shape = inputs["input_ids"].shape
+        if spec.format == "multiple_choice":
+            inputs = {k: v.reshape(-1, shape[-1]) for k, v in inputs.items()}
+        if inputs_embeds is not None:
+            inputs.pop("input_ids")
+            inputs["inputs_embeds"] = inputs_embeds
+        hidden = self.encoder(**inputs).last_hidden_state
+        out = self.heads[self.head_of[task]](hidden)
+        if spec.format == "multiple_choice":
+            return out.view(shape[0], shape[1])
+        if spec.format == "regression":
+            return out.squeeze(-1)
+        return out
+
+    def example_losses(self, task: str, logits: torch.Tensor,
+                       batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Unscaled loss of every example in the batch."""
+        fmt = self.specs[task].format
+        logits = logits.float()
+        if fmt == "regression":
+            return F.mse_loss(logits, batch["labels"].float(), reduction="none")
+        if fmt == "extractive_qa":
+            start, end = logits.unbind(-1)
+            return (F.cross_entropy(start, batch["start_positions"], reduction="none")
+                    + F.cross_entropy(end, batch["end_positions"], reduction="none")) / 2
+        return F.cross_entropy(logits, batch["labels"], reduction="none")
+
+    def forward(self, task: str, batch: dict[str, torch.Tensor],
+                r3f_eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(per-example losses, R3F symmetric-KL term or None)."""
+        logits = self.logits(task, batch)
+        losses = self.example_losses(task, logits, batch)
+        if r3f_eps <= 0 or self.specs[task].format == "regression":
+            return losses, None
+        return losses, self._r3f(task, batch, logits, r3f_eps)
+
+    def _r3f(self, task: str, batch: dict[str, torch.Tensor], logits: torch.Tensor,
+             eps: float) -> torch.Tensor:
+        """Symmetric KL between outputs on clean and uniformly perturbed input embeddings."""
+        ids = batch["input_ids"]
+        if self.specs[task].format == "multiple_choice":
+            ids = ids.reshape(-1, ids.shape[-1])
+        embeds = self.encoder.get_input_embeddings()(ids)
+        noise = torch.empty_like(embeds).uniform_(-eps, eps)
+        noisy = self.logits(task, batch, inputs_embeds=embeds + noise)
+        p = F.log_softmax(logits.float(), dim=-2 if logits.dim() == 3 else -1)
+        q = F.log_softmax(noisy.float(), dim=-2 if noisy.dim() == 3 else -1)
+        kl = F.kl_div(p, q, log_target=True, reduction="batchmean") + \
+            F.kl_div(q, p, log_target=True, reduction="batchmean")
+        return kl
+
+    def describe_heads(self) -> list[dict[str, Any]]:
+        """Each head: key, format, the tasks sharing it and their labels (for export)."""
+        described = []
+        for key in self.heads:
+            tasks = [t for t, k in self.head_of.items() if k == key]
+            spec = self.specs[tasks[0]]
+            described.append({"head": key, "format": spec.format, "tasks": tasks,
+                              "labels": list(spec.labels), "choices": spec.choices})
+        return described

@@ -1,0 +1,126 @@
+"""Everything the loop needs before its first update: tasks, data, tokenizer, model, device."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import datasets
+import torch
+import transformers
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState, PartialState
+from accelerate.utils import DistributedDataParallelKwargs
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
+
+from studio.core import paths
+from studio.core.availability import Availability, resolve
+from studio.core.config import RunConfig
+from studio.core.errors import ConfigError, StudioError
+from studio.core.models import resolve_model
+from studio.core.tasks import TaskSpec
+from studio.train.data import TaskData, load_task, validate_task
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a run finds its catalog, data and caches."""
+
+    catalog: dict[str, TaskSpec]
+    data_dir: Path | None
+    cache: Path
+    synthetic_root: Path
+
+    @classmethod
+    def default(cls, catalog: dict[str, TaskSpec], data_dir: Path | None = None) -> Workspace:
+        return cls(catalog, paths.data_dir(data_dir), paths.cache_dir(), paths.synthetic_dir())
+
+
+def check_tasks(config: RunConfig, ws: Workspace, encoder_decoder: bool | None = None
+                ) -> list[tuple[TaskSpec, Availability]]:
+    """Resolve and fully validate every task of the config before any training starts."""
+    unknown = [t for t in config.tasks if t not in ws.catalog]
+    if unknown:
+        raise ConfigError(f"tasks: {unknown} are not in the catalog")
+    checked = []
+    for name in config.tasks:
+        spec = ws.catalog[name]
+        if spec.format == "summarization" and not encoder_decoder:
+            raise StudioError(
+                f"task '{name}' is summarization, which needs a decoder to generate text; "
+                f"the base model '{config.model}' is encoder-only. Leave it out (encoder-decoder "
+                "models such as BART and T5 come in a later release)."
+            )
+        where = resolve(spec, ws.data_dir, ws.synthetic_root)
+        validate_task(spec, where, ws.synthetic_root)
+        checked.append((spec, where))
+    return checked
+
+
+def quiet_libraries() -> None:
+    """The studio reports progress itself; keep library bars off stderr."""
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    transformers.logging.set_verbosity_error()
+
+
+def load_tokenizer(model: str) -> PreTrainedTokenizerFast:
+    tok = AutoTokenizer.from_pretrained(resolve_model(model))
+    if not tok.is_fast:
+        raise ConfigError(f"model: {model} has no fast tokenizer, which span QA needs")
+    return tok
+
+
+def load_encoder(model: str) -> PreTrainedModel:
+    try:
+        return AutoModel.from_pretrained(resolve_model(model))
+    except OSError as exc:
+        raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
+
+
+def load_tasks(checked: list[tuple[TaskSpec, Availability]], tok: PreTrainedTokenizerFast,
+               config: RunConfig, ws: Workspace) -> dict[str, TaskData]:
+    return {spec.name: load_task(spec, where, tok, config.max_length, config.doc_stride,
+                                 ws.cache, ws.synthetic_root)
+            for spec, where in checked}
+
+
+def make_accelerator(config: RunConfig) -> Accelerator:
+    """Device placement and mixed precision from the config (DESIGN.md §4)."""
+    if config.device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device: cuda was asked for but no CUDA device is available")
+    if config.device == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device: mps was asked for but Apple's MPS backend is not available")
+    on_cuda = torch.cuda.is_available() and config.device in ("auto", "cuda")
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "no"
+    if precision == "fp16" and not on_cuda:
+        raise ConfigError("mixed_precision: fp16 needs a CUDA device; use bf16 or no")
+    if PartialState().num_processes == 1:
+        # A desktop session runs many trainings in one process with different settings.
+        AcceleratorState._reset_state()
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
+        os.environ["OMP_NUM_THREADS"] = str(config.num_threads)
+    return Accelerator(
+        cpu=config.device == "cpu",
+        mixed_precision=precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+
+def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, object]]:
+    """AdamW groups: no weight decay on biases and normalisation weights."""
+    decay, no_decay = [], []
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
+    return [{"params": decay, "weight_decay": weight_decay},
+            {"params": no_decay, "weight_decay": 0.0}]

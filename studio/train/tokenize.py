@@ -1,0 +1,106 @@
+"""Per-format tokenization of record batches into model features (datasets `map` functions)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from transformers import PreTrainedTokenizerFast
+
+Batch = dict[str, list[Any]]
+
+# Bump when the feature layout changes, so stale tokenized caches are not reused.
+FEATURE_VERSION = 1
+
+
+def _encode(tok: PreTrainedTokenizerFast, first: list[str], second: list[str] | None,
+            max_length: int) -> Batch:
+    enc = tok(first, second, truncation=True, max_length=max_length)
+    out: Batch = {"input_ids": enc["input_ids"]}
+    if "token_type_ids" in enc:
+        out["token_type_ids"] = enc["token_type_ids"]
+    return out
+
+
+def classification(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int) -> Batch:
+    pair = batch.get("text_pair")
+    if pair is not None and any(p is None for p in pair):
+        # Regression files may give a second sentence on some rows only.
+        rows = [_encode(tok, [t], [p] if p else None, max_length)
+                for t, p in zip(batch["text"], pair, strict=True)]
+        out = {k: [r[k][0] for r in rows] for k in rows[0]}
+    else:
+        out = _encode(tok, batch["text"], pair, max_length)
+    out["labels"] = batch["label"]
+    return out
+
+
+def multiple_choice(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int) -> Batch:
+    """One row per (context + question, choice); kept nested as [example][choice][token]."""
+    firsts, seconds, sizes = [], [], []
+    for context, question, choices in zip(batch["context"], batch["question"], batch["choices"],
+                                          strict=True):
+        prompt = " ".join(part for part in (context, question) if part)
+        firsts += [prompt] * len(choices)
+        seconds += choices
+        sizes.append(len(choices))
+    flat = _encode(tok, firsts, seconds, max_length)
+    out: Batch = {key: [] for key in flat}
+    start = 0
+    for size in sizes:
+        for key, values in flat.items():
+            out[key].append(values[start : start + size])
+        start += size
+    out["labels"] = batch["label"]
+    return out
+
+
+def extractive_qa(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, stride: int,
+                  with_offsets: bool) -> Batch:
+    """Question + context windows of `max_length` overlapping by `stride` tokens.
+
+    A window that does not hold the answer points at the first token (position 0), as in
+    the SQuAD recipes. Validation features keep offsets (-1 outside the context) and the
+    example index for answer extraction.
+    """
+    questions = [q.lstrip() for q in batch["question"]]
+    enc = tok(questions, batch["context"], truncation="only_second", max_length=max_length,
+              stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    sample_map = enc.pop("overflow_to_sample_mapping")
+    offsets = enc.pop("offset_mapping")
+    out: Batch = {"input_ids": enc["input_ids"], "start_positions": [], "end_positions": []}
+    if "token_type_ids" in enc:
+        out["token_type_ids"] = enc["token_type_ids"]
+    if with_offsets:
+        out["example_index"], out["offsets"] = [], []
+    for i, window in enumerate(offsets):
+        seq_ids = enc.sequence_ids(i)
+        sample = sample_map[i]
+        context_offsets = [o if s == 1 else (-1, -1) for o, s in zip(window, seq_ids, strict=True)]
+        answers = batch["answers"][sample]
+        start = end = 0
+        if answers["text"]:
+            char_start = answers["answer_start"][0]
+            char_end = char_start + len(answers["text"][0])
+            inside = [j for j, (a, b) in enumerate(context_offsets) if a >= 0 and b > a]
+            if inside and context_offsets[inside[0]][0] <= char_start and \
+                    context_offsets[inside[-1]][1] >= char_end:
+                start = next(j for j in inside if context_offsets[j][1] > char_start)
+                end = next(j for j in reversed(inside) if context_offsets[j][0] < char_end)
+        out["start_positions"].append(start)
+        out["end_positions"].append(end)
+        if with_offsets:
+            out["example_index"].append(sample)
+            out["offsets"].append([list(o) for o in context_offsets])
+    return out
+
+
+def tokenize_function(fmt: str, tok: PreTrainedTokenizerFast, max_length: int, stride: int,
+                      split: str) -> Any:
+    """The `datasets.map` function for one format and split."""
+    if fmt in ("classification", "pair_classification", "regression"):
+        return lambda b: classification(b, tok, max_length)
+    if fmt == "multiple_choice":
+        return lambda b: multiple_choice(b, tok, max_length)
+    if fmt == "extractive_qa":
+        return lambda b: extractive_qa(b, tok, max_length, stride, split == "validation")
+    raise ValueError(f"format {fmt!r} cannot be tokenized for an encoder")
