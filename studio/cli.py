@@ -14,7 +14,7 @@ from typing import Any
 
 from studio.core import paths
 from studio.core.availability import resolve
-from studio.core.config import load_config
+from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
 from studio.core.tasks import default_tasks_dir, load_catalog
 
@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("config", help="run config (YAML)")
     train.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
     train.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    demo = sub.add_parser("demo", help="a short offline run on the synthetic demo suite")
+    demo.add_argument("--steps", type=int, default=30, help="optimizer updates (default 30)")
+    demo.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     runs = sub.add_parser("runs", help="list the runs in the store")
     runs.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -43,13 +46,24 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     rows = []
     for spec in catalog.values():
         where = resolve(spec, data_dir, paths.synthetic_dir())
-        rows.append({
-            "name": spec.name, "title": spec.title, "family": spec.family, "format": spec.format,
-            "source": where.source, "available": where.available, "reason": where.reason,
-            "train_size": where.train_size, "validation_size": where.validation_size,
-            "labels": list(spec.labels), "choices": spec.choices, "metric": spec.metric,
-            "synthetic": spec.is_synthetic, "paper": spec.paper,
-        })
+        rows.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "family": spec.family,
+                "format": spec.format,
+                "source": where.source,
+                "available": where.available,
+                "reason": where.reason,
+                "train_size": where.train_size,
+                "validation_size": where.validation_size,
+                "labels": list(spec.labels),
+                "choices": spec.choices,
+                "metric": spec.metric,
+                "synthetic": spec.is_synthetic,
+                "paper": spec.paper,
+            }
+        )
     if args.json:
         print(json.dumps(rows, indent=1))
         return 0
@@ -58,7 +72,9 @@ def cmd_tasks(args: argparse.Namespace) -> int:
         size = "" if r["train_size"] is None else str(r["train_size"])
         status = "ok" if r["available"] else f"unavailable: {r['reason']}"
         name = r["name"] + (" (synthetic)" if r["synthetic"] else "")
-        print(f"{name:<20} {r['family']:<15} {r['format']:<20} {r['source']:<10} {size:>7}  {status}")
+        print(
+            f"{name:<20} {r['family']:<15} {r['format']:<20} {r['source']:<10} {size:>7}  {status}"
+        )
     return 0
 
 
@@ -88,8 +104,11 @@ class TqdmSink:
         self.bar.refresh()
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    """First Ctrl-C (or SIGTERM) stops the run gracefully; a second one aborts."""
+def _stop_on_signals(stop: threading.Event) -> list[Any]:
+    """First Ctrl-C (or SIGTERM) stops the run gracefully; a second one aborts.
+
+    Returns the previous handlers, to be put back afterwards.
+    """
 
     def handler(signum: int, frame: object) -> None:
         if stop.is_set():
@@ -97,21 +116,45 @@ def _stop_on_signals(stop: threading.Event) -> None:
         log.warning("stopping after the current update (press Ctrl-C again to abort)")
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
-    signal.signal(signal.SIGTERM, handler)
+    return [signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    return _train(load_config(args.config), args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    catalog = load_catalog(default_tasks_dir())
+    tasks = tuple(n for n, s in catalog.items() if s.is_synthetic and s.format != "summarization")
+    config = RunConfig(
+        tasks=tasks,
+        name="demo (synthetic tasks)",
+        max_steps=args.steps,
+        batch_size=8,
+        tasks_per_update=3,
+        max_length=128,
+        eval_every=max(args.steps // 2, 1),
+        log_every=2,
+        eval_max_examples=100,
+    )
+    args.data_dir = None
+    return _train(config, args)
+
+
+def _train(config: RunConfig, args: argparse.Namespace) -> int:
     from studio.session import execute
 
-    config = load_config(args.config)
     catalog = load_catalog(default_tasks_dir())
     stop = threading.Event()
-    _stop_on_signals(stop)
+    previous = _stop_on_signals(stop)
     bar = TqdmSink(config.max_steps)
     store = Path(args.store) if args.store else paths.store_path()
-    outcome = execute(config, catalog, paths.data_dir(args.data_dir), store, stop, bar)
-    bar.bar.close()
+    try:
+        outcome = execute(config, catalog, paths.data_dir(args.data_dir), store, stop, bar)
+    finally:
+        bar.bar.close()
+        for sig, old in zip((signal.SIGINT, signal.SIGTERM), previous, strict=True):
+            signal.signal(sig, old)
     if outcome.error:
         print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
     print(outcome.run_id)
@@ -129,11 +172,13 @@ def cmd_runs(args: argparse.Namespace) -> int:
         return 0
     print(f"{'id':<22} {'kind':<9} {'status':<12} {'step':>6}  name")
     for r in runs:
-        print(f"{r['id']:<22} {r['kind']:<9} {r['status']:<12} {r.get('step') or 0:>6}  {r['name']}")
+        print(
+            f"{r['id']:<22} {r['kind']:<9} {r['status']:<12} {r.get('step') or 0:>6}  {r['name']}"
+        )
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "runs": cmd_runs}
+COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "demo": cmd_demo, "runs": cmd_runs}
 
 
 def main(argv: list[str] | None = None) -> int:

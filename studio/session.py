@@ -31,9 +31,15 @@ def run_name(config: RunConfig) -> str:
     return config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
 
 
-def execute(config: RunConfig, catalog: dict, data_dir: Path | None, store_path: Path,
-            stop: threading.Event, extra_sink: Sink | None = None,
-            on_created: object = None) -> Outcome:
+def execute(
+    config: RunConfig,
+    catalog: dict,
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    extra_sink: Sink | None = None,
+    on_created: object = None,
+) -> Outcome:
     """Create a run in the store, train it and record how it ended; never raises for a bad run.
 
     User errors (bad data, bad config) are stored as the run's error; anything else is stored
@@ -44,8 +50,14 @@ def execute(config: RunConfig, catalog: dict, data_dir: Path | None, store_path:
 
     store = RunStore(store_path)
     try:
-        run_id = store.create_run(run_name(config), "pretrain", config.to_dict(), config.model,
-                                  device=config.device, max_steps=config.max_steps)
+        run_id = store.create_run(
+            run_name(config),
+            "pretrain",
+            config.to_dict(),
+            config.model,
+            device=config.device,
+            max_steps=config.max_steps,
+        )
         if callable(on_created):
             on_created(run_id)
         store.set_status(run_id, "running")
@@ -56,8 +68,9 @@ def execute(config: RunConfig, catalog: dict, data_dir: Path | None, store_path:
         except StudioError as exc:
             return _fail(store, sink, run_id, str(exc), None)
         except Exception as exc:  # noqa: BLE001 - any crash must end up in the store
-            return _fail(store, sink, run_id, f"{type(exc).__name__}: {exc}",
-                         traceback.format_exc())
+            return _fail(
+                store, sink, run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+            )
         sink.close()
         store.update_run(run_id, step=result.step)
         store.set_status(run_id, result.status)
@@ -66,8 +79,9 @@ def execute(config: RunConfig, catalog: dict, data_dir: Path | None, store_path:
         store.close()
 
 
-def _fail(store: RunStore, sink: StoreSink, run_id: str, message: str,
-          trace: str | None) -> Outcome:
+def _fail(
+    store: RunStore, sink: StoreSink, run_id: str, message: str, trace: str | None
+) -> Outcome:
     sink.log("error", message if trace is None else f"{message}\n{trace}")
     sink.close()
     store.set_status(run_id, "failed", error=message)

@@ -1,4 +1,4 @@
-"""Where each task's data comes from on this machine: local folder, synthetic suite, hub, or none."""
+"""Where each task's data comes from here: local folder, synthetic suite, hub, or nowhere."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ class Availability:
 
 @functools.cache
 def hub_online(timeout: float = 1.5) -> bool:
-    """Whether the Hugging Face hub can be reached (honours HF_HUB_OFFLINE / HF_DATASETS_OFFLINE)."""
+    """Whether the Hugging Face hub can be reached (honours HF_HUB_OFFLINE and friends)."""
     for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "STUDIO_OFFLINE"):
         if os.environ.get(var, "").lower() in ("1", "true", "yes", "on"):
             return False
@@ -41,7 +41,9 @@ def _local(spec: TaskSpec, folder: Path, source: str) -> Availability:
     files = [folder / "train.jsonl", folder / "validation.jsonl"]
     missing = [f.name for f in files if not f.is_file()]
     if missing:
-        return Availability(spec.name, source, False, f"{folder} lacks {', '.join(missing)}", folder)
+        return Availability(
+            spec.name, source, False, f"{folder} lacks {', '.join(missing)}", folder
+        )
     sizes = [count_records(f) for f in files]
     return Availability(spec.name, source, True, None, folder, sizes[0], sizes[1])
 

@@ -93,9 +93,23 @@ def _validate(cfg: RunConfig) -> None:
         raise ConfigError("tasks: pick at least one task")
     if len(set(cfg.tasks)) != len(cfg.tasks):
         raise ConfigError("tasks: a task is listed twice")
-    _positive(cfg, "tasks_per_update", "temperature", "examples_cap", "batch_size",
-              "learning_rate", "max_steps", "eval_every", "eval_max_examples", "log_every",
-              "checkpoint_every", "keep_checkpoints", "max_length", "doc_stride", "num_threads")
+    _positive(
+        cfg,
+        "tasks_per_update",
+        "temperature",
+        "examples_cap",
+        "batch_size",
+        "learning_rate",
+        "max_steps",
+        "eval_every",
+        "eval_max_examples",
+        "log_every",
+        "checkpoint_every",
+        "keep_checkpoints",
+        "max_length",
+        "doc_stride",
+        "num_threads",
+    )
     if not 0 <= cfg.warmup_ratio < 1:
         raise ConfigError(f"warmup_ratio: must be in [0, 1), got {cfg.warmup_ratio!r}")
     if cfg.doc_stride >= cfg.max_length:
@@ -103,7 +117,9 @@ def _validate(cfg: RunConfig) -> None:
     if cfg.loss_scaling == "manual":
         missing = [t for t in cfg.tasks if t not in cfg.manual_weights]
         if missing:
-            raise ConfigError(f"manual_weights: loss_scaling is manual but {missing} have no weight")
+            raise ConfigError(
+                f"manual_weights: loss_scaling is manual but {missing} have no weight"
+            )
     for task, weight in cfg.manual_weights.items():
         if not isinstance(weight, (int, float)) or weight < 0:
             raise ConfigError(f"manual_weights: weight of {task!r} must be a number >= 0")

@@ -27,8 +27,10 @@ def regression_metrics(preds: Sequence[float], labels: Sequence[float]) -> dict[
         return {"pearson": 0.0, "spearman": 0.0}
     pearson = float(pearsonr(preds, labels).statistic)
     spearman = float(spearmanr(preds, labels).statistic)
-    return {"pearson": 0.0 if math.isnan(pearson) else pearson,
-            "spearman": 0.0 if math.isnan(spearman) else spearman}
+    return {
+        "pearson": 0.0 if math.isnan(pearson) else pearson,
+        "spearman": 0.0 if math.isnan(spearman) else spearman,
+    }
 
 
 def _normalize(text: str) -> str:
@@ -50,7 +52,9 @@ def _token_f1(prediction: str, reference: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def squad_metrics(predictions: Sequence[str], references: Sequence[Sequence[str]]) -> dict[str, float]:
+def squad_metrics(
+    predictions: Sequence[str], references: Sequence[Sequence[str]]
+) -> dict[str, float]:
     """Exact match and token F1 of the official SQuAD script, best over the reference answers.
 
     An example with no reference answer (SQuAD v2 unanswerable) counts as right when the

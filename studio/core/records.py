@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,7 +72,9 @@ def record_problem(rec: Any, spec: TaskSpec) -> str | None:
     missing = [k for k in REQUIRED_FIELDS[spec.format] if k not in rec]
     if missing:
         return f"missing field(s) {missing} for a {spec.format} record"
-    text_fields = [k for k in REQUIRED_FIELDS[spec.format] if k not in ("label", "choices", "answers")]
+    text_fields = [
+        k for k in REQUIRED_FIELDS[spec.format] if k not in ("label", "choices", "answers")
+    ]
     text_fields += [k for k in OPTIONAL_FIELDS.get(spec.format, ()) if k in rec]
     for key in text_fields:
         problem = _text(rec, key, spec)
@@ -111,13 +114,14 @@ def validate_file(path: Path, spec: TaskSpec, limit: int | None = None) -> int:
     if not path.is_file():
         raise DataError(str(path), None, f"missing data file for task '{spec.name}'")
     count = 0
-    for number, rec in iter_jsonl(path):
-        problem = record_problem(rec, spec)
-        if problem:
-            raise DataError(str(path), number, f"task '{spec.name}': {problem}")
-        count += 1
-        if limit is not None and count >= limit:
-            break
+    with contextlib.closing(iter_jsonl(path)) as records:
+        for number, rec in records:
+            problem = record_problem(rec, spec)
+            if problem:
+                raise DataError(str(path), number, f"task '{spec.name}': {problem}")
+            count += 1
+            if limit is not None and count >= limit:
+                break
     if count == 0:
         raise DataError(str(path), None, f"task '{spec.name}': the file is empty")
     return count

@@ -22,7 +22,10 @@ def decision_size(spec: TaskSpec, max_length: int, vocab_size: int) -> int | Non
 
 
 def loss_scale(
-    spec: TaskSpec, mode: str, max_length: int, vocab_size: int,
+    spec: TaskSpec,
+    mode: str,
+    max_length: int,
+    vocab_size: int,
     manual_weights: dict[str, float] | None = None,
 ) -> float:
     """The factor each of the task's example losses is multiplied by."""

@@ -55,8 +55,11 @@ def pair(rng: random.Random) -> Record:
     thing, color = rng.choice(THINGS), rng.choice(COLORS)
     label = rng.randrange(2)  # 0 = same colour (consistent), 1 = contradiction
     other = color if label == 0 else rng.choice([c for c in COLORS if c != color])
-    return {"text": f"The {thing} in the garden is {color}.",
-            "text_pair": f"There is a {other} {thing} in the garden.", "label": label}
+    return {
+        "text": f"The {thing} in the garden is {color}.",
+        "text_pair": f"There is a {other} {thing} in the garden.",
+        "label": label,
+    }
 
 
 def regression(rng: random.Random) -> Record:
@@ -72,8 +75,12 @@ def choice(rng: random.Random) -> Record:
     story = " ".join(f"The {t} is {c}." for t, c in zip(things, colors, strict=False))
     order = colors[:]
     rng.shuffle(order)
-    return {"context": story, "question": f"What colour is the {things[asked]}?",
-            "choices": order, "label": order.index(colors[asked])}
+    return {
+        "context": story,
+        "question": f"What colour is the {things[asked]}?",
+        "choices": order,
+        "label": order.index(colors[asked]),
+    }
 
 
 def span(rng: random.Random) -> Record:
@@ -84,15 +91,20 @@ def span(rng: random.Random) -> Record:
     asked = rng.randrange(3)
     answer = cities[asked]
     start = context.index(f"{people[asked]} lives in ") + len(f"{people[asked]} lives in ")
-    return {"context": context, "question": f"Where does {people[asked]} live?",
-            "answers": {"text": [answer], "answer_start": [start]}}
+    return {
+        "context": context,
+        "question": f"Where does {people[asked]} live?",
+        "answers": {"text": [answer], "answer_start": [start]},
+    }
 
 
 def summary(rng: random.Random) -> Record:
     name, city = rng.choice(NAMES), rng.choice(CITIES)
     thing = rng.choice(THINGS)
-    doc = (f"{name} travelled to {city} last week. The weather was mild. "
-           f"{name} bought a {rng.choice(COLORS)} {thing} at the market and went home.")
+    doc = (
+        f"{name} travelled to {city} last week. The weather was mild. "
+        f"{name} bought a {rng.choice(COLORS)} {thing} at the market and went home."
+    )
     return {"document": doc, "summary": f"{name} bought a {thing} in {city}."}
 
 

@@ -11,8 +11,18 @@ import yaml
 from studio.core.errors import TaskSpecError
 from studio.core.formats import FAMILIES, FORMATS, LABELLED_FORMATS, METRICS
 
-TASK_KEYS = {"name", "title", "family", "format", "labels", "choices", "metric", "source",
-             "description", "paper"}
+TASK_KEYS = {
+    "name",
+    "title",
+    "family",
+    "format",
+    "labels",
+    "choices",
+    "metric",
+    "source",
+    "description",
+    "paper",
+}
 SOURCE_KEYS = {"local", "hub", "synthetic"}
 HUB_KEYS = {"path", "name", "splits", "columns", "label_map"}
 
@@ -115,7 +125,9 @@ def parse_task(data: Any, path: str) -> TaskSpec:
         raise _fail(path, f"format {fmt!r} is not one of {list(FORMATS)}")
     metric = data.get("metric", METRICS[fmt][0])
     if metric not in METRICS[fmt]:
-        raise _fail(path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}")
+        raise _fail(
+            path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}"
+        )
     labels = tuple(str(x) for x in data.get("labels") or ())
     if fmt in LABELLED_FORMATS and len(labels) < 2:
         raise _fail(path, f"a {fmt} task needs 'labels' with at least two names")
@@ -168,4 +180,3 @@ def load_catalog(tasks_dir: Path) -> dict[str, TaskSpec]:
 def default_tasks_dir() -> Path:
     """The catalog shipped with the project (top-level `tasks/`)."""
     return Path(__file__).resolve().parents[2] / "tasks"
-

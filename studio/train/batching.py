@@ -69,8 +69,9 @@ def _pad(rows: list[list[int]], width: int, value: int) -> np.ndarray:
     return out
 
 
-def collate(features: dict[str, list[Any]], indices: np.ndarray, pad_id: int,
-            multiple: int = 1) -> tuple[dict[str, torch.Tensor], int, int]:
+def collate(
+    features: dict[str, list[Any]], indices: np.ndarray, pad_id: int, multiple: int = 1
+) -> tuple[dict[str, torch.Tensor], int, int]:
     """Pad one batch to its own longest row (rounded up to `multiple`).
 
     Returns the tensors, the real token count and the computed (padded) token count.
@@ -86,7 +87,10 @@ def collate(features: dict[str, list[Any]], indices: np.ndarray, pad_id: int,
     mask = np.zeros_like(input_ids)
     for i, r in enumerate(rows):
         mask[i, : len(r)] = 1
-    batch["input_ids"], batch["attention_mask"] = torch.from_numpy(input_ids), torch.from_numpy(mask)
+    batch["input_ids"], batch["attention_mask"] = (
+        torch.from_numpy(input_ids),
+        torch.from_numpy(mask),
+    )
     if "token_type_ids" in features:
         types = [features["token_type_ids"][i] for i in indices]
         type_rows = [r for ex in types for r in ex] if nested else types

@@ -76,8 +76,9 @@ def _load_hub(spec: TaskSpec, split: str, cache: Path) -> tuple[datasets.Dataset
     """Records mapped from the hub, and a key that changes when the hub data does."""
     assert spec.hub is not None
     hub_split = spec.hub.split(split)
-    raw = datasets.load_dataset(spec.hub.path, spec.hub.name, split=hub_split,
-                                cache_dir=str(cache / "datasets"))
+    raw = datasets.load_dataset(
+        spec.hub.path, spec.hub.name, split=hub_split, cache_dir=str(cache / "datasets")
+    )
     records = []
     skipped = 0
     for index, row in enumerate(raw):
@@ -107,20 +108,29 @@ def _tokenizer_key(tok: PreTrainedTokenizerFast) -> str:
     return f"{type(tok).__name__}:{tok.name_or_path}:{len(tok)}:{tok.model_max_length}"
 
 
-def load_split(spec: TaskSpec, where: Availability, split: str, tok: PreTrainedTokenizerFast,
-               max_length: int, stride: int, cache: Path,
-               synthetic_root: Path) -> tuple[datasets.Dataset, datasets.Dataset]:
+def load_split(
+    spec: TaskSpec,
+    where: Availability,
+    split: str,
+    tok: PreTrainedTokenizerFast,
+    max_length: int,
+    stride: int,
+    cache: Path,
+    synthetic_root: Path,
+) -> tuple[datasets.Dataset, datasets.Dataset]:
     """(raw records, tokenized features) of one split; the tokenized features are cached."""
     folder = local_folder(spec, where, synthetic_root)
     if folder is not None:
         path = folder / f"{split}.jsonl"
-        raw = datasets.load_dataset("json", data_files={split: str(path)}, split=split,
-                                    cache_dir=str(cache / "datasets"))
+        raw = datasets.load_dataset(
+            "json", data_files={split: str(path)}, split=split, cache_dir=str(cache / "datasets")
+        )
         source_key = _file_key(path)
     else:
         raw, source_key = _load_hub(spec, split, cache)
-    key = json.dumps([FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length,
-                      stride, split])
+    key = json.dumps(
+        [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length, stride, split]
+    )
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     cache_file = cache / "tokenized" / f"{spec.name}-{split}-{digest}.arrow"
     cache_file.parent.mkdir(parents=True, exist_ok=True)
@@ -136,11 +146,25 @@ def load_split(spec: TaskSpec, where: Availability, split: str, tok: PreTrainedT
     return raw, features
 
 
-def load_task(spec: TaskSpec, where: Availability, tok: PreTrainedTokenizerFast, max_length: int,
-              stride: int, cache: Path, synthetic_root: Path) -> TaskData:
-    raw_train, train = load_split(spec, where, "train", tok, max_length, stride, cache,
-                                  synthetic_root)
-    raw_val, val = load_split(spec, where, "validation", tok, max_length, stride, cache,
-                              synthetic_root)
-    return TaskData(spec=spec, train=train.to_dict(), validation=val.to_dict(),
-                    train_examples=len(raw_train), validation_records=raw_val)
+def load_task(
+    spec: TaskSpec,
+    where: Availability,
+    tok: PreTrainedTokenizerFast,
+    max_length: int,
+    stride: int,
+    cache: Path,
+    synthetic_root: Path,
+) -> TaskData:
+    raw_train, train = load_split(
+        spec, where, "train", tok, max_length, stride, cache, synthetic_root
+    )
+    raw_val, val = load_split(
+        spec, where, "validation", tok, max_length, stride, cache, synthetic_root
+    )
+    return TaskData(
+        spec=spec,
+        train=train.to_dict(),
+        validation=val.to_dict(),
+        train_examples=len(raw_train),
+        validation_records=raw_val,
+    )

@@ -26,7 +26,9 @@ def _qa_selection(data: TaskData, limit: int | None) -> tuple[list[int], int]:
     return [i for i, e in enumerate(index) if e < count], count
 
 
-def best_span(start: np.ndarray, end: np.ndarray, offsets: list[list[int]]) -> tuple[float, int, int]:
+def best_span(
+    start: np.ndarray, end: np.ndarray, offsets: list[list[int]]
+) -> tuple[float, int, int]:
     """Highest-scoring valid (start, end) character span in one window, or (-inf, 0, 0)."""
     best = (-np.inf, 0, 0)
     starts = np.argsort(start)[::-1][:TOP_K]
@@ -43,7 +45,9 @@ def best_span(start: np.ndarray, end: np.ndarray, offsets: list[list[int]]) -> t
     return best
 
 
-def _qa_metrics(data: TaskData, spans: dict[int, tuple[float, int, int]], count: int) -> dict[str, float]:
+def _qa_metrics(
+    data: TaskData, spans: dict[int, tuple[float, int, int]], count: int
+) -> dict[str, float]:
     predictions, references = [], []
     for i in range(count):
         record = data.validation_records[i]
@@ -54,9 +58,15 @@ def _qa_metrics(data: TaskData, spans: dict[int, tuple[float, int, int]], count:
 
 
 @torch.no_grad()
-def evaluate_task(model: MultiTaskModel, data: TaskData, batch_size: int, limit: int | None,
-                  device: torch.device, pad_id: int,
-                  autocast: Callable[[], Any] = contextlib.nullcontext) -> dict[str, float]:
+def evaluate_task(
+    model: MultiTaskModel,
+    data: TaskData,
+    batch_size: int,
+    limit: int | None,
+    device: torch.device,
+    pad_id: int,
+    autocast: Callable[[], Any] = contextlib.nullcontext,
+) -> dict[str, float]:
     """Mean validation loss (`loss`) and every metric of the task's format."""
     fmt = data.spec.format
     model.eval()

@@ -64,26 +64,38 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
     """
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
+    checked = check_tasks(config, ws)  # every record validated before any heavy work
     tokenizer = load_tokenizer(config.model)
     encoder = load_encoder(config.model)
-    checked = check_tasks(config, ws, encoder.config.is_encoder_decoder)
     sink.log("info", f"tokenizing {len(checked)} task(s) (cached after the first run)")
     tasks = load_tasks(checked, tokenizer, config, ws)
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
     model = MultiTaskModel(encoder, specs, config.head_sharing)
-    scales = {s.name: loss_scale(s, config.loss_scaling, config.max_length,
-                                 len(tokenizer), config.manual_weights) for s in specs}
-    probs = task_probabilities({t: d.train_examples for t, d in tasks.items()}, config.sampling,
-                               config.temperature, config.examples_cap)
+    scales = {
+        s.name: loss_scale(
+            s, config.loss_scaling, config.max_length, len(tokenizer), config.manual_weights
+        )
+        for s in specs
+    }
+    probs = task_probabilities(
+        {t: d.train_examples for t, d in tasks.items()},
+        config.sampling,
+        config.temperature,
+        config.examples_cap,
+    )
     for name in config.tasks:
-        sink.log("info", f"task {name}: {tasks[name].train_examples} examples, "
-                         f"share {probs[name]:.3f}, loss scale {scales[name]:.4f}")
+        sink.log(
+            "info",
+            f"task {name}: {tasks[name].train_examples} examples, "
+            f"share {probs[name]:.3f}, loss scale {scales[name]:.4f}",
+        )
 
     # -- device, optimizer, schedule -----------------------------------------------------
     accelerator = make_accelerator(config)
-    optimizer = torch.optim.AdamW(optimizer_groups(model, config.weight_decay),
-                                  lr=config.learning_rate)
+    optimizer = torch.optim.AdamW(
+        optimizer_groups(model, config.weight_decay), lr=config.learning_rate
+    )
     warmup = int(config.warmup_ratio * config.max_steps)
     lr_schedule = get_linear_schedule_with_warmup(optimizer, warmup, config.max_steps)
     model, optimizer, lr_schedule = accelerator.prepare(model, optimizer, lr_schedule)
@@ -91,12 +103,18 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
     pad_id = tokenizer.pad_token_id or 0
     multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
     rank_seed = config.seed + 1000 * accelerator.process_index
-    scheduler = TaskScheduler(probs, config.mixing, config.tasks_per_update, config.max_steps,
-                              config.seed)
-    streams = {t: TaskStream(d.train_lengths, config.batch_size, rank_seed + i)
-               for i, (t, d) in enumerate(tasks.items())}
-    sink.log("info", f"training on {device} ({accelerator.mixed_precision} precision), "
-                     f"{config.max_steps} updates of {config.tasks_per_update} sub-batches")
+    scheduler = TaskScheduler(
+        probs, config.mixing, config.tasks_per_update, config.max_steps, config.seed
+    )
+    streams = {
+        t: TaskStream(d.train_lengths, config.batch_size, rank_seed + i)
+        for i, (t, d) in enumerate(tasks.items())
+    }
+    sink.log(
+        "info",
+        f"training on {device} ({accelerator.mixed_precision} precision), "
+        f"{config.max_steps} updates of {config.tasks_per_update} sub-batches",
+    )
 
     # -- the loop ------------------------------------------------------------------------
     step = 0
@@ -109,8 +127,9 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
             break
         slots = scheduler.next_update()
         for j, task in enumerate(slots):
-            batch, real, computed = collate(tasks[task].train, streams[task].next(), pad_id,
-                                            multiple)
+            batch, real, computed = collate(
+                tasks[task].train, streams[task].next(), pad_id, multiple
+            )
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             size = batch["input_ids"].shape[0]
             sync = j == len(slots) - 1
@@ -139,8 +158,11 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
 
         if step % config.log_every == 0 or step == config.max_steps:
             _check_finite(window, step)
-            sink.metrics(_train_rows(step, window, seen, scales, float(grad_norm),
-                                     lr_schedule.get_last_lr()[0]))
+            sink.metrics(
+                _train_rows(
+                    step, window, seen, scales, float(grad_norm), lr_schedule.get_last_lr()[0]
+                )
+            )
             window = Window()
         if step % config.eval_every == 0 or step == config.max_steps:
             eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
@@ -155,12 +177,20 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
 def _check_finite(window: Window, step: int) -> None:
     for task, total in window.task_loss.items():
         if not np.isfinite(float(total)):
-            raise StudioError(f"the loss of task '{task}' became {total} by update {step}; "
-                              "lower the learning rate or check the task's data")
+            raise StudioError(
+                f"the loss of task '{task}' became {total} by update {step}; "
+                "lower the learning rate or check the task's data"
+            )
 
 
-def _train_rows(step: int, window: Window, seen: dict[str, int], scales: dict[str, float],
-                grad_norm: float, lr: float) -> list[MetricRow]:
+def _train_rows(
+    step: int,
+    window: Window,
+    seen: dict[str, int],
+    scales: dict[str, float],
+    grad_norm: float,
+    lr: float,
+) -> list[MetricRow]:
     now = time.time()
     elapsed = max(time.perf_counter() - window.start, 1e-9)
     total_seen = sum(seen.values())
@@ -170,8 +200,13 @@ def _train_rows(step: int, window: Window, seen: dict[str, int], scales: dict[st
         MetricRow(step, "grad_norm", grad_norm, None, now),
         MetricRow(step, "examples_per_s", window.examples / elapsed, None, now),
         MetricRow(step, "tokens_per_s", window.real_tokens / elapsed, None, now),
-        MetricRow(step, "padding_efficiency",
-                  window.real_tokens / max(window.computed_tokens, 1), None, now),
+        MetricRow(
+            step,
+            "padding_efficiency",
+            window.real_tokens / max(window.computed_tokens, 1),
+            None,
+            now,
+        ),
     ]
     for task, count in window.task_examples.items():
         loss = float(window.task_loss[task]) / count
@@ -184,8 +219,15 @@ def _train_rows(step: int, window: Window, seen: dict[str, int], scales: dict[st
     return rows
 
 
-def _evaluate(accelerator, model, tasks, config: RunConfig, pad_id: int, sink: Sink,  # type: ignore[no-untyped-def]
-              step: int) -> dict[str, dict[str, float]]:
+def _evaluate(
+    accelerator,
+    model,
+    tasks,
+    config: RunConfig,
+    pad_id: int,
+    sink: Sink,  # type: ignore[no-untyped-def]
+    step: int,
+) -> dict[str, dict[str, float]]:
     """Validate every task on the main process; log eval_loss, eval_<metric> and eval_mean."""
     results: dict[str, dict[str, float]] = {}
     if accelerator.is_main_process:
@@ -193,8 +235,15 @@ def _evaluate(accelerator, model, tasks, config: RunConfig, pad_id: int, sink: S
         now = time.time()
         rows = []
         for name, data in tasks.items():
-            result = evaluate_task(net, data, config.batch_size * 2, config.eval_max_examples,
-                                   accelerator.device, pad_id, accelerator.autocast)
+            result = evaluate_task(
+                net,
+                data,
+                config.batch_size * 2,
+                config.eval_max_examples,
+                accelerator.device,
+                pad_id,
+                accelerator.autocast,
+            )
             results[name] = result
             rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
         primary = [results[n][tasks[n].spec.metric] for n in results]

@@ -70,11 +70,14 @@ class MultiTaskModel(nn.Module):
             if key not in self.heads:
                 self.heads[key] = build_head(spec, hidden, dropout)
 
-    def logits(self, task: str, batch: dict[str, torch.Tensor],
-               inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
+    def logits(
+        self, task: str, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Task outputs: [B, classes], [B] (regression), [B, choices] or [B, L, 2] (spans)."""
         spec = self.specs[task]
-        inputs = {k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch}
+        inputs = {
+            k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
+        }
         shape = inputs["input_ids"].shape
         if spec.format == "multiple_choice":
             inputs = {k: v.reshape(-1, shape[-1]) for k, v in inputs.items()}
@@ -89,8 +92,9 @@ class MultiTaskModel(nn.Module):
             return out.squeeze(-1)
         return out
 
-    def example_losses(self, task: str, logits: torch.Tensor,
-                       batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    def example_losses(
+        self, task: str, logits: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
         """Unscaled loss of every example in the batch."""
         fmt = self.specs[task].format
         logits = logits.float()
@@ -98,12 +102,15 @@ class MultiTaskModel(nn.Module):
             return F.mse_loss(logits, batch["labels"].float(), reduction="none")
         if fmt == "extractive_qa":
             start, end = logits.unbind(-1)
-            return (F.cross_entropy(start, batch["start_positions"], reduction="none")
-                    + F.cross_entropy(end, batch["end_positions"], reduction="none")) / 2
+            return (
+                F.cross_entropy(start, batch["start_positions"], reduction="none")
+                + F.cross_entropy(end, batch["end_positions"], reduction="none")
+            ) / 2
         return F.cross_entropy(logits, batch["labels"], reduction="none")
 
-    def forward(self, task: str, batch: dict[str, torch.Tensor],
-                r3f_eps: float = 0.0) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def forward(
+        self, task: str, batch: dict[str, torch.Tensor], r3f_eps: float = 0.0
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(per-example losses, R3F symmetric-KL term or None)."""
         logits = self.logits(task, batch)
         losses = self.example_losses(task, logits, batch)
@@ -111,8 +118,9 @@ class MultiTaskModel(nn.Module):
             return losses, None
         return losses, self._r3f(task, batch, logits, r3f_eps)
 
-    def _r3f(self, task: str, batch: dict[str, torch.Tensor], logits: torch.Tensor,
-             eps: float) -> torch.Tensor:
+    def _r3f(
+        self, task: str, batch: dict[str, torch.Tensor], logits: torch.Tensor, eps: float
+    ) -> torch.Tensor:
         """Symmetric KL between outputs on clean and uniformly perturbed input embeddings."""
         ids = batch["input_ids"]
         if self.specs[task].format == "multiple_choice":
@@ -122,8 +130,9 @@ class MultiTaskModel(nn.Module):
         noisy = self.logits(task, batch, inputs_embeds=embeds + noise)
         p = F.log_softmax(logits.float(), dim=-2 if logits.dim() == 3 else -1)
         q = F.log_softmax(noisy.float(), dim=-2 if noisy.dim() == 3 else -1)
-        kl = F.kl_div(p, q, log_target=True, reduction="batchmean") + \
-            F.kl_div(q, p, log_target=True, reduction="batchmean")
+        kl = F.kl_div(p, q, log_target=True, reduction="batchmean") + F.kl_div(
+            q, p, log_target=True, reduction="batchmean"
+        )
         return kl
 
     def describe_heads(self) -> list[dict[str, Any]]:
@@ -132,6 +141,13 @@ class MultiTaskModel(nn.Module):
         for key in self.heads:
             tasks = [t for t, k in self.head_of.items() if k == key]
             spec = self.specs[tasks[0]]
-            described.append({"head": key, "format": spec.format, "tasks": tasks,
-                              "labels": list(spec.labels), "choices": spec.choices})
+            described.append(
+                {
+                    "head": key,
+                    "format": spec.format,
+                    "tasks": tasks,
+                    "labels": list(spec.labels),
+                    "choices": spec.choices,
+                }
+            )
         return described

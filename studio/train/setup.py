@@ -40,8 +40,9 @@ class Workspace:
         return cls(catalog, paths.data_dir(data_dir), paths.cache_dir(), paths.synthetic_dir())
 
 
-def check_tasks(config: RunConfig, ws: Workspace, encoder_decoder: bool | None = None
-                ) -> list[tuple[TaskSpec, Availability]]:
+def check_tasks(
+    config: RunConfig, ws: Workspace, encoder_decoder: bool | None = None
+) -> list[tuple[TaskSpec, Availability]]:
     """Resolve and fully validate every task of the config before any training starts."""
     unknown = [t for t in config.tasks if t not in ws.catalog]
     if unknown:
@@ -83,11 +84,18 @@ def load_encoder(model: str) -> PreTrainedModel:
         raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
 
 
-def load_tasks(checked: list[tuple[TaskSpec, Availability]], tok: PreTrainedTokenizerFast,
-               config: RunConfig, ws: Workspace) -> dict[str, TaskData]:
-    return {spec.name: load_task(spec, where, tok, config.max_length, config.doc_stride,
-                                 ws.cache, ws.synthetic_root)
-            for spec, where in checked}
+def load_tasks(
+    checked: list[tuple[TaskSpec, Availability]],
+    tok: PreTrainedTokenizerFast,
+    config: RunConfig,
+    ws: Workspace,
+) -> dict[str, TaskData]:
+    return {
+        spec.name: load_task(
+            spec, where, tok, config.max_length, config.doc_stride, ws.cache, ws.synthetic_root
+        )
+        for spec, where in checked
+    }
 
 
 def make_accelerator(config: RunConfig) -> Accelerator:
@@ -122,5 +130,7 @@ def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[s
         if not param.requires_grad:
             continue
         (no_decay if param.ndim < 2 or "norm" in name.lower() else decay).append(param)
-    return [{"params": decay, "weight_decay": weight_decay},
-            {"params": no_decay, "weight_decay": 0.0}]
+    return [
+        {"params": decay, "weight_decay": weight_decay},
+        {"params": no_decay, "weight_decay": 0.0},
+    ]

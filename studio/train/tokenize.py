@@ -12,8 +12,9 @@ Batch = dict[str, list[Any]]
 FEATURE_VERSION = 1
 
 
-def _encode(tok: PreTrainedTokenizerFast, first: list[str], second: list[str] | None,
-            max_length: int) -> Batch:
+def _encode(
+    tok: PreTrainedTokenizerFast, first: list[str], second: list[str] | None, max_length: int
+) -> Batch:
     enc = tok(first, second, truncation=True, max_length=max_length)
     out: Batch = {"input_ids": enc["input_ids"]}
     if "token_type_ids" in enc:
@@ -25,8 +26,10 @@ def classification(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int) 
     pair = batch.get("text_pair")
     if pair is not None and any(p is None for p in pair):
         # Regression files may give a second sentence on some rows only.
-        rows = [_encode(tok, [t], [p] if p else None, max_length)
-                for t, p in zip(batch["text"], pair, strict=True)]
+        rows = [
+            _encode(tok, [t], [p] if p else None, max_length)
+            for t, p in zip(batch["text"], pair, strict=True)
+        ]
         out = {k: [r[k][0] for r in rows] for k in rows[0]}
     else:
         out = _encode(tok, batch["text"], pair, max_length)
@@ -37,8 +40,9 @@ def classification(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int) 
 def multiple_choice(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int) -> Batch:
     """One row per (context + question, choice); kept nested as [example][choice][token]."""
     firsts, seconds, sizes = [], [], []
-    for context, question, choices in zip(batch["context"], batch["question"], batch["choices"],
-                                          strict=True):
+    for context, question, choices in zip(
+        batch["context"], batch["question"], batch["choices"], strict=True
+    ):
         prompt = " ".join(part for part in (context, question) if part)
         firsts += [prompt] * len(choices)
         seconds += choices
@@ -54,8 +58,9 @@ def multiple_choice(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int)
     return out
 
 
-def extractive_qa(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, stride: int,
-                  with_offsets: bool) -> Batch:
+def extractive_qa(
+    batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, stride: int, with_offsets: bool
+) -> Batch:
     """Question + context windows of `max_length` overlapping by `stride` tokens.
 
     A window that does not hold the answer points at the first token (position 0), as in
@@ -63,8 +68,15 @@ def extractive_qa(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, s
     example index for answer extraction.
     """
     questions = [q.lstrip() for q in batch["question"]]
-    enc = tok(questions, batch["context"], truncation="only_second", max_length=max_length,
-              stride=stride, return_overflowing_tokens=True, return_offsets_mapping=True)
+    enc = tok(
+        questions,
+        batch["context"],
+        truncation="only_second",
+        max_length=max_length,
+        stride=stride,
+        return_overflowing_tokens=True,
+        return_offsets_mapping=True,
+    )
     sample_map = enc.pop("overflow_to_sample_mapping")
     offsets = enc.pop("offset_mapping")
     out: Batch = {"input_ids": enc["input_ids"], "start_positions": [], "end_positions": []}
@@ -82,8 +94,11 @@ def extractive_qa(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, s
             char_start = answers["answer_start"][0]
             char_end = char_start + len(answers["text"][0])
             inside = [j for j, (a, b) in enumerate(context_offsets) if a >= 0 and b > a]
-            if inside and context_offsets[inside[0]][0] <= char_start and \
-                    context_offsets[inside[-1]][1] >= char_end:
+            if (
+                inside
+                and context_offsets[inside[0]][0] <= char_start
+                and context_offsets[inside[-1]][1] >= char_end
+            ):
                 start = next(j for j in inside if context_offsets[j][1] > char_start)
                 end = next(j for j in reversed(inside) if context_offsets[j][0] < char_end)
         out["start_positions"].append(start)
@@ -94,8 +109,9 @@ def extractive_qa(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, s
     return out
 
 
-def tokenize_function(fmt: str, tok: PreTrainedTokenizerFast, max_length: int, stride: int,
-                      split: str) -> Any:
+def tokenize_function(
+    fmt: str, tok: PreTrainedTokenizerFast, max_length: int, stride: int, split: str
+) -> Any:
     """The `datasets.map` function for one format and split."""
     if fmt in ("classification", "pair_classification", "regression"):
         return lambda b: classification(b, tok, max_length)

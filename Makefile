@@ -1,0 +1,35 @@
+# `make run` launches the studio, `make test` runs the whole suite; both set up .venv first.
+# TORCH picks the PyTorch requirement: plain `torch` by default (CUDA wheels on Linux);
+# CI and CPU-only machines use `make test TORCH=torch==2.13.0`.
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH)" -e ".[test]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/python main.py
+
+lint: setup
+	$(BIN)/ruff check studio tests bench main.py
+	$(BIN)/lint-imports
+
+test: lint
+	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+
+bench: setup
+	$(BIN)/python bench/throughput.py
+	$(BIN)/python bench/padding.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -1,0 +1,26 @@
+"""Fixtures for the training tests: the catalog and a workspace with the synthetic suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.train.setup import Workspace
+
+
+@pytest.fixture(scope="session")
+def catalog() -> dict[str, TaskSpec]:
+    return load_catalog(default_tasks_dir())
+
+
+@pytest.fixture(scope="session")
+def shared_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One tokenized cache for the whole session, so each task is tokenized once."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def workspace(catalog: dict[str, TaskSpec], shared_cache: Path, studio_home: Path) -> Workspace:
+    return Workspace(catalog, None, shared_cache, studio_home / "synthetic")

@@ -1,0 +1,179 @@
+"""The training loop: mixing, stop, learning, heads, logged metrics, refusals."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from studio.core.config import RunConfig
+from studio.core.errors import StudioError
+from studio.core.sink import MemorySink, NullSink
+from studio.train import model as model_module
+from studio.train.loop import train
+from studio.train.setup import Workspace
+
+SYNTH = ("synth_sentiment", "synth_pair", "synth_regression", "synth_choice", "synth_span")
+
+
+def _config(model: str, **changes: object) -> RunConfig:
+    base = RunConfig(
+        tasks=SYNTH,
+        model=model,
+        max_steps=12,
+        eval_every=1000,
+        log_every=4,
+        batch_size=8,
+        learning_rate=1e-3,
+        device="cpu",
+        max_length=64,
+        doc_stride=16,
+        tasks_per_update=3,
+        eval_max_examples=40,
+        seed=1,
+    )
+    return base.replace(**changes)
+
+
+def _record_updates(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    calls: list[str] = []
+    original = model_module.MultiTaskModel.forward
+
+    def spy(self, task, batch, r3f_eps=0.0):  # type: ignore[no-untyped-def]
+        calls.append(task)
+        return original(self, task, batch, r3f_eps)
+
+    monkeypatch.setattr(model_module.MultiTaskModel, "forward", spy)
+    return calls
+
+
+def test_heterogeneous_updates_mix_several_tasks(
+    tiny_model: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = _record_updates(monkeypatch)
+    train(_config(tiny_model), NullSink(), threading.Event(), workspace)
+    updates = [calls[i : i + 3] for i in range(0, len(calls), 3)]
+    assert len(updates) == 12
+    assert all(len(set(u)) == 3 for u in updates)  # 5 equal tasks, 3 slots: all distinct
+
+
+def test_homogeneous_and_sequential_updates_hold_one_task(
+    tiny_model: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for mixing in ("homogeneous", "sequential"):
+        calls = _record_updates(monkeypatch)
+        train(
+            _config(tiny_model, mixing=mixing, max_steps=10),
+            NullSink(),
+            threading.Event(),
+            workspace,
+        )
+        updates = [calls[i : i + 3] for i in range(0, len(calls), 3)]
+        assert all(len(set(u)) == 1 for u in updates), mixing
+        if mixing == "sequential":
+            order = [u[0] for u in updates]
+            assert order == sorted(order, key=SYNTH.index)  # blocks in config order
+        monkeypatch.undo()
+
+
+def test_stop_event_ends_the_run_within_one_update(tiny_model: str, workspace: Workspace) -> None:
+    stop = threading.Event()
+
+    class StopAtThree(MemorySink):
+        def progress(self, step: int, total: int) -> None:
+            super().progress(step, total)
+            if step == 3:
+                stop.set()
+
+    sink = StopAtThree()
+    result = train(_config(tiny_model, max_steps=50), sink, stop, workspace)
+    assert (result.status, result.step) == ("stopped", 3)
+    assert sink.steps == [1, 2, 3]
+
+
+def test_loss_decreases_and_metrics_are_logged(tiny_model: str, workspace: Workspace) -> None:
+    config = _config(
+        tiny_model,
+        max_steps=150,
+        log_every=10,
+        eval_every=75,
+        learning_rate=3e-3,
+        tasks=("synth_sentiment", "synth_topic", "synth_choice"),
+        tasks_per_update=2,
+    )
+    sink = MemorySink()
+    result = train(config, sink, threading.Event(), workspace)
+    assert result.status == "finished"
+    total = sink.values("total_loss")
+    assert len(total) == 15
+    assert sum(total[-3:]) / 3 < 0.85 * sum(total[:3]) / 3
+    assert result.eval_metrics["synth_sentiment"]["accuracy"] > 0.9
+    names = {(r.name, r.task is None) for r in sink.rows}
+    for run_wide in (
+        "total_loss",
+        "lr",
+        "grad_norm",
+        "examples_per_s",
+        "tokens_per_s",
+        "padding_efficiency",
+        "eval_mean",
+    ):
+        assert (run_wide, True) in names
+    for per_task in ("loss", "scaled_loss", "loss_scale", "share", "eval_loss", "eval_accuracy"):
+        assert (per_task, False) in names
+    shares = {r.task: r.value for r in sink.rows if r.name == "share" and r.step == 150}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    assert all(abs(s - 1 / 3) < 0.05 for s in shares.values())
+
+
+def test_loss_scale_logged_is_the_factor_applied(tiny_model: str, workspace: Workspace) -> None:
+    sink = MemorySink()
+    train(_config(tiny_model, max_steps=4), sink, threading.Event(), workspace)
+    scale = {r.task: r.value for r in sink.rows if r.name == "loss_scale"}
+    loss = {r.task: r.value for r in sink.rows if r.name == "loss" and r.step == 4}
+    scaled = {r.task: r.value for r in sink.rows if r.name == "scaled_loss" and r.step == 4}
+    assert scale["synth_regression"] == 1.0
+    assert scale["synth_sentiment"] == pytest.approx(1 / 0.6931471805599453)
+    for task in loss:
+        assert scaled[task] == pytest.approx(loss[task] * scale[task])
+
+
+def test_head_sharing(
+    tiny_model: str, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built: list[model_module.MultiTaskModel] = []
+    original = model_module.MultiTaskModel.__init__
+
+    def keep(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        built.append(self)
+
+    monkeypatch.setattr(model_module.MultiTaskModel, "__init__", keep)
+    for sharing in ("shared", "per_dataset"):
+        train(
+            _config(tiny_model, max_steps=1, head_sharing=sharing),
+            NullSink(),
+            threading.Event(),
+            workspace,
+        )
+    shared, separate = built
+    assert shared.head_of["synth_choice"] == "multiple_choice"
+    assert shared.head_of["synth_span"] == "extractive_qa"
+    assert separate.head_of["synth_choice"] == "multiple_choice/synth_choice"
+    assert len(separate.heads) == len(SYNTH)
+
+
+def test_summarization_is_refused_with_the_reason(tiny_model: str, workspace: Workspace) -> None:
+    with pytest.raises(StudioError, match="synth_summary.*encoder-only"):
+        train(
+            _config(tiny_model, tasks=("synth_summary", "synth_sentiment")),
+            NullSink(),
+            threading.Event(),
+            workspace,
+        )
+
+
+def test_r3f_adds_a_finite_term(tiny_model: str, workspace: Workspace) -> None:
+    sink = MemorySink()
+    train(_config(tiny_model, max_steps=4, r3f_lambda=1.0), sink, threading.Event(), workspace)
+    assert all(v == v for v in sink.values("total_loss"))

@@ -1,0 +1,69 @@
+"""Every local task tokenizes; per-format features are shaped as the model expects."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from transformers import AutoTokenizer
+
+from studio.core.models import minilm_folder
+from studio.core.records import validate_file
+from studio.core.tasks import TaskSpec
+from studio.train.tokenize import extractive_qa, tokenize_function
+
+
+@pytest.fixture(scope="module")
+def tokenizer():  # type: ignore[no-untyped-def]
+    return AutoTokenizer.from_pretrained(minilm_folder())
+
+
+def _first_rows(path: Path, n: int) -> dict[str, list]:
+    with path.open(encoding="utf-8") as handle:
+        rows = [json.loads(line) for line, _ in zip(handle, range(n), strict=False)]
+    return {key: [r[key] for r in rows] for key in rows[0]}
+
+
+def test_every_local_spec_loads_and_tokenizes_first_rows(
+    catalog: dict[str, TaskSpec], shared_data: Path, tokenizer
+) -> None:
+    local = [s for s in catalog.values() if s.local and (shared_data / s.local).is_dir()]
+    assert len(local) == 43
+    for spec in local:
+        for split in ("train", "validation"):
+            path = shared_data / spec.local / f"{split}.jsonl"
+            assert validate_file(path, spec, limit=50) == 50 or spec.name == "cb"
+            if spec.format == "summarization":
+                continue
+            batch = _first_rows(path, 8)
+            features = tokenize_function(spec.format, tokenizer, 128, 32, split)(batch)
+            assert len(features["input_ids"]) >= 8, spec.name
+            assert all(len(ids) <= 128 for ids in _flat(features["input_ids"])), spec.name
+            if spec.format == "multiple_choice":
+                assert all(len(ex) == spec.choices for ex in features["input_ids"]), spec.name
+
+
+def _flat(ids: list) -> list:
+    return [r for ex in ids for r in ex] if isinstance(ids[0][0], list) else ids
+
+
+def test_span_windows_overlap_and_point_at_the_answer(tokenizer) -> None:
+    filler = " ".join(f"word{i}" for i in range(300))
+    context = f"{filler} The treasure is hidden in Kathmandu today. {filler}"
+    start = context.index("Kathmandu")
+    batch = {
+        "context": [context],
+        "question": ["Where is the treasure?"],
+        "answers": [{"text": ["Kathmandu"], "answer_start": [start]}],
+    }
+    out = extractive_qa(batch, tokenizer, max_length=128, stride=32, with_offsets=True)
+    assert len(out["input_ids"]) > 3  # a long context becomes several windows
+    assert all(len(ids) <= 128 for ids in out["input_ids"])
+    hits = [i for i, s in enumerate(out["start_positions"]) if s > 0]
+    assert hits, "some window must contain the answer"
+    for i in hits:
+        s, e = out["start_positions"][i], out["end_positions"][i]
+        a, b = out["offsets"][i][s][0], out["offsets"][i][e][1]
+        assert context[a:b] == "Kathmandu"
+    assert set(out["example_index"]) == {0}
