@@ -13,7 +13,14 @@ import transformers
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState, PartialState
 from accelerate.utils import DistributedDataParallelKwargs
-from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+)
 
 from studio.core import paths
 from studio.core.availability import Availability, resolve
@@ -40,13 +47,12 @@ class Workspace:
         return cls(catalog, paths.data_dir(data_dir), paths.cache_dir(), paths.synthetic_dir())
 
 
-def check_tasks(
-    config: RunConfig, ws: Workspace, encoder_decoder: bool | None = None
-) -> list[tuple[TaskSpec, Availability]]:
+def check_tasks(config: RunConfig, ws: Workspace) -> list[tuple[TaskSpec, Availability]]:
     """Resolve and fully validate every task of the config before any training starts."""
     unknown = [t for t in config.tasks if t not in ws.catalog]
     if unknown:
         raise ConfigError(f"tasks: {unknown} are not in the catalog")
+    encoder_decoder = bool(getattr(_model_config(config.model), "is_encoder_decoder", False))
     checked = []
     for name in config.tasks:
         spec = ws.catalog[name]
@@ -68,6 +74,13 @@ def quiet_libraries() -> None:
     datasets.logging.set_verbosity_error()
     transformers.logging.disable_progress_bar()
     transformers.logging.set_verbosity_error()
+
+
+def _model_config(model: str) -> PretrainedConfig:
+    try:
+        return AutoConfig.from_pretrained(resolve_model(model))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
 
 
 def load_tokenizer(model: str) -> PreTrainedTokenizerFast:
