@@ -28,8 +28,8 @@ test: lint
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
 
 bench: setup
-	$(BIN)/python bench/throughput.py
-	$(BIN)/python bench/padding.py
+	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.padding
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

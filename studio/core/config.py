@@ -91,8 +91,9 @@ def _validate(cfg: RunConfig) -> None:
         _allowed(key, getattr(cfg, key))
     if not cfg.tasks:
         raise ConfigError("tasks: pick at least one task")
-    if len(set(cfg.tasks)) != len(cfg.tasks):
-        raise ConfigError("tasks: a task is listed twice")
+    twice = sorted({t for t in cfg.tasks if cfg.tasks.count(t) > 1})
+    if twice:
+        raise ConfigError(f"tasks: {twice} listed more than once")
     _positive(
         cfg,
         "tasks_per_update",
@@ -142,10 +143,21 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ConfigError("manual_weights: must map task names to weights")
         return {str(k): v for k, v in value.items()}
+    if key in CHOICES:
+        if value is False and "no" in CHOICES[key]:
+            return "no"  # YAML reads a bare `no` as false
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
+        return value
     if kind.startswith("int"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be an integer, got {value!r}")
     elif kind.startswith("float"):
+        if isinstance(value, str):
+            try:  # YAML 1.1 reads 2e-5 (no dot) as a string
+                value = float(value)
+            except ValueError:
+                raise ConfigError(f"{key}: must be a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: must be a number, got {value!r}")
         value = float(value)

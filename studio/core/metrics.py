@@ -12,10 +12,12 @@ from collections.abc import Sequence
 def classification_metrics(preds: Sequence[int], labels: Sequence[int]) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score, matthews_corrcoef
 
+    # Matthews is undefined (and sklearn warns) when a single class is all there is.
+    single = len(set(labels) | set(preds)) < 2
     return {
         "accuracy": float(accuracy_score(labels, preds)),
         "macro_f1": float(f1_score(labels, preds, average="macro", zero_division=0)),
-        "matthews": float(matthews_corrcoef(labels, preds)),
+        "matthews": 0.0 if single else float(matthews_corrcoef(labels, preds)),
     }
 
 

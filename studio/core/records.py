@@ -58,7 +58,7 @@ def _answers(rec: dict[str, Any]) -> str | None:
         return "answers.text and answers.answer_start must be lists of the same length"
     context = rec["context"]
     for text, start in zip(texts, starts, strict=True):
-        if not isinstance(text, str) or not text or not isinstance(start, int):
+        if not isinstance(text, str) or not text or not isinstance(start, int) or start < 0:
             return f"answer {text!r} at {start!r}: text must be non-empty, start an integer"
         if context[start : start + len(text)] != text:
             return f"answer {text!r} is not in the context at offset {start}"
@@ -92,21 +92,23 @@ def record_problem(rec: Any, spec: TaskSpec) -> str | None:
 
 
 def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) for every non-blank line; malformed JSON names its line."""
+    """(line number, parsed object) for every non-blank line; bad lines name their number."""
     try:
-        handle = path.open(encoding="utf-8")
+        handle = path.open("rb")
     except OSError as exc:
         raise DataError(str(path), None, f"cannot read: {exc}") from exc
     with handle:
-        for number, line in enumerate(handle, start=1):
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DataError(str(path), number, f"not UTF-8 text: {exc.reason}") from None
             if not line.strip():
                 continue
             try:
                 yield number, json.loads(line)
             except json.JSONDecodeError as exc:
                 raise DataError(str(path), number, f"malformed JSON: {exc.msg}") from None
-            except UnicodeDecodeError as exc:
-                raise DataError(str(path), number, f"not UTF-8 text: {exc}") from None
 
 
 def validate_file(path: Path, spec: TaskSpec, limit: int | None = None) -> int:

@@ -99,6 +99,8 @@ def _parse_hub(path: str, raw: Any) -> HubSource:
     label_map = raw.get("label_map") or {}
     if not isinstance(columns, dict) or not isinstance(label_map, dict):
         raise _fail(path, "source.hub.columns and source.hub.label_map must be mappings")
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in label_map.values()):
+        raise _fail(path, "source.hub.label_map values must be integer label indices")
     return HubSource(
         path=raw["path"],
         name=raw.get("name"),
@@ -128,7 +130,10 @@ def parse_task(data: Any, path: str) -> TaskSpec:
         raise _fail(
             path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}"
         )
-    labels = tuple(str(x) for x in data.get("labels") or ())
+    raw_labels = data.get("labels") or []
+    if not isinstance(raw_labels, list):
+        raise _fail(path, "labels must be a list of label names, e.g. [negative, positive]")
+    labels = tuple(str(x) for x in raw_labels)
     if fmt in LABELLED_FORMATS and len(labels) < 2:
         raise _fail(path, f"a {fmt} task needs 'labels' with at least two names")
     choices = data.get("choices")

@@ -148,7 +148,9 @@ def test_homogeneous_single_task_updates() -> None:
 @pytest.mark.parametrize("max_steps", [1000, 37])
 def test_sequential_contiguous_blocks_in_config_order(max_steps: int) -> None:
     probs = {"rte": 0.15, "mnli": 0.5, "sst2": 0.35}
-    updates = _run(TaskScheduler(probs, "sequential", slots=3, max_steps=max_steps, seed=0), max_steps)
+    updates = _run(
+        TaskScheduler(probs, "sequential", slots=3, max_steps=max_steps, seed=0), max_steps
+    )
     assert all(len(u) == 3 and len(set(u)) == 1 for u in updates)
     blocks = [(task, len(list(group))) for task, group in itertools.groupby(u[0] for u in updates)]
     expected = apportion(probs, max_steps)

@@ -57,8 +57,13 @@ def test_regression_keeps_weight_one(make_spec: SpecFactory) -> None:
 
 def test_uniform_guesser_scores_one(make_spec: SpecFactory) -> None:
     # A uniform guesser's cross-entropy is ln n; scaled, it is 1 on every task.
-    for fmt in ("classification", "pair_classification", "multiple_choice", "extractive_qa",
-                "summarization"):
+    for fmt in (
+        "classification",
+        "pair_classification",
+        "multiple_choice",
+        "extractive_qa",
+        "summarization",
+    ):
         spec = make_spec(fmt)
         n = decision_size(spec, MAX_LENGTH, VOCAB)
         assert n is not None and n >= 2
@@ -67,8 +72,14 @@ def test_uniform_guesser_scores_one(make_spec: SpecFactory) -> None:
 
 @pytest.mark.parametrize(
     "fmt",
-    ["classification", "pair_classification", "regression", "multiple_choice", "extractive_qa",
-     "summarization"],
+    [
+        "classification",
+        "pair_classification",
+        "regression",
+        "multiple_choice",
+        "extractive_qa",
+        "summarization",
+    ],
 )
 def test_mode_none_and_manual(fmt: str, make_spec: SpecFactory) -> None:
     spec = make_spec(fmt)
