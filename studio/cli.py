@@ -1,4 +1,4 @@
-"""The headless commands: `python -m studio tasks | train | runs`."""
+"""The headless commands: `python -m studio tasks | train | demo | resume | export | runs`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a short offline run on the synthetic demo suite")
     demo.add_argument("--steps", type=int, default=30, help="optimizer updates (default 30)")
     demo.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    resume = sub.add_parser("resume", help="continue a stopped or interrupted run")
+    resume.add_argument("run_id")
+    resume.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    resume.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    export = sub.add_parser("export", help="export a checkpoint for transformers users")
+    export.add_argument("run_id")
+    export.add_argument("out_dir")
+    export.add_argument("--checkpoint", default="best", help="best (default), latest or a step")
+    export.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     runs = sub.add_parser("runs", help="list the runs in the store")
     runs.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -100,6 +109,9 @@ class TqdmSink:
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         self.bar.write(f"[info] checkpoint at update {step}: {path}", file=sys.stderr)
 
+    def drop_checkpoint(self, step: int) -> None:
+        pass
+
     def flush(self) -> None:
         self.bar.refresh()
 
@@ -145,12 +157,20 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
     from studio.session import execute
 
     catalog = load_catalog(default_tasks_dir())
+    store = Path(args.store) if args.store else paths.store_path()
+    data_dir = paths.data_dir(args.data_dir)
+    return _finish(
+        lambda stop, bar: execute(config, catalog, data_dir, store, stop, bar), config.max_steps
+    )
+
+
+def _finish(start: Any, total: int) -> int:
+    """Run `start(stop, bar)` with a progress bar and Ctrl-C as Stop; print the run id last."""
     stop = threading.Event()
     previous = _stop_on_signals(stop)
-    bar = TqdmSink(config.max_steps)
-    store = Path(args.store) if args.store else paths.store_path()
+    bar = TqdmSink(total)
     try:
-        outcome = execute(config, catalog, paths.data_dir(args.data_dir), store, stop, bar)
+        outcome = start(stop, bar)
     finally:
         bar.bar.close()
         for sig, old in zip((signal.SIGINT, signal.SIGTERM), previous, strict=True):
@@ -159,6 +179,45 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
         print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
     print(outcome.run_id)
     return 0 if outcome.status != "failed" else 1
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from studio.session import resume
+    from studio.store import RunStore
+
+    store = Path(args.store) if args.store else paths.store_path()
+    with RunStore(store) as db:
+        total = int(db.get_run(args.run_id).get("max_steps") or 0)
+    return _finish(
+        lambda stop, bar: resume(
+            args.run_id,
+            load_catalog(default_tasks_dir()),
+            paths.data_dir(args.data_dir),
+            store,
+            stop,
+            bar,
+        ),
+        total,
+    )
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from studio.session import run_dir
+    from studio.store import RunStore
+    from studio.train.export import export_checkpoint, select_checkpoint
+
+    store = Path(args.store) if args.store else paths.store_path()
+    with RunStore(store) as db:
+        run = db.get_run(args.run_id)
+    checkpoint = select_checkpoint(run_dir(store, args.run_id) / "checkpoints", args.checkpoint)
+    out = export_checkpoint(
+        checkpoint,
+        Path(args.out_dir),
+        run,
+        lambda fraction, message: log.info("%3.0f%% %s", 100 * fraction, message),
+    )
+    print(out)
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
@@ -178,7 +237,14 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"tasks": cmd_tasks, "train": cmd_train, "demo": cmd_demo, "runs": cmd_runs}
+COMMANDS = {
+    "tasks": cmd_tasks,
+    "train": cmd_train,
+    "demo": cmd_demo,
+    "resume": cmd_resume,
+    "export": cmd_export,
+    "runs": cmd_runs,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -186,6 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except StudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (StudioError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) else exc
+        print(f"error: {message}", file=sys.stderr)
         return 2

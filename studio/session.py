@@ -1,6 +1,6 @@
-"""Running a pre-finetuning job against the store: shared by the CLI and the desktop worker.
+"""Running pre-finetuning jobs against the store: shared by the CLI and the desktop worker.
 
-This is a composition root (like cli.py): it is the one place that joins `train` and `store`.
+This is a composition root (like cli.py): the one place that joins `train` and `store`.
 """
 
 from __future__ import annotations
@@ -8,15 +8,19 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from studio.core.config import RunConfig
+from studio.core.config import RunConfig, config_from_dict
 from studio.core.errors import StudioError
 from studio.core.sink import Sink, TeeSink
+from studio.core.tasks import TaskSpec
 from studio.store import RunStore, StoreSink
 
 log = logging.getLogger(__name__)
+
+RESUMABLE = ("stopped", "interrupted", "failed")
 
 
 @dataclass(frozen=True)
@@ -31,25 +35,26 @@ def run_name(config: RunConfig) -> str:
     return config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
 
 
+def run_dir(store_path: Path, run_id: str) -> Path:
+    """Checkpoints and exports of a run live beside the store, under runs/<id>/."""
+    return Path(store_path).parent / "runs" / run_id
+
+
 def execute(
     config: RunConfig,
-    catalog: dict,
+    catalog: dict[str, TaskSpec],
     data_dir: Path | None,
     store_path: Path,
     stop: threading.Event,
     extra_sink: Sink | None = None,
-    on_created: object = None,
+    on_created: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Create a run in the store, train it and record how it ended; never raises for a bad run.
 
-    User errors (bad data, bad config) are stored as the run's error; anything else is stored
-    with its traceback. `on_created(run_id)` is called as soon as the run exists.
+    User errors (bad data, bad config) become the run's error; anything else is stored with
+    its traceback. `on_created(run_id)` is called as soon as the run exists.
     """
-    from studio.train.loop import train
-    from studio.train.setup import Workspace
-
-    store = RunStore(store_path)
-    try:
+    with RunStore(store_path) as store:
         run_id = store.create_run(
             run_name(config),
             "pretrain",
@@ -58,25 +63,89 @@ def execute(
             device=config.device,
             max_steps=config.max_steps,
         )
-        if callable(on_created):
+        if on_created is not None:
             on_created(run_id)
-        store.set_status(run_id, "running")
-        sink = StoreSink(store, run_id)
-        full_sink: Sink = TeeSink(sink, extra_sink) if extra_sink is not None else sink
-        try:
-            result = train(config, full_sink, stop, Workspace.default(catalog, data_dir))
-        except StudioError as exc:
-            return _fail(store, sink, run_id, str(exc), None)
-        except Exception as exc:  # noqa: BLE001 - any crash must end up in the store
-            return _fail(
-                store, sink, run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        return _train(store, run_id, config, catalog, data_dir, stop, extra_sink, None)
+
+
+def resume(
+    run_id: str,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    extra_sink: Sink | None = None,
+) -> Outcome:
+    """Continue a stopped, interrupted or failed run from its latest complete checkpoint.
+
+    Metric rows logged after that checkpoint (by a process that then died) are deleted first,
+    so the resumed run neither loses nor duplicates rows.
+    """
+    from studio.train.checkpoint import complete_checkpoints
+
+    with RunStore(store_path) as store:
+        store.mark_interrupted()
+        run = store.get_run(run_id)
+        if run["status"] not in RESUMABLE:
+            raise StudioError(
+                f"run {run_id} is {run['status']}; only a run that is "
+                f"{', '.join(RESUMABLE)} can be resumed"
             )
-        sink.close()
-        store.update_run(run_id, step=result.step)
-        store.set_status(run_id, result.status)
-        return Outcome(run_id, result.status, result.step)
-    finally:
-        store.close()
+        config = config_from_dict(run["config"], f"run {run_id}")
+        found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
+        latest = max(found) if found else None
+        with store.transaction():
+            store.delete_metrics_after(run_id, latest or 0)
+            for row in store.checkpoints(run_id):
+                if row["step"] not in found:
+                    store.remove_checkpoint(run_id, row["step"])
+        where = f"update {latest}" if latest else "the start (no checkpoint was saved)"
+        store.add_log(run_id, "info", f"resuming from {where}")
+        return _train(
+            store,
+            run_id,
+            config,
+            catalog,
+            data_dir,
+            stop,
+            extra_sink,
+            found.get(latest) if latest else None,
+        )
+
+
+def _train(
+    store: RunStore,
+    run_id: str,
+    config: RunConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    stop: threading.Event,
+    extra_sink: Sink | None,
+    checkpoint: Path | None,
+) -> Outcome:
+    from studio.train.loop import train
+    from studio.train.setup import Workspace
+
+    store.set_status(run_id, "running")
+    sink = StoreSink(store, run_id)
+    full_sink: Sink = TeeSink(sink, extra_sink) if extra_sink is not None else sink
+    try:
+        result = train(
+            config,
+            full_sink,
+            stop,
+            Workspace.default(catalog, data_dir),
+            run_dir(store.path, run_id),
+            checkpoint,
+        )
+    except StudioError as exc:
+        return _fail(store, sink, run_id, str(exc), None)
+    except Exception as exc:  # noqa: BLE001 - any crash must end up in the store
+        return _fail(store, sink, run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
+    sink.close()
+    store.update_run(run_id, step=result.step)
+    store.set_status(run_id, result.status)
+    return Outcome(run_id, result.status, result.step)
 
 
 def _fail(

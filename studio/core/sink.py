@@ -30,6 +30,8 @@ class Sink(Protocol):
 
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None: ...
 
+    def drop_checkpoint(self, step: int) -> None: ...
+
     def flush(self) -> None: ...
 
 
@@ -46,6 +48,9 @@ class NullSink:
         pass
 
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
+        pass
+
+    def drop_checkpoint(self, step: int) -> None:
         pass
 
     def flush(self) -> None:
@@ -73,6 +78,9 @@ class MemorySink(NullSink):
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         self.checkpoints.append((step, path, dict(metrics)))
 
+    def drop_checkpoint(self, step: int) -> None:
+        self.checkpoints = [c for c in self.checkpoints if c[0] != step]
+
     def values(self, name: str, task: str | None = None) -> list[float]:
         return [r.value for r in self.rows if r.name == name and r.task == task]
 
@@ -98,6 +106,10 @@ class TeeSink:
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         for s in self.sinks:
             s.checkpoint(step, path, metrics)
+
+    def drop_checkpoint(self, step: int) -> None:
+        for s in self.sinks:
+            s.drop_checkpoint(step)
 
     def flush(self) -> None:
         for s in self.sinks:

@@ -75,6 +75,10 @@ class StoreSink:
         """
         self._write(checkpoint=(step, path, metrics))
 
+    def drop_checkpoint(self, step: int) -> None:
+        """The checkpoint of `step` was deleted from disk: forget its row."""
+        self.store.remove_checkpoint(self.run_id, step)
+
     def flush(self) -> None:
         """Write everything buffered now."""
         self._write()

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,8 @@ from studio.core.sampling import TaskScheduler, task_probabilities
 from studio.core.scaling import loss_scale
 from studio.core.sink import MetricRow, Sink
 from studio.train.batching import TaskStream, collate
+from studio.train.checkpoint import load_checkpoint, prune, save_checkpoint
+from studio.train.data import TaskData
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
 from studio.train.setup import (
@@ -56,11 +59,45 @@ class Window:
     task_loss: dict[str, Any] = field(default_factory=lambda: defaultdict(float))
     task_examples: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
+    def state(self) -> dict[str, Any]:
+        """The sums (not the clock), so a resumed run logs the same numbers."""
+        return {
+            "examples": self.examples,
+            "real_tokens": self.real_tokens,
+            "computed_tokens": self.computed_tokens,
+            "objective": float(self.objective),
+            "updates": self.updates,
+            "task_loss": {t: float(v) for t, v in self.task_loss.items()},
+            "task_examples": dict(self.task_examples),
+        }
 
-def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -> TrainResult:
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Window:
+        window = cls(
+            examples=state["examples"],
+            real_tokens=state["real_tokens"],
+            computed_tokens=state["computed_tokens"],
+            objective=state["objective"],
+            updates=state["updates"],
+        )
+        window.task_loss.update(state["task_loss"])
+        window.task_examples.update(state["task_examples"])
+        return window
+
+
+def train(
+    config: RunConfig,
+    sink: Sink,
+    stop: threading.Event,
+    ws: Workspace,
+    run_dir: Path | None = None,
+    resume: Path | None = None,
+) -> TrainResult:
     """Pre-finetune a shared encoder on `config.tasks`, reporting through `sink`.
 
-    Checks `stop` between updates; returns with status `stopped` when it is set.
+    Checks `stop` between updates; when it is set, saves a checkpoint and returns with status
+    `stopped`. Checkpoints go to `run_dir/checkpoints` (none without a run_dir); `resume` is a
+    checkpoint folder to continue from.
     """
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
@@ -116,11 +153,59 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
         f"{config.max_steps} updates of {config.tasks_per_update} sub-batches",
     )
 
-    # -- the loop ------------------------------------------------------------------------
+    # -- where we start: fresh, or from a checkpoint ------------------------------------
     step = 0
     seen: dict[str, int] = defaultdict(int)
     window = Window()
     eval_metrics: dict[str, dict[str, float]] = {}
+    evaluated_at = saved_at = -1
+    if resume is not None:
+        state = load_checkpoint(
+            resume, accelerator.unwrap_model(model), optimizer, lr_schedule, accelerator.scaler
+        )
+        step = saved_at = state["step"]
+        seen.update(state["seen"])
+        scheduler.load_state_dict(state["scheduler"])
+        for name, stream_state in state["streams"].items():
+            streams[name].load_state_dict(stream_state)
+        window = Window.from_state(state["window"])
+        eval_metrics = state["eval_metrics"]
+        evaluated_at = state["evaluated_at"]
+        sink.log("info", f"resumed from the checkpoint of update {step}")
+
+    def save_checkpoint_now(validated: bool) -> None:
+        """Save (main process), prune old checkpoints and tell the sink about both."""
+        if accelerator.is_main_process and run_dir is not None:
+            state = {
+                "step": step,
+                "seen": dict(seen),
+                "scheduler": scheduler.state_dict(),
+                "streams": {t: s.state_dict() for t, s in streams.items()},
+                "window": window.state(),
+                "evaluated_at": evaluated_at,
+                "eval_metrics": eval_metrics if validated else {},
+                "eval_mean": _mean_metric(eval_metrics, tasks) if validated else None,
+                "config": config.to_dict(),
+                "probabilities": probs,
+                "train_examples": {t: d.train_examples for t, d in tasks.items()},
+                "heads": accelerator.unwrap_model(model).describe_heads(),
+            }
+            folder = save_checkpoint(
+                run_dir / "checkpoints",
+                step,
+                accelerator.unwrap_model(model),
+                optimizer,
+                lr_schedule,
+                accelerator.scaler,
+                state,
+                tokenizer,
+            )
+            sink.checkpoint(step, str(folder), _flat_metrics(state))
+            for old in prune(run_dir / "checkpoints", config.keep_checkpoints):
+                sink.drop_checkpoint(old)
+        accelerator.wait_for_everyone()
+
+    # -- the loop ------------------------------------------------------------------------
     model.train()
     while step < config.max_steps:
         if stop.is_set():
@@ -164,11 +249,21 @@ def train(config: RunConfig, sink: Sink, stop: threading.Event, ws: Workspace) -
                 )
             )
             window = Window()
-        if step % config.eval_every == 0 or step == config.max_steps:
+        checkpoint_due = run_dir is not None and (
+            step % config.checkpoint_every == 0 or step == config.max_steps
+        )
+        # A checkpoint is validated first, so the best one can be kept.
+        if step % config.eval_every == 0 or step == config.max_steps or checkpoint_due:
             eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
+            evaluated_at = step
+        if checkpoint_due:
+            save_checkpoint_now(validated=True)
+            saved_at = step
 
     stopped = step < config.max_steps
     if stopped:
+        if saved_at != step:
+            save_checkpoint_now(validated=evaluated_at == step)
         sink.log("info", f"stopped at update {step} of {config.max_steps}")
     sink.flush()
     return TrainResult("stopped" if stopped else "finished", step, eval_metrics)
@@ -246,9 +341,22 @@ def _evaluate(
             )
             results[name] = result
             rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
-        primary = [results[n][tasks[n].spec.metric] for n in results]
-        rows.append(MetricRow(step, "eval_mean", float(np.mean(primary)), None, now))
+        mean = _mean_metric(results, tasks)
+        rows.append(MetricRow(step, "eval_mean", mean, None, now))
         sink.metrics(rows)
-        sink.log("info", f"update {step}: mean validation metric {np.mean(primary):.4f}")
+        sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
     accelerator.wait_for_everyone()
     return results
+
+
+def _mean_metric(results: dict[str, dict[str, float]], tasks: dict[str, TaskData]) -> float:
+    """Mean over tasks of each task's own metric (the number "best" is judged by)."""
+    return float(np.mean([results[n][tasks[n].spec.metric] for n in results]))
+
+
+def _flat_metrics(state: dict[str, Any]) -> dict[str, float]:
+    """A checkpoint's metrics for the store: eval_mean and <task>/<metric>."""
+    flat = {f"{t}/{k}": v for t, m in state["eval_metrics"].items() for k, v in m.items()}
+    if state["eval_mean"] is not None:
+        flat["eval_mean"] = state["eval_mean"]
+    return flat

@@ -1,0 +1,225 @@
+"""Exporting a checkpoint as a folder any Hugging Face user can load, plus heads and a model card.
+
+The export is written into a temporary sibling folder and renamed into place at the end, so
+a failure (bad target, full disk) never leaves a half-written export behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from safetensors import safe_open
+from safetensors.torch import save_file
+from transformers import AutoConfig, AutoModel, AutoTokenizer
+
+from studio.core.errors import StudioError
+from studio.train.checkpoint import best_checkpoint, complete_checkpoints, read_state
+from studio.train.setup import quiet_libraries
+
+Progress = Callable[[float, str], None]
+
+
+class ExportError(StudioError):
+    """The export target is unusable or the export could not be written."""
+
+
+def select_checkpoint(root: Path, which: str) -> Path:
+    """`best` (highest mean validation metric), `latest`, or a step number."""
+    found = complete_checkpoints(root)
+    if not found:
+        raise ExportError(f"{root}: this run has no complete checkpoint to export")
+    if which == "latest":
+        return found[max(found)]
+    if which == "best":
+        best = best_checkpoint(root)
+        if best is None:
+            raise ExportError("no checkpoint of this run was validated; use --checkpoint latest")
+        return best
+    if not which.isdigit() or int(which) not in found:
+        raise ExportError(
+            f"checkpoint {which!r} does not exist; have best, latest or steps {sorted(found)}"
+        )
+    return found[int(which)]
+
+
+def check_target(out_dir: Path, needed_bytes: int) -> None:
+    """Refuse a non-empty folder, an unwritable place or too little disk space, up front."""
+    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+        raise ExportError(f"{out_dir} exists and is not empty; choose a new or empty folder")
+    parent = out_dir.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ExportError(f"cannot create {parent}: {exc.strerror}") from exc
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ExportError(f"{parent} is not writable; choose another folder")
+    free = shutil.disk_usage(parent).free
+    if free < needed_bytes:
+        raise ExportError(
+            f"not enough disk space in {parent}: the export needs about "
+            f"{needed_bytes / 1e6:.0f} MB, {free / 1e6:.0f} MB are free"
+        )
+
+
+def _split_weights(checkpoint: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    encoder, heads = {}, {}
+    with safe_open(str(checkpoint / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
+            if key.startswith("encoder."):
+                encoder[key.removeprefix("encoder.")] = f.get_tensor(key)
+            elif key.startswith("heads."):
+                heads[key.removeprefix("heads.")] = f.get_tensor(key)
+    return encoder, heads
+
+
+def _write(
+    checkpoint: Path, tmp: Path, state: dict[str, Any], run: dict[str, Any], progress: Progress
+) -> None:
+    progress(0.1, "loading the checkpoint")
+    encoder_weights, head_weights = _split_weights(checkpoint)
+    encoder = AutoModel.from_config(AutoConfig.from_pretrained(checkpoint / "encoder"))
+    missing, unexpected = encoder.load_state_dict(encoder_weights, strict=False)
+    if unexpected or [k for k in missing if "pooler" not in k]:
+        raise ExportError(
+            f"{checkpoint}: encoder weights do not match its config "
+            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+        )
+    progress(0.4, "writing the encoder")
+    encoder.save_pretrained(tmp)
+    AutoTokenizer.from_pretrained(checkpoint / "tokenizer").save_pretrained(tmp)
+    progress(0.7, "writing the heads, config and model card")
+    save_file({k: v.contiguous() for k, v in head_weights.items()}, str(tmp / "heads.safetensors"))
+    hidden = int(encoder.config.hidden_size)
+    heads = [{**h, "architecture": _architecture(h["format"], hidden, h)} for h in state["heads"]]
+    (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
+    (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
+    (tmp / "README.md").write_text(model_card(state, run), encoding="utf-8")
+
+
+def _architecture(fmt: str, hidden: int, head: dict[str, Any]) -> dict[str, Any]:
+    if fmt == "extractive_qa":
+        return {
+            "type": "span",
+            "weights": "<head>.out.{weight,bias}: Linear(hidden, 2) on every "
+            "token -> start and end logits",
+            "hidden": hidden,
+        }
+    outputs = len(head["labels"]) if head["labels"] else 1
+    return {
+        "type": "pooled",
+        "weights": "<head>.dense (tanh) then <head>.out on the first token",
+        "hidden": hidden,
+        "outputs": outputs,
+    }
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp and some writers create owner-only files; an export is meant to be shared."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod((0o777 if path.is_dir() else 0o666) & ~umask)
+
+
+def export_checkpoint(
+    checkpoint: Path,
+    out_dir: Path,
+    run: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> Path:
+    """Write the export of `checkpoint` to `out_dir` (new or empty); return `out_dir`."""
+    report = progress or (lambda fraction, message: None)
+    quiet_libraries()
+    out_dir = Path(out_dir).expanduser().resolve()
+    state = read_state(checkpoint)
+    size = sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file())
+    check_target(out_dir, int(size * 0.6) + 20_000_000)  # no optimizer state in an export
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.export-", dir=out_dir.parent))
+    try:
+        _write(checkpoint, tmp, state, run or {}, report)
+        _make_readable(tmp)
+        if out_dir.exists():
+            out_dir.rmdir()
+        os.replace(tmp, out_dir)
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise ExportError(
+                f"ran out of disk space while exporting to {out_dir}; nothing was left behind"
+            ) from exc
+        raise ExportError(f"could not write the export to {out_dir}: {exc}") from exc
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    report(1.0, f"exported to {out_dir}")
+    return out_dir
+
+
+def model_card(state: dict[str, Any], run: dict[str, Any]) -> str:
+    """A README.md in the Hugging Face model-card style."""
+    config = state["config"]
+    base = run.get("base_model") or config["model"]
+    probs, sizes = state["probabilities"], state["train_examples"]
+    seen = state["seen"]
+    total_seen = sum(seen.values()) or 1
+    lines = [
+        "---",
+        "library_name: transformers",
+        "tags: [muppet-studio, pre-finetuning, multi-task]",
+        "---",
+        "",
+        f"# {run.get('name') or 'Pre-finetuned encoder'}",
+        "",
+        f"A shared encoder pre-finetuned with Muppet Studio on {len(sizes)} tasks "
+        f"(Muppet recipe: Aghajanyan et al., 2021), exported at update {state['step']} of "
+        f"{config['max_steps']}" + (f" from run `{run['id']}`." if run.get("id") else "."),
+        "",
+        "## Training",
+        "",
+        f"- Base model: `{base}`",
+        f"- Loss scaling: `{config['loss_scaling']}`; batch mixing: `{config['mixing']}` with "
+        f"{config['tasks_per_update']} sub-batches of {config['batch_size']} per update",
+        f"- Task sampling: `{config['sampling']}`"
+        + (f" (T = {config['temperature']})" if config["sampling"] == "temperature" else "")
+        + (f", examples cap {config['examples_cap']}" if config["examples_cap"] else ""),
+        f"- Head sharing: `{config['head_sharing']}`; learning rate {config['learning_rate']}, "
+        f"warmup ratio {config['warmup_ratio']}, max length {config['max_length']}, "
+        f"seed {config['seed']}",
+        "",
+        "## Tasks",
+        "",
+        "| task | train examples | sampling share | achieved share | validation |",
+        "|---|---|---|---|---|",
+    ]
+    metrics = state.get("eval_metrics") or {}
+    for task in sizes:
+        scores = ", ".join(f"{k} {v:.4f}" for k, v in metrics.get(task, {}).items())
+        lines.append(
+            f"| {task} | {sizes[task]} | {probs[task]:.3f} | "
+            f"{seen.get(task, 0) / total_seen:.3f} | {scores or 'not validated'} |"
+        )
+    if state.get("eval_mean") is not None:
+        lines += ["", f"Mean validation metric: {state['eval_mean']:.4f}"]
+    lines += [
+        "",
+        "## How to load",
+        "",
+        "```python",
+        "from transformers import AutoModel, AutoTokenizer",
+        'model = AutoModel.from_pretrained("PATH")',
+        'tokenizer = AutoTokenizer.from_pretrained("PATH")',
+        "```",
+        "",
+        "`heads.safetensors` holds the task heads and `heads.json` describes them (task, format, "
+        "labels, which tasks share a head). The paper recommends reusing a matching head when "
+        "fine-tuning on a small dataset. `studio_config.yaml` is the run config; "
+        "`python -m studio train studio_config.yaml` repeats the run.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,161 @@
+"""Checkpoints: every state piece round-trips, writes are atomic, retention keeps last + best."""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from studio.core.config import RunConfig
+from studio.core.sink import MemorySink
+from studio.train import checkpoint as ckpt
+from studio.train.loop import train
+from studio.train.setup import Workspace
+
+TASKS = ("synth_sentiment", "synth_regression", "synth_choice", "synth_span")
+
+
+def _config(model: str, **changes: object) -> RunConfig:
+    base = RunConfig(
+        tasks=TASKS,
+        model=model,
+        max_steps=12,
+        eval_every=1000,
+        log_every=1,
+        checkpoint_every=1000,
+        batch_size=8,
+        learning_rate=1e-3,
+        device="cpu",
+        max_length=64,
+        doc_stride=16,
+        tasks_per_update=2,
+        eval_max_examples=30,
+        seed=7,
+    )
+    return base.replace(**changes)
+
+
+class StopAt(MemorySink):
+    def __init__(self, stop: threading.Event, at: int) -> None:
+        super().__init__()
+        self.stop, self.at = stop, at
+
+    def progress(self, step: int, total: int) -> None:
+        super().progress(step, total)
+        if step == self.at:
+            self.stop.set()
+
+
+def _series(sink: MemorySink, name: str, task: str | None = None) -> dict[int, float]:
+    return {r.step: r.value for r in sink.rows if r.name == name and r.task == task}
+
+
+def test_stop_then_resume_equals_a_straight_run(
+    tiny_model: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    config = _config(tiny_model)
+    straight = MemorySink()
+    train(config, straight, threading.Event(), workspace)
+
+    stop = threading.Event()
+    first = StopAt(stop, 5)
+    result = train(config, first, stop, workspace, run_dir=tmp_path)
+    assert (result.status, result.step) == ("stopped", 5)
+    saved = ckpt.complete_checkpoints(tmp_path / "checkpoints")
+    assert list(saved) == [5]
+    second = MemorySink()
+    result = train(config, second, threading.Event(), workspace, run_dir=tmp_path, resume=saved[5])
+    assert (result.status, result.step) == ("finished", 12)
+
+    for name, task in [
+        ("total_loss", None),
+        ("grad_norm", None),
+        ("lr", None),
+        ("loss", "synth_span"),
+        ("share", "synth_choice"),
+    ]:
+        expected = _series(straight, name, task)
+        got = _series(first, name, task) | _series(second, name, task)
+        assert sorted(got) == sorted(expected), name  # no step lost or logged twice
+        for step in expected:
+            assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-6), (name, step)
+
+
+def test_every_state_piece_round_trips(
+    tiny_model: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    stop = threading.Event()
+    train(_config(tiny_model, max_steps=20), StopAt(stop, 4), stop, workspace, run_dir=tmp_path)
+    folder = ckpt.complete_checkpoints(tmp_path / "checkpoints")[4]
+    names = {p.name for p in folder.iterdir()}
+    assert {
+        "model.safetensors",
+        "optimizer.pt",
+        "scheduler.pt",
+        "rng.safetensors",
+        "trainer_state.json",
+        "encoder",
+        "tokenizer",
+    } <= names
+    for name in ("optimizer.pt", "scheduler.pt"):
+        torch.load(folder / name, weights_only=True)  # no arbitrary pickle needed
+    optimizer = torch.load(folder / "optimizer.pt", weights_only=True)
+    assert optimizer["state"] and all(s["step"] == 4 for s in optimizer["state"].values())
+    assert torch.load(folder / "scheduler.pt", weights_only=True)["last_epoch"] == 4
+    state = json.loads((folder / "trainer_state.json").read_text())
+    assert state["step"] == 4 and state["scheduler"]["step"] == 4
+    assert set(state["streams"]) == set(TASKS)
+    assert sum(s["position"] for s in state["streams"].values()) == 4 * 2
+    assert sum(state["seen"].values()) == 4 * 2 * 8
+    assert set(state["rng"]) == {"python", "numpy"}
+
+
+def test_rng_states_round_trip() -> None:
+    torch.manual_seed(3)
+    random.seed(3)
+    np.random.seed(3)
+    tensors, plain = ckpt.rng_state()
+    expected = (torch.rand(3), random.random(), np.random.rand())
+    torch.manual_seed(99)
+    random.seed(99)
+    np.random.seed(99)
+    ckpt.set_rng_state(tensors, json.loads(json.dumps(plain)))
+    got = (torch.rand(3), random.random(), np.random.rand())
+    assert torch.equal(got[0], expected[0]) and got[1:] == expected[1:]
+
+
+def test_half_written_checkpoints_are_ignored(tmp_path: Path) -> None:
+    (tmp_path / ".tmp-step-9-abc").mkdir()  # a crash mid-save leaves only a temporary folder
+    (tmp_path / "step-8").mkdir()  # no trainer_state.json: not complete
+    (tmp_path / "step-4").mkdir()
+    (tmp_path / "step-4" / "trainer_state.json").write_text("{}")
+    assert list(ckpt.complete_checkpoints(tmp_path)) == [4]
+
+
+def test_retention_keeps_the_last_and_the_best(
+    tiny_model: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    sink = MemorySink()
+    config = _config(
+        tiny_model,
+        max_steps=10,
+        checkpoint_every=2,
+        keep_checkpoints=2,
+        log_every=2,
+        eval_max_examples=20,
+    )
+    train(config, sink, threading.Event(), workspace, run_dir=tmp_path)
+    found = ckpt.complete_checkpoints(tmp_path / "checkpoints")
+    means = {
+        s: ckpt.read_state(ckpt.step_dir(tmp_path / "checkpoints", s))["eval_mean"] for s in found
+    }
+    assert {8, 10} <= set(found) and len(found) <= 3
+    logged = {r.step: r.value for r in sink.rows if r.name == "eval_mean"}
+    best = max(logged, key=lambda s: (logged[s], s))
+    assert best in found and means[best] == pytest.approx(logged[best])
+    assert sorted(s for s, _, _ in sink.checkpoints) == sorted(found)  # sink told of removals
