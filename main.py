@@ -1,8 +1,8 @@
-"""Launch Muppet Studio (`python main.py`)."""
+"""Launch Muppet Studio's window (`python main.py [--store PATH] [--data-dir D]`)."""
 
 import sys
 
-from studio.cli import main
+from studio.app import main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:] or ["demo"]))
+    sys.exit(main(sys.argv[1:]))

@@ -101,6 +101,7 @@ def _validate(cfg: RunConfig) -> None:
         "examples_cap",
         "batch_size",
         "learning_rate",
+        "grad_clip",
         "max_steps",
         "eval_every",
         "eval_max_examples",

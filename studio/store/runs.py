@@ -311,6 +311,15 @@ class RunStore:
         )
         return [(s, v, w) for s, v, w in cursor]
 
+    def best_values(self, name: str = "eval_mean") -> dict[str, float]:
+        """The highest value of a run-wide metric for every run that logged it."""
+        cursor = self._conn.execute(
+            "SELECT run_id, MAX(value) FROM metrics WHERE name = ? AND task IS NULL"
+            " GROUP BY run_id",
+            [name],
+        )
+        return {run_id: value for run_id, value in cursor if value is not None}
+
     def delete_metrics_after(self, run_id: str, step: int) -> int:
         """Delete a run's metric rows past `step` (resuming from a checkpoint); return how many."""
         with self.transaction():

@@ -313,3 +313,16 @@ def test_transactions_nest_and_roll_back(store: RunStore, run_id: str) -> None:
         raise RuntimeError("outer block fails")
     assert [r["step"] for r in store.metrics_after(0)] == [0, 2]
     assert not store.db.conn.in_transaction
+
+
+def test_best_values_per_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from studio.core.sink import MetricRow
+    from studio.store import RunStore
+
+    with RunStore(tmp_path / "s.db") as store:
+        a = store.create_run("a", "pretrain", {}, "m")
+        b = store.create_run("b", "pretrain", {}, "m")
+        store.add_metrics([MetricRow(1, "eval_mean", 0.5), MetricRow(2, "eval_mean", 0.7),
+                           MetricRow(2, "eval_mean", 0.9, "task")], a)
+        store.add_metrics([MetricRow(1, "loss", 3.0)], b)
+        assert store.best_values() == {a: 0.7}

@@ -1,0 +1,42 @@
+"""The desktop studio's composition root: `python main.py` or `python -m studio app`.
+
+Nothing here imports torch, transformers or datasets: the window must open fast, and
+training code is imported lazily by the worker when a run starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="muppet-studio", description="Muppet Studio")
+    parser.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    parser.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.ui.icons import app_icon
+    from studio.ui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Muppet Studio")
+    app.setOrganizationName("MuppetStudio")
+    app.setWindowIcon(app_icon())
+    window = MainWindow(
+        load_catalog(default_tasks_dir()),
+        Path(args.store) if args.store else None,
+        Path(args.data_dir) if args.data_dir else None,
+    )
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

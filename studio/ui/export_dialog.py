@@ -1,0 +1,81 @@
+"""Choosing what to export: best / latest / a step, and the target folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QWidget,
+)
+
+from studio.store import RunStore
+
+
+class ExportDialog(QDialog):
+    """Pick a checkpoint of `run_id` and an empty or new folder."""
+
+    def __init__(self, store_path: Path, run_id: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle(f"Export checkpoint of {run_id}")
+        with RunStore(store_path) as store:
+            checkpoints = store.checkpoints(run_id)
+        self.choice = QComboBox()
+        self.choice.addItem("best (highest mean validation metric)", "best")
+        self.choice.addItem("latest", "latest")
+        for row in checkpoints:
+            mean = row["metrics"].get("eval_mean") if row["metrics"] else None
+            label = f"update {row['step']}" + (f" — mean metric {mean:.4f}" if mean else "")
+            self.choice.addItem(label, str(row["step"]))
+        self.choice.setToolTip("Which checkpoint to export; 'best' needs a validated one")
+        default = Path(store_path).parent / "exports" / run_id
+        self.path = QLineEdit(str(default))
+        self.path.setToolTip(
+            "A new or empty folder; it will hold the encoder, tokenizer, heads, "
+            "the run config and a model card"
+        )
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        buttons.accepted.connect(self._accept)
+        buttons.rejected.connect(self.reject)
+        form = QFormLayout(self)
+        form.addRow("Checkpoint", self.choice)
+        form.addRow("Folder", row)
+        form.addRow(buttons)
+        if not checkpoints:
+            buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+            self.choice.setEnabled(False)
+            self.choice.setToolTip("This run has no checkpoint yet")
+        self.resize(620, 140)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into", self.path.text())
+        if folder:
+            self.path.setText(folder)
+
+    def _accept(self) -> None:
+        if not self.path.text().strip():
+            QMessageBox.warning(self, "Export", "Choose a folder to export into.")
+            return
+        self.accept()
+
+    def which(self) -> str:
+        return str(self.choice.currentData())
+
+    def folder(self) -> Path:
+        return Path(self.path.text().strip()).expanduser()

@@ -1,0 +1,421 @@
+"""The main window: task checklist; Configure, Monitor and Runs tabs; the run actions."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QProcess, QSettings, Qt, QThread, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QTabWidget,
+    QWidget,
+)
+
+from studio.core import paths
+from studio.core.availability import Availability, resolve
+from studio.core.config import RunConfig, load_config
+from studio.core.errors import StudioError
+from studio.core.tasks import TaskSpec
+from studio.ui.checklist import TaskChecklist
+from studio.ui.config_form import ConfigForm
+from studio.ui.export_dialog import ExportDialog
+from studio.ui.icons import app_icon
+from studio.ui.monitor import MonitorView
+from studio.ui.runs_view import RunsView
+from studio.ui.worker import Worker, export_job, start, train_job
+
+log = logging.getLogger(__name__)
+
+RESOURCES = Path(__file__).resolve().parents[2] / "resources"
+NO_GENERATION = (
+    "Summarization needs an encoder-decoder base model (BART, T5) to generate text; "
+    "this release trains encoder-only models."
+)
+PROBE = (
+    "import os, torch\n"
+    "if torch.cuda.is_available():\n"
+    "    p = torch.cuda.get_device_properties(0)\n"
+    "    print(f'CUDA: {p.name}, {p.total_memory / 2**30:.0f} GiB')\n"
+    "elif torch.backends.mps.is_available():\n"
+    "    print('Apple MPS')\n"
+    "else:\n"
+    "    print(f'CPU: {os.cpu_count()} cores')\n"
+)
+
+
+class MainWindow(QMainWindow):
+    """Muppet Studio's window. It talks to training only through workers and the run store."""
+
+    def __init__(
+        self,
+        catalog: dict[str, TaskSpec],
+        store_path: Path | None = None,
+        data_dir: Path | None = None,
+        settings: QSettings | None = None,
+    ) -> None:
+        super().__init__()
+        self.catalog = catalog
+        self.store_path = Path(store_path or paths.store_path())
+        self.store_path.parent.mkdir(parents=True, exist_ok=True)
+        self.settings = settings or QSettings("MuppetStudio", "Muppet Studio")
+        saved_dir = self.settings.value("data_dir", "") or None
+        self.data_dir = paths.data_dir(data_dir or saved_dir)
+        self.worker: Worker | None = None
+        self.running_id: str | None = None
+        self.task_order: list[str] = []
+        self.active_threads: set[QThread] = set()  # closing waits for these
+        self.setWindowTitle("Muppet Studio")
+        self.setWindowIcon(app_icon())
+
+        self.availability = self._resolve_all()
+        self.checklist = TaskChecklist(catalog, self.availability)
+        self.form = ConfigForm()
+        self.monitor = MonitorView(self.store_path, catalog)
+        self.runs = RunsView(self.store_path)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.form, "Configure")
+        self.tabs.addTab(self.monitor, "Monitor")
+        self.tabs.addTab(self.runs, "Runs")
+        self.setCentralWidget(self.tabs)
+        self.dock = QDockWidget("Tasks")
+        self.dock.setObjectName("tasks-dock")
+        self.dock.setWidget(self.checklist)
+        self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
+        self.status = QLabel("Ready")
+        self.statusBar().addWidget(self.status, 1)
+
+        self._build_actions()
+        self.checklist.set_summarization_enabled(False, NO_GENERATION)
+        self.checklist.checkedChanged.connect(self._update_shares)
+        self.form.changed.connect(self._update_shares)
+        self.runs.openRuns.connect(self.open_runs)
+        self.runs.resumeRun.connect(self.resume)
+        self.runs.exportRun.connect(self.export)
+        self._restore()
+        self._update_shares()
+        self._update_actions()
+        QTimer.singleShot(300, self._probe_device)
+
+    # -- setup -------------------------------------------------------------------------------
+
+    def _resolve_all(self) -> dict[str, Availability]:
+        home = paths.synthetic_dir()
+        return {n: resolve(s, self.data_dir, home) for n, s in self.catalog.items()}
+
+    def _action(self, text: str, slot: Any, tip: str, shortcut: str | None = None) -> QAction:
+        action = QAction(text, self)
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        if shortcut:
+            action.setShortcut(QKeySequence(shortcut))
+        return action
+
+    def _build_actions(self) -> None:
+        self.start_action = self._action(
+            "Start",
+            self.start_run,
+            "Start pre-finetuning the checked tasks with this configuration",
+            "Ctrl+R",
+        )
+        self.stop_action = self._action(
+            "Stop", self.stop_run, "Finish the current update, save a checkpoint and stop", "Ctrl+."
+        )
+        self.resume_action = self._action(
+            "Resume",
+            lambda: self.resume(None),
+            "Continue the run shown in Monitor from its latest checkpoint",
+        )
+        self.export_action = self._action(
+            "Export checkpoint…",
+            lambda: self.export(None),
+            "Export a checkpoint of the run shown in Monitor as a Hugging Face model folder",
+            "Ctrl+E",
+        )
+        open_action = self._action(
+            "Open config…",
+            self.open_config,
+            "Load a run config (YAML, the same file the CLI runs)",
+            "Ctrl+O",
+        )
+        save_action = self._action(
+            "Save config…",
+            self.save_config,
+            "Save this configuration and the checked tasks as YAML",
+            "Ctrl+S",
+        )
+        data_action = self._action(
+            "Set data folder…",
+            self.choose_data_dir,
+            "The folder of local task data (one sub-folder per task)",
+        )
+        quit_action = self._action("Quit", self.close, "Quit Muppet Studio", "Ctrl+Q")
+        toolbar = self.addToolBar("Run")
+        toolbar.setObjectName("run-toolbar")
+        for action in (self.start_action, self.stop_action, self.resume_action, self.export_action):
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(open_action)
+        toolbar.addAction(save_action)
+        file_menu = self.menuBar().addMenu("&File")
+        for action in (open_action, save_action, data_action, self.export_action):
+            file_menu.addAction(action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
+        run_menu = self.menuBar().addMenu("&Run")
+        for action in (self.start_action, self.stop_action, self.resume_action):
+            run_menu.addAction(action)
+
+    def _restore(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1400, 900)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        text = self.settings.value("config_yaml", "")
+        if text:
+            try:
+                self._apply_config(_config_from_text(text))
+            except StudioError as exc:
+                log.warning("ignoring the remembered config: %s", exc)
+
+    def _probe_device(self) -> None:
+        """Ask a separate Python which device training would use, without importing torch here."""
+        import sys
+
+        self.probe = QProcess(self)
+        self.probe.finished.connect(self._probe_done)
+        self.probe.start(sys.executable, ["-c", PROBE])
+
+    def _probe_done(self) -> None:
+        text = bytes(self.probe.readAllStandardOutput().data()).decode().strip()
+        self.form.set_device_info(text or "could not detect the device")
+
+    # -- shares and config --------------------------------------------------------------------
+
+    def _update_shares(self, *_: object) -> None:
+        """Share previews follow the sampling settings; manual weights follow the checked tasks."""
+        self.checklist.set_sampling(*self.form.sampling_settings())
+        self.form.set_tasks(self.checklist.checked())
+
+    def current_config(self) -> RunConfig:
+        """The form's settings and the checked tasks, in the order the loaded config gave them
+        (it matters for sequential mixing); newly checked tasks follow in catalog order."""
+        checked = self.checklist.checked()
+        ordered = [t for t in self.task_order if t in checked]
+        return self.form.config(ordered + [t for t in checked if t not in ordered])
+
+    def _apply_config(self, config: RunConfig) -> None:
+        self.task_order = list(config.tasks)
+        self.form.set_config(config)
+        self.checklist.set_checked(list(config.tasks))
+        self._update_shares()
+
+    def open_config(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open config", "", "YAML (*.yaml *.yml)")
+        if path:
+            try:
+                self._apply_config(load_config(path))
+            except StudioError as exc:
+                self.show_error("This config cannot be opened", str(exc))
+
+    def save_config(self) -> None:
+        try:
+            config = self.current_config()
+        except StudioError as exc:
+            self.show_error("The configuration is not valid", str(exc))
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save config", "run.yaml", "YAML (*.yaml)")
+        if path:
+            Path(path).write_text(config.to_yaml(), encoding="utf-8")
+            self.status.setText(f"Saved {path}")
+
+    def choose_data_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Data folder", str(self.data_dir or ""))
+        if folder:
+            self.set_data_dir(Path(folder))
+
+    def set_data_dir(self, folder: Path) -> None:
+        self.data_dir = folder
+        self.settings.setValue("data_dir", str(folder))
+        self.availability = self._resolve_all()
+        self.checklist.set_availability(self.availability)
+        self.checklist.set_summarization_enabled(False, NO_GENERATION)
+        self._update_shares()
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(self) -> None:
+        if self.worker is not None:
+            return
+        try:
+            config = self.current_config()
+        except StudioError as exc:
+            self.show_error("The configuration is not valid", str(exc))
+            return
+        self.settings.setValue("config_yaml", config.to_yaml())
+        job = train_job(config, self.catalog, self.data_dir, self.store_path)
+        self._launch(Worker(job), "Starting…")
+
+    def resume(self, run_id: str | None) -> None:
+        run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)
+        if self.worker is not None or run_id is None:
+            return
+        job = train_job(None, self.catalog, self.data_dir, self.store_path, resume_id=run_id)
+        self._launch(Worker(job), f"Resuming {run_id}…")
+
+    def _launch(self, worker: Worker, message: str) -> None:
+        worker.created.connect(self._run_created)
+        # Bound methods only: Qt then queues the call to this (GUI) thread. A lambda would
+        # run in the worker's thread.
+        worker.finished.connect(self._run_finished)
+        worker.failed.connect(self._run_failed)
+        self.worker = worker
+        self.thread = self._start(worker)
+        self.status.setText(message)
+        self._update_actions()
+
+    def _start(self, worker: Worker) -> QThread:
+        thread = start(worker)
+        self.active_threads.add(thread)
+        thread.finished.connect(lambda: self.active_threads.discard(thread))
+        return thread
+
+    def _run_created(self, run_id: str) -> None:
+        self.running_id = run_id
+        self.open_runs([run_id])
+        self.runs.refresh()
+        self.status.setText(f"Training run {run_id}")
+
+    def _run_failed(self, error: str) -> None:
+        self._run_finished(None, error)
+
+    def _run_finished(self, outcome: Any, error: str | None = None) -> None:
+        self.worker = None
+        self.running_id = None
+        self._update_actions()
+        self.runs.refresh()
+        self.monitor.poll()
+        error = error or getattr(outcome, "error", None)
+        if error:
+            self.status.setText("The run failed")
+            self.show_error("The run failed", error)
+        elif outcome is not None:
+            self.status.setText(f"Run {outcome.run_id} {outcome.status} at update {outcome.step}")
+
+    def stop_run(self) -> None:
+        if self.worker is not None:
+            self.worker.stop.set()  # the loop checks it between updates; nothing blocks here
+            self.status.setText("Stopping after the current update, then saving a checkpoint…")
+
+    def open_runs(self, run_ids: list[str]) -> None:
+        self.monitor.show_runs(run_ids)
+        self.tabs.setCurrentWidget(self.monitor)
+        self._update_actions()
+
+    def export(self, run_id: str | None) -> None:
+        run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)
+        if run_id is None:
+            self.show_error("Nothing to export", "Open a run (Runs tab) first.")
+            return
+        dialog = ExportDialog(self.store_path, run_id, self)
+        if not dialog.exec():
+            return
+        worker = Worker(export_job(self.store_path, run_id, dialog.which(), dialog.folder()))
+        self.export_progress = QProgressDialog("Exporting…", "", 0, 100, self)
+        self.export_progress.setCancelButton(None)
+        self.export_progress.setWindowTitle("Export checkpoint")
+        self.export_progress.setMinimumDuration(0)
+        worker.progress.connect(self._export_progress)
+        worker.finished.connect(self._export_done)
+        worker.failed.connect(self._export_failed)
+        self.export_worker = worker
+        self.export_thread = self._start(worker)
+        self.status.setText(f"Exporting {run_id}…")
+
+    def _export_progress(self, fraction: float, message: str) -> None:
+        self.export_progress.setLabelText(message)
+        self.export_progress.setValue(int(100 * fraction))
+
+    def _export_failed(self, error: str) -> None:
+        self._export_done(None, error)
+
+    def _export_done(self, folder: Path | None, error: str | None = None) -> None:
+        self.export_worker = None
+        self.export_progress.close()
+        if error:
+            self.show_error("The export failed", error)
+            return
+        self.status.setText(f"Exported to {folder}")
+        self._message(
+            QMessageBox.Icon.Information,
+            "Export finished",
+            f"The checkpoint was exported to\n{folder}\n\n"
+            "Load it with transformers: AutoModel.from_pretrained(folder).",
+        )
+
+    def _update_actions(self) -> None:
+        busy = self.worker is not None
+        self.start_action.setEnabled(not busy)
+        self.stop_action.setEnabled(busy)
+        self.resume_action.setEnabled(not busy and bool(self.monitor.run_ids))
+        self.export_action.setEnabled(bool(self.monitor.run_ids))
+
+    def show_error(self, title: str, text: str) -> None:
+        """A readable message; a traceback, if any, goes under "Show Details"."""
+        summary, _, details = text.partition("\n\n")
+        box = self._message(QMessageBox.Icon.Warning, title, summary)
+        if details:
+            box.setDetailedText(text)
+        self.last_error = text
+
+    def _message(self, icon: QMessageBox.Icon, title: str, text: str) -> QMessageBox:
+        # Shown, not exec()'d: a nested event loop would stall the worker's queued signals.
+        box = QMessageBox(icon, title, text, parent=self)
+        box.setModal(True)
+        box.show()
+        return box
+
+    # -- closing ----------------------------------------------------------------------------------
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        with contextlib.suppress(StudioError):  # an invalid form is simply not remembered
+            self.settings.setValue("config_yaml", self.current_config().to_yaml())
+        if self.worker is not None:
+            self.worker.stop.set()
+            self.status.setText("Saving a checkpoint before closing…")
+        for thread in list(self.active_threads):
+            thread.wait()  # a run saves its checkpoint; an export finishes
+        self.monitor.close_store()
+        super().closeEvent(event)
+
+
+def _config_from_text(text: str) -> RunConfig:
+    import yaml
+
+    from studio.core.config import config_from_dict
+
+    return config_from_dict(yaml.safe_load(text), "remembered config")
+
+
+def tab(window: MainWindow, name: str) -> QWidget:
+    """The tab widget called `name` (for tests and screenshots)."""
+    for i in range(window.tabs.count()):
+        if window.tabs.tabText(i) == name:
+            return window.tabs.widget(i)
+    raise KeyError(name)

@@ -1,0 +1,561 @@
+"""The Monitor tab: live curves, progress and log of runs, read incrementally from the run store."""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QFontDatabase, QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import StudioError
+from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.store.runs import RunStore
+from studio.ui.plots import MINUTES, RUN_STYLES, STEP, PlotPanel, Series, palette
+
+log = logging.getLogger(__name__)
+
+POLL_MS = 300
+LOAD_CHUNK = 200_000  # rows per query while loading a run's history
+POLL_LIMIT = 50_000  # rows per run per tick, so catching up never freezes the GUI for long
+LOG_BLOCKS = 5000
+RATE_WINDOW = 20  # rows of the step clock behind the ETA
+# key: (title, smoothable, log-y capable, symbols, row, column, row span, column span)
+PLOTS: dict[str, tuple[str, bool, bool, bool, int, int, int, int]] = {
+    "total": ("Total loss", True, True, False, 0, 0, 1, 1),
+    "task_loss": ("Per-task loss", True, True, False, 0, 1, 1, 2),
+    "validation": ("Validation (primary metric; dashed: mean)", False, False, True, 1, 0, 1, 2),
+    "shares": ("Task shares", False, False, False, 1, 2, 1, 1),
+    "lr": ("Learning rate", False, False, False, 2, 0, 1, 1),
+    "grad": ("Gradient norm", True, True, False, 2, 1, 1, 1),
+    "throughput": ("Throughput (examples/s)", True, False, False, 2, 2, 1, 1),
+}
+RUN_WIDE = {
+    "total_loss": "total",
+    "lr": "lr",
+    "grad_norm": "grad",
+    "examples_per_s": "throughput",
+    "eval_mean": "validation",
+}
+PER_TASK = {"loss": "task_loss", "share": "shares"}
+CLOCKS = ("total_loss", "examples_per_s", "lr")  # run-wide series whose rows time the steps
+RUN_COLOURS = ("#1f4e99", "#c0392b", "#1e8449", "#7d3c98", "#b9770e", "#117a65")
+RED, AMBER = "#c0392b", "#b9770e"
+LEVEL_COLOURS = {"ERROR": RED, "CRITICAL": RED, "WARNING": AMBER}
+STATUS_COLOURS = {"failed": RED, "stopped": AMBER, "interrupted": AMBER}
+_UNSEEN = object()  # the progress line has not been drawn yet
+SeriesKey = tuple[str, str | None, str]  # (run id, task or None, metric name)
+
+
+@dataclass
+class _Run:
+    """What the view tracks per shown run."""
+
+    run_id: str
+    index: int
+    name: str
+    tasks: list[str]
+    last_id: int = 0
+    t0: float = math.nan  # wall time of the run's first row: zero of the time axis
+
+
+class MonitorView(QWidget):
+    """Live curves, progress and log of one primary run, with other runs overlaid."""
+
+    def __init__(
+        self, store_path: Path, catalog: dict[str, TaskSpec] | None = None, parent=None
+    ) -> None:
+        super().__init__(parent)
+        self._store_path = Path(store_path)
+        self._store: RunStore | None = RunStore(self._store_path)
+        # sqlite connections belong to the thread that made them: close on the GUI thread.
+        self._closer = [self._store]
+        self.destroyed.connect(lambda *_, box=self._closer: box[0] and box[0].close())
+        self._catalog = catalog if catalog is not None else _default_catalog()
+        self._runs: dict[str, _Run] = {}
+        self._series: dict[SeriesKey, Series] = {}
+        self._task_colours: dict[str, QColor] = {}  # insertion order: the task order
+        self._hidden_tasks: set[str] = set()
+        self._fallback_metric: dict[str, str] = {}
+        self._alpha, self._log_y, self._x_axis = 0.8, False, "step"
+        self._last_log_id = 0
+        self._progress_key: object = _UNSEEN
+        self._build()
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._tick)
+
+    def _build(self) -> None:
+        self.progress = QProgressBar()
+        self.status_label = QLabel("no run shown")
+        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
+        self.smoothing_slider.setRange(0, 99)
+        self.smoothing_slider.setFixedWidth(140)
+        self.smoothing_slider.setToolTip("Exponential moving average; 0 shows the raw values")
+        self.smoothing_slider.valueChanged.connect(lambda v: self.set_smoothing(v / 100))
+        self.smoothing_value = QLabel()
+        self.log_check = QCheckBox("Log y")
+        self.log_check.setToolTip("Logarithmic y axis for the loss and gradient-norm plots")
+        self.log_check.toggled.connect(self.set_log_y)
+        self.x_combo = QComboBox()
+        self.x_combo.addItems(["step", "time"])
+        self.x_combo.setToolTip("x axis: optimizer step, or minutes since the run's first row")
+        self.x_combo.currentTextChanged.connect(self.set_x_axis)
+        fit = QPushButton("Fit")
+        fit.setToolTip("Zoom every plot back out to all of its data, and follow new rows")
+        fit.clicked.connect(lambda: [p.plot.enableAutoRange() for p in self.plots.values()])
+        self.readout = QLabel(" ")
+        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        self.readout.setFont(fixed)
+
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.graphics.ci.setSpacing(6)
+        self.plots: dict[str, PlotPanel] = {}
+        for key, (title, smooth, logy, symbols, row, col, rs, cs) in PLOTS.items():
+            item = self.graphics.addPlot(row=row, col=col, rowspan=rs, colspan=cs)
+            self.plots[key] = panel = PlotPanel(item, title, smooth, logy, symbols)
+            panel.set_x_axis("step")
+            panel.set_smoothing(self._alpha > 0)
+        # Rate-limited: a mouse move otherwise searches every curve at the event rate.
+        self._hover = pg.SignalProxy(
+            self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
+        )
+
+        self.task_list = QListWidget()
+        self.task_list.setToolTip("Tick the tasks to show in the per-task plots")
+        self.task_list.itemChanged.connect(
+            lambda item: self.set_task_visible(
+                item.text(), item.checkState() == Qt.CheckState.Checked
+            )
+        )
+        show_all, show_none = QPushButton("All"), QPushButton("None")
+        show_all.clicked.connect(lambda: [self.set_task_visible(t, True) for t in self.tasks])
+        show_none.clicked.connect(lambda: [self.set_task_visible(t, False) for t in self.tasks])
+        side = QWidget()
+        side_layout = QVBoxLayout(side)
+        side_layout.setContentsMargins(0, 0, 0, 0)
+        side_layout.addWidget(QLabel("Tasks"))
+        side_layout.addWidget(self.task_list, 1)
+        side_layout.addLayout(_row(show_all, show_none))
+        across = _splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (side, 160))
+
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(LOG_BLOCKS)
+        self.log_view.setFont(fixed)
+        layout = QVBoxLayout(self)
+        layout.addLayout(_row((self.progress, 2), (self.status_label, 3)))
+        layout.addLayout(
+            _row(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
+                 self.log_check, 16, QLabel("X axis"), self.x_combo, fit, 16, (self.readout, 1))
+        )  # fmt: skip
+        layout.addWidget(_splitter(Qt.Orientation.Vertical, (across, 700), (self.log_view, 140)), 1)
+        self._sync_controls()
+
+    def _sync_controls(self) -> None:
+        # blockSignals: setting a control from code must not call back into the setters.
+        for widget in (self.smoothing_slider, self.log_check, self.x_combo):
+            widget.blockSignals(True)
+        self.smoothing_slider.setValue(round(self._alpha * 100))
+        self.log_check.setChecked(self._log_y)
+        self.x_combo.setCurrentText(self._x_axis)
+        for widget in (self.smoothing_slider, self.log_check, self.x_combo):
+            widget.blockSignals(False)
+        self.smoothing_value.setText(f"{self._alpha:.2f}")
+
+    # -- public API --------------------------------------------------------------------------
+
+    def show_runs(self, run_ids: list[str]) -> None:
+        """Show these runs: the first is the primary one, the others are overlaid."""
+        if self._store is None:
+            self._store = self._closer[0] = RunStore(self._store_path)
+        self._reset()
+        for index, run_id in enumerate(dict.fromkeys(run_ids)):
+            self._runs[run_id] = self._describe(run_id, index)
+        for run in self._runs.values():
+            for task in run.tasks:
+                self._add_task(task)
+        for run in self._runs.values():
+            while True:
+                rows = self._store.metrics_after(run.last_id, run.run_id, limit=LOAD_CHUNK)
+                if rows:
+                    self._ingest(run, rows)
+                if len(rows) < LOAD_CHUNK:
+                    break
+        self._redraw(set(self._series))
+        self._poll_logs()
+        self._poll_progress()
+        if self._runs:
+            self._timer.start()
+
+    def poll(self) -> bool:
+        """Read rows that arrived since the last poll and draw them; returns whether any did."""
+        if self._store is None or not self._runs:
+            return False
+        changed: set[SeriesKey] = set()
+        for run in self._runs.values():
+            rows = self._store.metrics_after(run.last_id, run.run_id, limit=POLL_LIMIT)
+            if rows:
+                changed |= self._ingest(run, rows)
+        if changed:
+            self._redraw(changed)
+        logs, progress = self._poll_logs(), self._poll_progress()
+        return bool(changed) or logs or progress
+
+    def close_store(self) -> None:
+        """Stop polling and close this view's store connection."""
+        self._timer.stop()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def set_smoothing(self, alpha: float) -> None:
+        """EMA weight in [0, 0.99]; 0 draws the raw values only."""
+        alpha = min(max(float(alpha), 0.0), 0.99)
+        if alpha == self._alpha:
+            return
+        self._alpha = alpha
+        self._sync_controls()
+        for panel in self.plots.values():
+            panel.set_smoothing(alpha > 0)
+        self._redraw(set(self._series))
+
+    def set_log_y(self, on: bool) -> None:
+        """Logarithmic y on the loss and gradient-norm plots."""
+        self._log_y = bool(on)
+        self._sync_controls()
+        for panel in self.plots.values():
+            panel.set_log(self._log_y)
+
+    def set_x_axis(self, axis: str) -> None:
+        """'step', or 'time' (minutes since each run's first row)."""
+        if axis not in ("step", "time"):
+            raise ValueError(f"x axis must be 'step' or 'time', not {axis!r}")
+        if axis == self._x_axis:
+            return
+        self._x_axis = axis
+        self._sync_controls()
+        for panel in self.plots.values():
+            panel.plot.enableAutoRange()  # the old range means nothing on the new axis
+            panel.set_x_axis(axis)
+
+    def set_task_visible(self, task: str, visible: bool) -> None:
+        """Show or hide one task's curves in every per-task plot."""
+        (self._hidden_tasks.discard if visible else self._hidden_tasks.add)(task)
+        for panel in self.plots.values():
+            for key in panel.curves:
+                if key[1] == task:
+                    panel.set_visible(key, visible)
+        self.task_list.blockSignals(True)
+        for item in self.task_list.findItems(task, Qt.MatchFlag.MatchExactly):
+            item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
+        self.task_list.blockSignals(False)
+
+    @property
+    def run_ids(self) -> list[str]:
+        """The runs shown, the primary one first."""
+        return list(self._runs)
+
+    @property
+    def tasks(self) -> list[str]:
+        """Every task of the shown runs, in colour order."""
+        return list(self._task_colours)
+
+    def curve_data(
+        self, run_id: str, name: str, task: str | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Raw (x, y) of one series on the current x axis; empty arrays if there is none."""
+        series = self._series.get((run_id, task, name))
+        if series is None:
+            return np.empty(0), np.empty(0)
+        x_row = STEP if self._x_axis == "step" else MINUTES
+        return series.row(x_row).copy(), series.value.copy()
+
+    def curve_item(self, run_id: str, name: str, task: str | None = None) -> pg.PlotDataItem | None:
+        """The persistent main PlotDataItem drawing a series, or None if it is not plotted."""
+        key = (run_id, task, name)
+        panel = self._panel_for(key)
+        curve = panel.curves.get(key) if panel is not None else None
+        return curve.main if curve is not None else None
+
+    def progress_text(self) -> str:
+        """The progress bar's text and the status line, as plain text."""
+        status = html.unescape(re.sub(r"<[^>]+>", "", self.status_label.text()))
+        return f"{self.progress.text()} · {status}"
+
+    def log_text(self) -> str:
+        return self.log_view.toPlainText()
+
+    # -- loading and drawing -----------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self._timer.stop()
+        for panel in self.plots.values():
+            panel.clear()
+        for table in (self._runs, self._series, self._task_colours, self._fallback_metric):
+            table.clear()
+        self.task_list.clear()
+        self.log_view.clear()
+        self._last_log_id = 0
+        self._progress_key = _UNSEEN
+        self.readout.setText(" ")
+
+    def _describe(self, run_id: str, index: int) -> _Run:
+        assert self._store is not None
+        try:
+            info = self._store.get_run(run_id)
+        except KeyError:
+            return _Run(run_id, index, run_id, [])
+        config = info["config"] if isinstance(info.get("config"), dict) else {}
+        tasks = [t for t in config.get("tasks") or [] if isinstance(t, str)]
+        return _Run(run_id, index, info.get("name") or run_id, tasks)
+
+    def _ingest(self, run: _Run, rows: list[dict[str, Any]]) -> set[SeriesKey]:
+        """Append rows (one run, ordered by id) to their series; returns the keys that grew."""
+        groups: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+        for row in rows:
+            groups.setdefault((row["task"], row["name"]), []).append(row)
+        if math.isnan(run.t0):
+            walls = [r["wall_time"] for r in rows if r["wall_time"] is not None]
+            run.t0 = min(walls) if walls else time.time()
+        run.last_id = rows[-1]["id"]
+        for (task, name), group in groups.items():
+            key = (run.run_id, task, name)
+            if key not in self._series:
+                self._series[key] = Series()
+                if task is not None:
+                    self._add_task(task)
+            steps = np.array([r["step"] for r in group], dtype=float)
+            walls = np.array([r["wall_time"] for r in group], dtype=float)
+            # None (a NaN the store kept as NULL) becomes NaN: a gap in the curve.
+            values = np.array([r["value"] for r in group], dtype=float)
+            self._series[key].extend(steps, (walls - run.t0) / 60.0, values)
+        return {(run.run_id, task, name) for task, name in groups}
+
+    def _panel_for(self, key: SeriesKey) -> PlotPanel | None:
+        _, task, name = key
+        if task is None:
+            target = RUN_WIDE.get(name)
+        elif name in PER_TASK:
+            target = PER_TASK[name]
+        else:
+            target = "validation" if name == f"eval_{self._primary_metric(task)}" else None
+        return self.plots[target] if target else None
+
+    def _primary_metric(self, task: str) -> str | None:
+        spec = self._catalog.get(task)
+        if spec is not None:
+            return spec.metric
+        if task not in self._fallback_metric:
+            # Not in the catalog: the first evaluation metric the run reported for it.
+            for _, t, name in self._series:
+                if t == task and name.startswith("eval_") and name != "eval_loss":
+                    self._fallback_metric[task] = name[len("eval_") :]
+                    break
+        return self._fallback_metric.get(task)
+
+    def _redraw(self, keys: set[SeriesKey]) -> None:
+        # Sorted so curves (and legend entries) are created in run, then task order.
+        order = {t: i for i, t in enumerate(self._task_colours)}
+        for key in sorted(keys, key=lambda k: (self._runs[k[0]].index, order.get(k[1], 1e9), k[2])):
+            panel = self._panel_for(key)
+            if panel is None:
+                continue
+            run_id, task, name = key
+            run, series = self._runs[run_id], self._series[key]
+            colour, style = self._pen_for(run, task, name)
+            panel.ensure(key, series, colour, style, self._label(run, task, name))
+            if task in self._hidden_tasks:
+                panel.set_visible(key, False)
+            if panel.smoothable:
+                series.set_alpha(self._alpha)
+            panel.refresh(key)
+
+    def _pen_for(self, run: _Run, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
+        if task is not None:  # colour is the task, line style the run
+            return self._task_colours[task], RUN_STYLES[run.index % len(RUN_STYLES)]
+        colour = QColor(RUN_COLOURS[run.index % len(RUN_COLOURS)])
+        if name == "eval_mean":
+            return (QColor("#333333") if run.index == 0 else colour), Qt.PenStyle.DashLine
+        return colour, Qt.PenStyle.SolidLine
+
+    def _label(self, run: _Run, task: str | None, name: str) -> str:
+        what = task if task is not None else ("mean" if name == "eval_mean" else None)
+        if len(self._runs) < 2:
+            return what or name
+        return f"{run.name} · {what}" if what else run.name
+
+    def _add_task(self, task: str) -> None:
+        if task in self._task_colours:
+            return
+        self._task_colours[task] = QColor()
+        # A new task changes the palette size; recolour what is drawn so colours stay distinct.
+        self._task_colours = dict(
+            zip(self._task_colours, palette(len(self._task_colours)), strict=True)
+        )
+        for panel in self.plots.values():
+            for key in panel.curves:
+                if key[1] is not None:
+                    panel.set_colour(key, self._task_colours[key[1]])
+        self.task_list.blockSignals(True)
+        item = QListWidgetItem(task)
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(Qt.CheckState.Checked)
+        self.task_list.addItem(item)
+        for i, colour in enumerate(self._task_colours.values()):
+            pixmap = QPixmap(12, 12)
+            pixmap.fill(colour)
+            self.task_list.item(i).setIcon(QIcon(pixmap))
+        self.task_list.blockSignals(False)
+
+    def _on_mouse_moved(self, event: tuple) -> None:
+        for panel in self.plots.values():
+            text = panel.hover(event[0])
+            if text is not None:
+                self.readout.setText(text)
+
+    # -- progress and log --------------------------------------------------------------------
+
+    def _poll_progress(self) -> bool:
+        run = next(iter(self._runs.values()), None)
+        if run is None or self._store is None:
+            return False
+        try:
+            info = self._store.get_run(run.run_id)
+        except KeyError:
+            info = None
+        rate = self._series.get((run.run_id, None, "examples_per_s"))
+        ex_s = float(rate.value[-1]) if rate is not None and rate.n else math.nan
+        fields = ("status", "step", "max_steps", "error")
+        key = None if info is None else (*(info[f] for f in fields), ex_s)
+        if key == self._progress_key:
+            return False  # e.g. only the heartbeat moved: nothing to redraw
+        self._progress_key = key
+        if info is None:
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            self.progress.setFormat("no run")
+            self.status_label.setText(f"run {html.escape(run.run_id)} is not in the store")
+            return True
+        step, total, status = int(info["step"] or 0), int(info["max_steps"] or 0), info["status"]
+        self.progress.setRange(0, max(total, 1))
+        self.progress.setValue(min(step, max(total, 1)))
+        self.progress.setFormat(f"step {step:,} / {total:,}" if total else f"step {step:,}")
+        parts = [f"<b>{html.escape(status)}</b>"]
+        eta = self._eta(run, total - step) if status == "running" and total > step else None
+        parts += [f"ETA {eta}"] if eta else []
+        parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
+        parts += [html.escape(str(info["error"]))] if info["error"] and status != "running" else []
+        colour = STATUS_COLOURS.get(status)
+        text = " · ".join(parts)
+        self.status_label.setText(f'<span style="color:{colour}">{text}</span>' if colour else text)
+        return True
+
+    def _eta(self, run: _Run, remaining: int) -> str | None:
+        """Time left at the recent step rate, timed by the wall clock of run-wide rows."""
+        clock = next((s for n in CLOCKS if (s := self._series.get((run.run_id, None, n)))), None)
+        if clock is None or clock.n < 2:
+            return None
+        k = min(clock.n, RATE_WINDOW)
+        steps = clock.step[-1] - clock.step[-k]
+        seconds = (clock.minutes[-1] - clock.minutes[-k]) * 60.0
+        if steps <= 0 or seconds <= 0:
+            return None
+        return _duration(remaining * seconds / steps)
+
+    def _poll_logs(self) -> bool:
+        run = next(iter(self._runs.values()), None)
+        if run is None or self._store is None:
+            return False
+        rows = self._store.logs(run.run_id, after_id=self._last_log_id)
+        if not rows:
+            return False
+        self._last_log_id = rows[-1]["id"]
+        for row in rows[-LOG_BLOCKS:]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(row["time"] or 0))
+            level = str(row["level"] or "").upper()
+            message = html.escape(str(row["message"] or "")).replace("\n", "<br>")
+            # &nbsp;: HTML would collapse the padding that lines the messages up.
+            line = f"{stamp} {level:<7} {message}".replace("  ", "&nbsp; ")
+            colour = LEVEL_COLOURS.get(level)
+            self.log_view.appendHtml(
+                f'<span style="color:{colour}">{line}</span>' if colour else line
+            )
+        return True
+
+    def _tick(self) -> None:
+        # A hidden tab costs nothing; it catches up on the first tick after it is shown again.
+        if not self.isVisible():
+            return
+        try:
+            self.poll()
+        except sqlite3.Error as e:
+            log.warning("monitor poll failed: %s", e)
+            self.status_label.setText(f"cannot read the run store: {html.escape(str(e))}")
+
+
+def _default_catalog() -> dict[str, TaskSpec]:
+    try:
+        return load_catalog(default_tasks_dir())
+    except StudioError as e:
+        # Without the catalog, validation falls back to the first metric each task reports.
+        log.warning("monitor: task catalog unavailable: %s", e)
+        return {}
+
+
+def _row(*cells: QWidget | int | tuple[QWidget, int]) -> QHBoxLayout:
+    """A horizontal layout of widgets, (widget, stretch) pairs and int spacings."""
+    layout = QHBoxLayout()
+    for cell in cells:
+        if isinstance(cell, int):
+            layout.addSpacing(cell)
+        elif isinstance(cell, tuple):
+            layout.addWidget(*cell)
+        else:
+            layout.addWidget(cell)
+    return layout
+
+
+def _splitter(orientation: Qt.Orientation, *panes: tuple[QWidget, int]) -> QSplitter:
+    """A splitter whose first pane takes the extra space."""
+    splitter = QSplitter(orientation)
+    for widget, _ in panes:
+        splitter.addWidget(widget)
+    splitter.setStretchFactor(0, 1)
+    splitter.setSizes([size for _, size in panes])
+    return splitter
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"

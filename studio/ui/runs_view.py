@@ -1,0 +1,272 @@
+"""The Runs tab: every run in the store; open, overlay, compare configs, delete, resume, export."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QDialogButtonBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.store import RunStore
+
+COLUMNS = (
+    "Name",
+    "Status",
+    "Kind",
+    "Base model",
+    "Tasks",
+    "Steps",
+    "Best mean metric",
+    "Started",
+    "Duration",
+    "Id",
+)
+STATUS_COLOURS = {
+    "running": "#1f77b4",
+    "finished": "#2ca02c",
+    "failed": "#d62728",
+    "stopped": "#ff7f0e",
+    "interrupted": "#9467bd",
+}
+
+
+def _duration(run: dict[str, Any]) -> str:
+    if not run.get("started"):
+        return ""
+    end = run.get("finished") or (time.time() if run["status"] == "running" else run["started"])
+    seconds = int(end - run["started"])
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _model_name(path: str) -> str:
+    return Path(path).name if "/" in path and Path(path).exists() else path
+
+
+class RunsView(QWidget):
+    """A sortable table of runs with the actions a user takes on them."""
+
+    openRuns = Signal(list)  # run ids to plot (first is the primary)
+    resumeRun = Signal(str)
+    exportRun = Signal(str)
+
+    def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store_path = store_path
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        proxy = QSortFilterProxyModel(self)
+        proxy.setSourceModel(self.model)
+        proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.table = QTableView()
+        self.table.setModel(proxy)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().hide()
+        self.table.doubleClicked.connect(lambda _: self._open())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        buttons = QHBoxLayout()
+        self.buttons: dict[str, QPushButton] = {}
+        for key, label, tip, slot in [
+            ("open", "Open", "Plot the selected run in the Monitor tab", self._open),
+            ("overlay", "Overlay", "Plot all selected runs together", self._open),
+            (
+                "diff",
+                "Compare configs",
+                "Show the settings that differ between selected runs",
+                self._diff,
+            ),
+            (
+                "resume",
+                "Resume",
+                "Continue a stopped or interrupted run from its latest checkpoint",
+                lambda: self._emit_one(self.resumeRun),
+            ),
+            (
+                "export",
+                "Export…",
+                "Export a checkpoint of the selected run",
+                lambda: self._emit_one(self.exportRun),
+            ),
+            (
+                "delete",
+                "Delete",
+                "Delete the selected runs, their metrics and checkpoints",
+                self._delete,
+            ),
+            ("refresh", "Refresh", "Read the store again", self.refresh),
+        ]:
+            button = QPushButton(label)
+            button.setToolTip(tip)
+            button.clicked.connect(slot)
+            buttons.addWidget(button)
+            self.buttons[key] = button
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.table)
+        self.runs: dict[str, dict[str, Any]] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the table from the store, keeping the selection."""
+        selected = self.selected()
+        with RunStore(self.store_path) as store:
+            store.mark_interrupted()
+            runs = store.list_runs()
+            best = store.best_values()
+        self.runs = {r["id"]: r for r in runs}
+        self.model.removeRows(0, self.model.rowCount())
+        for run in runs:
+            self.model.appendRow(self._row(run, best.get(run["id"])))
+        self.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)
+        self.select(selected)
+        self._update_buttons()
+
+    def _row(self, run: dict[str, Any], best: float | None) -> list[QStandardItem]:
+        tasks = run["config"].get("tasks", []) if isinstance(run["config"], dict) else []
+        started = run.get("started") or run["created"]
+        values = [
+            (run["name"], run["name"]),
+            (run["status"], run["status"]),
+            (run["kind"], run["kind"]),
+            (_model_name(run.get("base_model") or ""), run.get("base_model") or ""),
+            (str(len(tasks)), len(tasks)),
+            (f"{run.get('step') or 0} / {run.get('max_steps') or '?'}", run.get("step") or 0),
+            ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
+            (time.strftime("%Y-%m-%d %H:%M", time.localtime(started)), started),
+            (_duration(run), run.get("finished") or 0),
+            (run["id"], run["id"]),
+        ]
+        items = []
+        for text, key in values:
+            item = QStandardItem(text)
+            item.setData(key, Qt.ItemDataRole.UserRole)
+            item.setData(run["id"], Qt.ItemDataRole.UserRole + 1)
+            items.append(item)
+        items[0].setToolTip(", ".join(tasks))
+        if run.get("error"):
+            items[1].setToolTip(run["error"])
+        colour = STATUS_COLOURS.get(run["status"])
+        if colour:
+            items[1].setForeground(QColor(colour))
+        return items
+
+    def selected(self) -> list[str]:
+        rows = self.table.selectionModel().selectedRows()
+        return [r.data(Qt.ItemDataRole.UserRole + 1) for r in sorted(rows, key=lambda r: r.row())]
+
+    def select(self, run_ids: list[str]) -> None:
+        selection = self.table.selectionModel()
+        proxy = self.table.model()
+        for row in range(proxy.rowCount()):
+            index = proxy.index(row, 0)
+            if index.data(Qt.ItemDataRole.UserRole + 1) in run_ids:
+                selection.select(
+                    index, selection.SelectionFlag.Select | selection.SelectionFlag.Rows
+                )
+
+    def _update_buttons(self) -> None:
+        ids = self.selected()
+        one = len(ids) == 1
+        status = self.runs[ids[0]]["status"] if one and ids[0] in self.runs else ""
+        self.buttons["open"].setEnabled(one)
+        self.buttons["overlay"].setEnabled(len(ids) > 1)
+        self.buttons["diff"].setEnabled(len(ids) > 1)
+        self.buttons["resume"].setEnabled(status in ("stopped", "interrupted", "failed"))
+        self.buttons["export"].setEnabled(one)
+        self.buttons["delete"].setEnabled(bool(ids) and status != "running")
+
+    def _open(self) -> None:
+        if self.selected():
+            self.openRuns.emit(self.selected())
+
+    def _emit_one(self, signal: Any) -> None:
+        if len(self.selected()) == 1:
+            signal.emit(self.selected()[0])
+
+    def _delete(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
+        ids = [i for i in self.selected() if self.runs[i]["status"] != "running"]
+        if not ids:
+            return
+        answer = QMessageBox.question(
+            self, "Delete runs", f"Delete {len(ids)} run(s) with their metrics and checkpoints?"
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        delete_runs(self.store_path, ids)
+        self.refresh()
+
+    def _diff(self) -> None:
+        ids = self.selected()
+        dialog = ConfigDiff({i: self.runs[i] for i in ids}, self)
+        dialog.exec()
+
+
+def delete_runs(store_path: Path, run_ids: list[str]) -> None:
+    """Delete runs from the store and their folders (checkpoints) from disk."""
+    import shutil
+
+    with RunStore(store_path) as store:
+        for run_id in run_ids:
+            store.delete_run(run_id)
+    for run_id in run_ids:
+        shutil.rmtree(Path(store_path).parent / "runs" / run_id, ignore_errors=True)
+
+
+def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    """Settings whose values are not the same in every config, in the configs' order."""
+    keys = sorted({k for c in configs.values() for k in c})
+    diff = {}
+    for key in keys:
+        values = [c.get(key) for c in configs.values()]
+        if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
+            diff[key] = values
+    return diff
+
+
+class ConfigDiff(QDialog):
+    """A table of the settings that differ between runs."""
+
+    def __init__(self, runs: dict[str, dict[str, Any]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Config differences")
+        diff = config_differences({i: r["config"] for i, r in runs.items()})
+        table = QTableWidget(len(diff), len(runs))
+        table.setHorizontalHeaderLabels([r["name"] for r in runs.values()])
+        table.setVerticalHeaderLabels(list(diff))
+        for row, values in enumerate(diff.values()):
+            for col, value in enumerate(values):
+                text = ", ".join(value) if isinstance(value, list) else str(value)
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                table.setItem(row, col, item)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table if diff else QLabel("The configs are identical."))
+        layout.addWidget(buttons)
+        self.resize(720, 420)

@@ -1,0 +1,99 @@
+"""Background jobs for the window: a QObject moved to a QThread that only reports.
+
+Following Orange's TaskState: the job never touches widgets; it reports through signals
+(queued to the GUI thread), errors arrive in one place, and the training code is imported
+lazily inside the thread so the window opens without torch.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+log = logging.getLogger(__name__)
+
+# job(worker) -> result. The job runs in the worker's thread and may only use worker.stop
+# and emit worker.progress / worker.created.
+Job = Callable[["Worker"], Any]
+
+
+class Worker(QObject):
+    """Runs one job in its own thread; `stop` asks it to finish early (never blocks)."""
+
+    progress = Signal(float, str)
+    created = Signal(str)  # a run id, as soon as the job created its run
+    finished = Signal(object)  # the job's result
+    failed = Signal(str)  # a readable message (with the traceback for unexpected errors)
+
+    def __init__(self, job: Job) -> None:
+        super().__init__()  # no parent: it is moved to its thread
+        self.job = job
+        self.stop = threading.Event()
+
+    @Slot()
+    def run(self) -> None:
+        from studio.core.errors import StudioError
+
+        try:
+            result = self.job(self)
+        except StudioError as exc:
+            self.failed.emit(str(exc))
+        except Exception as exc:  # noqa: BLE001 - the window must survive any job
+            log.exception("background job failed")
+            self.failed.emit(f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+        else:
+            self.finished.emit(result)
+
+
+def start(worker: Worker, on_finish: Callable[[], None] | None = None) -> QThread:
+    """Move `worker` to a new thread and start it; both are deleted when the job ends."""
+    thread = QThread()
+    worker.moveToThread(thread)
+    thread.started.connect(worker.run)
+    worker.finished.connect(thread.quit)
+    worker.failed.connect(thread.quit)
+    thread.finished.connect(worker.deleteLater)
+    thread.finished.connect(thread.deleteLater)
+    if on_finish is not None:
+        thread.finished.connect(on_finish)
+    thread.start()
+    return thread
+
+
+def train_job(
+    config: Any, catalog: dict, data_dir: Any, store_path: Any, resume_id: str | None = None
+) -> Job:
+    """A job that trains a new run (or resumes `resume_id`) and records it in the store."""
+
+    def job(worker: Worker) -> Any:
+        from studio import session
+
+        if resume_id is not None:
+            worker.created.emit(resume_id)
+            return session.resume(resume_id, catalog, data_dir, store_path, worker.stop)
+        return session.execute(
+            config, catalog, data_dir, store_path, worker.stop, on_created=worker.created.emit
+        )
+
+    return job
+
+
+def export_job(store_path: Any, run_id: str, which: str, out_dir: Any) -> Job:
+    """A job that exports a checkpoint of a run and returns the folder."""
+
+    def job(worker: Worker) -> Any:
+        from studio.session import run_dir
+        from studio.store import RunStore
+        from studio.train.export import export_checkpoint, select_checkpoint
+
+        with RunStore(store_path) as store:
+            run = store.get_run(run_id)
+        checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
+        return export_checkpoint(checkpoint, out_dir, run, worker.progress.emit)
+
+    return job

@@ -1,0 +1,181 @@
+"""The main window end to end: catalog, shares, config YAML, Start / Stop / Resume / Export."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import QSettings
+from transformers import AutoModel
+
+from studio.core.config import RunConfig, load_config
+from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.store import RunStore
+from studio.ui import main_window as main_window_module
+from studio.ui.main_window import MainWindow
+
+TASKS = ("synth_sentiment", "synth_choice", "synth_span")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.close()
+    if hasattr(win, "probe"):
+        win.probe.waitForFinished(30_000)
+    qtbot.waitUntil(lambda: not win.active_threads, timeout=10_000)
+    # Qt threads that ran Python show up as daemon "Dummy" entries; no real thread may linger.
+    lingering = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    assert not lingering
+
+
+def _config(model: str, **changes: object) -> RunConfig:
+    return RunConfig(
+        tasks=TASKS,
+        model=model,
+        max_steps=400,
+        eval_every=50,
+        log_every=2,
+        checkpoint_every=50,
+        batch_size=8,
+        device="cpu",
+        max_length=64,
+        doc_stride=16,
+        tasks_per_update=2,
+        eval_max_examples=20,
+    ).replace(**changes)
+
+
+def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
+    catalog = load_catalog(default_tasks_dir())
+    assert window.checklist.sizes().keys() >= {"synth_sentiment", "rte"}
+    assert {window.tabs.tabText(i) for i in range(window.tabs.count())} >= {
+        "Configure",
+        "Monitor",
+        "Runs",
+    }
+    window.checklist.set_checked(["synth_sentiment", "synth_choice"])
+    assert window.checklist.checked() == ["synth_choice", "synth_sentiment"] or sorted(
+        window.checklist.checked()
+    ) == ["synth_choice", "synth_sentiment"]
+    assert set(window.form.config(window.checklist.checked()).tasks) <= set(catalog)
+
+
+def test_config_round_trips_through_yaml(
+    window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _config(
+        "minilm",
+        mixing="homogeneous",
+        sampling="temperature",
+        temperature=3.0,
+        learning_rate=2e-5,
+        seed=9,
+    )
+    window._apply_config(config)
+    path = tmp_path / "saved.yaml"
+    monkeypatch.setattr(
+        main_window_module.QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "")
+    )
+    window.save_config()
+    assert load_config(path) == config
+    window._apply_config(_config("minilm"))
+    monkeypatch.setattr(
+        main_window_module.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
+    )
+    window.open_config()
+    assert window.current_config() == config
+
+
+class FakeExportDialog:
+    """Stands in for the modal dialog: export the latest checkpoint to a chosen folder."""
+
+    target: Path
+
+    def __init__(self, *args: object) -> None:
+        pass
+
+    def exec(self) -> bool:
+        return True
+
+    def which(self) -> str:
+        return "latest"
+
+    def folder(self) -> Path:
+        return self.target
+
+
+def test_start_stop_resume_finish_export(
+    window: MainWindow,
+    qtbot,
+    tiny_model: str,  # type: ignore[no-untyped-def]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    window._apply_config(_config(tiny_model))
+    window.start_run()
+    qtbot.waitUntil(lambda: window.running_id is not None, timeout=60_000)
+    run_id = window.running_id
+
+    def has_points() -> bool:
+        window.monitor.poll()
+        return len(window.monitor.curve_data(run_id, "total_loss")[1]) >= 3
+
+    qtbot.waitUntil(has_points, timeout=60_000)
+    assert window.stop_action.isEnabled() and not window.start_action.isEnabled()
+    window.stop_run()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
+    with RunStore(window.store_path) as store:
+        run = store.get_run(run_id)
+        assert run["status"] == "stopped" and 0 < run["step"] < 400
+        assert store.checkpoints(run_id)
+    window.resume(run_id)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=120_000)
+    with RunStore(window.store_path) as store:
+        assert store.get_run(run_id)["status"] == "finished"
+        steps = [r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
+        assert steps == list(range(2, 401, 2))
+    FakeExportDialog.target = tmp_path / "exported"
+    monkeypatch.setattr(main_window_module, "ExportDialog", FakeExportDialog)
+    window.export(run_id)
+    qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
+    for box in window.findChildren(main_window_module.QMessageBox):
+        box.close()
+    assert AutoModel.from_pretrained(tmp_path / "exported").config.hidden_size == 32
+    assert json.loads((tmp_path / "exported" / "heads.json").read_text())["heads"]
+
+
+def test_a_failing_run_shows_its_error_and_the_window_survives(
+    window: MainWindow,
+    qtbot,
+    tiny_model: str,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
+) -> None:
+    data = tmp_path / "data" / "copa"
+    data.mkdir(parents=True)
+    good = {"context": "c", "question": "q", "choices": ["a", "b"], "label": 0}
+    (data / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 5}))
+    (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
+    window.set_data_dir(tmp_path / "data")
+    window._apply_config(_config(tiny_model, tasks=("copa", "synth_sentiment"), max_steps=4))
+    assert "copa" in window.checklist.checked()
+    window.start_run()
+    qtbot.waitUntil(lambda: window.worker is None and hasattr(window, "last_error"), timeout=60_000)
+    assert "train.jsonl, line 2" in window.last_error and "out of range" in window.last_error
+    for box in window.findChildren(main_window_module.QMessageBox):
+        box.close()
+    assert window.start_action.isEnabled()
+    window._apply_config(_config(tiny_model, max_steps=4))
+    window.start_run()
+    qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
+    with RunStore(window.store_path) as store:
+        assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
