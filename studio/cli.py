@@ -202,18 +202,14 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from studio.session import run_dir
-    from studio.store import RunStore
-    from studio.train.export import export_checkpoint, select_checkpoint
+    from studio.session import export_run
 
     store = Path(args.store) if args.store else paths.store_path()
-    with RunStore(store) as db:
-        run = db.get_run(args.run_id)
-    checkpoint = select_checkpoint(run_dir(store, args.run_id) / "checkpoints", args.checkpoint)
-    out = export_checkpoint(
-        checkpoint,
+    out = export_run(
+        store,
+        args.run_id,
+        args.checkpoint,
         Path(args.out_dir),
-        run,
         lambda fraction, message: log.info("%3.0f%% %s", 100 * fraction, message),
     )
     print(out)

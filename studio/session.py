@@ -113,6 +113,22 @@ def resume(
         )
 
 
+def export_run(
+    store_path: Path,
+    run_id: str,
+    which: str,
+    out_dir: Path,
+    progress: Callable[[float, str], None] | None = None,
+) -> Path:
+    """Export checkpoint `which` (best, latest or a step) of a run; return the folder."""
+    from studio.train.export import export_checkpoint, select_checkpoint
+
+    with RunStore(store_path) as store:
+        run = store.get_run(run_id)
+    checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
+    return export_checkpoint(checkpoint, out_dir, run, progress)
+
+
 def _train(
     store: RunStore,
     run_id: str,

@@ -87,13 +87,8 @@ def export_job(store_path: Any, run_id: str, which: str, out_dir: Any) -> Job:
     """A job that exports a checkpoint of a run and returns the folder."""
 
     def job(worker: Worker) -> Any:
-        from studio.session import run_dir
-        from studio.store import RunStore
-        from studio.train.export import export_checkpoint, select_checkpoint
+        from studio.session import export_run
 
-        with RunStore(store_path) as store:
-            run = store.get_run(run_id)
-        checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
-        return export_checkpoint(checkpoint, out_dir, run, worker.progress.emit)
+        return export_run(store_path, run_id, which, out_dir, worker.progress.emit)
 
     return job
