@@ -1,4 +1,5 @@
-"""The headless commands: `python -m studio tasks | train | demo | resume | export | runs`."""
+"""The headless commands: `python -m studio tasks | train | demo | resume | export | finetune |
+transfer | sweep | results | runs`."""
 
 from __future__ import annotations
 
@@ -43,6 +44,20 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("out_dir")
     export.add_argument("--checkpoint", default="best", help="best (default), latest or a step")
     export.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    for name, text in (
+        ("finetune", "fine-tune an encoder on one target task"),
+        ("transfer", "fine-tune base vs pre-finetuned on held-out tasks"),
+        ("sweep", "pre-finetune on growing task subsets, transfer from each"),
+    ):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("config", help=f"{name} config (YAML)")
+        cmd.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+        cmd.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+        cmd.add_argument("--json", action="store_true", help="print JSON")
+    results = sub.add_parser("results", help="the table of a transfer or sweep run")
+    results.add_argument("run_id")
+    results.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    results.add_argument("--json", action="store_true", help="print JSON")
     runs = sub.add_parser("runs", help="list the runs in the store")
     runs.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     runs.add_argument("--json", action="store_true", help="print JSON")
@@ -216,6 +231,122 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store(args: argparse.Namespace) -> Path:
+    return Path(args.store) if args.store else paths.store_path()
+
+
+def cmd_finetune(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from studio.core.experiments import finetune_config, load_yaml
+    from studio.experiments import finetune_run, resolve_source
+    from studio.store import RunStore
+
+    config = finetune_config(load_yaml(args.config), args.config)
+    catalog = load_catalog(default_tasks_dir())
+    with RunStore(_store(args)) as store:
+        source_run = None
+        if _is_run(store, config.model):
+            source = resolve_source(store, config.model)
+            config, source_run = replace(config, model=source.model), source.run_id
+        run_id, result = finetune_run(
+            config, catalog, paths.data_dir(args.data_dir), store, threading.Event(), source_run
+        )
+    row = {
+        "run_id": run_id,
+        "task": result.task,
+        "k": result.examples,
+        "seed": config.seed,
+        "metric": result.metric,
+        "value": result.value,
+        "metrics": result.metrics,
+        "head_reused": result.head_reused,
+    }
+    print(
+        json.dumps(row, indent=1)
+        if args.json
+        else f"{result.task}: {result.metric} = {result.value:.4f} ({result.examples} examples)"
+    )
+    print(run_id)
+    return 0
+
+
+def _is_run(store: Any, name: str) -> bool:
+    try:
+        store.get_run(name)
+    except KeyError:
+        return False
+    return True
+
+
+def cmd_transfer(args: argparse.Namespace) -> int:
+    from studio.core.experiments import load_yaml, transfer_config
+    from studio.experiments import transfer
+
+    config = transfer_config(load_yaml(args.config), args.config)
+    total = len(config.targets) * len(config.sizes) * len(config.seeds) * 2
+    bar = TqdmSink(total)
+    try:
+        transfer_id = transfer(
+            config,
+            load_catalog(default_tasks_dir()),
+            paths.data_dir(args.data_dir),
+            _store(args),
+            threading.Event(),
+            lambda f, m: (bar.progress(round(f * total), total), bar.bar.set_description(m)),
+        )
+    finally:
+        bar.bar.close()
+    args.run_id = transfer_id
+    return cmd_results(args)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from studio.core.experiments import load_yaml, sweep_config
+    from studio.experiments import sweep
+
+    config = sweep_config(load_yaml(args.config), args.config)
+    args.run_id = sweep(
+        config,
+        load_catalog(default_tasks_dir()),
+        paths.data_dir(args.data_dir),
+        _store(args),
+        threading.Event(),
+        lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
+    )
+    return cmd_results(args)
+
+
+def cmd_results(args: argparse.Namespace) -> int:
+    from studio.core.experiments import table
+    from studio.store import RunStore
+
+    with RunStore(_store(args)) as store:
+        run = store.get_run(args.run_id)
+        if run["kind"] == "sweep":
+            points = {}
+            for row in store.metrics_after(0, args.run_id):
+                points.setdefault(row["step"], {})[row["name"]] = row["value"]
+            rows = [{"tasks": n, **v} for n, v in sorted(points.items())]
+            text = "\n".join(
+                f"{r['tasks']:>4} tasks: "
+                + ", ".join(f"{k} {v:.4f}" for k, v in r.items() if k != "tasks")
+                for r in rows
+            )
+        else:
+            rows = [
+                {
+                    k: r[k]
+                    for k in ("target", "k", "size", "seed", "model", "metric", "value", "run_id")
+                }
+                | {"leaked": bool(r["leaked"])}
+                for r in store.results(args.run_id)
+            ]
+            text = table(store.results(args.run_id))
+    print(json.dumps(rows, indent=1) if args.json else f"{text}\n{args.run_id}")
+    return 0
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
@@ -239,6 +370,10 @@ COMMANDS = {
     "demo": cmd_demo,
     "resume": cmd_resume,
     "export": cmd_export,
+    "finetune": cmd_finetune,
+    "transfer": cmd_transfer,
+    "sweep": cmd_sweep,
+    "results": cmd_results,
     "runs": cmd_runs,
 }
 

@@ -238,6 +238,7 @@ class RunStore:
         with self.transaction():
             for table in ("metrics", "logs", "checkpoints"):
                 self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            self._conn.execute("DELETE FROM results WHERE transfer_id = ?", [run_id])
             cursor = self._conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
         return cursor.rowcount > 0
 
@@ -319,6 +320,19 @@ class RunStore:
             [name],
         )
         return {run_id: value for run_id, value in cursor if value is not None}
+
+    def add_result(self, row: Mapping[str, Any]) -> None:
+        """Record one fine-tuning result of a transfer experiment (see schema.RESULT_COLUMNS)."""
+        columns = ", ".join(f"[{k}]" for k in row)
+        marks = ", ".join("?" for _ in row)
+        with self.transaction():
+            self._conn.execute(f"INSERT INTO results ({columns}) VALUES ({marks})",
+                               list(row.values()))
+
+    def results(self, transfer_id: str) -> list[dict[str, Any]]:
+        """Every result of one transfer experiment, in the order they were recorded."""
+        return list(self.db.query("SELECT * FROM results WHERE transfer_id = ? ORDER BY rowid",
+                                  [transfer_id]))
 
     def delete_metrics_after(self, run_id: str, step: int) -> int:
         """Delete a run's metric rows past `step` (resuming from a checkpoint); return how many."""

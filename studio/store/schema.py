@@ -11,9 +11,9 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
-KINDS = ("pretrain", "finetune", "transfer")
+KINDS = ("pretrain", "finetune", "transfer", "sweep")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
 # Statuses that end a session of work: reaching one stamps `finished`.
 ENDED = frozenset({"stopped", "interrupted", "finished", "failed"})
@@ -36,6 +36,20 @@ RUN_COLUMNS: dict[str, type] = {
     "pid": int,
     "host": str,
     "heartbeat": float,
+}
+
+# One fine-tuning result of a transfer experiment (v2).
+RESULT_COLUMNS: dict[str, type] = {
+    "transfer_id": str,
+    "target": str,
+    "k": int,  # training examples used (the whole training set for size "all")
+    "size": str,  # the size as asked for: a number or "all"
+    "seed": int,
+    "model": str,  # base | pretuned
+    "metric": str,
+    "value": float,
+    "run_id": str,  # the fine-tuning run
+    "leaked": int,  # 1 when the target was in the pre-finetuning mix
 }
 
 CHECKPOINT_COLUMNS: dict[str, type] = {
@@ -90,6 +104,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
     )
     db["logs"].create_index(["run_id", "id"], "idx_logs_run_id", if_not_exists=True)
     db["runs"].create_index(["created"], "idx_runs_created", if_not_exists=True)
+    db["results"].create(RESULT_COLUMNS, if_not_exists=True)
+    db["results"].create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

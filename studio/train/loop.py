@@ -129,7 +129,7 @@ def train(
         )
 
     # -- device, optimizer, schedule -----------------------------------------------------
-    accelerator = make_accelerator(config)
+    accelerator = make_accelerator(config.device, config.mixed_precision, config.num_threads)
     optimizer = torch.optim.AdamW(
         optimizer_groups(model, config.weight_decay), lr=config.learning_rate
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +110,14 @@ def load_tasks(
     }
 
 
-def make_accelerator(config: RunConfig) -> Accelerator:
-    """Device placement and mixed precision from the config (DESIGN.md §4)."""
-    if config.device == "cuda" and not torch.cuda.is_available():
+def make_accelerator(device: str, mixed_precision: str, num_threads: int | None) -> Accelerator:
+    """Device placement and mixed precision from a run's settings (DESIGN.md §4)."""
+    if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda was asked for but no CUDA device is available")
-    if config.device == "mps" and not torch.backends.mps.is_available():
+    if device == "mps" and not torch.backends.mps.is_available():
         raise ConfigError("device: mps was asked for but Apple's MPS backend is not available")
-    on_cuda = torch.cuda.is_available() and config.device in ("auto", "cuda")
-    precision = config.mixed_precision
+    on_cuda = torch.cuda.is_available() and device in ("auto", "cuda")
+    precision = mixed_precision
     if precision == "auto":
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "no"
     if precision == "fp16" and not on_cuda:
@@ -126,11 +125,10 @@ def make_accelerator(config: RunConfig) -> Accelerator:
     if PartialState().num_processes == 1:
         # A desktop session runs many trainings in one process with different settings.
         AcceleratorState._reset_state()
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
-        os.environ["OMP_NUM_THREADS"] = str(config.num_threads)
+    if num_threads:
+        torch.set_num_threads(num_threads)
     return Accelerator(
-        cpu=config.device == "cpu",
+        cpu=device == "cpu",
         mixed_precision=precision,
         kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
     )

@@ -9,7 +9,7 @@ from transformers import PreTrainedTokenizerFast
 Batch = dict[str, list[Any]]
 
 # Bump when the feature layout changes, so stale tokenized caches are not reused.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 
 
 def _encode(
@@ -64,8 +64,9 @@ def extractive_qa(
     """Question + context windows of `max_length` overlapping by `stride` tokens.
 
     A window that does not hold the answer points at the first token (position 0), as in
-    the SQuAD recipes. Validation features keep offsets (-1 outside the context) and the
-    example index for answer extraction.
+    the SQuAD recipes. Every feature keeps its example's index (for answer extraction and
+    for subsampling by example); validation features also keep offsets (-1 outside the
+    context).
     """
     questions = [q.lstrip() for q in batch["question"]]
     enc = tok(
@@ -79,11 +80,16 @@ def extractive_qa(
     )
     sample_map = enc.pop("overflow_to_sample_mapping")
     offsets = enc.pop("offset_mapping")
-    out: Batch = {"input_ids": enc["input_ids"], "start_positions": [], "end_positions": []}
+    out: Batch = {
+        "input_ids": enc["input_ids"],
+        "start_positions": [],
+        "end_positions": [],
+        "example_index": [],
+    }
     if "token_type_ids" in enc:
         out["token_type_ids"] = enc["token_type_ids"]
     if with_offsets:
-        out["example_index"], out["offsets"] = [], []
+        out["offsets"] = []
     for i, window in enumerate(offsets):
         seq_ids = enc.sequence_ids(i)
         sample = sample_map[i]
@@ -103,8 +109,8 @@ def extractive_qa(
                 end = next(j for j in reversed(inside) if context_offsets[j][0] < char_end)
         out["start_positions"].append(start)
         out["end_positions"].append(end)
+        out["example_index"].append(sample)
         if with_offsets:
-            out["example_index"].append(sample)
             out["offsets"].append([list(o) for o in context_offsets])
     return out
 

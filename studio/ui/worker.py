@@ -92,3 +92,22 @@ def export_job(store_path: Any, run_id: str, which: str, out_dir: Any) -> Job:
         return export_run(store_path, run_id, which, out_dir, worker.progress.emit)
 
     return job
+
+
+def transfer_job(config: Any, catalog: dict, data_dir: Any, store_path: Any) -> Job:
+    """A job that runs a transfer experiment; emits `created` with the transfer run's id."""
+
+    def job(worker: Worker) -> Any:
+        from studio.experiments import transfer
+
+        return transfer(
+            config,
+            catalog,
+            data_dir,
+            store_path,
+            worker.stop,
+            worker.progress.emit,
+            worker.created.emit,
+        )
+
+    return job

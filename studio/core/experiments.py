@@ -1,0 +1,218 @@
+"""Fine-tuning and transfer experiment configs, and the transfer table (pure Python)."""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from studio.core.errors import ConfigError
+
+MODELS = ("base", "pretuned")
+
+
+@dataclass(frozen=True)
+class FinetuneConfig:
+    """One fine-tuning run: an encoder on one target task with `k` training examples."""
+
+    task: str
+    model: str = "minilm"  # a base model, an export folder, or "run:<id>[@best|latest|step]"
+    k: int | None = None  # None: the whole training set
+    seed: int = 0
+    reuse_heads: bool = False
+    learning_rate: float = 3e-5
+    batch_size: int = 16
+    epochs: float = 3.0
+    min_steps: int = 10
+    max_length: int = 256
+    doc_stride: int = 64
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    eval_max_examples: int | None = None  # None: the full validation split
+    device: str = "auto"
+    num_threads: int | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.k is not None and self.k < 1:
+            raise ConfigError(f"k: must be at least 1 (or null for all), got {self.k}")
+        for key in ("learning_rate", "batch_size", "epochs", "max_length", "doc_stride"):
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key}: must be greater than 0")
+        if self.doc_stride >= self.max_length:
+            raise ConfigError("doc_stride: must be smaller than max_length")
+        if self.device not in ("auto", "cuda", "mps", "cpu"):
+            raise ConfigError(f"device: {self.device!r} is not one of auto, cuda, mps, cpu")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TransferConfig:
+    """Fine-tune base and pre-finetuned encoders on held-out targets at several sizes and seeds."""
+
+    source: str  # a pre-finetuning run id, or an export folder
+    targets: tuple[str, ...]
+    base_model: str = "minilm"
+    sizes: tuple[int | str, ...] = (32, 100, 300, 1000, "all")
+    seeds: tuple[int, ...] = (0, 1, 2)
+    reuse_heads: bool = True
+    checkpoint: str = "best"  # which checkpoint of a source run: best | latest | a step
+    learning_rate: float = 3e-5
+    batch_size: int = 16
+    epochs: float = 3.0
+    min_steps: int = 10
+    max_length: int = 256
+    doc_stride: int = 64
+    eval_max_examples: int | None = None
+    device: str = "auto"
+    num_threads: int | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            raise ConfigError("targets: list at least one target task")
+        if not self.seeds:
+            raise ConfigError("seeds: list at least one seed")
+        for size in self.sizes:
+            if size != "all" and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
+                raise ConfigError(f"sizes: {size!r} must be a positive integer or 'all'")
+        if not self.sizes:
+            raise ConfigError("sizes: list at least one size")
+
+    def finetune(self, task: str, model: str, size: int | str, seed: int,
+                 reuse_heads: bool) -> FinetuneConfig:
+        return FinetuneConfig(
+            task=task, model=model, k=None if size == "all" else int(size), seed=seed,
+            reuse_heads=reuse_heads, learning_rate=self.learning_rate,
+            batch_size=self.batch_size, epochs=self.epochs, min_steps=self.min_steps,
+            max_length=self.max_length, doc_stride=self.doc_stride,
+            eval_max_examples=self.eval_max_examples, device=self.device,
+            num_threads=self.num_threads,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["targets"], data["sizes"], data["seeds"] = (
+            list(self.targets), list(self.sizes), list(self.seeds))
+        return data
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """Pre-finetune on nested task subsets of growing size, then transfer from each."""
+
+    pool: tuple[str, ...]  # tasks in the order they join the mix
+    counts: tuple[int, ...]  # subset sizes, e.g. 4, 8, 16, 24, 32
+    pretrain: dict[str, Any]  # run-config settings shared by every pre-finetuning run
+    transfer: dict[str, Any]  # transfer settings (targets, sizes, seeds, ...) without source
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if list(self.counts) != sorted(set(self.counts)) or not self.counts:
+            raise ConfigError("counts: give increasing subset sizes, e.g. [4, 8, 16]")
+        if self.counts[-1] > len(self.pool):
+            raise ConfigError(f"counts: {self.counts[-1]} tasks asked for but the pool has "
+                              f"{len(self.pool)}")
+        overlap = set(self.pool) & set(self.transfer.get("targets", ()))
+        if overlap:
+            raise ConfigError(f"pool: the targets {sorted(overlap)} must be held out of the pool")
+
+    def subsets(self) -> list[tuple[str, ...]]:
+        """Nested subsets: each one is a superset of the last."""
+        return [self.pool[:n] for n in self.counts]
+
+
+def _from_dict(cls: type, data: Any, where: str, tuples: tuple[str, ...]) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: must be a mapping of settings")
+    fields = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - fields)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys: {sorted(fields)}")
+    values = dict(data)
+    for key in tuples:
+        if key in values:
+            value = values[key]
+            values[key] = tuple(value) if isinstance(value, list) else (value,)
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def load_yaml(path: str | Path) -> Any:
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+
+
+def finetune_config(data: Any, where: str = "config") -> FinetuneConfig:
+    return _from_dict(FinetuneConfig, data, where, ())
+
+
+def transfer_config(data: Any, where: str = "config") -> TransferConfig:
+    return _from_dict(TransferConfig, data, where, ("targets", "sizes", "seeds"))
+
+
+def sweep_config(data: Any, where: str = "config") -> SweepConfig:
+    return _from_dict(SweepConfig, data, where, ("pool", "counts"))
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Mean and spread of one (target, size, model) over seeds."""
+
+    target: str
+    size: str
+    model: str
+    metric: str
+    mean: float
+    std: float
+    n: int
+    leaked: bool
+
+
+def summarize(results: list[dict[str, Any]]) -> list[Cell]:
+    """Group result rows by (target, size, model): mean ± sample std over seeds."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in results:
+        groups.setdefault((row["target"], str(row["size"]), row["model"]), []).append(row)
+    cells = []
+    for (target, size, model), rows in groups.items():
+        values = [r["value"] for r in rows]
+        std = statistics.stdev(values) if len(values) > 1 else 0.0
+        cells.append(Cell(target, size, model, rows[0]["metric"], statistics.fmean(values), std,
+                          len(values), any(r["leaked"] for r in rows)))
+    return cells
+
+
+def size_key(size: str) -> float:
+    return float("inf") if size == "all" else float(size)
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """The transfer table: mean ± std per target, size and model, and the gain of pretuned."""
+    cells = {(c.target, c.size, c.model): c for c in summarize(results)}
+    keys = sorted({(t, s) for t, s, _ in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
+    lines = [f"{'target':<18} {'k':>6} {'metric':<12} {'base':>15} {'pretuned':>15} {'gain':>8}"]
+    for target, size in keys:
+        base, tuned = cells.get((target, size, "base")), cells.get((target, size, "pretuned"))
+        cell = base or tuned
+        assert cell is not None
+        fmt = (lambda c: f"{c.mean:.4f} ± {c.std:.4f}" if c else "—")
+        gain = f"{tuned.mean - base.mean:+.4f}" if base and tuned else ""
+        flag = "  LEAK: target was in the pre-finetuning mix" if cell.leaked else ""
+        lines.append(f"{target:<18} {size:>6} {cell.metric:<12} {fmt(base):>15} "
+                     f"{fmt(tuned):>15} {gain:>8}{flag}")
+    return "\n".join(lines)

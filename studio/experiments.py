@@ -1,0 +1,275 @@
+"""Transfer experiments against the store: fine-tuning runs, transfer grids and task-count sweeps.
+
+A composition root like session.py (it joins `train` and `store`), shared by the CLI and the
+desktop worker. Every fine-tuning is a `finetune` run in the store, linked to its source run;
+every result is a row of the `results` table under its transfer run.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from studio.core.config import config_from_dict
+from studio.core.errors import ConfigError, StudioError
+from studio.core.experiments import FinetuneConfig, SweepConfig, TransferConfig, summarize
+from studio.core.sink import MetricRow
+from studio.core.tasks import TaskSpec
+from studio.session import execute, run_dir
+from studio.store import RunStore, StoreSink
+
+log = logging.getLogger(__name__)
+Progress = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class SourceModel:
+    """What a transfer fine-tunes from: a folder `from_pretrained`-like code can read."""
+
+    model: str  # a checkpoint folder, an export folder, or a base model
+    run_id: str | None  # the pre-finetuning run, when the source is one
+    mix: tuple[str, ...]  # the tasks it was pre-finetuned on (for the leakage check)
+
+
+def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceModel:
+    """A run id of the store (its `which` checkpoint) or an export folder."""
+    from studio.train.export import select_checkpoint
+    from studio.train.finetune import source_tasks
+
+    try:
+        run = store.get_run(source)
+    except KeyError:
+        folder = Path(source).expanduser()
+        if not (folder / "heads.json").is_file():
+            raise ConfigError(
+                f"source: {source!r} is neither a run id in {store.path} nor an "
+                "export folder (one with heads.json)"
+            ) from None
+        return SourceModel(str(folder), None, tuple(source_tasks(str(folder))))
+    if run["kind"] != "pretrain":
+        raise ConfigError(f"source: run {source} is a {run['kind']} run, not pre-finetuning")
+    checkpoint = select_checkpoint(run_dir(store.path, source) / "checkpoints", which)
+    return SourceModel(str(checkpoint), source, tuple(run["config"]["tasks"]))
+
+
+def finetune_run(
+    config: FinetuneConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store: RunStore,
+    stop: threading.Event,
+    source_run: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> tuple[str, Any]:
+    """One fine-tuning run in the store; returns (run id, FinetuneResult). Failures raise."""
+    from studio.train.finetune import finetune
+    from studio.train.setup import Workspace
+
+    name = config.name or f"finetune {config.task} k={config.k or 'all'} seed {config.seed}"
+    run_id = store.create_run(
+        name,
+        "finetune",
+        {**config.to_dict(), **(extra or {})},
+        config.model,
+        device=config.device,
+        source_run=source_run,
+    )
+    store.set_status(run_id, "running")
+    sink = StoreSink(store, run_id)
+    try:
+        result = finetune(config, sink, stop, Workspace.default(catalog, data_dir))
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
+        sink.log("error", message if isinstance(exc, StudioError) else traceback.format_exc())
+        sink.close()
+        store.set_status(run_id, "failed", error=message)
+        raise
+    sink.close()
+    store.update_run(run_id, step=result.steps, max_steps=result.steps)
+    store.set_status(run_id, result.status)
+    return run_id, result
+
+
+def transfer(
+    config: TransferConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    progress: Progress | None = None,
+    on_created: Callable[[str], None] | None = None,
+) -> str:
+    """Fine-tune base and pre-finetuned encoders on every target x size x seed; store results."""
+    report = progress or (lambda fraction, message: None)
+    unknown = [t for t in config.targets if t not in catalog]
+    if unknown:
+        raise ConfigError(f"targets: {unknown} are not in the catalog")
+    with RunStore(store_path) as store:
+        source = resolve_source(store, config.source, config.checkpoint)
+        transfer_id = store.create_run(
+            config.name or f"transfer from {config.source}",
+            "transfer",
+            config.to_dict(),
+            config.base_model,
+            device=config.device,
+            source_run=source.run_id,
+        )
+        if on_created is not None:
+            on_created(transfer_id)
+        store.set_status(transfer_id, "running")
+        leaked = [t for t in config.targets if t in source.mix]
+        if leaked:
+            store.add_log(
+                transfer_id,
+                "warning",
+                f"targets {leaked} were in the pre-finetuning "
+                "mix: their results are flagged as leaked",
+            )
+        jobs = [
+            (t, s, seed, label)
+            for t in config.targets
+            for s in config.sizes
+            for seed in config.seeds
+            for label in ("base", "pretuned")
+        ]
+        try:
+            for done, (target, size, seed, label) in enumerate(jobs):
+                if stop.is_set():
+                    store.set_status(transfer_id, "stopped")
+                    return transfer_id
+                report(done / len(jobs), f"{target}, k={size}, seed {seed}: {label}")
+                model = config.base_model if label == "base" else source.model
+                ft = config.finetune(
+                    target, model, size, seed, config.reuse_heads and label == "pretuned"
+                )
+                run_id, result = finetune_run(
+                    ft,
+                    catalog,
+                    data_dir,
+                    store,
+                    stop,
+                    source.run_id,
+                    {"transfer_id": transfer_id, "role": label},
+                )
+                store.add_result(
+                    {
+                        "transfer_id": transfer_id,
+                        "target": target,
+                        "k": result.examples,
+                        "size": str(size),
+                        "seed": seed,
+                        "model": label,
+                        "metric": result.metric,
+                        "value": result.value,
+                        "run_id": run_id,
+                        "leaked": int(target in leaked),
+                    }
+                )
+                store.update_run(transfer_id, step=done + 1, max_steps=len(jobs))
+        except Exception as exc:
+            message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
+            store.set_status(transfer_id, "failed", error=message)
+            raise
+        store.set_status(transfer_id, "finished")
+    report(1.0, "transfer finished")
+    return transfer_id
+
+
+def sweep(
+    config: SweepConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    progress: Progress | None = None,
+) -> str:
+    """Pre-finetune on nested subsets, transfer from each; the curve goes to the sweep's metrics.
+
+    The sweep run logs, at step = number of tasks, `pretuned_mean` and `base_mean` (the mean
+    target metric over targets, sizes and seeds) and `gain`.
+    """
+    report = progress or (lambda fraction, message: None)
+    with RunStore(store_path) as store:
+        sweep_id = store.create_run(
+            config.name or f"task-count sweep {list(config.counts)}",
+            "sweep",
+            {
+                "pool": list(config.pool),
+                "counts": list(config.counts),
+                "pretrain": config.pretrain,
+                "transfer": config.transfer,
+            },
+            config.pretrain.get("model", "minilm"),
+        )
+        store.set_status(sweep_id, "running")
+    children: list[dict[str, Any]] = []
+    share = 1 / len(config.counts)
+    for i, subset in enumerate(config.subsets()):
+        if stop.is_set():
+            break
+        report(i * share, f"pre-finetuning on {len(subset)} tasks")
+        run_config = config_from_dict(
+            {
+                **config.pretrain,
+                "tasks": list(subset),
+                "name": f"sweep {sweep_id}: {len(subset)} tasks",
+            }
+        )
+        outcome = execute(run_config, catalog, data_dir, store_path, stop)
+        if outcome.status == "failed":
+            raise StudioError(f"pre-finetuning on {len(subset)} tasks failed: {outcome.error}")
+        transfer_config = TransferConfig(
+            **{
+                **_tuples(config.transfer),
+                "source": outcome.run_id,
+                "checkpoint": "latest",
+                "name": f"sweep {sweep_id}: {len(subset)} tasks",
+            }
+        )
+        transfer_id = transfer(
+            transfer_config,
+            catalog,
+            data_dir,
+            store_path,
+            stop,
+            lambda f, m, i=i: report((i + 0.5 + f / 2) * share, m),
+        )
+        with RunStore(store_path) as store:
+            point = sweep_point(store.results(transfer_id))
+            store.add_metrics(
+                [MetricRow(len(subset), name, value) for name, value in point.items()], sweep_id
+            )
+            children.append(
+                {"tasks": len(subset), "pretrain": outcome.run_id, "transfer": transfer_id}
+            )
+            store.update_run(
+                sweep_id,
+                step=i + 1,
+                max_steps=len(config.counts),
+                config={**store.get_run(sweep_id)["config"], "children": children},
+            )
+    with RunStore(store_path) as store:
+        store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
+    return sweep_id
+
+
+def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
+    """Mean target metric of each model over all (target, size) cells, and the gain."""
+    cells = summarize(results)
+    point = {}
+    for model in ("base", "pretuned"):
+        values = [c.mean for c in cells if c.model == model]
+        if values:
+            point[f"{model}_mean"] = sum(values) / len(values)
+    if len(point) == 2:
+        point["gain"] = point["pretuned_mean"] - point["base_mean"]
+    return point
+
+
+def _tuples(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}

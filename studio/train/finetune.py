@@ -1,0 +1,220 @@
+"""Fine-tuning one encoder on one target task with k examples: the transfer experiment's unit.
+
+The encoder comes from a base model (id or folder), an export folder, or a checkpoint folder
+of a pre-finetuning run. With `reuse_heads`, a head of the pre-finetuned model that fits the
+target (the shared multiple-choice or span head, or the task's own head) starts the fine-tuning,
+as the paper recommends for small data.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerFast,
+    get_linear_schedule_with_warmup,
+    set_seed,
+)
+
+from studio.core.availability import resolve
+from studio.core.errors import ConfigError, StudioError
+from studio.core.experiments import FinetuneConfig
+from studio.core.sink import MetricRow, Sink
+from studio.train.batching import TaskStream, collate
+from studio.train.data import TaskData, load_task, validate_task
+from studio.train.evaluate import evaluate_task
+from studio.train.model import MultiTaskModel
+from studio.train.setup import (
+    Workspace,
+    load_encoder,
+    load_tokenizer,
+    make_accelerator,
+    optimizer_groups,
+    quiet_libraries,
+)
+
+
+@dataclass
+class FinetuneResult:
+    task: str
+    metric: str
+    value: float
+    metrics: dict[str, float]
+    examples: int
+    steps: int
+    head_reused: str | None = None
+    status: str = "finished"
+
+
+@dataclass
+class Source:
+    """An encoder, its tokenizer, and the pre-finetuned heads that came with it (if any)."""
+
+    encoder: PreTrainedModel
+    tokenizer: PreTrainedTokenizerFast
+    heads: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+
+def _read_heads(path: Path, prefix: str) -> dict[str, dict[str, torch.Tensor]]:
+    """Head tensors grouped by head key ("multiple_choice", "classification/rte", ...)."""
+    heads: dict[str, dict[str, torch.Tensor]] = {}
+    with safe_open(str(path), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
+            if key.startswith(prefix):
+                head, _, param = key.removeprefix(prefix).rpartition(".")
+                head, _, module = head.rpartition(".")
+                heads.setdefault(head, {})[f"{module}.{param}"] = f.get_tensor(key)
+    return heads
+
+
+def load_source(model: str) -> Source:
+    """A checkpoint folder, an export folder, or a base model id / folder."""
+    folder = Path(model).expanduser()
+    if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
+        encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder / "encoder"))
+        weights = {}
+        with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+            for key in f.keys():  # noqa: SIM118
+                if key.startswith("encoder."):
+                    weights[key.removeprefix("encoder.")] = f.get_tensor(key)
+        encoder.load_state_dict(weights, strict=False)
+        tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
+        return Source(encoder, tokenizer, _read_heads(folder / "model.safetensors", "heads."))
+    if (folder / "heads.json").is_file():  # an export
+        return Source(
+            AutoModel.from_pretrained(folder),
+            AutoTokenizer.from_pretrained(folder),
+            _read_heads(folder / "heads.safetensors", ""),
+        )
+    return Source(load_encoder(model), load_tokenizer(model))
+
+
+def _subsample(data: TaskData, k: int | None, seed: int) -> tuple[np.ndarray, int]:
+    """Feature indices of k examples drawn with `seed` (all when k is None), and their count."""
+    n = data.train_examples
+    if k is None or k >= n:
+        return np.arange(len(data.train["input_ids"])), n
+    chosen = np.random.default_rng(seed).choice(n, size=k, replace=False)
+    if "example_index" in data.train:  # span QA: an example may span several windows
+        keep = set(chosen.tolist())
+        index = data.train["example_index"]
+        return np.array([i for i, e in enumerate(index) if e in keep]), k
+    return np.sort(chosen), k
+
+
+def _reuse_head(
+    model: MultiTaskModel, task: str, heads: dict[str, dict[str, torch.Tensor]]
+) -> str | None:
+    key = model.head_of[task]
+    weights = heads.get(key)
+    if not weights:
+        return None
+    target = model.heads[key].state_dict()
+    if set(weights) != set(target) or any(weights[k].shape != target[k].shape for k in target):
+        return None
+    model.heads[key].load_state_dict(weights)
+    return key
+
+
+def finetune(
+    config: FinetuneConfig, sink: Sink, stop: threading.Event, ws: Workspace
+) -> FinetuneResult:
+    """Fine-tune on `config.task` with k examples, then score the full validation split."""
+    quiet_libraries()
+    if config.task not in ws.catalog:
+        raise ConfigError(f"task: {config.task!r} is not in the catalog")
+    spec = ws.catalog[config.task]
+    if spec.format == "summarization":
+        raise StudioError(
+            f"task '{spec.name}' is summarization, which encoder-only models "
+            "cannot be fine-tuned for in this release"
+        )
+    where = resolve(spec, ws.data_dir, ws.synthetic_root)
+    validate_task(spec, where, ws.synthetic_root)
+    source = load_source(config.model)
+    data = load_task(
+        spec,
+        where,
+        source.tokenizer,
+        config.max_length,
+        config.doc_stride,
+        ws.cache,
+        ws.synthetic_root,
+    )
+    set_seed(config.seed)
+    model = MultiTaskModel(source.encoder, [spec], "shared")
+    reused = _reuse_head(model, spec.name, source.heads) if config.reuse_heads else None
+    features, examples = _subsample(data, config.k, config.seed)
+    steps = max(config.min_steps, math.ceil(config.epochs * len(features) / config.batch_size))
+    sink.log(
+        "info",
+        f"fine-tuning on {spec.name}: {examples} examples, {steps} updates"
+        + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
+    )
+
+    accelerator = make_accelerator(config.device, "auto", config.num_threads)
+    optimizer = torch.optim.AdamW(
+        optimizer_groups(model, config.weight_decay), lr=config.learning_rate
+    )
+    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
+    pad_id = source.tokenizer.pad_token_id or 0
+    lengths = data.train_lengths[features]
+    stream = TaskStream(lengths, min(config.batch_size, len(features)), config.seed)
+    model.train()
+    step, running = 0, []
+    while step < steps and not stop.is_set():
+        batch, _, _ = collate(data.train, features[stream.next()], pad_id)
+        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+        with accelerator.autocast():
+            losses, _ = model(spec.name, batch)
+            loss = losses.mean()
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        optimizer.zero_grad(set_to_none=True)
+        step += 1
+        running.append(float(loss.detach()))
+        sink.progress(step, steps)
+        if step % 10 == 0 or step == steps:
+            sink.metrics([MetricRow(step, "loss", float(np.mean(running)), spec.name)])
+            running = []
+    metrics = evaluate_task(
+        accelerator.unwrap_model(model),
+        data,
+        config.batch_size * 2,
+        config.eval_max_examples,
+        accelerator.device,
+        pad_id,
+        accelerator.autocast,
+    )
+    sink.metrics([MetricRow(step, f"eval_{k}", v, spec.name) for k, v in metrics.items()])
+    sink.flush()
+    status = "stopped" if step < steps else "finished"
+    return FinetuneResult(
+        spec.name, spec.metric, metrics[spec.metric], metrics, examples, step, reused, status
+    )
+
+
+def source_tasks(model: str) -> list[str]:
+    """The tasks a pre-finetuned checkpoint or export was trained on (empty for a base model)."""
+    folder = Path(model).expanduser()
+    if (folder / "trainer_state.json").is_file():
+        return list(json.loads((folder / "trainer_state.json").read_text())["config"]["tasks"])
+    if (folder / "studio_config.yaml").is_file():
+        import yaml
+
+        return list(yaml.safe_load((folder / "studio_config.yaml").read_text())["tasks"])
+    return []
