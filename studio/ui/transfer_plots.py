@@ -1,0 +1,273 @@
+"""The Transfer tab's result displays: data-efficiency panels, the task-count curve, the tables."""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
+
+from studio.core.experiments import MODELS, Cell, size_key
+
+BASE_COLOUR, TUNED_COLOUR = "#7f7f7f", "#1f4e99"
+GREEN, RED, AMBER = "#1e8449", "#c0392b", "#b9770e"
+AXIS_COLOUR, TITLE_COLOUR = "#444444", "#222222"
+# colour, marker, legend label
+STYLES = {
+    "base": (BASE_COLOUR, "o", "base model"),
+    "pretuned": (TUNED_COLOUR, "s", "pre-finetuned"),
+}
+LEAK_NOTE = "(in mix — leaked)"
+SWEEP_NAMES = ("base_mean", "pretuned_mean", "gain")
+# Base and pre-finetuned points at one size sit this far apart (log10 units) so that their
+# error bars do not hide each other; small enough to read as the same size.
+DODGE = 0.012
+TRANSFER_COLUMNS = ("Target", "k", "Metric", "Base", "Pre-finetuned", "Gain", "Leaked")
+SWEEP_COLUMNS = ("Tasks in mix", "Base mean", "Pre-finetuned mean", "Gain")
+RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One line of a plot: x (examples or task count), y (mean metric) and ± std."""
+
+    x: np.ndarray
+    y: np.ndarray
+    std: np.ndarray
+
+
+def examples_by_size(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Examples each (target, size) really used: for size 'all', the full training set."""
+    ks: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.get("k") is not None:
+            key = (row["target"], str(row["size"]))
+            ks[key] = max(ks.get(key, 0), int(row["k"]))
+    return ks
+
+
+def _k(cell: Cell, ks: dict[tuple[str, str], int]) -> float:
+    # Rows written before `k` was recorded fall back to the size asked for.
+    k = ks.get((cell.target, cell.size))
+    return float(k) if k else size_key(cell.size)
+
+
+def transfer_curves(cells: list[Cell], ks: dict[tuple[str, str], int]) -> dict[tuple, Curve]:
+    """(target, model) -> Curve sorted by k; a size 'all' without a recorded k is left out."""
+    points: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    for cell in cells:
+        k = _k(cell, ks)
+        if math.isfinite(k):
+            points.setdefault((cell.target, cell.model), []).append((k, cell.mean, cell.std))
+    return {key: Curve(*map(np.array, zip(*sorted(p), strict=True))) for key, p in points.items()}
+
+
+def sweep_points(rows: Iterable[dict[str, Any]]) -> dict[int, dict[str, float]]:
+    """Number of tasks -> {base_mean, pretuned_mean, gain} from a sweep run's metric rows."""
+    points: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if row["task"] is None and row["name"] in SWEEP_NAMES and row["value"] is not None:
+            points.setdefault(int(row["step"]), {})[row["name"]] = float(row["value"])
+    return dict(sorted(points.items()))
+
+
+class TransferPlots(pg.GraphicsLayoutWidget):
+    """A grid of data-efficiency panels (one per target), or one task-count curve."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self.ci.setSpacing(10)
+        self.titles: list[str] = []
+        self.curves: dict[tuple[str, str], Curve] = {}
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.show_message("Pick stored results above, or run a transfer experiment.")
+
+    def _reset(self) -> None:
+        self.clear()
+        self.titles, self.curves, self.plots = [], {}, {}
+
+    def show_message(self, text: str) -> None:
+        """An empty canvas with one line of text."""
+        self._reset()
+        self.addLabel(html.escape(text), color="#777777", size="11pt")
+
+    def _legend(self, columns: int, extra: str = "") -> None:
+        parts = [
+            f'<span style="color:{colour}">{"●" if marker == "o" else "■"} {label}</span>'
+            for colour, marker, label in STYLES.values()
+        ]
+        text = "&nbsp;&nbsp;&nbsp;".join(parts) + extra
+        self.addLabel(text, row=0, col=0, colspan=columns, size="9pt", color=TITLE_COLOUR)
+
+    def _panel(self, row: int, col: int, title: str, colour: str) -> pg.PlotItem:
+        plot = self.addPlot(row=row, col=col)
+        plot.setTitle(html.escape(title), size="10pt", color=colour, bold=True)
+        plot.setMenuEnabled(False, enableViewBoxMenu=True)
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        for side in ("left", "bottom"):
+            axis = plot.getAxis(side)
+            axis.setPen(AXIS_COLOUR)
+            axis.setTextPen(AXIS_COLOUR)
+        plot.getAxis("left").setWidth(48)
+        self.titles.append(title)
+        return plot
+
+    def show_transfer(self, cells: list[Cell], ks: dict[tuple[str, str], int]) -> None:
+        """One panel per target: metric against k (log x), base vs pre-finetuned, ± std."""
+        self._reset()
+        if not cells:
+            self.show_message("No results yet: the first fine-tuning run is still going.")
+            return
+        self.curves = transfer_curves(cells, ks)
+        targets = sorted({c.target for c in cells})
+        columns = 1 if len(targets) == 1 else 2 if len(targets) <= 4 else 3
+        self._legend(columns, "&nbsp;&nbsp;&nbsp;<span style='color:#777777'>bars: ± std over "
+                     "seeds · x: training examples (log scale)</span>")  # fmt: skip
+        for i, target in enumerate(targets):
+            mine = [c for c in cells if c.target == target]
+            leaked = any(c.leaked for c in mine)
+            title = f"{target} {LEAK_NOTE}" if leaked else target
+            plot = self._panel(1 + i // columns, i % columns, title, AMBER if leaked else TITLE_COLOUR)
+            plot.setLabel("left", mine[0].metric, color=AXIS_COLOUR, size="8pt")
+            self.plots[target] = plot
+            self._draw_target(plot, target)
+
+    def _draw_target(self, plot: pg.PlotItem, target: str) -> None:
+        # Log x by hand (log10 of k, ticks labelled with k): ErrorBarItem ignores log mode.
+        xs: set[float] = set()
+        for offset, model in zip((-DODGE, DODGE), MODELS, strict=True):
+            curve = self.curves.get((target, model))
+            if curve is None:
+                continue
+            colour, marker, label = STYLES[model]
+            x = np.log10(curve.x) + offset
+            plot.addItem(pg.ErrorBarItem(x=x, y=curve.y, top=curve.std, bottom=curve.std,
+                                         beam=0.025, pen=pg.mkPen(colour, width=1.2)))
+            plot.addItem(pg.PlotDataItem(
+                x, curve.y, pen=pg.mkPen(colour, width=2), symbol=marker, symbolSize=7,
+                symbolBrush=colour, symbolPen=pg.mkPen("w", width=1), name=label))
+            xs.update(float(v) for v in curve.x)
+        ticks = [(math.log10(k), f"{k:,.0f}") for k in sorted(xs)]
+        plot.getAxis("bottom").setTicks([ticks, []])
+        if ticks:
+            lo, hi = ticks[0][0], ticks[-1][0]
+            pad = max(0.08, 0.06 * (hi - lo))
+            plot.setXRange(lo - pad, hi + pad, padding=0)
+
+    def show_sweep(self, points: dict[int, dict[str, float]]) -> None:
+        """Mean target metric against the number of pre-finetuning tasks."""
+        self._reset()
+        if not points:
+            self.show_message("No sweep points yet: the first subset is still training.")
+            return
+        self._legend(1, "&nbsp;&nbsp;&nbsp;<span style='color:#777777'>base: dashed reference"
+                     " · labels: gain of pre-finetuning</span>")  # fmt: skip
+        plot = self._panel(1, 0, "Mean target metric vs. number of pre-finetuning tasks",
+                           TITLE_COLOUR)  # fmt: skip
+        plot.setLabel("bottom", "tasks in the pre-finetuning mix", color=AXIS_COLOUR, size="8pt")
+        plot.setLabel("left", "mean target metric", color=AXIS_COLOUR, size="8pt")
+        self.plots["sweep"] = plot
+        for model, style in (("base", Qt.PenStyle.DashLine), ("pretuned", Qt.PenStyle.SolidLine)):
+            steps = [s for s, p in points.items() if f"{model}_mean" in p]
+            if not steps:
+                continue
+            y = np.array([points[s][f"{model}_mean"] for s in steps])
+            self.curves[("sweep", model)] = Curve(np.array(steps, float), y, np.zeros(len(y)))
+            colour, marker, label = STYLES[model]
+            plot.addItem(pg.PlotDataItem(
+                steps, y, pen=pg.mkPen(colour, width=2, style=style), symbol=marker,
+                symbolSize=7, symbolBrush=colour, symbolPen=pg.mkPen("w", width=1), name=label))
+        for step, point in points.items():
+            if "gain" in point and "pretuned_mean" in point:
+                colour = GREEN if point["gain"] >= 0 else RED
+                text = pg.TextItem(f"{point['gain']:+.3f}", color=colour, anchor=(0.5, 1.3))
+                text.setPos(step, point["pretuned_mean"])
+                plot.addItem(text)
+        plot.getAxis("bottom").setTicks([[(s, str(s)) for s in points], []])
+        plot.setXRange(min(points) - 1, max(points) + 1, padding=0.02)
+
+
+def _item(text: str, align: Qt.AlignmentFlag | None = None, tip: str = "") -> QTableWidgetItem:
+    item = QTableWidgetItem(text)
+    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
+    if align is not None:
+        item.setTextAlignment(align)
+    if tip:
+        item.setToolTip(tip)
+    return item
+
+
+def _mean_std(cell: Cell | None) -> str:
+    return "—" if cell is None else f"{cell.mean:.3f} ± {cell.std:.3f}"
+
+
+def _gain_item(gain: float | None) -> QTableWidgetItem:
+    if gain is None:
+        return _item("", RIGHT)
+    item = _item(f"{gain:+.3f}", RIGHT, "pre-finetuned minus base")
+    item.setForeground(QColor(GREEN if gain >= 0 else RED))
+    font = QFont()
+    font.setBold(True)
+    item.setFont(font)
+    return item
+
+
+def _setup(table: QTableWidget, columns: tuple[str, ...], rows: int) -> None:
+    table.clear()
+    table.setColumnCount(len(columns))
+    table.setHorizontalHeaderLabels(list(columns))
+    table.setRowCount(rows)
+    header = table.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    header.setStretchLastSection(True)
+
+
+def fill_transfer_table(
+    table: QTableWidget, cells: list[Cell], ks: dict[tuple[str, str], int]
+) -> None:
+    """target, k, metric, base and pre-finetuned mean ± std over seeds, gain, leaked."""
+    by_key = {(c.target, c.size, c.model): c for c in cells}
+    keys = sorted({(c.target, c.size) for c in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
+    _setup(table, TRANSFER_COLUMNS, len(keys))
+    for row, (target, size) in enumerate(keys):
+        base, tuned = by_key.get((target, size, "base")), by_key.get((target, size, "pretuned"))
+        cell = base or tuned
+        assert cell is not None  # every key came from a cell
+        k = ks.get((target, size))
+        k_text = f"{k:,}" if k else size
+        k_text += " (all)" if size == "all" and k else ""
+        seeds = ", ".join(f"{c.model}: {c.n} seed(s)" for c in (base, tuned) if c is not None)
+        items = [
+            _item(target),
+            _item(k_text, RIGHT, f"training examples used (size asked: {size})"),
+            _item(cell.metric),
+            _item(_mean_std(base), RIGHT, seeds),
+            _item(_mean_std(tuned), RIGHT, seeds),
+            _gain_item(tuned.mean - base.mean if base and tuned else None),
+            _item("yes" if cell.leaked else "", None),
+        ]
+        if cell.leaked:
+            tip = "was in the pre-finetuning mix: this result is leaked, not a transfer result"
+            for item in (items[0], items[-1]):
+                item.setForeground(QColor(AMBER))
+                item.setToolTip(tip)
+        for col, item in enumerate(items):
+            table.setItem(row, col, item)
+
+
+def fill_sweep_table(table: QTableWidget, points: dict[int, dict[str, float]]) -> None:
+    """Number of tasks, base and pre-finetuned mean target metric, and the gain."""
+    _setup(table, SWEEP_COLUMNS, len(points))
+    for row, (step, point) in enumerate(points.items()):
+        values = [point.get("base_mean"), point.get("pretuned_mean")]
+        cells = [_item("" if v is None else f"{v:.3f}", RIGHT) for v in values]
+        for col, item in enumerate([_item(str(step), RIGHT), *cells, _gain_item(point.get("gain"))]):
+            table.setItem(row, col, item)
