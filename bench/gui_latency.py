@@ -73,9 +73,11 @@ def main() -> None:
         elif "start" in marks and "training" not in marks:
             if _store_step(window):
                 marks["training"] = now()
-        elif "training" in marks and now() - marks["training"] > args.seconds * 1000:
+        elif "end" not in marks and "training" in marks and \
+                now() - marks["training"] > args.seconds * 1000:
             marks["end"] = now()
             window.stop_run()
+        elif "end" in marks and window.worker is None:
             app.quit()
 
     watcher = QTimer()
@@ -83,8 +85,6 @@ def main() -> None:
     watcher.timeout.connect(poll)
     watcher.start()
     app.exec()
-    if window.worker is not None:
-        window.thread.wait()
     t = np.array(ticks)
     gaps = np.diff(t)
     mid = (t[1:] + t[:-1]) / 2

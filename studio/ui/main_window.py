@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QProcess, QSettings, Qt, QThread, QTimer
+from PySide6.QtCore import QCoreApplication, QProcess, QSettings, Qt, QThread, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -31,7 +31,8 @@ from studio.ui.export_dialog import ExportDialog
 from studio.ui.icons import app_icon
 from studio.ui.monitor import MonitorView
 from studio.ui.runs_view import RunsView
-from studio.ui.worker import Worker, export_job, start, train_job
+from studio.ui.transfer_view import TransferView
+from studio.ui.worker import Worker, export_job, start, train_job, transfer_job
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +82,12 @@ class MainWindow(QMainWindow):
         self.form = ConfigForm()
         self.monitor = MonitorView(self.store_path, catalog)
         self.runs = RunsView(self.store_path)
+        self.transfer = TransferView(catalog, self.store_path)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.form, "Configure")
         self.tabs.addTab(self.monitor, "Monitor")
         self.tabs.addTab(self.runs, "Runs")
+        self.tabs.addTab(self.transfer, "Transfer")
         self.setCentralWidget(self.tabs)
         self.dock = QDockWidget("Tasks")
         self.dock.setObjectName("tasks-dock")
@@ -101,6 +104,9 @@ class MainWindow(QMainWindow):
         self.runs.openRuns.connect(self.open_runs)
         self.runs.resumeRun.connect(self.resume)
         self.runs.exportRun.connect(self.export)
+        self.transfer.startRequested.connect(self.start_transfer)
+        self.transfer.stopRequested.connect(self.stop_transfer)
+        self.transfer_worker: Worker | None = None
         self._restore()
         self._update_shares()
         self._update_actions()
@@ -346,6 +352,40 @@ class MainWindow(QMainWindow):
         self.export_thread = self._start(worker)
         self.status.setText(f"Exporting {run_id}…")
 
+    # -- transfer experiments ----------------------------------------------------------------
+
+    def start_transfer(self, config: Any) -> None:
+        if self.transfer_worker is not None:
+            return
+        worker = Worker(transfer_job(config, self.catalog, self.data_dir, self.store_path))
+        worker.created.connect(self.transfer.show_transfer)
+        worker.progress.connect(self.transfer.set_progress)
+        worker.finished.connect(self._transfer_finished)
+        worker.failed.connect(self._transfer_failed)
+        self.transfer_worker = worker
+        self._start(worker)
+        self.transfer.set_running(True)
+        self.status.setText("Transfer experiment running…")
+
+    def stop_transfer(self) -> None:
+        if self.transfer_worker is not None:
+            self.transfer_worker.stop.set()
+            self.status.setText("Stopping the transfer experiment after the current fine-tuning…")
+
+    def _transfer_failed(self, error: str) -> None:
+        self._transfer_finished(None, error)
+
+    def _transfer_finished(self, transfer_id: str | None, error: str | None = None) -> None:
+        self.transfer_worker = None
+        self.transfer.set_running(False)
+        self.transfer.refresh()
+        self.runs.refresh()
+        if error:
+            self.show_error("The transfer experiment failed", error)
+            return
+        self.transfer.show_transfer(transfer_id)
+        self.status.setText(f"Transfer experiment {transfer_id} finished")
+
     def _export_progress(self, fraction: float, message: str) -> None:
         self.export_progress.setLabelText(message)
         self.export_progress.setValue(int(100 * fraction))
@@ -396,11 +436,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         with contextlib.suppress(StudioError):  # an invalid form is simply not remembered
             self.settings.setValue("config_yaml", self.current_config().to_yaml())
-        if self.worker is not None:
-            self.worker.stop.set()
-            self.status.setText("Saving a checkpoint before closing…")
+        for worker in (self.worker, self.transfer_worker):
+            if worker is not None:
+                worker.stop.set()
+        self.status.setText("Saving a checkpoint before closing…")
         for thread in list(self.active_threads):
-            thread.wait()  # a run saves its checkpoint; an export finishes
+            # Keep delivering events while waiting: the worker's "finished" reaches the thread's
+            # quit() through this (GUI) thread's event queue.
+            while not thread.wait(50):
+                QCoreApplication.processEvents()
+            self.active_threads.discard(thread)
         self.monitor.close_store()
         super().closeEvent(event)
 

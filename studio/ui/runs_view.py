@@ -82,6 +82,7 @@ class RunsView(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
         self.table.verticalHeader().hide()
+        self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _: self._open())
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         buttons = QHBoxLayout()

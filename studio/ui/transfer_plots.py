@@ -1,20 +1,34 @@
-"""The Transfer tab's result displays: data-efficiency panels, the task-count curve, the tables."""
+"""The Transfer tab's results side: data-efficiency panels, the task-count curve, the tables."""
 
 from __future__ import annotations
 
 import html
 import math
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont
-from PySide6.QtWidgets import QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-from studio.core.experiments import MODELS, Cell, size_key
+from studio.core.experiments import MODELS, Cell, size_key, summarize
+from studio.store import RunStore
 
 BASE_COLOUR, TUNED_COLOUR = "#7f7f7f", "#1f4e99"
 GREEN, RED, AMBER = "#1e8449", "#c0392b", "#b9770e"
@@ -32,6 +46,7 @@ DODGE = 0.012
 TRANSFER_COLUMNS = ("Target", "k", "Metric", "Base", "Pre-finetuned", "Gain", "Leaked")
 SWEEP_COLUMNS = ("Tasks in mix", "Base mean", "Pre-finetuned mean", "Gain")
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+SOLID = Qt.PenStyle.SolidLine
 
 
 @dataclass(frozen=True)
@@ -78,6 +93,14 @@ def sweep_points(rows: Iterable[dict[str, Any]]) -> dict[int, dict[str, float]]:
     return dict(sorted(points.items()))
 
 
+def _line(x: np.ndarray, y: np.ndarray, model: str, style: Qt.PenStyle = SOLID) -> pg.PlotDataItem:
+    colour, marker, label = STYLES[model]
+    pen, edge = pg.mkPen(colour, width=2, style=style), pg.mkPen("w", width=1)
+    return pg.PlotDataItem(
+        x, y, pen=pen, symbol=marker, symbolSize=7, symbolBrush=colour, symbolPen=edge, name=label
+    )
+
+
 class TransferPlots(pg.GraphicsLayoutWidget):
     """A grid of data-efficiency panels (one per target), or one task-count curve."""
 
@@ -117,6 +140,7 @@ class TransferPlots(pg.GraphicsLayoutWidget):
             axis.setPen(AXIS_COLOUR)
             axis.setTextPen(AXIS_COLOUR)
         plot.getAxis("left").setWidth(48)
+        plot.getAxis("left").enableAutoSIPrefix(False)  # "accuracy (x0.001)" reads badly
         self.titles.append(title)
         return plot
 
@@ -135,7 +159,8 @@ class TransferPlots(pg.GraphicsLayoutWidget):
             mine = [c for c in cells if c.target == target]
             leaked = any(c.leaked for c in mine)
             title = f"{target} {LEAK_NOTE}" if leaked else target
-            plot = self._panel(1 + i // columns, i % columns, title, AMBER if leaked else TITLE_COLOUR)
+            colour = AMBER if leaked else TITLE_COLOUR
+            plot = self._panel(1 + i // columns, i % columns, title, colour)
             plot.setLabel("left", mine[0].metric, color=AXIS_COLOUR, size="8pt")
             self.plots[target] = plot
             self._draw_target(plot, target)
@@ -147,13 +172,12 @@ class TransferPlots(pg.GraphicsLayoutWidget):
             curve = self.curves.get((target, model))
             if curve is None:
                 continue
-            colour, marker, label = STYLES[model]
             x = np.log10(curve.x) + offset
-            plot.addItem(pg.ErrorBarItem(x=x, y=curve.y, top=curve.std, bottom=curve.std,
-                                         beam=0.025, pen=pg.mkPen(colour, width=1.2)))
-            plot.addItem(pg.PlotDataItem(
-                x, curve.y, pen=pg.mkPen(colour, width=2), symbol=marker, symbolSize=7,
-                symbolBrush=colour, symbolPen=pg.mkPen("w", width=1), name=label))
+            pen = pg.mkPen(STYLES[model][0], width=1.2)
+            bars = pg.ErrorBarItem(x=x, y=curve.y, top=curve.std, bottom=curve.std, beam=0.025)
+            bars.setData(pen=pen)
+            plot.addItem(bars)
+            plot.addItem(_line(x, curve.y, model))
             xs.update(float(v) for v in curve.x)
         ticks = [(math.log10(k), f"{k:,.0f}") for k in sorted(xs)]
         plot.getAxis("bottom").setTicks([ticks, []])
@@ -181,10 +205,7 @@ class TransferPlots(pg.GraphicsLayoutWidget):
                 continue
             y = np.array([points[s][f"{model}_mean"] for s in steps])
             self.curves[("sweep", model)] = Curve(np.array(steps, float), y, np.zeros(len(y)))
-            colour, marker, label = STYLES[model]
-            plot.addItem(pg.PlotDataItem(
-                steps, y, pen=pg.mkPen(colour, width=2, style=style), symbol=marker,
-                symbolSize=7, symbolBrush=colour, symbolPen=pg.mkPen("w", width=1), name=label))
+            plot.addItem(_line(np.array(steps), y, model, style))
         for step, point in points.items():
             if "gain" in point and "pretuned_mean" in point:
                 colour = GREEN if point["gain"] >= 0 else RED
@@ -193,6 +214,10 @@ class TransferPlots(pg.GraphicsLayoutWidget):
                 plot.addItem(text)
         plot.getAxis("bottom").setTicks([[(s, str(s)) for s in points], []])
         plot.setXRange(min(points) - 1, max(points) + 1, padding=0.02)
+        values = [v for p in points.values() for n, v in p.items() if n != "gain"]
+        span = max(max(values) - min(values), 0.01)
+        # Head room above the highest point, where its gain label sits.
+        plot.setYRange(min(values) - 0.1 * span, max(values) + 0.2 * span, padding=0)
 
 
 def _item(text: str, align: Qt.AlignmentFlag | None = None, tip: str = "") -> QTableWidgetItem:
@@ -227,7 +252,9 @@ def _setup(table: QTableWidget, columns: tuple[str, ...], rows: int) -> None:
     table.setRowCount(rows)
     header = table.horizontalHeader()
     header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    header.setStretchLastSection(True)
+    # No stretched column: a wide one would push the numbers away from the names.
+    header.setStretchLastSection(False)
+    table.verticalHeader().setDefaultSectionSize(24)
 
 
 def fill_transfer_table(
@@ -269,5 +296,119 @@ def fill_sweep_table(table: QTableWidget, points: dict[int, dict[str, float]]) -
     for row, (step, point) in enumerate(points.items()):
         values = [point.get("base_mean"), point.get("pretuned_mean")]
         cells = [_item("" if v is None else f"{v:.3f}", RIGHT) for v in values]
-        for col, item in enumerate([_item(str(step), RIGHT), *cells, _gain_item(point.get("gain"))]):
+        items = [_item(str(step), RIGHT), *cells, _gain_item(point.get("gain"))]
+        for col, item in enumerate(items):
             table.setItem(row, col, item)
+
+
+class TransferResults(QWidget):
+    """The stored results of one transfer or sweep run: a picker, a summary, plots, a table."""
+
+    def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store_path = Path(store_path)
+        self.cells: list[Cell] = []
+        self.shown: dict[str, Any] | None = None  # id and status of the run shown
+        self.combo = QComboBox()
+        self.combo.setToolTip("Stored transfer experiments (newest first) and task-count sweeps")
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.combo.currentIndexChanged.connect(self._on_pick)
+        refresh = QPushButton("Refresh")
+        refresh.setToolTip("Read the store again")
+        refresh.clicked.connect(lambda: self.refresh())
+        self.summary = QLabel()
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setWordWrap(True)
+        self.plots = TransferPlots()
+        self.table = QTableWidget()
+        self.table.verticalHeader().hide()
+        self.table.setAlternatingRowColors(True)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.plots)
+        split.addWidget(self.table)
+        split.setStretchFactor(0, 1)
+        split.setSizes([560, 220])
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Results of"))
+        top.addWidget(self.combo, 1)
+        top.addWidget(refresh)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.summary)
+        layout.addWidget(split, 1)
+
+    def refresh(self, select: str | None = None) -> None:
+        """Reload the list of stored runs and show `select` (or keep the one shown)."""
+        with RunStore(self.store_path) as store:
+            runs = store.list_runs("transfer") + store.list_runs("sweep")
+        keep = select or (self.shown["id"] if self.shown else None)
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for run in runs:
+            kind = "Transfer" if run["kind"] == "transfer" else "Sweep"
+            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))
+            self.combo.addItem(f"{kind} · {run['name']} · {run['status']} · {stamp}", run["id"])
+        if not runs:
+            self.combo.addItem("no stored transfer results yet", None)
+        self.combo.setCurrentIndex(max(self.combo.findData(keep), 0) if keep else 0)
+        self.combo.blockSignals(False)
+        self._on_pick()
+
+    def reload_if_running(self) -> None:
+        """Pick up new rows of a shown run that is still being written."""
+        if self.shown and self.shown["status"] == "running":
+            self.display(self.shown["id"])
+
+    def _on_pick(self, *_: object) -> None:
+        run_id = self.combo.currentData()
+        if run_id is not None:
+            self.display(run_id)
+            return
+        self.shown, self.cells = None, []
+        self.summary.setText("")
+        self.table.setRowCount(0)
+        self.plots.show_message("Pick stored results above, or run a transfer experiment.")
+
+    def display(self, run_id: str) -> None:
+        """Draw one stored transfer or sweep run."""
+        with RunStore(self.store_path) as store:
+            try:
+                run = store.get_run(run_id)
+            except KeyError:
+                self.plots.show_message(f"Run {run_id} is no longer in the store.")
+                return
+            sweep = run["kind"] == "sweep"
+            rows = store.metrics_after(0, run_id) if sweep else store.results(run_id)
+        self.shown = {"id": run_id, "status": run["status"]}
+        if sweep:
+            self.cells, points = [], sweep_points(rows)
+            self.plots.show_sweep(points)
+            fill_sweep_table(self.table, points)
+        else:
+            self.cells, ks = summarize(rows), examples_by_size(rows)
+            self.plots.show_transfer(self.cells, ks)
+            fill_transfer_table(self.table, self.cells, ks)
+        leaked = sorted({c.target for c in self.cells if c.leaked})
+        self.summary.setText(_summary(run, len(rows), leaked))
+
+
+def _summary(run: dict[str, Any], count: int, leaked: list[str]) -> str:
+    config = run["config"] if isinstance(run["config"], dict) else {}
+    if run["kind"] == "sweep":
+        what = f"{len(config.get('children', []))} subsets done"
+    else:
+        what = f"{count} results · source {config.get('source', '?')}"
+    base = str(run.get("base_model") or "?")
+    parts = [f"<b>{html.escape(run['name'])}</b>"]
+    parts += [html.escape(p) for p in (run["status"], what, f"base {base}", run["id"])]
+    if leaked:
+        names = html.escape(", ".join(leaked))
+        parts.append(_coloured(f"leaked: {names} (in the pre-finetuning mix)", AMBER))
+    if run.get("error"):
+        parts.append(_coloured(html.escape(str(run["error"])), RED))
+    return " · ".join(parts)
+
+
+def _coloured(text: str, colour: str) -> str:
+    return f'<span style="color:{colour}">{text}</span>'

@@ -51,13 +51,14 @@ class Worker(QObject):
 
 
 def start(worker: Worker, on_finish: Callable[[], None] | None = None) -> QThread:
-    """Move `worker` to a new thread and start it; both are deleted when the job ends."""
+    """Move `worker` to a new thread and start it; the thread is deleted when the job ends."""
     thread = QThread()
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
     worker.failed.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
+    # The worker itself is owned by Python (the window keeps it until its result arrives);
+    # deleting it from the finishing thread would free a Python object off the GUI thread.
     thread.finished.connect(thread.deleteLater)
     if on_finish is not None:
         thread.finished.connect(on_finish)

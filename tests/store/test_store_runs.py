@@ -322,7 +322,13 @@ def test_best_values_per_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with RunStore(tmp_path / "s.db") as store:
         a = store.create_run("a", "pretrain", {}, "m")
         b = store.create_run("b", "pretrain", {}, "m")
-        store.add_metrics([MetricRow(1, "eval_mean", 0.5), MetricRow(2, "eval_mean", 0.7),
-                           MetricRow(2, "eval_mean", 0.9, "task")], a)
+        store.add_metrics(
+            [
+                MetricRow(1, "eval_mean", 0.5),
+                MetricRow(2, "eval_mean", 0.7),
+                MetricRow(2, "eval_mean", 0.9, "task"),
+            ],
+            a,
+        )
         store.add_metrics([MetricRow(1, "loss", 3.0)], b)
         assert store.best_values() == {a: 0.7}

@@ -179,3 +179,49 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
     with RunStore(window.store_path) as store:
         assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
+
+
+def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_model: str) -> None:  # type: ignore[no-untyped-def]
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
+    win.show()
+    win._apply_config(_config(tiny_model, max_steps=100_000))
+    win.start_run()
+    qtbot.waitUntil(lambda: win.running_id is not None, timeout=60_000)
+    run_id = win.running_id
+    win.close()  # waits for the worker to finish its update and save, without a deadlock
+    assert not win.active_threads
+    with RunStore(win.store_path) as store:
+        assert store.get_run(run_id)["status"] in ("stopped", "running")
+
+
+def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: str) -> None:  # type: ignore[no-untyped-def]
+    from studio.session import execute
+
+    source = execute(
+        _config(tiny_model, max_steps=4, tasks=("synth_sentiment", "synth_topic")),
+        window.catalog,
+        None,
+        window.store_path,
+        threading.Event(),
+    )
+    view = window.transfer
+    view.refresh()
+    assert view.set_source(source.run_id)
+    assert view.is_marked_in_mix("synth_sentiment") and not view.is_marked_in_mix("synth_choice")
+    view.set_targets(["synth_choice"])
+    view.sizes_edit.setText("8, 16")
+    view.seeds_edit.setText("0")
+    view.base_combo.setEditText(tiny_model)
+    view.checkpoint_combo.setCurrentText("latest")
+    view.epochs_spin.setValue(1.0)
+    view.eval_spin.setValue(20)
+    view.device_combo.setCurrentText("cpu")
+    view.run_button.click()
+    qtbot.waitUntil(lambda: window.transfer_worker is None, timeout=120_000)
+    cells = view.current_cells()
+    assert {(c.size, c.model) for c in cells} == {
+        (s, m) for s in ("8", "16") for m in ("base", "pretuned")
+    }
+    x, y, _ = view.plot_data("synth_choice", "pretuned")
+    assert list(x) == [8, 16] and len(y) == 2

@@ -1,0 +1,492 @@
+"""The Transfer tab: set up a transfer experiment, and browse stored transfer and sweep results."""
+
+from __future__ import annotations
+
+import html
+import re
+from pathlib import Path
+
+import numpy as np
+import yaml
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.errors import ConfigError
+from studio.core.experiments import Cell, TransferConfig
+from studio.core.models import DEFAULT_MODEL
+from studio.core.tasks import TaskSpec
+from studio.store import RunStore
+from studio.ui.config_form import SciSpinBox
+from studio.ui.transfer_plots import AMBER, RED, TransferResults
+
+EXPORT_ITEM = "Export folder…"
+SOURCE_STATUSES = ("finished", "stopped")
+IN_MIX_TIP = "was in the pre-finetuning mix: results would be leaked"
+LEAK_TIP = f"{IN_MIX_TIP} (flagged in the results)"
+BASE_MODELS = (DEFAULT_MODEL, "roberta-base", "bert-base-uncased", "microsoft/deberta-v3-base")
+ROLE = Qt.ItemDataRole.UserRole
+GREY = "#555555"
+# Keyed by the attribute holding the widget; _build sets them all in one place.
+TIPS = {
+    "source_combo": "The pre-finetuned encoder to test: a finished or stopped pre-finetuning run"
+    " of this store, or an exported folder (one with heads.json).",
+    "checkpoint_combo": "Which checkpoint of the source run: the best by validation mean, or the"
+    " latest.",
+    "base_combo": "The plain model fine-tuned side by side with the pre-finetuned one; use the "
+    "source's own base model, so the gain is the pre-finetuning's alone.",
+    "filter_edit": "Show only targets whose name or title contains this text",
+    "target_list": "Held-out tasks to fine-tune on. Tasks marked 'in mix' were part of the "
+    "source's pre-finetuning: their results would be leaked, not transfer.",
+    "sizes_edit": "Training-set sizes k sampled from each target's training set, separated by "
+    "commas; 'all' uses the whole set. Small sizes show the sample-efficiency gain.",
+    "seeds_edit": "Random seeds: each size is fine-tuned once per seed (another sample and "
+    "initialisation); the plots show mean ± std over seeds.",
+    "reuse_check": "Start a target's head from the pre-finetuned head of the same task or format"
+    " when the source has one (the base model always starts from a fresh head).",
+    "lr_spin": "Peak learning rate of every fine-tuning run (linear warm-up and decay).",
+    "batch_spin": "Examples per optimizer update.",
+    "epochs_spin": "Passes over the k training examples (a few updates are always made).",
+    "length_spin": "Longest input in tokens; longer ones are truncated (MRC: split in windows).",
+    "eval_spin": "Validation examples scored per run; 0 scores the full validation split.",
+    "device_combo": "Where to fine-tune: auto picks CUDA, then Apple MPS, then the CPU.",
+    "name_edit": "A name for the results list; empty names it after the source.",
+    "run_button": "Fine-tune the base and the pre-finetuned model on every target × size × seed",
+    "stop_button": "Stop after the current fine-tuning run; finished results stay stored",
+}
+
+
+def parse_sizes(text: str) -> tuple[int | str, ...]:
+    """'100, 32 all' -> (32, 100, 'all'); a readable ConfigError for anything else."""
+    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
+    for token in tokens:
+        if token.lower() != "all" and not (token.isascii() and token.isdigit() and int(token) > 0):
+            what = f"{token!r} is not a positive whole number or 'all'"
+            raise ConfigError(f"Sizes: {what} (e.g. 32, 100, all)")
+    if not tokens:
+        raise ConfigError("Sizes: give at least one training-set size, e.g. 32, 100, all")
+    sizes = {"all" if t.lower() == "all" else int(t) for t in tokens}
+    return tuple(sorted(sizes, key=lambda s: float("inf") if s == "all" else float(s)))
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0, 1, 2' -> (0, 1, 2); a readable ConfigError for anything else."""
+    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
+    bad = [t for t in tokens if not (t.isascii() and t.isdigit())]
+    if bad or not tokens:
+        what = f"{bad[0]!r} is not a whole number" if bad else "give at least one seed"
+        raise ConfigError(f"Seeds: {what} (e.g. 0, 1, 2)")
+    return tuple(dict.fromkeys(int(t) for t in tokens))
+
+
+def export_mix(folder: Path) -> list[str]:
+    """The tasks an export folder was pre-finetuned on; a ConfigError names what is missing."""
+    if not (folder / "heads.json").is_file():
+        raise ConfigError(f"{folder}: not an export folder (it has no heads.json)")
+    config = folder / "studio_config.yaml"
+    try:
+        tasks = yaml.safe_load(config.read_text(encoding="utf-8"))["tasks"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{config}: cannot read the pre-finetuning tasks: {exc}") from None
+    return [str(t) for t in tasks]
+
+
+class TransferView(QWidget):
+    """Form for a TransferConfig on the left; stored results (plots and table) on the right.
+
+    The view never runs jobs: Run emits `startRequested(TransferConfig)` and the window calls
+    back with `set_running`, `set_progress` and `show_transfer`.
+    """
+
+    startRequested = Signal(object)
+    stopRequested = Signal()
+
+    def __init__(
+        self, catalog: dict[str, TaskSpec], store_path: Path, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.catalog = catalog
+        self.store_path = Path(store_path)
+        self._mixes: dict[str, list[str]] = {}  # source (run id or folder) -> its tasks
+        self._folders: list[str] = []  # export folders picked this session
+        self._checked: set[str] = set()
+        self.last_message = ""  # the form's latest note or error, as plain text
+        self._build()
+        self.refresh()
+        self.set_running(False)
+
+    # -- layout ------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        form = QWidget()
+        column = QVBoxLayout(form)
+        column.addWidget(self._source_group())
+        column.addWidget(self._targets_group(), 1)
+        column.addWidget(self._settings_group())
+        self.run_button, self.stop_button = QPushButton("Run transfer"), QPushButton("Stop")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self._on_run)
+        self.stop_button.clicked.connect(self.stopRequested.emit)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button, 2)
+        buttons.addWidget(self.stop_button, 1)
+        column.addLayout(buttons)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setFormat("%p%")
+        self.progress_label = QLabel("idle")
+        self.progress_label.setWordWrap(True)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        for widget in (self.progress, self.progress_label, self.message):
+            column.addWidget(widget)
+        scroll = QScrollArea()
+        scroll.setWidget(form)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(360)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+
+        splitter = QSplitter(Qt.Orientation.Horizontal)
+        splitter.addWidget(scroll)
+        self.results = TransferResults(self.store_path)
+        self.plots, self.table = self.results.plots, self.results.table
+        splitter.addWidget(self.results)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([380, 920])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(splitter)
+        for attr, tip in TIPS.items():
+            getattr(self, attr).setToolTip(tip)
+
+    def _source_group(self) -> QGroupBox:
+        self.source_combo = QComboBox()
+        self.source_combo.currentIndexChanged.connect(self._on_source_changed)
+        self.source_combo.activated.connect(self._on_source_activated)
+        self.checkpoint_combo = QComboBox()
+        self.checkpoint_combo.addItems(["best", "latest"])
+        self.base_combo = QComboBox()
+        self.base_combo.setEditable(True)
+        self.base_combo.addItems(list(BASE_MODELS))
+        group, layout = _group("Source")
+        layout.addRow("Pre-finetuned", self.source_combo)
+        layout.addRow("Checkpoint", self.checkpoint_combo)
+        layout.addRow("Base model", self.base_combo)
+        return group
+
+    def _targets_group(self) -> QGroupBox:
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("filter tasks…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._apply_filter)
+        self.target_list = QListWidget()
+        self.target_list.setMinimumHeight(180)
+        self.target_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        self.target_list.itemChanged.connect(self._on_target_changed)
+        self.targets_label = QLabel()
+        group = QGroupBox("Held-out targets")
+        layout = QVBoxLayout(group)
+        layout.addWidget(self.filter_edit)
+        layout.addWidget(self.target_list, 1)
+        layout.addWidget(self.targets_label)
+        return group
+
+    def _settings_group(self) -> QGroupBox:
+        self.sizes_edit = QLineEdit("32, 100, 300, 1000, all")
+        self.seeds_edit = QLineEdit("0, 1, 2")
+        for edit in (self.sizes_edit, self.seeds_edit):
+            edit.textChanged.connect(self._validate)
+        self.reuse_check = QCheckBox("Reuse pre-finetuned heads")
+        self.reuse_check.setChecked(True)
+        self.lr_spin = SciSpinBox(1e-7, 1.0)
+        self.lr_spin.setValue(3e-5)
+        self.batch_spin = _spin(1, 4096, 16)
+        self.epochs_spin = QDoubleSpinBox()
+        self.epochs_spin.setRange(0.1, 1000.0)
+        self.epochs_spin.setValue(3.0)
+        self.length_spin = _spin(128, 8192, 256)
+        self.eval_spin = _spin(0, 100_000_000, 0)
+        self.eval_spin.setSpecialValueText("full split")
+        self.device_combo = QComboBox()
+        self.device_combo.addItems(["auto", "cuda", "mps", "cpu"])
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("transfer from <source>")
+        group = QGroupBox("Grid and fine-tuning")
+        grid = QGridLayout(group)
+        # Two label/field pairs per row below the sizes and seeds: the targets list gets the room.
+        cells = (
+            ("Sizes (k)", self.sizes_edit, 3), ("Seeds", self.seeds_edit, 3),
+            ("Learning rate", self.lr_spin, 1), ("Batch size", self.batch_spin, 1),
+            ("Epochs", self.epochs_spin, 1), ("Max length", self.length_spin, 1),
+            ("Eval examples", self.eval_spin, 1), ("Device", self.device_combo, 1),
+            ("Name", self.name_edit, 3), ("", self.reuse_check, 3),
+        )  # fmt: skip
+        row = col = 0
+        for label, widget, span in cells:
+            grid.addWidget(QLabel(label), row, col)
+            grid.addWidget(widget, row, col + 1, 1, span)
+            row, col = (row, 2) if span == 1 and col == 0 else (row + 1, 0)
+        grid.setColumnStretch(1, 1)
+        grid.setColumnStretch(3, 1)
+        return group
+
+    # -- public API --------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Re-read the store: the source runs and the stored results, keeping the selections."""
+        self._reload_sources()
+        self.results.refresh()
+
+    def config(self) -> TransferConfig:
+        """The form as a TransferConfig; a ConfigError says what to fix."""
+        source = self.source()
+        if source is None:
+            raise ConfigError("Source: pick a pre-finetuning run or an export folder")
+        targets = self.checked_targets()
+        if not targets:
+            raise ConfigError("Targets: check at least one held-out target task")
+        base = self.base_combo.currentText().strip()
+        if not base:
+            raise ConfigError("Base model: name the model to compare against, e.g. minilm")
+        config = TransferConfig(
+            source=source,
+            targets=tuple(targets),
+            base_model=base,
+            sizes=parse_sizes(self.sizes_edit.text()),
+            seeds=parse_seeds(self.seeds_edit.text()),
+            reuse_heads=self.reuse_check.isChecked(),
+            checkpoint=self.checkpoint_combo.currentText(),
+            learning_rate=self.lr_spin.value(),
+            batch_size=self.batch_spin.value(),
+            epochs=self.epochs_spin.value(),
+            max_length=self.length_spin.value(),
+            eval_max_examples=self.eval_spin.value() or None,
+            device=self.device_combo.currentText(),
+            name=self.name_edit.text().strip(),
+        )
+        config.finetune(targets[0], base, config.sizes[0], config.seeds[0], False)  # validates
+        return config
+
+    def source(self) -> str | None:
+        """The chosen source: a run id or an export folder (None when there is none)."""
+        return self.source_combo.currentData()
+
+    def set_source(self, source: str) -> bool:
+        """Choose a run id of the store, or an export folder (added to the list); False if not."""
+        index = self.source_combo.findData(source)
+        if index < 0:
+            try:
+                mix = export_mix(Path(source))
+            except ConfigError as exc:
+                self._show_message(str(exc), RED)
+                return False
+            self._mixes[source] = mix
+            self._folders.append(source)
+            self._reload_sources()
+            index = self.source_combo.findData(source)
+        self.source_combo.setCurrentIndex(index)
+        return True
+
+    def mix(self) -> list[str]:
+        """The tasks the chosen source was pre-finetuned on."""
+        return list(self._mixes.get(self.source() or "", []))
+
+    def is_marked_in_mix(self, name: str) -> bool:
+        """Whether the target list marks `name` as part of the source's mix."""
+        items = self.target_list.findItems(name, Qt.MatchFlag.MatchStartsWith)
+        return any(i.data(ROLE) == name and "in mix" in i.text() for i in items)
+
+    def checked_targets(self) -> list[str]:
+        """Checked target tasks, in list order."""
+        return [n for n in self._target_names() if n in self._checked]
+
+    def set_targets(self, names: list[str]) -> None:
+        """Check exactly these targets."""
+        self._checked = {n for n in names if n in self._targetable()}
+        self._fill_targets()
+
+    def set_running(self, running: bool) -> None:
+        """The window started or ended a transfer job."""
+        self.run_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        if running:
+            self.progress.setValue(0)
+            self.progress_label.setText("starting…")
+        elif self.progress_label.text() in ("starting…", "idle"):
+            self.progress_label.setText("idle")
+
+    def set_progress(self, fraction: float, message: str) -> None:
+        """Progress of the running job; a shown running transfer picks up new results."""
+        self.progress.setValue(round(1000 * max(0.0, min(fraction, 1.0))))
+        self.progress_label.setText(message)
+        self.results.reload_if_running()
+
+    def show_transfer(self, transfer_id: str) -> None:
+        """Show the results of a stored transfer (or sweep) run, reloading the list first."""
+        self.results.refresh(select=transfer_id)
+
+    def current_cells(self) -> list[Cell]:
+        """The (target, size, model) cells shown now."""
+        return list(self.results.cells)
+
+    def panel_titles(self) -> list[str]:
+        """The titles of the plot panels, in grid order."""
+        return list(self.plots.titles)
+
+    def plot_data(self, target: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(x, y, std) drawn for a target and model ('sweep' as target for a sweep's curve)."""
+        curve = self.plots.curves[(target, model)]
+        return curve.x, curve.y, curve.std
+
+    # -- sources and targets -----------------------------------------------------------------
+
+    def _reload_sources(self) -> None:
+        with RunStore(self.store_path) as store:
+            runs = [r for r in store.list_runs("pretrain") if r["status"] in SOURCE_STATUSES]
+        combo, current = self.source_combo, self.source()
+        combo.blockSignals(True)
+        combo.clear()
+        for run in runs:
+            combo.addItem(f"{run['name']} · {run['id']}", run["id"])
+            tasks = list(run["config"].get("tasks", []))
+            self._mixes[run["id"]] = tasks
+            combo.setItemData(combo.count() - 1, f"{run['status']}, {len(tasks)} tasks: "
+                              + ", ".join(tasks), Qt.ItemDataRole.ToolTipRole)  # fmt: skip
+        for folder in self._folders:
+            combo.addItem(f"folder: {Path(folder).name}", folder)
+            combo.setItemData(combo.count() - 1, folder, Qt.ItemDataRole.ToolTipRole)
+        if combo.count() == 0:
+            combo.addItem("no finished pre-finetuning run yet", None)
+        combo.insertSeparator(combo.count())
+        combo.addItem(EXPORT_ITEM, None)
+        combo.setCurrentIndex(max(combo.findData(current), 0) if current else 0)
+        combo.blockSignals(False)
+        self._on_source_changed()
+
+    def _on_source_activated(self, index: int) -> None:
+        # activated: only the user's pick opens the dialog, never a refresh of the list.
+        if self.source_combo.itemText(index) != EXPORT_ITEM:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export folder of a pre-finetuned model")
+        if not (folder and self.set_source(folder)):
+            self.source_combo.setCurrentIndex(0)
+
+    def _on_source_changed(self, *_: object) -> None:
+        is_run = bool(self.source()) and self.source() not in self._folders
+        self.checkpoint_combo.setEnabled(is_run)
+        self._fill_targets()
+
+    def _targetable(self) -> list[str]:
+        # Summarization needs a decoder; the transfer fine-tunes encoders only.
+        return [n for n, s in self.catalog.items() if s.family != "summarization"]
+
+    def _target_names(self) -> list[str]:
+        return [self.target_list.item(i).data(ROLE) for i in range(self.target_list.count())]
+
+    def _fill_targets(self) -> None:
+        """Rebuild the list: tasks outside the source's mix first, then those in it."""
+        mix = set(self.mix())
+        names = self._targetable()
+        ordered = [n for n in names if n not in mix] + [n for n in names if n in mix]
+        self.target_list.blockSignals(True)
+        self.target_list.clear()
+        for name in ordered:
+            spec = self.catalog[name]
+            item = QListWidgetItem(f"{name}   — in mix" if name in mix else name)
+            item.setData(ROLE, name)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            checked = name in self._checked
+            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+            tip = f"{spec.title} · {spec.family} · {spec.metric}"
+            if name in mix:
+                item.setForeground(QColor(AMBER))
+                tip = f"{name} {IN_MIX_TIP}.<br>{tip}"
+            item.setToolTip(tip)
+            self.target_list.addItem(item)
+        self.target_list.blockSignals(False)
+        self._apply_filter(self.filter_edit.text())
+        self._validate()
+
+    def _apply_filter(self, text: str) -> None:
+        needle = text.strip().lower()
+        for i in range(self.target_list.count()):
+            item = self.target_list.item(i)
+            name = item.data(ROLE)
+            hay = f"{name}\n{self.catalog[name].title}".lower()
+            item.setHidden(bool(needle) and needle not in hay)
+
+    def _on_target_changed(self, item: QListWidgetItem) -> None:
+        name = item.data(ROLE)
+        if item.checkState() == Qt.CheckState.Checked:
+            self._checked.add(name)
+        else:
+            self._checked.discard(name)
+        self._validate()
+
+    # -- form feedback -----------------------------------------------------------------------
+
+    def _validate(self, *_: object) -> None:
+        """Live feedback: size/seed typos in red, leaked targets as an amber note."""
+        checked = self.checked_targets()
+        self.targets_label.setText(f"{len(checked)} of {self.target_list.count()} checked")
+        try:
+            sizes, seeds = parse_sizes(self.sizes_edit.text()), parse_seeds(self.seeds_edit.text())
+        except ConfigError as exc:
+            self._show_message(str(exc), RED)
+            return
+        leaked = [t for t in checked if t in set(self.mix())]
+        if leaked:
+            self._show_message(f"{', '.join(leaked)} {LEAK_TIP}.", AMBER)
+        elif checked:
+            runs = 2 * len(checked) * len(sizes) * len(seeds)
+            self._show_message(f"{runs} fine-tuning runs (base and pre-finetuned).")
+        else:
+            self._show_message("")
+
+    def _show_message(self, text: str, colour: str = GREY) -> None:
+        self.message.setText(f'<span style="color:{colour}">{html.escape(text)}</span>')
+        self.last_message = text
+
+    def _on_run(self) -> None:
+        try:
+            config = self.config()
+        except ConfigError as exc:
+            self._show_message(str(exc), RED)
+            return
+        self.startRequested.emit(config)
+
+
+def _group(title: str) -> tuple[QGroupBox, QFormLayout]:
+    group = QGroupBox(title)
+    layout = QFormLayout(group)
+    layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return group, layout
+
+
+def _spin(low: int, high: int, value: int) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(low, high)
+    spin.setValue(value)
+    return spin
