@@ -21,7 +21,7 @@ run: setup
 	$(BIN)/python main.py
 
 lint: setup
-	$(BIN)/ruff check studio tests bench main.py
+	$(BIN)/ruff check studio tests bench docs main.py
 	$(BIN)/lint-imports
 
 test: lint
@@ -30,6 +30,9 @@ test: lint
 bench: setup
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.padding
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.gui_startup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.gui_plot
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.gui_latency
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

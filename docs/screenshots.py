@@ -1,8 +1,9 @@
 """Regenerate the README's screenshots: two short real runs, then each tab of the window.
 
 Usage (from the checkout, with ../shared/data beside it):
-    QT_QPA_PLATFORM=offscreen python docs/screenshots.py [--steps 40]
-Writes docs/<tab>.png. Takes a few minutes on a CPU (MiniLM, 16 real tasks).
+    QT_QPA_PLATFORM=offscreen python docs/screenshots.py [--steps 40] [--store PATH]
+Writes docs/<tab>.png. Takes a few minutes on a CPU (MiniLM, 16 real tasks). With --store, no
+training: the newest pre-finetuning runs and transfer experiment of that store are shown.
 """
 
 from __future__ import annotations
@@ -53,10 +54,16 @@ def grab_tabs(store: Path, run_ids: list[str]) -> None:
     window.open_runs(run_ids[:1])
     for _ in range(20):
         app.processEvents()
-    for name in ("Configure", "Monitor", "Runs"):
+    transfers = [r["id"] for r in window.runs.runs.values() if r["kind"] == "transfer"]
+    if transfers:
+        window.transfer.refresh()
+        window.transfer.show_transfer(transfers[0])
+    for name in ("Configure", "Monitor", "Runs", "Transfer"):
         for i in range(window.tabs.count()):
             if window.tabs.tabText(i) == name:
                 window.tabs.setCurrentIndex(i)
+        if name == "Transfer" and not transfers:
+            continue
         if name == "Runs":
             window.runs.refresh()
             window.runs.select(run_ids)
@@ -81,10 +88,18 @@ def config_of(store: Path, run_id: str):  # type: ignore[no-untyped-def]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--store", help="show the runs of this store instead of training")
     args = parser.parse_args()
-    os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp())
-    store = Path(os.environ["STUDIO_HOME"]) / "studio.db"
-    run_ids = train_runs(store, args.steps)
+    if args.store:
+        from studio.store import RunStore
+
+        store = Path(args.store)
+        with RunStore(store) as db:
+            run_ids = [r["id"] for r in db.list_runs(kind="pretrain")][:2]
+    else:
+        os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp())
+        store = Path(os.environ["STUDIO_HOME"]) / "studio.db"
+        run_ids = train_runs(store, args.steps)
     grab_tabs(store, run_ids)
 
 
