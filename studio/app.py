@@ -19,8 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from studio.core.errors import StudioError
     from studio.core.tasks import default_tasks_dir, load_catalog
     from studio.ui.icons import app_icon
     from studio.ui.main_window import MainWindow
@@ -29,8 +30,17 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName("Muppet Studio")
     app.setOrganizationName("MuppetStudio")
     app.setWindowIcon(app_icon())
+    try:
+        catalog = load_catalog(default_tasks_dir())
+    except StudioError as exc:
+        QMessageBox.critical(
+            None,
+            "Muppet Studio cannot start",
+            f"The task catalog is broken:\n\n{exc}\n\nFix or remove that file and start again.",
+        )
+        return 1
     window = MainWindow(
-        load_catalog(default_tasks_dir()),
+        catalog,
         Path(args.store) if args.store else None,
         Path(args.data_dir) if args.data_dir else None,
     )

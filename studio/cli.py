@@ -246,8 +246,9 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     catalog = load_catalog(default_tasks_dir())
     with RunStore(_store(args)) as store:
         source_run = None
-        if _is_run(store, config.model):
-            source = resolve_source(store, config.model)
+        run, _, which = config.model.removeprefix("run:").partition("@")
+        if config.model.startswith("run:") or _is_run(store, run):
+            source = resolve_source(store, run, which or "best")
             config, source_run = replace(config, model=source.model), source.run_id
         run_id, result = finetune_run(
             config, catalog, paths.data_dir(args.data_dir), store, threading.Event(), source_run

@@ -17,7 +17,13 @@ from typing import Any
 
 from studio.core.config import config_from_dict
 from studio.core.errors import ConfigError, StudioError
-from studio.core.experiments import FinetuneConfig, SweepConfig, TransferConfig, summarize
+from studio.core.experiments import (
+    FinetuneConfig,
+    SweepConfig,
+    TransferConfig,
+    summarize,
+    transfer_config,
+)
 from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec
 from studio.session import execute, run_dir
@@ -84,10 +90,9 @@ def finetune_run(
     try:
         result = finetune(config, sink, stop, Workspace.default(catalog, data_dir))
     except Exception as exc:
-        message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
-        sink.log("error", message if isinstance(exc, StudioError) else traceback.format_exc())
+        sink.log("error", _message(exc) if isinstance(exc, StudioError) else traceback.format_exc())
         sink.close()
-        store.set_status(run_id, "failed", error=message)
+        store.set_status(run_id, "failed", error=_message(exc))
         raise
     sink.close()
     store.update_run(run_id, step=result.steps, max_steps=result.steps)
@@ -156,6 +161,8 @@ def transfer(
                     source.run_id,
                     {"transfer_id": transfer_id, "role": label},
                 )
+                if result.status != "finished":  # stopped part-way: not a comparable result
+                    continue
                 store.add_result(
                     {
                         "transfer_id": transfer_id,
@@ -172,10 +179,9 @@ def transfer(
                 )
                 store.update_run(transfer_id, step=done + 1, max_steps=len(jobs))
         except Exception as exc:
-            message = str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"
-            store.set_status(transfer_id, "failed", error=message)
+            store.set_status(transfer_id, "failed", error=_message(exc))
             raise
-        store.set_status(transfer_id, "finished")
+        store.set_status(transfer_id, "stopped" if stop.is_set() else "finished")
     report(1.0, "transfer finished")
     return transfer_id
 
@@ -207,32 +213,48 @@ def sweep(
             config.pretrain.get("model", "minilm"),
         )
         store.set_status(sweep_id, "running")
+    try:
+        _sweep_subsets(config, catalog, data_dir, store_path, stop, report, sweep_id)
+    except Exception as exc:
+        with RunStore(store_path) as store:
+            store.set_status(sweep_id, "failed", error=_message(exc))
+        raise
+    with RunStore(store_path) as store:
+        store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
+    return sweep_id
+
+
+def _sweep_subsets(
+    config: SweepConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    report: Progress,
+    sweep_id: str,
+) -> None:
     children: list[dict[str, Any]] = []
     share = 1 / len(config.counts)
     for i, subset in enumerate(config.subsets()):
         if stop.is_set():
-            break
+            return
         report(i * share, f"pre-finetuning on {len(subset)} tasks")
-        run_config = config_from_dict(
-            {
-                **config.pretrain,
-                "tasks": list(subset),
-                "name": f"sweep {sweep_id}: {len(subset)} tasks",
-            }
-        )
+        name = f"sweep {sweep_id}: {len(subset)} tasks"
+        run_config = config_from_dict({**config.pretrain, "tasks": list(subset), "name": name})
         outcome = execute(run_config, catalog, data_dir, store_path, stop)
-        if outcome.status == "failed":
-            raise StudioError(f"pre-finetuning on {len(subset)} tasks failed: {outcome.error}")
-        transfer_config = TransferConfig(
-            **{
-                **_tuples(config.transfer),
-                "source": outcome.run_id,
-                "checkpoint": "latest",
-                "name": f"sweep {sweep_id}: {len(subset)} tasks",
-            }
-        )
+        if outcome.status != "finished":
+            raise StudioError(
+                f"pre-finetuning on {len(subset)} tasks {outcome.status}: "
+                f"{outcome.error or 'stopped'}"
+            )
+        settings = {
+            **config.transfer,
+            "source": outcome.run_id,
+            "checkpoint": "latest",
+            "name": name,
+        }
         transfer_id = transfer(
-            transfer_config,
+            transfer_config(settings, "sweep transfer"),
             catalog,
             data_dir,
             store_path,
@@ -241,9 +263,7 @@ def sweep(
         )
         with RunStore(store_path) as store:
             point = sweep_point(store.results(transfer_id))
-            store.add_metrics(
-                [MetricRow(len(subset), name, value) for name, value in point.items()], sweep_id
-            )
+            store.add_metrics([MetricRow(len(subset), k, v) for k, v in point.items()], sweep_id)
             children.append(
                 {"tasks": len(subset), "pretrain": outcome.run_id, "transfer": transfer_id}
             )
@@ -253,9 +273,6 @@ def sweep(
                 max_steps=len(config.counts),
                 config={**store.get_run(sweep_id)["config"], "children": children},
             )
-    with RunStore(store_path) as store:
-        store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
-    return sweep_id
 
 
 def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
@@ -271,5 +288,5 @@ def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
     return point
 
 
-def _tuples(data: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"

@@ -75,6 +75,7 @@ def resume(
     store_path: Path,
     stop: threading.Event,
     extra_sink: Sink | None = None,
+    on_created: Callable[[str], None] | None = None,
 ) -> Outcome:
     """Continue a stopped, interrupted or failed run from its latest complete checkpoint.
 
@@ -101,6 +102,8 @@ def resume(
                     store.remove_checkpoint(run_id, row["step"])
         where = f"update {latest}" if latest else "the start (no checkpoint was saved)"
         store.add_log(run_id, "info", f"resuming from {where}")
+        if on_created is not None:  # the run's rows are now what the resumed run continues
+            on_created(run_id)
         return _train(
             store,
             run_id,

@@ -18,6 +18,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "head_sharing": ("shared", "per_dataset"),
     "device": ("auto", "cuda", "mps", "cpu"),
     "mixed_precision": ("auto", "no", "bf16", "fp16"),
+    "r3f_noise": ("uniform", "normal"),
 }
 
 
@@ -55,6 +56,7 @@ class RunConfig:
     num_threads: int | None = None
     r3f_lambda: float = 0.0
     r3f_eps: float = 1e-5
+    r3f_noise: str = "uniform"
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -130,10 +132,6 @@ def _validate(cfg: RunConfig) -> None:
 def _coerce(key: str, value: Any) -> Any:
     """Check a raw YAML value against the field's type, naming the key on failure."""
     kind = str(FIELDS[key].type)
-    if value is None:
-        if "None" in kind:
-            return None
-        raise ConfigError(f"{key}: a value is required")
     if key == "tasks":
         if isinstance(value, str):
             value = [value]
@@ -150,7 +148,19 @@ def _coerce(key: str, value: Any) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
         return value
-    if kind.startswith("int"):
+    return coerce_value(key, kind, value)
+
+
+def coerce_value(key: str, kind: str, value: Any) -> Any:
+    """Check a scalar against a field type ("int", "float | None", "str", "bool"); name the key."""
+    if value is None:
+        if "None" in kind:
+            return None
+        raise ConfigError(f"{key}: a value is required")
+    if kind.startswith("bool"):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key}: must be true or false, got {value!r}")
+    elif kind.startswith("int"):
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{key}: must be an integer, got {value!r}")
     elif kind.startswith("float"):

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from studio.core.config import coerce_value
 from studio.core.errors import ConfigError
 
 MODELS = ("base", "pretuned")
@@ -20,7 +21,8 @@ class FinetuneConfig:
     """One fine-tuning run: an encoder on one target task with `k` training examples."""
 
     task: str
-    model: str = "minilm"  # a base model, an export folder, or "run:<id>[@best|latest|step]"
+    # A base model, an export folder, or a stored run: "<run id>" or "run:<id>@best|latest|STEP".
+    model: str = "minilm"
     k: int | None = None  # None: the whole training set
     seed: int = 0
     reuse_heads: bool = False
@@ -85,21 +87,33 @@ class TransferConfig:
         if not self.sizes:
             raise ConfigError("sizes: list at least one size")
 
-    def finetune(self, task: str, model: str, size: int | str, seed: int,
-                 reuse_heads: bool) -> FinetuneConfig:
+    def finetune(
+        self, task: str, model: str, size: int | str, seed: int, reuse_heads: bool
+    ) -> FinetuneConfig:
         return FinetuneConfig(
-            task=task, model=model, k=None if size == "all" else int(size), seed=seed,
-            reuse_heads=reuse_heads, learning_rate=self.learning_rate,
-            batch_size=self.batch_size, epochs=self.epochs, min_steps=self.min_steps,
-            max_length=self.max_length, doc_stride=self.doc_stride,
-            eval_max_examples=self.eval_max_examples, device=self.device,
+            task=task,
+            model=model,
+            k=None if size == "all" else int(size),
+            seed=seed,
+            reuse_heads=reuse_heads,
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            min_steps=self.min_steps,
+            max_length=self.max_length,
+            doc_stride=self.doc_stride,
+            eval_max_examples=self.eval_max_examples,
+            device=self.device,
             num_threads=self.num_threads,
         )
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["targets"], data["sizes"], data["seeds"] = (
-            list(self.targets), list(self.sizes), list(self.seeds))
+            list(self.targets),
+            list(self.sizes),
+            list(self.seeds),
+        )
         return data
 
 
@@ -117,8 +131,9 @@ class SweepConfig:
         if list(self.counts) != sorted(set(self.counts)) or not self.counts:
             raise ConfigError("counts: give increasing subset sizes, e.g. [4, 8, 16]")
         if self.counts[-1] > len(self.pool):
-            raise ConfigError(f"counts: {self.counts[-1]} tasks asked for but the pool has "
-                              f"{len(self.pool)}")
+            raise ConfigError(
+                f"counts: {self.counts[-1]} tasks asked for but the pool has {len(self.pool)}"
+            )
         overlap = set(self.pool) & set(self.transfer.get("targets", ()))
         if overlap:
             raise ConfigError(f"pool: the targets {sorted(overlap)} must be held out of the pool")
@@ -128,19 +143,32 @@ class SweepConfig:
         return [self.pool[:n] for n in self.counts]
 
 
-def _from_dict(cls: type, data: Any, where: str, tuples: tuple[str, ...]) -> Any:
+def _coerce(key: str, kind: str, value: Any) -> Any:
+    """Check one YAML value against its field type, naming the key (as the run config does)."""
+    if kind.startswith("tuple"):
+        items = value if isinstance(value, list) else [value]
+        if key == "sizes":
+            return tuple(v if v == "all" else coerce_value(key, "int", v) for v in items)
+        item_kind = "int" if "int" in kind else "str"
+        return tuple(coerce_value(key, item_kind, v) for v in items)
+    if kind.startswith("dict"):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: must be a mapping of settings")
+        return value
+    if key == "k" and value == "all":
+        return None
+    return coerce_value(key, kind, value)
+
+
+def _from_dict(cls: type, data: Any, where: str) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: must be a mapping of settings")
-    fields = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - fields)
+    fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys: {sorted(fields)}")
-    values = dict(data)
-    for key in tuples:
-        if key in values:
-            value = values[key]
-            values[key] = tuple(value) if isinstance(value, list) else (value,)
     try:
+        values = {k: _coerce(k, fields[k], v) for k, v in data.items()}
         return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -158,15 +186,21 @@ def load_yaml(path: str | Path) -> Any:
 
 
 def finetune_config(data: Any, where: str = "config") -> FinetuneConfig:
-    return _from_dict(FinetuneConfig, data, where, ())
+    return _from_dict(FinetuneConfig, data, where)
 
 
 def transfer_config(data: Any, where: str = "config") -> TransferConfig:
-    return _from_dict(TransferConfig, data, where, ("targets", "sizes", "seeds"))
+    return _from_dict(TransferConfig, data, where)
 
 
 def sweep_config(data: Any, where: str = "config") -> SweepConfig:
-    return _from_dict(SweepConfig, data, where, ("pool", "counts"))
+    """A sweep config, with its pretrain and transfer parts validated up front."""
+    from studio.core.config import config_from_dict
+
+    config = _from_dict(SweepConfig, data, where)
+    config_from_dict({**config.pretrain, "tasks": list(config.pool[:1])}, f"{where}: pretrain")
+    transfer_config({**config.transfer, "source": "sweep"}, f"{where}: transfer")
+    return config
 
 
 @dataclass(frozen=True)
@@ -192,8 +226,18 @@ def summarize(results: list[dict[str, Any]]) -> list[Cell]:
     for (target, size, model), rows in groups.items():
         values = [r["value"] for r in rows]
         std = statistics.stdev(values) if len(values) > 1 else 0.0
-        cells.append(Cell(target, size, model, rows[0]["metric"], statistics.fmean(values), std,
-                          len(values), any(r["leaked"] for r in rows)))
+        cells.append(
+            Cell(
+                target,
+                size,
+                model,
+                rows[0]["metric"],
+                statistics.fmean(values),
+                std,
+                len(values),
+                any(r["leaked"] for r in rows),
+            )
+        )
     return cells
 
 
@@ -210,9 +254,11 @@ def table(results: list[dict[str, Any]]) -> str:
         base, tuned = cells.get((target, size, "base")), cells.get((target, size, "pretuned"))
         cell = base or tuned
         assert cell is not None
-        fmt = (lambda c: f"{c.mean:.4f} ± {c.std:.4f}" if c else "—")
+        fmt = lambda c: f"{c.mean:.4f} ± {c.std:.4f}" if c else "—"
         gain = f"{tuned.mean - base.mean:+.4f}" if base and tuned else ""
         flag = "  LEAK: target was in the pre-finetuning mix" if cell.leaked else ""
-        lines.append(f"{target:<18} {size:>6} {cell.metric:<12} {fmt(base):>15} "
-                     f"{fmt(tuned):>15} {gain:>8}{flag}")
+        lines.append(
+            f"{target:<18} {size:>6} {cell.metric:<12} {fmt(base):>15} "
+            f"{fmt(tuned):>15} {gain:>8}{flag}"
+        )
     return "\n".join(lines)

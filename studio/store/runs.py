@@ -23,6 +23,7 @@ from studio.store.liveness import run_alive
 from studio.store.schema import (
     KINDS,
     RUN_COLUMNS,
+    SCHEMA_VERSION,
     STATUSES,
     check_choice,
     create_schema,
@@ -81,8 +82,12 @@ class RunStore:
             # NORMAL is durable to an application crash in WAL mode; only power loss can drop
             # the last commits, and it saves an fsync on every batch.
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            with self.transaction():
-                create_schema(self.db)
+            # Only a new or older file needs the schema written: skipping the write transaction
+            # keeps opening cheap for the GUI thread while a worker holds the write lock.
+            version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+            if version != SCHEMA_VERSION:
+                with self.transaction():
+                    create_schema(self.db)
         except sqlite3.Error as e:
             self._conn.close()
             raise StoreError(f"{self.path}: not a usable run store: {e}") from e
@@ -255,6 +260,8 @@ class RunStore:
         )
         dead = [r["id"] for r in candidates if not run_alive(r, here, now, heartbeat_timeout)]
         marked: list[str] = []
+        if not dead:
+            return marked
         with self.transaction():
             for run_id in dead:
                 # The status guard: the run may have finished between our read and this write.
@@ -326,13 +333,17 @@ class RunStore:
         columns = ", ".join(f"[{k}]" for k in row)
         marks = ", ".join("?" for _ in row)
         with self.transaction():
-            self._conn.execute(f"INSERT INTO results ({columns}) VALUES ({marks})",
-                               list(row.values()))
+            self._conn.execute(
+                f"INSERT INTO results ({columns}) VALUES ({marks})", list(row.values())
+            )
 
     def results(self, transfer_id: str) -> list[dict[str, Any]]:
         """Every result of one transfer experiment, in the order they were recorded."""
-        return list(self.db.query("SELECT * FROM results WHERE transfer_id = ? ORDER BY rowid",
-                                  [transfer_id]))
+        return list(
+            self.db.query(
+                "SELECT * FROM results WHERE transfer_id = ? ORDER BY rowid", [transfer_id]
+            )
+        )
 
     def delete_metrics_after(self, run_id: str, step: int) -> int:
         """Delete a run's metric rows past `step` (resuming from a checkpoint); return how many."""

@@ -137,6 +137,7 @@ def load_split(
     features = raw.map(
         tokenize_function(spec.format, tok, max_length, stride, split),
         batched=True,
+        with_indices=spec.format == "extractive_qa",
         remove_columns=raw.column_names,
         cache_file_name=str(cache_file),
         load_from_cache_file=True,

@@ -88,7 +88,12 @@ def load_source(model: str) -> Source:
             for key in f.keys():  # noqa: SIM118
                 if key.startswith("encoder."):
                     weights[key.removeprefix("encoder.")] = f.get_tensor(key)
-        encoder.load_state_dict(weights, strict=False)
+        missing, unexpected = encoder.load_state_dict(weights, strict=False)
+        if unexpected or [k for k in missing if "pooler" not in k]:
+            raise StudioError(
+                f"{folder}: the checkpoint's encoder weights do not match its "
+                f"config (missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
         return Source(encoder, tokenizer, _read_heads(folder / "model.safetensors", "heads."))
     if (folder / "heads.json").is_file():  # an export
@@ -168,7 +173,7 @@ def finetune(
         optimizer_groups(model, config.weight_decay), lr=config.learning_rate
     )
     schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
-    model, optimizer, schedule = accelerator.prepare(model, optimizer, schedule)
+    model, optimizer = accelerator.prepare(model, optimizer)
     pad_id = source.tokenizer.pad_token_id or 0
     lengths = data.train_lengths[features]
     stream = TaskStream(lengths, min(config.batch_size, len(features)), config.seed)

@@ -135,7 +135,8 @@ def train(
     )
     warmup = int(config.warmup_ratio * config.max_steps)
     lr_schedule = get_linear_schedule_with_warmup(optimizer, warmup, config.max_steps)
-    model, optimizer, lr_schedule = accelerator.prepare(model, optimizer, lr_schedule)
+    # The schedule stays unprepared: accelerate would step a prepared one once per process.
+    model, optimizer = accelerator.prepare(model, optimizer)
     device = accelerator.device
     pad_id = tokenizer.pad_token_id or 0
     multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
@@ -190,6 +191,8 @@ def train(
                 "train_examples": {t: d.train_examples for t, d in tasks.items()},
                 "heads": accelerator.unwrap_model(model).describe_heads(),
             }
+            # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.
+            sink.flush()
             folder = save_checkpoint(
                 run_dir / "checkpoints",
                 step,
@@ -220,7 +223,8 @@ def train(
             sync = j == len(slots) - 1
             with accelerator.no_sync(model) if not sync else contextlib.nullcontext():
                 with accelerator.autocast():
-                    losses, r3f = model(task, batch, config.r3f_eps if config.r3f_lambda else 0.0)
+                    eps = config.r3f_eps if config.r3f_lambda else 0.0
+                    losses, r3f = model(task, batch, eps, config.r3f_noise)
                     objective = losses.mean() * scales[task]
                     if r3f is not None:
                         objective = objective + config.r3f_lambda * r3f

@@ -101,7 +101,9 @@ class MultiTaskModel(nn.Module):
         if fmt == "regression":
             return F.mse_loss(logits, batch["labels"].float(), reduction="none")
         if fmt == "extractive_qa":
-            start, end = logits.unbind(-1)
+            # Padding must not be a candidate position: the loss would depend on batch width.
+            pad = batch["attention_mask"] == 0
+            start, end = logits.masked_fill(pad.unsqueeze(-1), float("-inf")).unbind(-1)
             return (
                 F.cross_entropy(start, batch["start_positions"], reduction="none")
                 + F.cross_entropy(end, batch["end_positions"], reduction="none")
@@ -109,24 +111,34 @@ class MultiTaskModel(nn.Module):
         return F.cross_entropy(logits, batch["labels"], reduction="none")
 
     def forward(
-        self, task: str, batch: dict[str, torch.Tensor], r3f_eps: float = 0.0
+        self,
+        task: str,
+        batch: dict[str, torch.Tensor],
+        r3f_eps: float = 0.0,
+        r3f_noise: str = "uniform",
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(per-example losses, R3F symmetric-KL term or None)."""
         logits = self.logits(task, batch)
         losses = self.example_losses(task, logits, batch)
         if r3f_eps <= 0 or self.specs[task].format == "regression":
             return losses, None
-        return losses, self._r3f(task, batch, logits, r3f_eps)
+        return losses, self._r3f(task, batch, logits, r3f_eps, r3f_noise)
 
     def _r3f(
-        self, task: str, batch: dict[str, torch.Tensor], logits: torch.Tensor, eps: float
+        self,
+        task: str,
+        batch: dict[str, torch.Tensor],
+        logits: torch.Tensor,
+        eps: float,
+        noise_kind: str,
     ) -> torch.Tensor:
-        """Symmetric KL between outputs on clean and uniformly perturbed input embeddings."""
+        """Symmetric KL between outputs on clean and noise-perturbed input embeddings."""
         ids = batch["input_ids"]
         if self.specs[task].format == "multiple_choice":
             ids = ids.reshape(-1, ids.shape[-1])
         embeds = self.encoder.get_input_embeddings()(ids)
-        noise = torch.empty_like(embeds).uniform_(-eps, eps)
+        noise = torch.empty_like(embeds)
+        noise = noise.uniform_(-eps, eps) if noise_kind == "uniform" else noise.normal_(0, eps)
         noisy = self.logits(task, batch, inputs_embeds=embeds + noise)
         p = F.log_softmax(logits.float(), dim=-2 if logits.dim() == 3 else -1)
         q = F.log_softmax(noisy.float(), dim=-2 if noisy.dim() == 3 else -1)

@@ -9,7 +9,7 @@ from transformers import PreTrainedTokenizerFast
 Batch = dict[str, list[Any]]
 
 # Bump when the feature layout changes, so stale tokenized caches are not reused.
-FEATURE_VERSION = 2
+FEATURE_VERSION = 3
 
 
 def _encode(
@@ -59,7 +59,12 @@ def multiple_choice(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int)
 
 
 def extractive_qa(
-    batch: Batch, tok: PreTrainedTokenizerFast, max_length: int, stride: int, with_offsets: bool
+    batch: Batch,
+    indices: list[int],
+    tok: PreTrainedTokenizerFast,
+    max_length: int,
+    stride: int,
+    with_offsets: bool,
 ) -> Batch:
     """Question + context windows of `max_length` overlapping by `stride` tokens.
 
@@ -109,7 +114,7 @@ def extractive_qa(
                 end = next(j for j in reversed(inside) if context_offsets[j][0] < char_end)
         out["start_positions"].append(start)
         out["end_positions"].append(end)
-        out["example_index"].append(sample)
+        out["example_index"].append(indices[sample])  # the dataset row, not the batch row
         if with_offsets:
             out["offsets"].append([list(o) for o in context_offsets])
     return out
@@ -118,11 +123,11 @@ def extractive_qa(
 def tokenize_function(
     fmt: str, tok: PreTrainedTokenizerFast, max_length: int, stride: int, split: str
 ) -> Any:
-    """The `datasets.map` function for one format and split."""
+    """The `datasets.map` function for one format and split (span QA's also takes indices)."""
     if fmt in ("classification", "pair_classification", "regression"):
         return lambda b: classification(b, tok, max_length)
     if fmt == "multiple_choice":
         return lambda b: multiple_choice(b, tok, max_length)
     if fmt == "extractive_qa":
-        return lambda b: extractive_qa(b, tok, max_length, stride, split == "validation")
+        return lambda b, idx: extractive_qa(b, idx, tok, max_length, stride, split == "validation")
     raise ValueError(f"format {fmt!r} cannot be tokenized for an encoder")

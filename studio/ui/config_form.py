@@ -364,6 +364,7 @@ class ConfigForm(QWidget):
         self._row(form, "Head sharing", "head_sharing", self._combo("head_sharing"))
         self._row(form, "R3F λ", "r3f_lambda", self._double(0.0, 100.0, 3, 0.1))
         self._row(form, "R3F noise ε", "r3f_eps", SciSpinBox(1e-12, 1.0))
+        self._row(form, "R3F noise", "r3f_noise", self._combo("r3f_noise"))
         scaling.currentIndexChanged.connect(self._update_enabled)
         self.fields["sampling"].currentIndexChanged.connect(self._update_enabled)
         self._cap_on.toggled.connect(self._update_enabled)
@@ -455,6 +456,7 @@ class ConfigForm(QWidget):
         self._slider.setEnabled(on)
         f["examples_cap"].setEnabled(self._cap_on.isChecked())
         f["r3f_eps"].setEnabled(f["r3f_lambda"].value() > 0)
+        f["r3f_noise"].setEnabled(f["r3f_lambda"].value() > 0)
 
     def _edited(self, *_: object) -> None:
         if not self._loading:

@@ -70,7 +70,9 @@ class MainWindow(QMainWindow):
         self.settings = settings or QSettings("MuppetStudio", "Muppet Studio")
         saved_dir = self.settings.value("data_dir", "") or None
         self.data_dir = paths.data_dir(data_dir or saved_dir)
-        self.worker: Worker | None = None
+        self.worker: Worker | None = None  # pre-finetuning (start or resume)
+        self.transfer_worker: Worker | None = None
+        self.export_worker: Worker | None = None
         self.running_id: str | None = None
         self.task_order: list[str] = []
         self.active_threads: set[QThread] = set()  # closing waits for these
@@ -106,7 +108,6 @@ class MainWindow(QMainWindow):
         self.runs.exportRun.connect(self.export)
         self.transfer.startRequested.connect(self.start_transfer)
         self.transfer.stopRequested.connect(self.stop_transfer)
-        self.transfer_worker: Worker | None = None
         self._restore()
         self._update_shares()
         self._update_actions()
@@ -264,8 +265,20 @@ class MainWindow(QMainWindow):
 
     # -- runs -----------------------------------------------------------------------------------
 
+    def _busy(self) -> bool:
+        """One training job at a time: the process shares accelerate's state, the RNGs and
+        torch's thread pool between jobs, so a second would disturb the first."""
+        if self.worker is not None or self.transfer_worker is not None:
+            self.show_error(
+                "A job is running",
+                "Stop the running pre-finetuning or transfer "
+                "experiment first; one training job runs at a time.",
+            )
+            return True
+        return False
+
     def start_run(self) -> None:
-        if self.worker is not None:
+        if self._busy():
             return
         try:
             config = self.current_config()
@@ -278,7 +291,7 @@ class MainWindow(QMainWindow):
 
     def resume(self, run_id: str | None) -> None:
         run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)
-        if self.worker is not None or run_id is None:
+        if run_id is None or self._busy():
             return
         job = train_job(None, self.catalog, self.data_dir, self.store_path, resume_id=run_id)
         self._launch(Worker(job), f"Resuming {run_id}…")
@@ -337,6 +350,9 @@ class MainWindow(QMainWindow):
         if run_id is None:
             self.show_error("Nothing to export", "Open a run (Runs tab) first.")
             return
+        if self.export_worker is not None:
+            self.show_error("An export is running", "Wait for the running export to finish.")
+            return
         dialog = ExportDialog(self.store_path, run_id, self)
         if not dialog.exec():
             return
@@ -350,12 +366,13 @@ class MainWindow(QMainWindow):
         worker.failed.connect(self._export_failed)
         self.export_worker = worker
         self.export_thread = self._start(worker)
+        self._update_actions()
         self.status.setText(f"Exporting {run_id}…")
 
     # -- transfer experiments ----------------------------------------------------------------
 
     def start_transfer(self, config: Any) -> None:
-        if self.transfer_worker is not None:
+        if self._busy():
             return
         worker = Worker(transfer_job(config, self.catalog, self.data_dir, self.store_path))
         worker.created.connect(self.transfer.show_transfer)
@@ -365,6 +382,7 @@ class MainWindow(QMainWindow):
         self.transfer_worker = worker
         self._start(worker)
         self.transfer.set_running(True)
+        self._update_actions()
         self.status.setText("Transfer experiment running…")
 
     def stop_transfer(self) -> None:
@@ -378,6 +396,7 @@ class MainWindow(QMainWindow):
     def _transfer_finished(self, transfer_id: str | None, error: str | None = None) -> None:
         self.transfer_worker = None
         self.transfer.set_running(False)
+        self._update_actions()
         self.transfer.refresh()
         self.runs.refresh()
         if error:
@@ -395,6 +414,7 @@ class MainWindow(QMainWindow):
 
     def _export_done(self, folder: Path | None, error: str | None = None) -> None:
         self.export_worker = None
+        self._update_actions()
         self.export_progress.close()
         if error:
             self.show_error("The export failed", error)
@@ -408,11 +428,12 @@ class MainWindow(QMainWindow):
         )
 
     def _update_actions(self) -> None:
-        busy = self.worker is not None
+        busy = self.worker is not None or self.transfer_worker is not None
         self.start_action.setEnabled(not busy)
-        self.stop_action.setEnabled(busy)
+        self.stop_action.setEnabled(self.worker is not None)
         self.resume_action.setEnabled(not busy and bool(self.monitor.run_ids))
-        self.export_action.setEnabled(bool(self.monitor.run_ids))
+        exporting = self.export_worker is not None
+        self.export_action.setEnabled(bool(self.monitor.run_ids) and not exporting)
 
     def show_error(self, title: str, text: str) -> None:
         """A readable message; a traceback, if any, goes under "Show Details"."""
@@ -446,6 +467,10 @@ class MainWindow(QMainWindow):
             while not thread.wait(50):
                 QCoreApplication.processEvents()
             self.active_threads.discard(thread)
+        probe = getattr(self, "probe", None)
+        if probe is not None and probe.state() != QProcess.ProcessState.NotRunning:
+            probe.kill()  # only a device description; not worth waiting for
+            probe.waitForFinished(1000)
         self.monitor.close_store()
         super().closeEvent(event)
 

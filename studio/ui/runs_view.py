@@ -259,7 +259,7 @@ class ConfigDiff(QDialog):
         table.setVerticalHeaderLabels(list(diff))
         for row, values in enumerate(diff.values()):
             for col, value in enumerate(values):
-                text = ", ".join(value) if isinstance(value, list) else str(value)
+                text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
                 item = QTableWidgetItem(text)
                 item.setToolTip(text)
                 table.setItem(row, col, item)

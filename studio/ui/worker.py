@@ -75,8 +75,14 @@ def train_job(
         from studio import session
 
         if resume_id is not None:
-            worker.created.emit(resume_id)
-            return session.resume(resume_id, catalog, data_dir, store_path, worker.stop)
+            return session.resume(
+                resume_id,
+                catalog,
+                data_dir,
+                store_path,
+                worker.stop,
+                on_created=worker.created.emit,
+            )
         return session.execute(
             config, catalog, data_dir, store_path, worker.stop, on_created=worker.created.emit
         )

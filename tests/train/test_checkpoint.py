@@ -55,10 +55,11 @@ def _series(sink: MemorySink, name: str, task: str | None = None) -> dict[int, f
     return {r.step: r.value for r in sink.rows if r.name == name and r.task == task}
 
 
+@pytest.mark.parametrize("log_every", [1, 3])  # 3: the stop falls inside a logging window
 def test_stop_then_resume_equals_a_straight_run(
-    tiny_model: str, workspace: Workspace, tmp_path: Path
+    tiny_model: str, workspace: Workspace, tmp_path: Path, log_every: int
 ) -> None:
-    config = _config(tiny_model)
+    config = _config(tiny_model, log_every=log_every)
     straight = MemorySink()
     train(config, straight, threading.Event(), workspace)
 

@@ -105,3 +105,22 @@ def test_unavailable_task_is_refused_with_its_reason(
     where = resolve(spec, None, studio_home, online=False)
     with pytest.raises(StudioError, match="qqp.*unavailable.*hub"):
         data_module.validate_task(spec, where, studio_home)
+
+
+def test_span_features_point_at_their_dataset_row_past_one_map_batch(
+    catalog: dict[str, TaskSpec],
+    shared_data,
+    studio_home,
+    tiny_model: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    """datasets.map works in batches of 1,000 rows; example indices must not restart."""
+    spec = catalog["squad_v1"]
+    ws = Workspace(catalog, shared_data, tmp_path / "cache", studio_home)
+    where = resolve(spec, ws.data_dir, ws.synthetic_root)
+    data = data_module.load_task(
+        spec, where, load_tokenizer(tiny_model), 384, 128, ws.cache, ws.synthetic_root
+    )
+    index = data.train["example_index"]
+    assert max(index) == data.train_examples - 1 and index == sorted(index)
+    assert max(data.validation["example_index"]) == len(data.validation_records) - 1

@@ -39,9 +39,9 @@ def _record_updates(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     original = model_module.MultiTaskModel.forward
 
-    def spy(self, task, batch, r3f_eps=0.0):  # type: ignore[no-untyped-def]
+    def spy(self, task, batch, *args):  # type: ignore[no-untyped-def]
         calls.append(task)
-        return original(self, task, batch, r3f_eps)
+        return original(self, task, batch, *args)
 
     monkeypatch.setattr(model_module.MultiTaskModel, "forward", spy)
     return calls
@@ -173,7 +173,18 @@ def test_summarization_is_refused_with_the_reason(tiny_model: str, workspace: Wo
         )
 
 
-def test_r3f_adds_a_finite_term(tiny_model: str, workspace: Workspace) -> None:
-    sink = MemorySink()
-    train(_config(tiny_model, max_steps=4, r3f_lambda=1.0), sink, threading.Event(), workspace)
-    assert all(v == v for v in sink.values("total_loss"))
+@pytest.mark.parametrize("noise", ["uniform", "normal"])
+def test_r3f_adds_its_term_to_the_objective(
+    tiny_model: str, workspace: Workspace, noise: str
+) -> None:
+    plain, r3f = MemorySink(), MemorySink()
+    train(_config(tiny_model, max_steps=4), plain, threading.Event(), workspace)
+    train(
+        _config(tiny_model, max_steps=4, r3f_lambda=1.0, r3f_eps=0.5, r3f_noise=noise),
+        r3f,
+        threading.Event(),
+        workspace,
+    )
+    first_plain, first_r3f = plain.values("total_loss")[0], r3f.values("total_loss")[0]
+    assert first_r3f > first_plain  # the same batches plus a positive symmetric-KL term
+    assert all(v == v for v in r3f.values("total_loss"))

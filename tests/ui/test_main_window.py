@@ -63,11 +63,21 @@ def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
         "Monitor",
         "Runs",
     }
-    window.checklist.set_checked(["synth_sentiment", "synth_choice"])
-    assert window.checklist.checked() == ["synth_choice", "synth_sentiment"] or sorted(
-        window.checklist.checked()
-    ) == ["synth_choice", "synth_sentiment"]
-    assert set(window.form.config(window.checklist.checked()).tasks) <= set(catalog)
+    from studio.ui.checklist import SHARE, SHARE_ROLE
+
+    def shares() -> dict[str, float]:
+        items = window.checklist._items
+        return {n: items[n].data(SHARE, SHARE_ROLE) for n in window.checklist.checked()}
+
+    data = Path(__file__).resolve().parents[3] / "shared" / "data"
+    if not data.is_dir():
+        pytest.skip("../shared/data is not present")
+    window.set_data_dir(data)
+    window.checklist.set_checked(["synth_sentiment", "cb"])  # 800 and 250 examples
+    assert shares() == pytest.approx({"synth_sentiment": 800 / 1050, "cb": 250 / 1050})
+    window._apply_config(window.current_config().replace(sampling="uniform"))
+    assert shares() == pytest.approx({"synth_sentiment": 0.5, "cb": 0.5})
+    assert set(window.current_config().tasks) <= set(catalog)
 
 
 def test_config_round_trips_through_yaml(
@@ -192,7 +202,8 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
     win.close()  # waits for the worker to finish its update and save, without a deadlock
     assert not win.active_threads
     with RunStore(win.store_path) as store:
-        assert store.get_run(run_id)["status"] in ("stopped", "running")
+        assert store.get_run(run_id)["status"] == "stopped"
+        assert store.checkpoints(run_id)  # the Stop on close saved one
 
 
 def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: str) -> None:  # type: ignore[no-untyped-def]
