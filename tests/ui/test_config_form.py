@@ -57,6 +57,7 @@ NON_DEFAULT = RunConfig(
     num_threads=3,
     r3f_lambda=1.0,
     r3f_eps=2e-6,
+    r3f_noise="normal",
 )
 
 
