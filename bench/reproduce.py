@@ -3,7 +3,7 @@
 Pre-finetune on every local non-summarization task outside a held-out set, then fine-tune the
 base model and the pre-finetuned checkpoint on each held-out task at several training-set sizes
 and seeds, and print the transfer table. Sized to fit in about one hour on 2 CPU cores.
-Usage: python -m bench.reproduce [--steps 1000] [--store PATH] [--targets rte copa mrpc]
+Usage: python -m bench.reproduce [--steps 600] [--store PATH] [--targets rte copa mrpc]
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TARGETS = ("rte", "copa", "mrpc")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=1000, help="pre-finetuning updates")
+    parser.add_argument("--steps", type=int, default=600, help="pre-finetuning updates")
     parser.add_argument("--targets", nargs="+", default=list(TARGETS))
     parser.add_argument("--sizes", nargs="+", default=["32", "128", "512"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
