@@ -25,42 +25,44 @@ log = logging.getLogger("studio")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    tasks = sub.add_parser("tasks", help="list the task catalog and where each task's data is")
-    tasks.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
-    tasks.add_argument("--json", action="store_true", help="print JSON")
-    train = sub.add_parser("train", help="run pre-finetuning from a YAML config")
-    train.add_argument("config", help="run config (YAML)")
-    train.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
-    train.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-    demo = sub.add_parser("demo", help="a short offline run on the synthetic demo suite")
+
+    def command(name: str, text: str, *options: str) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=text)
+        if "data" in options:
+            cmd.add_argument(
+                "--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)"
+            )
+        if "store" in options:
+            cmd.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+        if "json" in options:
+            cmd.add_argument("--json", action="store_true", help="print JSON")
+        return cmd
+
+    command("tasks", "list the task catalog and where each task's data is", "data", "json")
+    command("train", "run pre-finetuning from a YAML config", "data", "store").add_argument(
+        "config", help="run config (YAML)"
+    )
+    demo = command("demo", "a short offline run on the synthetic demo suite", "store")
     demo.add_argument("--steps", type=int, default=30, help="optimizer updates (default 30)")
-    demo.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-    resume = sub.add_parser("resume", help="continue a stopped or interrupted run")
-    resume.add_argument("run_id")
-    resume.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
-    resume.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-    export = sub.add_parser("export", help="export a checkpoint for transformers users")
+    command("resume", "continue a stopped or interrupted run", "data", "store").add_argument(
+        "run_id"
+    )
+    export = command("export", "export a checkpoint for transformers users", "store")
     export.add_argument("run_id")
     export.add_argument("out_dir")
     export.add_argument("--checkpoint", default="best", help="best (default), latest or a step")
-    export.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     for name, text in (
         ("finetune", "fine-tune an encoder on one target task"),
         ("transfer", "fine-tune base vs pre-finetuned on held-out tasks"),
         ("sweep", "pre-finetune on growing task subsets, transfer from each"),
     ):
-        cmd = sub.add_parser(name, help=text)
-        cmd.add_argument("config", help=f"{name} config (YAML)")
-        cmd.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
-        cmd.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-        cmd.add_argument("--json", action="store_true", help="print JSON")
-    results = sub.add_parser("results", help="the table of a transfer or sweep run")
-    results.add_argument("run_id")
-    results.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-    results.add_argument("--json", action="store_true", help="print JSON")
-    runs = sub.add_parser("runs", help="list the runs in the store")
-    runs.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-    runs.add_argument("--json", action="store_true", help="print JSON")
+        command(name, text, "data", "store", "json").add_argument(
+            "config", help=f"{name} config (YAML)"
+        )
+    command("results", "the table of a transfer or sweep run", "store", "json").add_argument(
+        "run_id"
+    )
+    command("runs", "list the runs in the store (marks dead ones interrupted)", "store", "json")
     return parser
 
 
@@ -172,7 +174,7 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
     from studio.session import execute
 
     catalog = load_catalog(default_tasks_dir())
-    store = Path(args.store) if args.store else paths.store_path()
+    store = _store(args)
     data_dir = paths.data_dir(args.data_dir)
     return _finish(
         lambda stop, bar: execute(config, catalog, data_dir, store, stop, bar), config.max_steps
@@ -200,7 +202,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from studio.session import resume
     from studio.store import RunStore
 
-    store = Path(args.store) if args.store else paths.store_path()
+    store = _store(args)
     with RunStore(store) as db:
         total = int(db.get_run(args.run_id).get("max_steps") or 0)
     return _finish(
@@ -219,7 +221,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from studio.session import export_run
 
-    store = Path(args.store) if args.store else paths.store_path()
+    store = _store(args)
     out = export_run(
         store,
         args.run_id,
@@ -351,7 +353,7 @@ def cmd_results(args: argparse.Namespace) -> int:
 def cmd_runs(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
-    with RunStore(args.store or paths.store_path()) as store:
+    with RunStore(_store(args)) as store:
         store.mark_interrupted()
         runs = store.list_runs()
     if args.json:
