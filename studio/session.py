@@ -6,6 +6,7 @@ This is a composition root (like cli.py): the one place that joins `train` and `
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -54,6 +55,8 @@ def execute(
     User errors (bad data, bad config) become the run's error; anything else is stored with
     its traceback. `on_created(run_id)` is called as soon as the run exists.
     """
+    if int(os.environ.get("RANK", "0")) > 0:
+        return _follower(config, catalog, data_dir, stop)
     with RunStore(store_path) as store:
         run_id = store.create_run(
             run_name(config),
@@ -130,6 +133,27 @@ def export_run(
         run = store.get_run(run_id)
     checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
     return export_checkpoint(checkpoint, out_dir, run, progress)
+
+
+def _follower(
+    config: RunConfig, catalog: dict[str, TaskSpec], data_dir: Path | None, stop: threading.Event
+) -> Outcome:
+    """A non-main process of `accelerate launch`: trains in lockstep, records nothing.
+
+    The main process owns the run in the store and writes the checkpoints; a throwaway
+    run_dir keeps the checkpoint cadence (and so the collective calls) the same everywhere.
+    """
+    import tempfile
+
+    from studio.core.sink import NullSink
+    from studio.train.loop import train
+    from studio.train.setup import Workspace
+
+    with tempfile.TemporaryDirectory() as scratch:
+        result = train(
+            config, NullSink(), stop, Workspace.default(catalog, data_dir), Path(scratch)
+        )
+    return Outcome("", result.status, result.step)
 
 
 def _train(
