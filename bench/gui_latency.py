@@ -15,6 +15,8 @@ import tempfile
 
 import numpy as np
 
+START_AFTER_MS = 8000
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -67,14 +69,19 @@ def main() -> None:
         return clock.nsecsElapsed() / 1e6
 
     def poll() -> None:
-        if "start" not in marks and now() > 1000:
+        # A user clicks Start some seconds after the window opened: by then the window has
+        # imported the training stack in the background (reported as the idle phase).
+        if "start" not in marks and now() > START_AFTER_MS:
             marks["start"] = now()
             window.start_run()
         elif "start" in marks and "training" not in marks:
             if _store_step(window):
                 marks["training"] = now()
-        elif "end" not in marks and "training" in marks and \
-                now() - marks["training"] > args.seconds * 1000:
+        elif (
+            "end" not in marks
+            and "training" in marks
+            and now() - marks["training"] > args.seconds * 1000
+        ):
             marks["end"] = now()
             window.stop_run()
         elif "end" in marks and window.worker is None:
@@ -88,8 +95,10 @@ def main() -> None:
     t = np.array(ticks)
     gaps = np.diff(t)
     mid = (t[1:] + t[:-1]) / 2
+    idle = gaps[mid < marks["start"]]
     starting = gaps[(mid > marks["start"]) & (mid < marks["training"])]
     training = gaps[(mid > marks["training"] + 2000) & (mid < marks["end"])]
+    print(f"idle after the window opened (background imports): longest GUI gap {idle.max():.0f} ms")
     print(
         f"start phase: {(marks['training'] - marks['start']) / 1000:.1f} s, longest GUI gap "
         f"{starting.max():.0f} ms (target <= 250 ms)"

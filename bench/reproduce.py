@@ -39,12 +39,25 @@ def main() -> None:
     os.environ.setdefault("STUDIO_HOME", str(store.parent))
     mix = tuple(t for t in local_tasks(ws.catalog, ws.data_dir) if t not in args.targets)
     started = time.perf_counter()
-    config = RunConfig(tasks=mix, name=f"reproduce: {len(mix)} tasks", max_steps=args.steps,
-                       batch_size=16, tasks_per_update=4, max_length=128, learning_rate=5e-5,
-                       eval_every=args.steps // 2, checkpoint_every=args.steps // 2,
-                       eval_max_examples=100, device="cpu", log_every=10)
-    print(f"pre-finetuning MiniLM on {len(mix)} tasks for {args.steps} updates "
-          f"(held out: {', '.join(args.targets)}); store {store}", flush=True)
+    config = RunConfig(
+        tasks=mix,
+        name=f"reproduce: {len(mix)} tasks",
+        max_steps=args.steps,
+        batch_size=16,
+        tasks_per_update=4,
+        max_length=128,
+        learning_rate=5e-5,
+        eval_every=args.steps // 2,
+        checkpoint_every=args.steps // 2,
+        eval_max_examples=100,
+        device="cpu",
+        log_every=10,
+    )
+    print(
+        f"pre-finetuning MiniLM on {len(mix)} tasks for {args.steps} updates "
+        f"(held out: {', '.join(args.targets)}); store {store}",
+        flush=True,
+    )
     outcome = execute(config, ws.catalog, ws.data_dir, store, threading.Event())
     if outcome.status != "finished":
         raise SystemExit(f"pre-finetuning {outcome.status}: {outcome.error}")
@@ -52,16 +65,35 @@ def main() -> None:
     print(f"pre-finetuning done in {pretrain_minutes:.1f} min (run {outcome.run_id})", flush=True)
     sizes = tuple(s if s == "all" else int(s) for s in args.sizes)
     transfer_config = TransferConfig(
-        source=outcome.run_id, targets=tuple(args.targets), sizes=sizes, seeds=tuple(args.seeds),
-        checkpoint="latest", reuse_heads=True, learning_rate=3e-5, batch_size=16, epochs=3.0,
-        min_steps=30, max_length=128, device="cpu", name="reproduce: transfer")
-    transfer_id = transfer(transfer_config, ws.catalog, ws.data_dir, store, threading.Event(),
-                           lambda f, m: print(f"  {100 * f:3.0f}% {m}", flush=True))
+        source=outcome.run_id,
+        targets=tuple(args.targets),
+        sizes=sizes,
+        seeds=tuple(args.seeds),
+        checkpoint="latest",
+        reuse_heads=True,
+        learning_rate=3e-5,
+        batch_size=16,
+        epochs=3.0,
+        min_steps=30,
+        max_length=128,
+        device="cpu",
+        name="reproduce: transfer",
+    )
+    transfer_id = transfer(
+        transfer_config,
+        ws.catalog,
+        ws.data_dir,
+        store,
+        threading.Event(),
+        lambda f, m: print(f"  {100 * f:3.0f}% {m}", flush=True),
+    )
     with RunStore(store) as db:
         print(table(db.results(transfer_id)))
     total = (time.perf_counter() - started) / 60
-    print(f"total {total:.1f} min (pre-finetuning {pretrain_minutes:.1f} min); "
-          f"transfer run {transfer_id}")
+    print(
+        f"total {total:.1f} min (pre-finetuning {pretrain_minutes:.1f} min); "
+        f"transfer run {transfer_id}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,6 +66,17 @@ def start(worker: Worker, on_finish: Callable[[], None] | None = None) -> QThrea
     return thread
 
 
+def warm_up_job() -> Job:
+    """A job that imports the training stack while the window idles."""
+
+    def job(worker: Worker) -> None:
+        from studio.session import warm_up
+
+        warm_up()
+
+    return job
+
+
 def train_job(
     config: Any, catalog: dict, data_dir: Any, store_path: Any, resume_id: str | None = None
 ) -> Job:
