@@ -18,10 +18,6 @@ def store_path() -> Path:
     return studio_home() / "studio.db"
 
 
-def runs_dir() -> Path:
-    return studio_home() / "runs"
-
-
 def cache_dir() -> Path:
     return studio_home() / "cache"
 

@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QProgressDialog,
     QTabWidget,
-    QWidget,
 )
 
 from studio.core import paths
@@ -36,7 +35,6 @@ from studio.ui.worker import Worker, export_job, start, train_job, transfer_job,
 
 log = logging.getLogger(__name__)
 
-RESOURCES = Path(__file__).resolve().parents[2] / "resources"
 # Import the training stack this long after the window opens, so Start does not wait on it.
 WARM_UP_DELAY_MS = 1500
 NO_GENERATION = (
@@ -374,7 +372,7 @@ class MainWindow(QMainWindow):
         worker.finished.connect(self._export_done)
         worker.failed.connect(self._export_failed)
         self.export_worker = worker
-        self.export_thread = self._start(worker)
+        self._start(worker)
         self._update_actions()
         self.status.setText(f"Exporting {run_id}…")
 
@@ -493,11 +491,3 @@ def _config_from_text(text: str) -> RunConfig:
     from studio.core.config import config_from_dict
 
     return config_from_dict(yaml.safe_load(text), "remembered config")
-
-
-def tab(window: MainWindow, name: str) -> QWidget:
-    """The tab widget called `name` (for tests and screenshots)."""
-    for i in range(window.tabs.count()):
-        if window.tabs.tabText(i) == name:
-            return window.tabs.widget(i)
-    raise KeyError(name)

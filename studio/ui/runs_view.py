@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.session import run_dir
 from studio.store import RunStore
 
 COLUMNS = (
@@ -233,7 +234,7 @@ def delete_runs(store_path: Path, run_ids: list[str]) -> None:
         for run_id in run_ids:
             store.delete_run(run_id)
     for run_id in run_ids:
-        shutil.rmtree(Path(store_path).parent / "runs" / run_id, ignore_errors=True)
+        shutil.rmtree(run_dir(store_path, run_id), ignore_errors=True)
 
 
 def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:

@@ -50,7 +50,7 @@ class Worker(QObject):
             self.finished.emit(result)
 
 
-def start(worker: Worker, on_finish: Callable[[], None] | None = None) -> QThread:
+def start(worker: Worker) -> QThread:
     """Move `worker` to a new thread and start it; the thread is deleted when the job ends."""
     thread = QThread()
     worker.moveToThread(thread)
@@ -60,8 +60,6 @@ def start(worker: Worker, on_finish: Callable[[], None] | None = None) -> QThrea
     # The worker itself is owned by Python (the window keeps it until its result arrives);
     # deleting it from the finishing thread would free a Python object off the GUI thread.
     thread.finished.connect(thread.deleteLater)
-    if on_finish is not None:
-        thread.finished.connect(on_finish)
     thread.start()
     return thread
 
