@@ -386,7 +386,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (StudioError, KeyError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) else exc
-        print(f"error: {message}", file=sys.stderr)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2

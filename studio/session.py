@@ -32,18 +32,6 @@ class Outcome:
     error: str | None = None
 
 
-def warm_up() -> None:
-    """Import the training stack ahead of time (from a background thread, once the window is up).
-
-    Importing torch, transformers, datasets and scikit-learn holds the interpreter lock for up
-    to ~250 ms per library; done while the window idles, Start no longer freezes on them.
-    """
-    import sklearn.metrics  # noqa: F401 - first validation
-
-    import studio.train.finetune  # noqa: F401
-    import studio.train.loop  # noqa: F401
-
-
 def run_name(config: RunConfig) -> str:
     return config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
 

@@ -47,6 +47,13 @@ class StoreError(StudioError):
     """The store file cannot be opened or created; the message names the file."""
 
 
+class UnknownRun(StudioError, KeyError):
+    """No run has that id (a KeyError too, for lookups that try something else next)."""
+
+    def __str__(self) -> str:  # KeyError's own str() would quote the message
+        return str(self.args[0])
+
+
 def _to_json(value: Mapping[str, Any]) -> str:
     # default=str: a config may hold Paths or enums; the record should still be written.
     return json.dumps(dict(value), default=str)
@@ -214,14 +221,14 @@ class RunStore:
                 f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id]
             )
         if cursor.rowcount == 0:
-            raise KeyError(f"no run with id {run_id!r} in {self.path}")
+            raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """One run as a dict, its config parsed; KeyError if there is none."""
+        """One run as a dict, its config parsed; UnknownRun if there is none."""
         # list(): a half-read cursor would keep an old snapshot open on this connection.
         rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
-            raise KeyError(f"no run with id {run_id!r} in {self.path}")
+            raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
         return _parse_run(rows[0])
 
     def list_runs(self, kind: str | None = None) -> list[dict[str, Any]]:

@@ -31,12 +31,10 @@ from studio.ui.icons import app_icon
 from studio.ui.monitor import MonitorView
 from studio.ui.runs_view import RunsView
 from studio.ui.transfer_view import TransferView
-from studio.ui.worker import Worker, export_job, start, train_job, transfer_job, warm_up_job
+from studio.ui.worker import Worker, export_job, start, train_job, transfer_job
 
 log = logging.getLogger(__name__)
 
-# Import the training stack this long after the window opens, so Start does not wait on it.
-WARM_UP_DELAY_MS = 1500
 NO_GENERATION = (
     "Summarization needs an encoder-decoder base model (BART, T5) to generate text; "
     "this release trains encoder-only models."
@@ -73,7 +71,6 @@ class MainWindow(QMainWindow):
         self.worker: Worker | None = None  # pre-finetuning (start or resume)
         self.transfer_worker: Worker | None = None
         self.export_worker: Worker | None = None
-        self.closing = False  # no new background work once the window is closing
         self.running_id: str | None = None
         self.task_order: list[str] = []
         self.active_threads: set[QThread] = set()  # closing waits for these
@@ -113,7 +110,6 @@ class MainWindow(QMainWindow):
         self._update_shares()
         self._update_actions()
         QTimer.singleShot(300, self._probe_device)
-        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
 
     # -- setup -------------------------------------------------------------------------------
 
@@ -200,11 +196,6 @@ class MainWindow(QMainWindow):
                 self._apply_config(_config_from_text(text))
             except StudioError as exc:
                 log.warning("ignoring the remembered config: %s", exc)
-
-    def _warm_up(self) -> None:
-        if self.worker is None and self.transfer_worker is None and not self.closing:
-            self.warm_worker = Worker(warm_up_job())
-            self._start(self.warm_worker)
 
     def _probe_device(self) -> None:
         """Ask a separate Python which device training would use, without importing torch here."""
@@ -468,7 +459,6 @@ class MainWindow(QMainWindow):
             if worker is not None:
                 worker.stop.set()
         self.status.setText("Saving a checkpoint before closing…")
-        self.closing = True
         while self.active_threads:
             thread = next(iter(self.active_threads))
             # Keep delivering events while waiting: the worker's "finished" reaches the thread's

@@ -1,8 +1,9 @@
 """Background jobs for the window: a QObject moved to a QThread that only reports.
 
 Following Orange's TaskState: the job never touches widgets; it reports through signals
-(queued to the GUI thread), errors arrive in one place, and the training code is imported
-lazily inside the thread so the window opens without torch.
+(queued to the GUI thread) and errors arrive in one place. The heavy jobs run in a child
+process that this thread supervises (studio.jobs), so the window never imports torch and no
+library call can hold its interpreter lock.
 """
 
 from __future__ import annotations
@@ -64,13 +65,19 @@ def start(worker: Worker) -> QThread:
     return thread
 
 
-def warm_up_job() -> Job:
-    """A job that imports the training stack while the window idles."""
+def _in_child(spec_of: Callable[[], dict]) -> Job:
+    """A job that runs in a child process (see studio.jobs) and relays its events."""
 
-    def job(worker: Worker) -> None:
-        from studio.session import warm_up
+    def job(worker: Worker) -> Any:
+        from studio import jobs
 
-        warm_up()
+        def relay(event: dict) -> None:
+            if event["event"] == "created":
+                worker.created.emit(event["run_id"])
+            elif event["event"] == "progress":
+                worker.progress.emit(float(event["fraction"]), str(event["message"]))
+
+        return jobs.run(spec_of(), worker.stop, relay)
 
     return job
 
@@ -80,50 +87,33 @@ def train_job(
 ) -> Job:
     """A job that trains a new run (or resumes `resume_id`) and records it in the store."""
 
-    def job(worker: Worker) -> Any:
-        from studio import session
+    def spec() -> dict:
+        from studio.jobs import job
 
         if resume_id is not None:
-            return session.resume(
-                resume_id,
-                catalog,
-                data_dir,
-                store_path,
-                worker.stop,
-                on_created=worker.created.emit,
-            )
-        return session.execute(
-            config, catalog, data_dir, store_path, worker.stop, on_created=worker.created.emit
-        )
+            return job("resume", catalog, data_dir, store_path, run_id=resume_id)
+        return job("train", catalog, data_dir, store_path, config=config.to_dict())
 
-    return job
+    return _in_child(spec)
 
 
 def export_job(store_path: Any, run_id: str, which: str, out_dir: Any) -> Job:
     """A job that exports a checkpoint of a run and returns the folder."""
 
-    def job(worker: Worker) -> Any:
-        from studio.session import export_run
+    def spec() -> dict:
+        from studio.jobs import job
 
-        return export_run(store_path, run_id, which, out_dir, worker.progress.emit)
+        return job("export", {}, None, store_path, run_id=run_id, which=which, out_dir=str(out_dir))
 
-    return job
+    return _in_child(spec)
 
 
 def transfer_job(config: Any, catalog: dict, data_dir: Any, store_path: Any) -> Job:
     """A job that runs a transfer experiment; emits `created` with the transfer run's id."""
 
-    def job(worker: Worker) -> Any:
-        from studio.experiments import transfer
+    def spec() -> dict:
+        from studio.jobs import job
 
-        return transfer(
-            config,
-            catalog,
-            data_dir,
-            store_path,
-            worker.stop,
-            worker.progress.emit,
-            worker.created.emit,
-        )
+        return job("transfer", catalog, data_dir, store_path, config=config.to_dict())
 
-    return job
+    return _in_child(spec)

@@ -1,0 +1,131 @@
+"""Jobs in a child process: events, Stop, the window dying, and failures that reach the parent."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio import jobs
+from studio.core.config import RunConfig
+from studio.core.errors import StudioError
+from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.session import Outcome
+from studio.store import RunStore
+
+CATALOG = load_catalog(default_tasks_dir())
+
+
+def _train_spec(model: str, store: Path, **changes: Any) -> dict[str, Any]:
+    config = RunConfig(
+        tasks=("synth_sentiment", "synth_choice"),
+        model=model,
+        max_steps=100_000,
+        eval_every=100_000,
+        log_every=1,
+        checkpoint_every=100_000,
+        batch_size=4,
+        device="cpu",
+        max_length=64,
+        doc_stride=16,
+        tasks_per_update=2,
+        eval_max_examples=8,
+    ).replace(**changes)
+    return jobs.job("train", CATALOG, None, store, config=config.to_dict())
+
+
+def _has_rows(store: Path, run_id: str) -> bool:
+    with RunStore(store) as db:
+        return bool(db.metrics_after(0, run_id))
+
+
+def _wait(condition: Any, alive: Any, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert alive(), "the job ended early"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_stop_saves_and_the_outcome_comes_back(tiny_model: str, tmp_path: Path) -> None:
+    store = tmp_path / "studio.db"
+    stop = threading.Event()
+    events: list[dict[str, Any]] = []
+    result: list[Any] = []
+    runner = threading.Thread(
+        target=lambda: result.append(jobs.run(_train_spec(tiny_model, store), stop, events.append))
+    )
+    runner.start()
+    _wait(lambda: bool(events) and _has_rows(store, events[0]["run_id"]), runner.is_alive)
+    stop.set()
+    runner.join(120)
+    assert [e["event"] for e in events] == ["created"]
+    outcome = result[0]
+    assert isinstance(outcome, Outcome) and outcome.run_id == events[0]["run_id"]
+    assert outcome.status == "stopped" and outcome.step > 0
+    with RunStore(store) as db:
+        assert db.get_run(outcome.run_id)["status"] == "stopped"
+        assert db.checkpoints(outcome.run_id)
+
+
+def test_the_end_of_input_stops_the_child(tiny_model: str, tmp_path: Path) -> None:
+    """When the window dies, its end of the pipe closes: the child saves and stops."""
+    store = tmp_path / "studio.db"
+    with subprocess.Popen(
+        jobs.COMMAND,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=jobs._child_env(),
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        proc.stdin.write(json.dumps(_train_spec(tiny_model, store)) + "\n")
+        proc.stdin.flush()
+        created = json.loads(proc.stdout.readline())
+        _wait(lambda: _has_rows(store, created["run_id"]), lambda: proc.poll() is None)
+        proc.stdin.close()
+        last = json.loads(proc.stdout.read().splitlines()[-1])
+        assert proc.wait(60) == 0
+    assert last["event"] == "result" and last["value"]["status"] == "stopped"
+
+
+def test_a_failed_run_reports_the_file_and_line(tiny_model: str, tmp_path: Path) -> None:
+    data = tmp_path / "data" / "copa"
+    data.mkdir(parents=True)
+    good = {"context": "c", "question": "q", "choices": ["a", "b"], "label": 0}
+    (data / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 5}))
+    (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
+    spec = _train_spec(tiny_model, tmp_path / "studio.db", tasks=("copa",), max_steps=2)
+    spec["data_dir"] = str(tmp_path / "data")
+    outcome = jobs.run(spec, threading.Event(), lambda event: None)
+    assert outcome.status == "failed"
+    assert "train.jsonl, line 2" in outcome.error and "out of range" in outcome.error
+
+
+def test_user_errors_are_raised_as_plain_messages(tmp_path: Path) -> None:
+    spec = jobs.job("resume", CATALOG, None, tmp_path / "studio.db", run_id="nope")
+    with pytest.raises(StudioError, match="no run with id 'nope'") as caught:
+        jobs.run(spec, threading.Event(), lambda event: None)
+    assert "Traceback" not in str(caught.value)
+    with pytest.raises(StudioError, match="unknown job kind 'fly'"):
+        jobs.run({**spec, "kind": "fly"}, threading.Event(), lambda event: None)
+
+
+def test_a_child_that_dies_is_reported_with_what_it_said() -> None:
+    command = (sys.executable, "-c", "import sys; sys.stderr.write('out of memory\\n'); exit(3)")
+    spec = jobs.job("export", {}, None, Path("studio.db"))
+    with pytest.raises(StudioError, match=r"(?s)exit code 3\).*out of memory"):
+        jobs.run(spec, threading.Event(), lambda event: None, command)
+
+
+def test_tasks_must_come_from_files() -> None:
+    spec = TaskSpec("adhoc", "Ad hoc", "classification", "single_sentence", "accuracy", ("a", "b"))
+    with pytest.raises(StudioError, match=r"\['adhoc'\] were not read from a file"):
+        jobs.job("train", {"adhoc": spec}, None, Path("studio.db"))
