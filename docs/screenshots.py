@@ -16,8 +16,24 @@ from pathlib import Path
 
 DOCS = Path(__file__).resolve().parent
 DATA = DOCS.parents[1] / "shared" / "data"
-TASKS = ("sst2", "rte", "mrpc", "cola", "trec", "ag_news", "boolq", "snli", "tweet_irony",
-         "copa", "piqa", "social_i_qa", "commonsense_qa", "hellaswag", "squad_v1", "subjqa")
+TASKS = (
+    "sst2",
+    "rte",
+    "mrpc",
+    "cola",
+    "trec",
+    "ag_news",
+    "boolq",
+    "snli",
+    "tweet_irony",
+    "copa",
+    "piqa",
+    "social_i_qa",
+    "commonsense_qa",
+    "hellaswag",
+    "squad_v1",
+    "subjqa",
+)
 
 
 def train_runs(store: Path, steps: int) -> list[str]:
@@ -28,10 +44,20 @@ def train_runs(store: Path, steps: int) -> list[str]:
     catalog = load_catalog(default_tasks_dir())
     ids = []
     for mixing in ("heterogeneous", "homogeneous"):
-        config = RunConfig(tasks=TASKS, name=f"16 tasks, {mixing}", mixing=mixing,
-                           max_steps=steps, eval_every=steps // 4, log_every=2,
-                           checkpoint_every=steps // 2, batch_size=8, max_length=128,
-                           eval_max_examples=60, device="cpu", learning_rate=1e-4)
+        config = RunConfig(
+            tasks=TASKS,
+            name=f"16 tasks, {mixing}",
+            mixing=mixing,
+            max_steps=steps,
+            eval_every=steps // 4,
+            log_every=2,
+            checkpoint_every=steps // 2,
+            batch_size=8,
+            max_length=128,
+            eval_max_examples=60,
+            device="cpu",
+            learning_rate=1e-4,
+        )
         outcome = execute(config, catalog, DATA, store, threading.Event())
         ids.append(outcome.run_id)
     return ids

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -107,10 +108,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
 class TqdmSink:
     """A progress bar and log lines on stderr."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, quiet: bool = False) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, unit="update", file=sys.stderr, dynamic_ncols=True)
+        self.bar = tqdm(
+            total=total, unit="update", file=sys.stderr, dynamic_ncols=True, disable=quiet
+        )
 
     def metrics(self, rows: list[Any]) -> None:
         for row in rows:
@@ -139,8 +142,11 @@ def _stop_on_signals(stop: threading.Event) -> list[Any]:
     Returns the previous handlers, to be put back afterwards.
     """
 
+    launched = "WORLD_SIZE" in os.environ  # under accelerate launch / torchrun
+
     def handler(signum: int, frame: object) -> None:
-        if stop.is_set():
+        # The launcher passes a Ctrl-C on to every process again: that is not a second one.
+        if stop.is_set() and not launched:
             raise KeyboardInterrupt
         log.warning("stopping after the current update (press Ctrl-C again to abort)")
         stop.set()
@@ -183,9 +189,12 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
 
 def _finish(start: Any, total: int) -> int:
     """Run `start(stop, bar)` with a progress bar and Ctrl-C as Stop; print the run id last."""
+    from studio.session import process_rank
+
     stop = threading.Event()
     previous = _stop_on_signals(stop)
-    bar = TqdmSink(total)
+    follower = process_rank() > 0  # under accelerate launch, the main process reports
+    bar = TqdmSink(total, quiet=follower)
     try:
         outcome = start(stop, bar)
     finally:
@@ -194,7 +203,8 @@ def _finish(start: Any, total: int) -> int:
             signal.signal(sig, old)
     if outcome.error:
         print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
-    print(outcome.run_id)
+    if not follower:
+        print(outcome.run_id)
     return 0 if outcome.status != "failed" else 1
 
 

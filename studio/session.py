@@ -55,8 +55,8 @@ def execute(
     User errors (bad data, bad config) become the run's error; anything else is stored with
     its traceback. `on_created(run_id)` is called as soon as the run exists.
     """
-    if int(os.environ.get("RANK", "0")) > 0:
-        return _follower(config, catalog, data_dir, stop)
+    if process_rank() > 0:
+        return _follower(config, catalog, data_dir, stop, None)
     with RunStore(store_path) as store:
         run_id = store.create_run(
             run_name(config),
@@ -87,6 +87,11 @@ def resume(
     """
     from studio.train.checkpoint import complete_checkpoints
 
+    if process_rank() > 0:
+        with RunStore(store_path) as store:  # read only: the main process owns the run
+            config = config_from_dict(store.get_run(run_id)["config"], f"run {run_id}")
+        found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
+        return _follower(config, catalog, data_dir, stop, found[max(found)] if found else None)
     with RunStore(store_path) as store:
         store.mark_interrupted()
         run = store.get_run(run_id)
@@ -135,8 +140,17 @@ def export_run(
     return export_checkpoint(checkpoint, out_dir, run, progress)
 
 
+def process_rank() -> int:
+    """This process's rank under `accelerate launch` (0 when launched alone)."""
+    return int(os.environ.get("RANK", "0"))
+
+
 def _follower(
-    config: RunConfig, catalog: dict[str, TaskSpec], data_dir: Path | None, stop: threading.Event
+    config: RunConfig,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    stop: threading.Event,
+    checkpoint: Path | None,
 ) -> Outcome:
     """A non-main process of `accelerate launch`: trains in lockstep, records nothing.
 
@@ -151,7 +165,12 @@ def _follower(
 
     with tempfile.TemporaryDirectory() as scratch:
         result = train(
-            config, NullSink(), stop, Workspace.default(catalog, data_dir), Path(scratch)
+            config,
+            NullSink(),
+            stop,
+            Workspace.default(catalog, data_dir),
+            Path(scratch),
+            checkpoint,
         )
     return Outcome("", result.status, result.step)
 

@@ -50,6 +50,9 @@ class RunConfig:
     keep_checkpoints: int = 2
     max_length: int = 256
     doc_stride: int = 64
+    max_target_length: int = 64
+    num_beams: int = 1
+    label_smoothing: float = 0.1
     seed: int = 42
     device: str = "auto"
     mixed_precision: str = "auto"
@@ -112,10 +115,14 @@ def _validate(cfg: RunConfig) -> None:
         "keep_checkpoints",
         "max_length",
         "doc_stride",
+        "max_target_length",
+        "num_beams",
         "num_threads",
     )
     if not 0 <= cfg.warmup_ratio < 1:
         raise ConfigError(f"warmup_ratio: must be in [0, 1), got {cfg.warmup_ratio!r}")
+    if not 0 <= cfg.label_smoothing < 1:
+        raise ConfigError(f"label_smoothing: must be in [0, 1), got {cfg.label_smoothing!r}")
     if cfg.doc_stride >= cfg.max_length:
         raise ConfigError("doc_stride: must be smaller than max_length")
     if cfg.loss_scaling == "manual":
@@ -177,10 +184,28 @@ def coerce_value(key: str, kind: str, value: Any) -> Any:
     return value
 
 
+R3F_KEYS = {"lambda": "r3f_lambda", "eps": "r3f_eps", "noise": "r3f_noise"}
+
+
+def _flatten_r3f(data: dict[str, Any], where: str) -> dict[str, Any]:
+    """Accept R3F as one mapping, `r3f: {lambda, eps, noise}`, as well as flat keys."""
+    if "r3f" not in data:
+        return data
+    nested = data["r3f"]
+    if not isinstance(nested, dict) or set(nested) - set(R3F_KEYS):
+        raise ConfigError(f"{where}: r3f must be a mapping with keys {sorted(R3F_KEYS)}")
+    twice = sorted(f"r3f.{k} and {R3F_KEYS[k]}" for k in nested if R3F_KEYS[k] in data)
+    if twice:
+        raise ConfigError(f"{where}: {', '.join(twice)} are both given; keep one")
+    flat = {k: v for k, v in data.items() if k != "r3f"}
+    return flat | {R3F_KEYS[k]: v for k, v in nested.items()}
+
+
 def config_from_dict(data: Any, where: str = "config") -> RunConfig:
     """Build a RunConfig; unknown keys and bad values name the key and what is allowed."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: must be a mapping of settings")
+    data = _flatten_r3f(data, where)
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys: {sorted(FIELDS)}")

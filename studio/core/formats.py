@@ -37,7 +37,7 @@ METRICS: Final[dict[str, tuple[str, ...]]] = {
     "regression": ("pearson", "spearman"),
     "multiple_choice": ("accuracy",),
     "extractive_qa": ("f1", "exact_match"),
-    "summarization": ("rouge_l",),
+    "summarization": ("rouge_l", "rouge_1", "rouge_2"),
 }
 
 LABELLED_FORMATS: Final = ("classification", "pair_classification")

@@ -1,4 +1,5 @@
-"""Validation metrics, all on a 0..1 scale (scikit-learn and scipy, imported when first used)."""
+"""Validation metrics, all on a 0..1 scale (scikit-learn, scipy and rouge-score, imported when
+first used)."""
 
 from __future__ import annotations
 
@@ -70,3 +71,22 @@ def squad_metrics(
         em += max(float(_normalize(pred) == _normalize(r)) for r in refs)
         f1 += max(_token_f1(pred, r) for r in refs)
     return {"exact_match": em / len(predictions), "f1": f1 / len(predictions)}
+
+
+def rouge_metrics(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:
+    """Mean ROUGE-1, ROUGE-2 and ROUGE-L F1 (Porter-stemmed, as in the summarization papers)."""
+    if not predictions:
+        return {"rouge_1": 0.0, "rouge_2": 0.0, "rouge_l": 0.0}
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(["rouge1", "rouge2", "rougeL"], use_stemmer=True)
+    totals = {"rouge1": 0.0, "rouge2": 0.0, "rougeL": 0.0}
+    for pred, ref in zip(predictions, references, strict=True):
+        for key, score in scorer.score(ref, pred).items():
+            totals[key] += score.fmeasure
+    n = len(predictions)
+    return {
+        "rouge_1": totals["rouge1"] / n,
+        "rouge_2": totals["rouge2"] / n,
+        "rouge_l": totals["rougeL"] / n,
+    }

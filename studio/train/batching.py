@@ -74,7 +74,8 @@ def collate(
 ) -> tuple[dict[str, torch.Tensor], int, int]:
     """Pad one batch to its own longest row (rounded up to `multiple`).
 
-    Returns the tensors, the real token count and the computed (padded) token count.
+    Returns the tensors, the real token count and the computed (padded) token count; a
+    summary's target tokens (labels, padded with -100) count as well.
     """
     ids = [features["input_ids"][i] for i in indices]
     nested = isinstance(ids[0][0], list)
@@ -99,9 +100,17 @@ def collate(
         choices = len(ids[0])
         for key in list(batch):
             batch[key] = batch[key].view(len(ids), choices, width)
+    computed = input_ids.size
     for key in ("labels", "start_positions", "end_positions"):
         if key in features:
             values = [features[key][i] for i in indices]
+            if isinstance(values[0], list):  # summary token ids: -100 is ignored by the loss
+                target_width = -(-max(len(v) for v in values) // multiple) * multiple
+                labels = _pad(values, target_width, -100)
+                batch[key] = torch.from_numpy(labels)
+                real += sum(len(v) for v in values)
+                computed += labels.size
+                continue
             dtype = torch.float32 if isinstance(values[0], float) else torch.long
             batch[key] = torch.tensor(values, dtype=dtype)
-    return batch, real, input_ids.size
+    return batch, real, computed

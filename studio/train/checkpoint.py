@@ -2,9 +2,11 @@
 
 Layout of `checkpoints/step-<N>/`: `model.safetensors` (encoder and heads), `optimizer.pt`,
 `scheduler.pt`, `scaler.pt` (fp16 only), `rng.safetensors` (torch RNG states), `encoder/`
-(the encoder's config), `tokenizer/`, and `trainer_state.json` (step, samplers, window sums,
-Python and NumPy RNG states, validation metrics). `.pt` files hold only tensors and plain
-containers, so they load with `torch.load(weights_only=True)`.
+(the base model's config; an encoder-decoder's generation config too), `tokenizer/`, and
+`trainer_state.json` (step, samplers, window sums, Python and NumPy RNG states, validation
+metrics). `.pt` files hold only tensors and plain containers, so they load with
+`torch.load(weights_only=True)`. Tied weights (BART's shared embeddings and LM head) are
+stored once: `save_model` / `load_model` handle the aliases.
 """
 
 from __future__ import annotations
@@ -99,6 +101,8 @@ def save_checkpoint(
         tensors, plain = rng_state()
         save_file(tensors, str(tmp / "rng.safetensors"))
         model.encoder.config.save_pretrained(tmp / "encoder")
+        if getattr(model, "seq2seq", False):  # decoder start, pad and end-of-sequence ids
+            model.encoder.generation_config.save_pretrained(tmp / "encoder")
         tokenizer.save_pretrained(tmp / "tokenizer")
         (tmp / STATE_FILE).write_text(json.dumps({**state, "rng": plain}, indent=1))
         _fsync_tree(tmp)

@@ -38,6 +38,8 @@ class TaskData:
     validation: dict[str, list[Any]]
     train_examples: int
     validation_records: datasets.Dataset
+    # The tokenizer that made the features: summarization decodes generated ids with it.
+    tokenizer: PreTrainedTokenizerFast | None = None
 
     @property
     def train_lengths(self) -> np.ndarray:
@@ -117,8 +119,13 @@ def load_split(
     stride: int,
     cache: Path,
     synthetic_root: Path,
+    max_target_length: int = 64,
+    decoder_start: int | None = None,
 ) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(raw records, tokenized features) of one split; the tokenized features are cached."""
+    """(raw records, tokenized features) of one split; the tokenized features are cached.
+
+    Summarization also takes the summaries' length cap and the model's decoder start token.
+    """
     folder = local_folder(spec, where, synthetic_root)
     if folder is not None:
         path = folder / f"{split}.jsonl"
@@ -128,14 +135,17 @@ def load_split(
         source_key = _file_key(path)
     else:
         raw, source_key = _load_hub(spec, split, cache)
-    key = json.dumps(
-        [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length, stride, split]
-    )
+    parts = [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length, stride]
+    if spec.format == "summarization":
+        parts += [max_target_length, decoder_start]
+    key = json.dumps([*parts, split])
     digest = hashlib.sha1(key.encode()).hexdigest()[:16]
     cache_file = cache / "tokenized" / f"{spec.name}-{split}-{digest}.arrow"
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     features = raw.map(
-        tokenize_function(spec.format, tok, max_length, stride, split),
+        tokenize_function(
+            spec.format, tok, max_length, stride, split, max_target_length, decoder_start
+        ),
         batched=True,
         with_indices=spec.format == "extractive_qa",
         remove_columns=raw.column_names,
@@ -155,12 +165,15 @@ def load_task(
     stride: int,
     cache: Path,
     synthetic_root: Path,
+    max_target_length: int = 64,
+    decoder_start: int | None = None,
 ) -> TaskData:
+    targets = (max_target_length, decoder_start)
     raw_train, train = load_split(
-        spec, where, "train", tok, max_length, stride, cache, synthetic_root
+        spec, where, "train", tok, max_length, stride, cache, synthetic_root, *targets
     )
     raw_val, val = load_split(
-        spec, where, "validation", tok, max_length, stride, cache, synthetic_root
+        spec, where, "validation", tok, max_length, stride, cache, synthetic_root, *targets
     )
     return TaskData(
         spec=spec,
@@ -168,4 +181,5 @@ def load_task(
         validation=val.to_dict(),
         train_examples=len(raw_train),
         validation_records=raw_val,
+        tokenizer=tok,
     )

@@ -9,13 +9,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.core.metrics import classification_metrics, regression_metrics, squad_metrics
+from studio.core.metrics import (
+    classification_metrics,
+    regression_metrics,
+    rouge_metrics,
+    squad_metrics,
+)
 from studio.train.batching import collate, eval_batches
 from studio.train.data import TaskData
 from studio.train.model import MultiTaskModel
 
 MAX_ANSWER_TOKENS = 30
 TOP_K = 20
+SHOWN_SUMMARIES = 3  # generated examples written to the run's log at each validation
 
 
 def _qa_selection(data: TaskData, limit: int | None) -> tuple[list[int], int]:
@@ -57,6 +63,25 @@ def _qa_metrics(
     return squad_metrics(predictions, references)
 
 
+def _summary_metrics(
+    data: TaskData, generated: list[tuple[int, str]], show: Callable[[str], None] | None
+) -> dict[str, float]:
+    """ROUGE of generated summaries (by validation row) against the references."""
+    generated.sort()
+    records = data.validation_records
+    references = [records[i]["summary"] for i, _ in generated]
+    predictions = [text for _, text in generated]
+    if show is not None:
+        for (i, text), reference in zip(generated[:SHOWN_SUMMARIES], references, strict=False):
+            document = " ".join(records[i]["document"].split())
+            head = document[:160] + ("…" if len(document) > 160 else "")
+            show(
+                f"{data.spec.name} #{i}: document: {head!r} | reference: {reference!r} | "
+                f"generated: {text!r}"
+            )
+    return rouge_metrics(predictions, references)
+
+
 @torch.no_grad()
 def evaluate_task(
     model: MultiTaskModel,
@@ -66,8 +91,15 @@ def evaluate_task(
     device: torch.device,
     pad_id: int,
     autocast: Callable[[], Any] = contextlib.nullcontext,
+    max_target_length: int = 64,
+    num_beams: int = 1,
+    show: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
-    """Mean validation loss (`loss`) and every metric of the task's format."""
+    """Mean validation loss (`loss`) and every metric of the task's format.
+
+    Summarization generates (`num_beams`, at most `max_target_length` new tokens), scores
+    ROUGE against the reference summaries and passes a few examples to `show`.
+    """
     fmt = data.spec.format
     model.eval()
     features = data.validation
@@ -83,12 +115,20 @@ def evaluate_task(
     preds: list[Any] = []
     labels: list[Any] = []
     spans: dict[int, tuple[float, int, int]] = {}
+    generated: list[tuple[int, str]] = []
     for indices in batches:
         batch, _, _ = collate(features, indices, pad_id)
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast():
             logits = model.logits(data.spec.name, batch)
         losses += model.example_losses(data.spec.name, logits, batch).tolist()
+        if fmt == "summarization":
+            with autocast():
+                ids = model.generate(batch, max_target_length, num_beams)
+            assert data.tokenizer is not None
+            texts = data.tokenizer.batch_decode(ids, skip_special_tokens=True)
+            generated += zip(indices.tolist(), (t.strip() for t in texts), strict=True)
+            continue
         logits = logits.float().cpu().numpy()
         if fmt == "extractive_qa":
             for row, feature in zip(logits, indices, strict=True):
@@ -107,6 +147,8 @@ def evaluate_task(
     result = {"loss": float(np.mean(losses)) if losses else float("nan")}
     if fmt == "extractive_qa":
         result.update(_qa_metrics(data, spans, count))
+    elif fmt == "summarization":
+        result.update(_summary_metrics(data, generated, show))
     elif fmt == "regression":
         result.update(regression_metrics(preds, labels))
     else:

@@ -18,10 +18,11 @@ from typing import Any
 import yaml
 from safetensors import safe_open
 from safetensors.torch import save_file
-from transformers import AutoConfig, AutoModel, AutoTokenizer
+from transformers import AutoConfig, AutoModel, AutoTokenizer, GenerationConfig, PreTrainedModel
 
 from studio.core.errors import StudioError
 from studio.train.checkpoint import best_checkpoint, complete_checkpoints, read_state
+from studio.train.seq2seq import is_seq2seq, load_tied, model_class
 from studio.train.setup import quiet_libraries
 
 Progress = Callable[[float, str], None]
@@ -85,23 +86,42 @@ def _write(
 ) -> None:
     progress(0.1, "loading the checkpoint")
     encoder_weights, head_weights = _split_weights(checkpoint)
-    encoder = AutoModel.from_config(AutoConfig.from_pretrained(checkpoint / "encoder"))
-    missing, unexpected = encoder.load_state_dict(encoder_weights, strict=False)
-    if unexpected or [k for k in missing if "pooler" not in k]:
-        raise ExportError(
-            f"{checkpoint}: encoder weights do not match its config "
-            f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
-        )
+    config = AutoConfig.from_pretrained(checkpoint / "encoder")
+    if is_seq2seq(config):
+        encoder = _seq2seq(checkpoint, config, encoder_weights)
+        hidden = int(encoder.get_encoder().config.hidden_size)  # the heads read the encoder
+    else:
+        encoder = AutoModel.from_config(config)
+        missing, unexpected = encoder.load_state_dict(encoder_weights, strict=False)
+        if unexpected or [k for k in missing if "pooler" not in k]:
+            raise ExportError(
+                f"{checkpoint}: encoder weights do not match its config "
+                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
+            )
+        hidden = int(encoder.config.hidden_size)
     progress(0.4, "writing the encoder")
     encoder.save_pretrained(tmp)
     AutoTokenizer.from_pretrained(checkpoint / "tokenizer").save_pretrained(tmp)
     progress(0.7, "writing the heads, config and model card")
     save_file({k: v.contiguous() for k, v in head_weights.items()}, str(tmp / "heads.safetensors"))
-    hidden = int(encoder.config.hidden_size)
     heads = [{**h, "architecture": _architecture(h["format"], hidden, h)} for h in state["heads"]]
     (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
-    (tmp / "README.md").write_text(model_card(state, run), encoding="utf-8")
+    card = model_card(state, run, seq2seq=is_seq2seq(config))
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+
+
+def _seq2seq(checkpoint: Path, config: Any, weights: dict[str, Any]) -> PreTrainedModel:
+    """The encoder-decoder with its LM head, so the export loads with AutoModelForSeq2SeqLM."""
+    model = model_class(config).from_config(config)
+    unset = load_tied(model, weights)
+    if unset:
+        raise ExportError(
+            f"{checkpoint}: the encoder-decoder's weights do not match its config ({unset[:3]})"
+        )
+    if (checkpoint / "encoder" / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(checkpoint / "encoder")
+    return model
 
 
 def _architecture(fmt: str, hidden: int, head: dict[str, Any]) -> dict[str, Any]:
@@ -161,7 +181,7 @@ def export_checkpoint(
     return out_dir
 
 
-def model_card(state: dict[str, Any], run: dict[str, Any]) -> str:
+def model_card(state: dict[str, Any], run: dict[str, Any], seq2seq: bool = False) -> str:
     """A README.md in the Hugging Face model-card style."""
     config = state["config"]
     base = run.get("base_model") or config["model"]
@@ -211,8 +231,7 @@ def model_card(state: dict[str, Any], run: dict[str, Any]) -> str:
         "## How to load",
         "",
         "```python",
-        "from transformers import AutoModel, AutoTokenizer",
-        'model = AutoModel.from_pretrained("PATH")',
+        *(_SEQ2SEQ_LOADING if seq2seq else _ENCODER_LOADING),
         'tokenizer = AutoTokenizer.from_pretrained("PATH")',
         "```",
         "",
@@ -222,4 +241,21 @@ def model_card(state: dict[str, Any], run: dict[str, Any]) -> str:
         "`python -m studio train studio_config.yaml` repeats the run.",
         "",
     ]
+    if seq2seq:
+        lines[-1:-1] = [
+            "",
+            "This is an encoder-decoder: summarization tasks trained its decoder and LM head "
+            "(`model.generate`), and the heads read the outputs of its encoder "
+            "(`model.get_encoder()`).",
+        ]
     return "\n".join(lines)
+
+
+_ENCODER_LOADING = [
+    "from transformers import AutoModel, AutoTokenizer",
+    'model = AutoModel.from_pretrained("PATH")',
+]
+_SEQ2SEQ_LOADING = [
+    "from transformers import AutoModelForSeq2SeqLM, AutoTokenizer",
+    'model = AutoModelForSeq2SeqLM.from_pretrained("PATH")',
+]

@@ -19,7 +19,6 @@ import torch
 from safetensors import safe_open
 from transformers import (
     AutoConfig,
-    AutoModel,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerFast,
@@ -35,6 +34,7 @@ from studio.train.batching import TaskStream, collate
 from studio.train.data import TaskData, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
+from studio.train.seq2seq import is_seq2seq, load_tied, model_class
 from studio.train.setup import (
     Workspace,
     load_encoder,
@@ -82,13 +82,17 @@ def load_source(model: str) -> Source:
     """A checkpoint folder, an export folder, or a base model id / folder."""
     folder = Path(model).expanduser()
     if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
-        encoder = AutoModel.from_config(AutoConfig.from_pretrained(folder / "encoder"))
+        config = AutoConfig.from_pretrained(folder / "encoder")
+        encoder = model_class(config).from_config(config)
         weights = {}
         with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
             for key in f.keys():  # noqa: SIM118
                 if key.startswith("encoder."):
                     weights[key.removeprefix("encoder.")] = f.get_tensor(key)
-        missing, unexpected = encoder.load_state_dict(weights, strict=False)
+        if is_seq2seq(config):  # tied weights are stored once
+            missing, unexpected = load_tied(encoder, weights), []
+        else:
+            missing, unexpected = encoder.load_state_dict(weights, strict=False)
         if unexpected or [k for k in missing if "pooler" not in k]:
             raise StudioError(
                 f"{folder}: the checkpoint's encoder weights do not match its "
@@ -98,7 +102,7 @@ def load_source(model: str) -> Source:
         return Source(encoder, tokenizer, _read_heads(folder / "model.safetensors", "heads."))
     if (folder / "heads.json").is_file():  # an export
         return Source(
-            AutoModel.from_pretrained(folder),
+            model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder),
             AutoTokenizer.from_pretrained(folder),
             _read_heads(folder / "heads.safetensors", ""),
         )
@@ -142,8 +146,8 @@ def finetune(
     spec = ws.catalog[config.task]
     if spec.format == "summarization":
         raise StudioError(
-            f"task '{spec.name}' is summarization, which encoder-only models "
-            "cannot be fine-tuned for in this release"
+            f"task '{spec.name}' is summarization; the transfer experiment fine-tunes "
+            "classification, multiple-choice and span tasks only"
         )
     where = resolve(spec, ws.data_dir, ws.synthetic_root)
     validate_task(spec, where, ws.synthetic_root)

@@ -84,6 +84,47 @@ class Window:
         window.task_examples.update(state["task_examples"])
         return window
 
+    def add(self, update: Increments) -> None:
+        self.objective += update.objective
+        self.real_tokens += update.real_tokens
+        self.computed_tokens += update.computed_tokens
+        for task, loss in update.task_loss.items():
+            self.task_loss[task] += loss
+
+
+@dataclass
+class Increments:
+    """One update's sums on this process; summed over processes before they reach the Window."""
+
+    objective: Any = 0.0
+    real_tokens: int = 0
+    computed_tokens: int = 0
+    task_loss: dict[str, Any] = field(default_factory=lambda: defaultdict(float))
+
+    def add(self, task: str, loss_sum: Any, objective: Any) -> None:
+        self.task_loss[task] += loss_sum
+        self.objective += objective.detach()
+
+    def reduce(self, accelerator: Any, stop: bool, tasks: tuple[str, ...]) -> bool:
+        """Sum over processes (one collective); return whether any process asked to stop.
+
+        Stopping is agreed on here, so every process leaves the loop after the same update.
+        """
+        device = accelerator.device
+        parts = [self.objective, self.real_tokens, self.computed_tokens, float(stop)]
+        parts += [self.task_loss.get(t, 0.0) for t in tasks]
+        packed = torch.stack(
+            [torch.as_tensor(p, dtype=torch.float64, device=device) for p in parts]
+        )
+        total = accelerator.reduce(packed, reduction="sum").cpu().tolist()
+        objective, real, computed, stops = total[:4]
+        self.objective = objective / accelerator.num_processes  # each weighed by N
+        self.real_tokens, self.computed_tokens = int(real), int(computed)
+        self.task_loss = defaultdict(
+            float, {t: v for t, v in zip(tasks, total[4:], strict=True) if v}
+        )
+        return stops > 0
+
 
 def train(
     config: RunConfig,
@@ -108,7 +149,7 @@ def train(
     tasks = load_tasks(checked, tokenizer, config, ws)
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
-    model = MultiTaskModel(encoder, specs, config.head_sharing)
+    model = MultiTaskModel(encoder, specs, config.head_sharing, config.label_smoothing)
     scales = {
         s.name: loss_scale(
             s, config.loss_scaling, config.max_length, len(tokenizer), config.manual_weights
@@ -140,18 +181,21 @@ def train(
     device = accelerator.device
     pad_id = tokenizer.pad_token_id or 0
     multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
-    rank_seed = config.seed + 1000 * accelerator.process_index
+    # Every process draws the same tasks and the same global batches and keeps its share of
+    # each batch (`_shard`): N processes train like one process on the same global batch.
     scheduler = TaskScheduler(
         probs, config.mixing, config.tasks_per_update, config.max_steps, config.seed
     )
     streams = {
-        t: TaskStream(d.train_lengths, config.batch_size, rank_seed + i)
+        t: TaskStream(d.train_lengths, config.batch_size, config.seed + i)
         for i, (t, d) in enumerate(tasks.items())
     }
+    processes, rank = accelerator.num_processes, accelerator.process_index
     sink.log(
         "info",
-        f"training on {device} ({accelerator.mixed_precision} precision), "
-        f"{config.max_steps} updates of {config.tasks_per_update} sub-batches",
+        f"training on {device} ({accelerator.mixed_precision} precision)"
+        + (f" in {processes} processes" if processes > 1 else "")
+        + f", {config.max_steps} updates of {config.tasks_per_update} sub-batches",
     )
 
     # -- where we start: fresh, or from a checkpoint ------------------------------------
@@ -210,16 +254,17 @@ def train(
 
     # -- the loop ------------------------------------------------------------------------
     model.train()
+    halt = False
     while step < config.max_steps:
-        if stop.is_set():
+        if halt or (processes == 1 and stop.is_set()):
             break
         slots = scheduler.next_update()
+        update = Increments()
         for j, task in enumerate(slots):
-            batch, real, computed = collate(
-                tasks[task].train, streams[task].next(), pad_id, multiple
-            )
+            indices = streams[task].next()
+            mine, share = _shard(indices, rank, processes)
+            batch, real, computed = collate(tasks[task].train, mine, pad_id, multiple)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            size = batch["input_ids"].shape[0]
             sync = j == len(slots) - 1
             with accelerator.no_sync(model) if not sync else contextlib.nullcontext():
                 with accelerator.autocast():
@@ -228,15 +273,19 @@ def train(
                     objective = losses.mean() * scales[task]
                     if r3f is not None:
                         objective = objective + config.r3f_lambda * r3f
+                    # Gradients are averaged over processes: weigh each by its share.
+                    objective = objective * share
                 accelerator.backward(objective / len(slots))
             # Kept as tensors until the next log point: no device sync per sub-batch.
-            window.task_loss[task] += losses.detach().sum()
-            window.task_examples[task] += size
-            window.objective += objective.detach() / len(slots)
-            window.examples += size
-            window.real_tokens += real
-            window.computed_tokens += computed
-            seen[task] += size
+            update.add(task, losses.detach().sum() * (share > 0), objective / len(slots))
+            update.real_tokens += real if share else 0
+            update.computed_tokens += computed if share else 0
+            window.task_examples[task] += len(indices)
+            window.examples += len(indices)
+            seen[task] += len(indices)
+        if processes > 1:
+            halt = update.reduce(accelerator, stop.is_set(), config.tasks)
+        window.add(update)
         grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
         optimizer.step()
         lr_schedule.step()
@@ -271,6 +320,21 @@ def train(
         sink.log("info", f"stopped at update {step} of {config.max_steps}")
     sink.flush()
     return TrainResult("stopped" if stopped else "finished", step, eval_metrics)
+
+
+def _shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
+    """This process's part of a global batch and its weight (its share x processes).
+
+    The weights make the average over processes of each process's mean loss equal the
+    global batch's mean loss. A process left without examples runs one with weight 0, so
+    every process still takes part in the gradient synchronisation.
+    """
+    if processes == 1:
+        return indices, 1.0
+    mine = indices[rank::processes]
+    if len(mine) == 0:
+        return indices[:1], 0.0
+    return mine, len(mine) * processes / len(indices)
 
 
 def _check_finite(window: Window, step: int) -> None:
@@ -342,6 +406,9 @@ def _evaluate(
                 accelerator.device,
                 pad_id,
                 accelerator.autocast,
+                config.max_target_length,
+                config.num_beams,
+                show=lambda text: sink.log("info", f"update {step}: {text}"),
             )
             results[name] = result
             rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]

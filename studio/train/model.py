@@ -1,7 +1,12 @@
-"""The shared encoder with the paper's heads, and per-example losses for every format."""
+"""The shared encoder with the paper's heads, and per-example losses for every format.
+
+With an encoder-decoder base model (BART, T5, minilm-seq2seq) the heads sit on its encoder's
+outputs and summarization trains through its own decoder and LM head (no new parameters).
+"""
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -9,6 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 
+from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
 
 
@@ -55,17 +61,45 @@ def build_head(spec: TaskSpec, hidden: int, dropout: float) -> nn.Module:
 
 
 class MultiTaskModel(nn.Module):
-    """A shared encoder and one head per dataset, or shared across a format (DESIGN.md §1)."""
+    """A shared encoder and one head per dataset, or shared across a format (DESIGN.md §1).
 
-    def __init__(self, encoder: PreTrainedModel, specs: list[TaskSpec], head_sharing: str) -> None:
+    `encoder` is the base model: an encoder, or an encoder-decoder with its LM head (its
+    weights keep the `encoder.` prefix either way, so checkpoints read the same).
+    """
+
+    def __init__(
+        self,
+        encoder: PreTrainedModel,
+        specs: list[TaskSpec],
+        head_sharing: str,
+        label_smoothing: float = 0.1,
+    ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.seq2seq = bool(getattr(encoder.config, "is_encoder_decoder", False))
+        self.label_smoothing = label_smoothing
         self.specs = {s.name: s for s in specs}
-        self.head_of = {s.name: head_key(s, head_sharing) for s in specs}
-        dropout = float(getattr(encoder.config, "hidden_dropout_prob", 0.1) or 0.1)
-        hidden = int(encoder.config.hidden_size)
+        generating = [s.name for s in specs if s.format == "summarization"]
+        if generating and not self.seq2seq:
+            raise StudioError(
+                f"tasks {generating} are summarization, which needs an encoder-decoder base model"
+            )
+        # Summarization has no head: it generates with the decoder.
+        self.head_of = {
+            s.name: head_key(s, head_sharing) for s in specs if s.name not in generating
+        }
+        if self.seq2seq:
+            stack = encoder.get_encoder()
+            self._encoder_inputs = set(inspect.signature(stack.forward).parameters)
+            dropout, hidden = _seq2seq_head_sizes(stack.config)
+        else:
+            dropout = getattr(encoder.config, "hidden_dropout_prob", None)
+            dropout = 0.1 if dropout is None else float(dropout)  # 0.0 means no dropout
+            hidden = int(encoder.config.hidden_size)
         self.heads = nn.ModuleDict()
         for spec in specs:
+            if spec.name in generating:
+                continue
             key = self.head_of[spec.name]
             if key not in self.heads:
                 self.heads[key] = build_head(spec, hidden, dropout)
@@ -73,8 +107,11 @@ class MultiTaskModel(nn.Module):
     def logits(
         self, task: str, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Task outputs: [B, classes], [B] (regression), [B, choices] or [B, L, 2] (spans)."""
+        """Task outputs: [B, classes], [B] (regression), [B, choices], [B, L, 2] (spans) or
+        [B, T, vocab] (summarization: the decoder's next-token logits under teacher forcing)."""
         spec = self.specs[task]
+        if spec.format == "summarization":
+            return self._decoder_logits(batch, inputs_embeds)
         inputs = {
             k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
         }
@@ -84,7 +121,12 @@ class MultiTaskModel(nn.Module):
         if inputs_embeds is not None:
             inputs.pop("input_ids")
             inputs["inputs_embeds"] = inputs_embeds
-        hidden = self.encoder(**inputs).last_hidden_state
+        if self.seq2seq:
+            # The heads read the encoder's outputs (BART's encoder takes no token types).
+            inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
+            hidden = self.encoder.get_encoder()(**inputs).last_hidden_state
+        else:
+            hidden = self.encoder(**inputs).last_hidden_state
         out = self.heads[self.head_of[task]](hidden)
         if spec.format == "multiple_choice":
             return out.view(shape[0], shape[1])
@@ -98,6 +140,17 @@ class MultiTaskModel(nn.Module):
         """Unscaled loss of every example in the batch."""
         fmt = self.specs[task].format
         logits = logits.float()
+        if fmt == "summarization":
+            # Label-smoothed cross-entropy, averaged over each example's own target tokens.
+            labels = batch["labels"]
+            tokens = F.cross_entropy(
+                logits.flatten(0, 1),
+                labels.flatten(),
+                ignore_index=-100,
+                label_smoothing=self.label_smoothing,
+                reduction="none",
+            ).view_as(labels)
+            return tokens.sum(-1) / (labels != -100).sum(-1).clamp(min=1)
         if fmt == "regression":
             return F.mse_loss(logits, batch["labels"].float(), reduction="none")
         if fmt == "extractive_qa":
@@ -136,16 +189,57 @@ class MultiTaskModel(nn.Module):
         ids = batch["input_ids"]
         if self.specs[task].format == "multiple_choice":
             ids = ids.reshape(-1, ids.shape[-1])
-        embeds = self.encoder.get_input_embeddings()(ids)
+        stack = self.encoder.get_encoder() if self.seq2seq else self.encoder
+        embeds = stack.get_input_embeddings()(ids)
         noise = torch.empty_like(embeds)
         noise = noise.uniform_(-eps, eps) if noise_kind == "uniform" else noise.normal_(0, eps)
         noisy = self.logits(task, batch, inputs_embeds=embeds + noise)
+        if self.specs[task].format == "summarization":
+            return _token_symmetric_kl(logits, noisy, batch["labels"] != -100)
         p = F.log_softmax(logits.float(), dim=-2 if logits.dim() == 3 else -1)
         q = F.log_softmax(noisy.float(), dim=-2 if noisy.dim() == 3 else -1)
         kl = F.kl_div(p, q, log_target=True, reduction="batchmean") + F.kl_div(
             q, p, log_target=True, reduction="batchmean"
         )
         return kl
+
+    def _decoder_logits(
+        self, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None
+    ) -> torch.Tensor:
+        inputs: dict[str, Any] = {
+            "attention_mask": batch["attention_mask"],
+            "decoder_input_ids": self._decoder_inputs(batch["labels"]),
+            "use_cache": False,
+        }
+        if inputs_embeds is None:
+            inputs["input_ids"] = batch["input_ids"]
+        else:
+            inputs["inputs_embeds"] = inputs_embeds
+        return self.encoder(**inputs).logits
+
+    def _decoder_inputs(self, labels: torch.Tensor) -> torch.Tensor:
+        """Labels shifted right behind the decoder start token (the model's own rule if any)."""
+        prepare = getattr(self.encoder, "prepare_decoder_input_ids_from_labels", None)
+        if prepare is not None:
+            return prepare(labels=labels)
+        config = self.encoder.config
+        shifted = labels.new_full(labels.shape, config.pad_token_id)
+        shifted[:, 0] = config.decoder_start_token_id
+        shifted[:, 1:] = labels[:, :-1].masked_fill(labels[:, :-1] == -100, config.pad_token_id)
+        return shifted
+
+    @torch.no_grad()
+    def generate(
+        self, batch: dict[str, torch.Tensor], max_new_tokens: int, num_beams: int
+    ) -> torch.Tensor:
+        """Generated token ids for a summarization batch (greedy, or beam search)."""
+        return self.encoder.generate(
+            input_ids=batch["input_ids"],
+            attention_mask=batch["attention_mask"],
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+            do_sample=False,
+        )
 
     def describe_heads(self) -> list[dict[str, Any]]:
         """Each head: key, format, the tasks sharing it and their labels (for export)."""
@@ -163,3 +257,24 @@ class MultiTaskModel(nn.Module):
                 }
             )
         return described
+
+
+def _seq2seq_head_sizes(config: Any) -> tuple[float, int]:
+    """(dropout, hidden size) for heads on an encoder-decoder's encoder (BERT, BART, T5 names)."""
+    dropout = 0.1
+    for name in ("hidden_dropout_prob", "dropout", "dropout_rate"):
+        value = getattr(config, name, None)
+        if isinstance(value, (int, float)):
+            dropout = float(value)
+            break
+    return dropout, int(config.hidden_size)
+
+
+def _token_symmetric_kl(
+    clean: torch.Tensor, noisy: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
+    """Symmetric KL between two [B, T, V] token distributions, averaged over real targets."""
+    p = F.log_softmax(clean.float(), dim=-1)
+    q = F.log_softmax(noisy.float(), dim=-1)
+    kl = ((p.exp() - q.exp()) * (p - q)).sum(-1)  # KL(p||q) + KL(q||p), per token
+    return (kl * mask).sum() / mask.sum().clamp(min=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -10,12 +11,12 @@ import datasets
 import torch
 import transformers
 from accelerate import Accelerator
-from accelerate.state import AcceleratorState, PartialState
+from accelerate.state import AcceleratorState
 from accelerate.utils import DistributedDataParallelKwargs
 from transformers import (
     AutoConfig,
-    AutoModel,
     AutoTokenizer,
+    GenerationConfig,
     PretrainedConfig,
     PreTrainedModel,
     PreTrainedTokenizerFast,
@@ -25,9 +26,10 @@ from studio.core import paths
 from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig
 from studio.core.errors import ConfigError, StudioError
-from studio.core.models import resolve_model
+from studio.core.models import SEQ2SEQ_MODEL, resolve_model
 from studio.core.tasks import TaskSpec
 from studio.train.data import TaskData, load_task, validate_task
+from studio.train.seq2seq import ensure_minilm_seq2seq, is_seq2seq, model_class
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +53,16 @@ def check_tasks(config: RunConfig, ws: Workspace) -> list[tuple[TaskSpec, Availa
     unknown = [t for t in config.tasks if t not in ws.catalog]
     if unknown:
         raise ConfigError(f"tasks: {unknown} are not in the catalog")
-    encoder_decoder = bool(getattr(_model_config(config.model), "is_encoder_decoder", False))
+    encoder_decoder = is_seq2seq(_model_config(config.model))
     checked = []
     for name in config.tasks:
         spec = ws.catalog[name]
         if spec.format == "summarization" and not encoder_decoder:
             raise StudioError(
                 f"task '{name}' is summarization, which needs a decoder to generate text; "
-                f"the base model '{config.model}' is encoder-only. Leave it out (encoder-decoder "
-                "models such as BART and T5 come in a later release)."
+                f"the base model '{config.model}' is encoder-only. Leave it out, or pick an "
+                f"encoder-decoder base model ('{SEQ2SEQ_MODEL}' offline, facebook/bart-base, "
+                "t5-small)."
             )
         where = resolve(spec, ws.data_dir, ws.synthetic_root)
         validate_task(spec, where, ws.synthetic_root)
@@ -75,23 +78,44 @@ def quiet_libraries() -> None:
     transformers.logging.set_verbosity_error()
 
 
+def model_path(model: str) -> str:
+    """`resolve_model`, building the offline encoder-decoder on first use."""
+    if model == SEQ2SEQ_MODEL:
+        ensure_minilm_seq2seq()
+    return resolve_model(model)
+
+
 def _model_config(model: str) -> PretrainedConfig:
     try:
-        return AutoConfig.from_pretrained(resolve_model(model))
+        return AutoConfig.from_pretrained(model_path(model))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
 
 
+def decoder_start(model: str) -> int | None:
+    """The token an encoder-decoder starts generating from (its config, else its
+    generation config)."""
+    start = getattr(_model_config(model), "decoder_start_token_id", None)
+    if start is None:
+        try:
+            start = GenerationConfig.from_pretrained(model_path(model)).decoder_start_token_id
+        except OSError:
+            return None
+    return None if start is None else int(start)
+
+
 def load_tokenizer(model: str) -> PreTrainedTokenizerFast:
-    tok = AutoTokenizer.from_pretrained(resolve_model(model))
+    tok = AutoTokenizer.from_pretrained(model_path(model))
     if not tok.is_fast:
         raise ConfigError(f"model: {model} has no fast tokenizer, which span QA needs")
     return tok
 
 
 def load_encoder(model: str) -> PreTrainedModel:
+    """The base model: an encoder, or an encoder-decoder with its LM head (it generates)."""
     try:
-        return AutoModel.from_pretrained(resolve_model(model))
+        path = model_path(model)
+        return model_class(AutoConfig.from_pretrained(path)).from_pretrained(path)
     except OSError as exc:
         raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
 
@@ -102,9 +126,19 @@ def load_tasks(
     config: RunConfig,
     ws: Workspace,
 ) -> dict[str, TaskData]:
+    generating = any(spec.format == "summarization" for spec, _ in checked)
+    start = decoder_start(config.model) if generating else None
     return {
         spec.name: load_task(
-            spec, where, tok, config.max_length, config.doc_stride, ws.cache, ws.synthetic_root
+            spec,
+            where,
+            tok,
+            config.max_length,
+            config.doc_stride,
+            ws.cache,
+            ws.synthetic_root,
+            config.max_target_length,
+            start,
         )
         for spec, where in checked
     }
@@ -122,8 +156,9 @@ def make_accelerator(device: str, mixed_precision: str, num_threads: int | None)
         precision = ("bf16" if torch.cuda.is_bf16_supported() else "fp16") if on_cuda else "no"
     if precision == "fp16" and not on_cuda:
         raise ConfigError("mixed_precision: fp16 needs a CUDA device; use bf16 or no")
-    if PartialState().num_processes == 1:
+    if int(os.environ.get("WORLD_SIZE", "1")) == 1:
         # A desktop session runs many trainings in one process with different settings.
+        # (Not PartialState().num_processes: that would fix the state before `cpu` is known.)
         AcceleratorState._reset_state()
     if num_threads:
         torch.set_num_threads(num_threads)

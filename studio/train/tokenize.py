@@ -9,7 +9,7 @@ from transformers import PreTrainedTokenizerFast
 Batch = dict[str, list[Any]]
 
 # Bump when the feature layout changes, so stale tokenized caches are not reused.
-FEATURE_VERSION = 3
+FEATURE_VERSION = 4  # 4: summarization features (document ids, summary labels)
 
 
 def _encode(
@@ -56,6 +56,28 @@ def multiple_choice(batch: Batch, tok: PreTrainedTokenizerFast, max_length: int)
         start += size
     out["labels"] = batch["label"]
     return out
+
+
+def summarization(
+    batch: Batch,
+    tok: PreTrainedTokenizerFast,
+    max_length: int,
+    max_target_length: int,
+    decoder_start: int | None = None,
+) -> Batch:
+    """Document ids for the encoder; summary ids as `labels` for the decoder (teacher forcing).
+
+    A leading `decoder_start` token is dropped from the labels: the decoder is fed it first
+    anyway (a BERT tokenizer starts every text with [CLS], which bert2bert models such as
+    minilm-seq2seq also start decoding with; predicting it again teaches [CLS] [CLS] ...).
+    """
+    enc = tok(batch["document"], truncation=True, max_length=max_length)
+    targets = tok(text_target=batch["summary"], truncation=True, max_length=max_target_length)
+    labels = [
+        ids[1:] if decoder_start is not None and ids[:1] == [decoder_start] else ids
+        for ids in targets["input_ids"]
+    ]
+    return {"input_ids": enc["input_ids"], "labels": labels}
 
 
 def extractive_qa(
@@ -121,7 +143,13 @@ def extractive_qa(
 
 
 def tokenize_function(
-    fmt: str, tok: PreTrainedTokenizerFast, max_length: int, stride: int, split: str
+    fmt: str,
+    tok: PreTrainedTokenizerFast,
+    max_length: int,
+    stride: int,
+    split: str,
+    max_target_length: int = 64,
+    decoder_start: int | None = None,
 ) -> Any:
     """The `datasets.map` function for one format and split (span QA's also takes indices)."""
     if fmt in ("classification", "pair_classification", "regression"):
@@ -130,4 +158,6 @@ def tokenize_function(
         return lambda b: multiple_choice(b, tok, max_length)
     if fmt == "extractive_qa":
         return lambda b, idx: extractive_qa(b, idx, tok, max_length, stride, split == "validation")
-    raise ValueError(f"format {fmt!r} cannot be tokenized for an encoder")
+    if fmt == "summarization":
+        return lambda b: summarization(b, tok, max_length, max_target_length, decoder_start)
+    raise ValueError(f"format {fmt!r} cannot be tokenized")

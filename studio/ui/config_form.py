@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.config import CHOICES, RunConfig
-from studio.core.models import DEFAULT_MODEL
+from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "resources" / "config_help.yaml"
 
@@ -50,6 +50,7 @@ CHOICE_LABELS = {
 }
 MODELS = (
     (DEFAULT_MODEL, "minilm — all-MiniLM-L6-v2 (offline)"),
+    (SEQ2SEQ_MODEL, "MiniLM encoder-decoder (offline)"),
     ("roberta-base", "roberta-base"),
     ("bert-base-uncased", "bert-base-uncased"),
     ("microsoft/deberta-v3-base", "microsoft/deberta-v3-base"),
@@ -62,7 +63,10 @@ NUMBERS = (
     "tasks_per_update", "temperature", "batch_size", "learning_rate", "weight_decay",
     "max_steps", "warmup_ratio", "grad_clip", "eval_every", "log_every", "checkpoint_every",
     "keep_checkpoints", "max_length", "doc_stride", "seed", "r3f_lambda", "r3f_eps",
+    "max_target_length", "num_beams", "label_smoothing",
 )  # fmt: skip
+# Settings that only matter for summarization, i.e. with an encoder-decoder base model.
+GENERATION = ("max_target_length", "num_beams", "label_smoothing")
 # Optional integers: the spin box's 0 shows "all" / "default" and means None.
 OPTIONAL = ("eval_max_examples", "num_threads")
 
@@ -231,7 +235,7 @@ class ConfigForm(QWidget):
         left, right = QVBoxLayout(), QVBoxLayout()
         for column, groups in (
             (left, (self._model_group(), self._recipe_group())),
-            (right, (self._optimisation_group(), self._evaluation_group())),
+            (right, (self._optimisation_group(), self._evaluation_group(), self._summary_group())),
         ):
             for group in groups:
                 column.addWidget(group)
@@ -371,6 +375,14 @@ class ConfigForm(QWidget):
         self.fields["r3f_lambda"].valueChanged.connect(self._update_enabled)
         return box
 
+    def _summary_group(self) -> QGroupBox:
+        box, form = self._group("Summarization (encoder-decoder models)")
+        self._row(form, "Max target length", "max_target_length", self._spin(1, 8192))
+        self._row(form, "Beams", "num_beams", self._spin(1, 64))
+        self._row(form, "Label smoothing", "label_smoothing", self._double(0.0, 0.99, 3, 0.05))
+        self.fields["model"].editTextChanged.connect(self._update_enabled)
+        return box
+
     def _optimisation_group(self) -> QGroupBox:
         box, form = self._group("Optimisation")
         self._row(form, "Batch size", "batch_size", self._spin(1, 65536))
@@ -457,6 +469,9 @@ class ConfigForm(QWidget):
         f["examples_cap"].setEnabled(self._cap_on.isChecked())
         f["r3f_eps"].setEnabled(f["r3f_lambda"].value() > 0)
         f["r3f_noise"].setEnabled(f["r3f_lambda"].value() > 0)
+        generates = is_encoder_decoder(self.model_name())
+        for key in GENERATION:
+            f[key].setEnabled(generates)
 
     def _edited(self, *_: object) -> None:
         if not self._loading:

@@ -23,7 +23,9 @@ from studio.core import paths
 from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
+from studio.core.models import is_encoder_decoder
 from studio.core.tasks import TaskSpec
+from studio.store import RunStore
 from studio.ui.checklist import TaskChecklist
 from studio.ui.config_form import ConfigForm
 from studio.ui.export_dialog import ExportDialog
@@ -36,8 +38,8 @@ from studio.ui.worker import Worker, export_job, start, train_job, transfer_job
 log = logging.getLogger(__name__)
 
 NO_GENERATION = (
-    "Summarization needs an encoder-decoder base model (BART, T5) to generate text; "
-    "this release trains encoder-only models."
+    "Summarization needs an encoder-decoder base model to generate text: pick "
+    "'MiniLM encoder-decoder (offline)', BART or T5 as the base model in Configure."
 )
 PROBE = (
     "import os, torch\n"
@@ -72,6 +74,7 @@ class MainWindow(QMainWindow):
         self.transfer_worker: Worker | None = None
         self.export_worker: Worker | None = None
         self.running_id: str | None = None
+        self.generates: bool | None = None  # whether the chosen base model has a decoder
         self.task_order: list[str] = []
         self.active_threads: set[QThread] = set()  # closing waits for these
         self.setWindowTitle("Muppet Studio")
@@ -98,8 +101,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addWidget(self.status, 1)
 
         self._build_actions()
-        self.checklist.set_summarization_enabled(False, NO_GENERATION)
+        self._update_generation()
         self.checklist.checkedChanged.connect(self._update_shares)
+        # Before the shares: a loaded config's model must enable summarization before its
+        # tasks are checked.
+        self.form.changed.connect(self._update_generation)
         self.form.changed.connect(self._update_shares)
         self.runs.openRuns.connect(self.open_runs)
         self.runs.resumeRun.connect(self.resume)
@@ -159,6 +165,11 @@ class MainWindow(QMainWindow):
             "Save this configuration and the checked tasks as YAML",
             "Ctrl+S",
         )
+        store_action = self._action(
+            "Open run store…",
+            self.choose_store,
+            "Follow another run store file, e.g. the one a multi-process run is writing",
+        )
         data_action = self._action(
             "Set data folder…",
             self.choose_data_dir,
@@ -173,7 +184,7 @@ class MainWindow(QMainWindow):
         toolbar.addAction(open_action)
         toolbar.addAction(save_action)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (open_action, save_action, data_action, self.export_action):
+        for action in (open_action, save_action, store_action, data_action, self.export_action):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -210,6 +221,13 @@ class MainWindow(QMainWindow):
         self.form.set_device_info(text or "could not detect the device")
 
     # -- shares and config --------------------------------------------------------------------
+
+    def _update_generation(self, *_: object) -> None:
+        """Summarization is checkable only with an encoder-decoder base model."""
+        generates = is_encoder_decoder(self.form.model_name())
+        if generates != self.generates:
+            self.generates = generates
+            self.checklist.set_summarization_enabled(generates, NO_GENERATION)
 
     def _update_shares(self, *_: object) -> None:
         """Share previews follow the sampling settings; manual weights follow the checked tasks."""
@@ -258,7 +276,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("data_dir", str(folder))
         self.availability = self._resolve_all()
         self.checklist.set_availability(self.availability)
-        self.checklist.set_summarization_enabled(False, NO_GENERATION)
+        self.checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
         self._update_shares()
 
     # -- runs -----------------------------------------------------------------------------------
@@ -337,6 +355,33 @@ class MainWindow(QMainWindow):
         if self.worker is not None:
             self.worker.stop.set()  # the loop checks it between updates; nothing blocks here
             self.status.setText("Stopping after the current update, then saving a checkpoint…")
+
+    def choose_store(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open run store", str(self.store_path.parent), "Run store (*.db);;All files (*)"
+        )
+        if path:
+            self.set_store(Path(path))
+
+    def set_store(self, store_path: Path) -> None:
+        """Show the runs of another store file; refused while a job of this window runs."""
+        if self._busy():
+            return
+        if self.export_worker is not None:
+            self.show_error("An export is running", "Wait for the running export to finish.")
+            return
+        try:
+            with RunStore(store_path) as store:
+                store.list_runs()
+        except StudioError as exc:
+            self.show_error("Cannot open that run store", f"{store_path}: {exc}")
+            return
+        self.store_path = Path(store_path)
+        for view in (self.monitor, self.runs, self.transfer):
+            view.set_store(self.store_path)
+        self.setWindowTitle(f"Muppet Studio — {self.store_path}")
+        self._update_actions()
+        self.status.setText(f"Run store: {self.store_path}")
 
     def open_runs(self, run_ids: list[str]) -> None:
         self.monitor.show_runs(run_ids)

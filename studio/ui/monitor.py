@@ -228,6 +228,12 @@ class MonitorView(QWidget):
         logs, progress = self._poll_logs(), self._poll_progress()
         return bool(changed) or logs or progress
 
+    def set_store(self, store_path: Path) -> None:
+        """Follow another run store (e.g. one a multi-process run writes); shows no run."""
+        self.close_store()
+        self._store_path = Path(store_path)
+        self.show_runs([])
+
     def close_store(self) -> None:
         """Stop polling and close this view's store connection."""
         self._timer.stop()

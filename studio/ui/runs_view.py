@@ -129,6 +129,10 @@ class RunsView(QWidget):
         self.runs: dict[str, dict[str, Any]] = {}
         self.refresh()
 
+    def set_store(self, store_path: Path) -> None:
+        self.store_path = Path(store_path)
+        self.refresh()
+
     def refresh(self) -> None:
         """Reload the table from the store, keeping the selection."""
         selected = self.selected()

@@ -254,6 +254,10 @@ class TransferView(QWidget):
 
     # -- public API --------------------------------------------------------------------------
 
+    def set_store(self, store_path: Path) -> None:
+        self.store_path = self.results.store_path = Path(store_path)
+        self.refresh()
+
     def refresh(self) -> None:
         """Re-read the store: the source runs and the stored results, keeping the selections."""
         self._reload_sources()

@@ -146,6 +146,8 @@ def test_null_only_for_optional_keys() -> None:
         ("eval_every", 0),
         ("max_length", -5),
         ("num_threads", 0),
+        ("max_target_length", 0),
+        ("num_beams", 0),
     ],
 )
 def test_non_positive_values_are_refused(key: str, value: Any) -> None:
@@ -158,6 +160,17 @@ def test_non_positive_values_are_refused(key: str, value: Any) -> None:
 @pytest.mark.parametrize("ratio", [-0.1, 1.0, 1.5])
 def test_warmup_ratio_range(ratio: float) -> None:
     assert "warmup_ratio" in _error({"tasks": ["a"], "warmup_ratio": ratio})
+
+
+@pytest.mark.parametrize("value", [-0.1, 1.0])
+def test_label_smoothing_range(value: float) -> None:
+    assert "label_smoothing" in _error({"tasks": ["a"], "label_smoothing": value})
+
+
+def test_summarization_defaults_follow_the_paper() -> None:
+    cfg = RunConfig(tasks=("xsum",))
+    assert cfg.label_smoothing == 0.1  # Muppet's BART recipe
+    assert cfg.num_beams >= 1 and cfg.max_target_length > 0
 
 
 def test_doc_stride_below_max_length() -> None:
@@ -223,3 +236,16 @@ def test_to_dict_is_plain_yaml() -> None:
     data = yaml.safe_load(RunConfig(tasks=("a", "b")).to_yaml())
     assert data["tasks"] == ["a", "b"]
     assert set(data) == set(FIELDS)
+
+
+def test_r3f_as_one_mapping() -> None:
+    config = config_from_dict(
+        {"tasks": ["rte"], "r3f": {"lambda": 1.0, "eps": "1e-5", "noise": "normal"}}
+    )
+    assert (config.r3f_lambda, config.r3f_eps, config.r3f_noise) == (1.0, 1e-5, "normal")
+    with pytest.raises(ConfigError, match=r"r3f\.lambda and r3f_lambda are both given"):
+        config_from_dict({"tasks": ["rte"], "r3f": {"lambda": 1.0}, "r3f_lambda": 2.0})
+    with pytest.raises(ConfigError, match="r3f must be a mapping with keys"):
+        config_from_dict({"tasks": ["rte"], "r3f": {"lamda": 1.0}})
+    with pytest.raises(ConfigError, match="r3f_noise"):
+        config_from_dict({"tasks": ["rte"], "r3f": {"noise": "pink"}})

@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from studio.core.metrics import classification_metrics, regression_metrics, squad_metrics
+from studio.core.metrics import (
+    classification_metrics,
+    regression_metrics,
+    rouge_metrics,
+    squad_metrics,
+)
 
 
 def test_binary_classification_by_hand() -> None:
@@ -127,3 +132,19 @@ def test_squad_empty_references() -> None:
 def test_squad_lengths_must_match() -> None:
     with pytest.raises(ValueError):
         squad_metrics(["a", "b"], [["a"]])
+
+
+def test_rouge_by_hand() -> None:
+    # "the cat sat" vs "the cat ran": 2 of 3 unigrams, 1 of 2 bigrams, LCS 2 of 3.
+    m = rouge_metrics(["the cat sat"], ["the cat ran"])
+    assert m["rouge_1"] == pytest.approx(2 / 3)
+    assert m["rouge_2"] == pytest.approx(1 / 2)
+    assert m["rouge_l"] == pytest.approx(2 / 3)
+
+
+def test_rouge_is_stemmed_averaged_and_empty_safe() -> None:
+    m = rouge_metrics(["Cats running.", ""], ["the cat runs", "anything"])
+    assert set(m) == {"rouge_1", "rouge_2", "rouge_l"}
+    # "cats running" vs "the cat runs": both stems match -> P 1, R 2/3, F 0.8; the empty one 0.
+    assert m["rouge_1"] == pytest.approx(0.8 / 2)
+    assert rouge_metrics([], []) == {"rouge_1": 0.0, "rouge_2": 0.0, "rouge_l": 0.0}

@@ -188,3 +188,12 @@ def test_r3f_adds_its_term_to_the_objective(
     first_plain, first_r3f = plain.values("total_loss")[0], r3f.values("total_loss")[0]
     assert first_r3f > first_plain  # the same batches plus a positive symmetric-KL term
     assert all(v == v for v in r3f.values("total_loss"))
+
+
+def test_r3f_with_lambda_zero_is_a_run_without_it(tiny_model: str, workspace: Workspace) -> None:
+    plain, zero = MemorySink(), MemorySink()
+    train(_config(tiny_model, max_steps=3), plain, threading.Event(), workspace)
+    config = _config(tiny_model, max_steps=3, r3f_lambda=0.0, r3f_eps=0.5, r3f_noise="normal")
+    train(config, zero, threading.Event(), workspace)
+    assert zero.values("total_loss") == plain.values("total_loss")
+    assert zero.values("grad_norm") == plain.values("grad_norm")

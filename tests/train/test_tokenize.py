@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from studio.core.models import minilm_folder
 from studio.core.records import validate_file
 from studio.core.tasks import TaskSpec
-from studio.train.tokenize import extractive_qa, tokenize_function
+from studio.train.tokenize import extractive_qa, summarization, tokenize_function
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +34,8 @@ def test_every_local_spec_loads_and_tokenizes_first_rows(
         for split in ("train", "validation"):
             path = shared_data / spec.local / f"{split}.jsonl"
             assert validate_file(path, spec, limit=50) == 50 or spec.name == "cb"
-            if spec.format == "summarization":
-                continue
             batch = _first_rows(path, 8)
-            function = tokenize_function(spec.format, tokenizer, 128, 32, split)
+            function = tokenize_function(spec.format, tokenizer, 128, 32, split, 24)
             if spec.format == "extractive_qa":
                 features = function(batch, list(range(len(batch["context"]))))
             else:
@@ -46,6 +44,9 @@ def test_every_local_spec_loads_and_tokenizes_first_rows(
             assert all(len(ids) <= 128 for ids in _flat(features["input_ids"])), spec.name
             if spec.format == "multiple_choice":
                 assert all(len(ex) == spec.choices for ex in features["input_ids"]), spec.name
+            if spec.format == "summarization":  # summary ids are the decoder's labels
+                assert len(features["labels"]) == len(features["input_ids"]), spec.name
+                assert all(2 < len(ids) <= 24 for ids in features["labels"]), spec.name
 
 
 def _flat(ids: list) -> list:
@@ -71,3 +72,16 @@ def test_span_windows_overlap_and_point_at_the_answer(tokenizer) -> None:
         a, b = out["offsets"][i][s][0], out["offsets"][i][e][1]
         assert context[a:b] == "Kathmandu"
     assert set(out["example_index"]) == {7}  # the dataset row it came from
+
+
+def test_summary_labels_drop_a_leading_decoder_start(tokenizer) -> None:
+    batch = {"document": ["A long story about a cat and a hat."], "summary": ["A cat."]}
+    kept = summarization(batch, tokenizer, 32, 8)["labels"][0]
+    assert kept[0] == tokenizer.cls_token_id and kept[-1] == tokenizer.sep_token_id
+    # minilm-seq2seq starts decoding at [CLS]: predicting it again would teach [CLS] [CLS] ...
+    dropped = summarization(batch, tokenizer, 32, 8, tokenizer.cls_token_id)["labels"][0]
+    assert dropped == kept[1:]
+    # BART-style: decoding starts at </s> and labels at <s>; nothing is dropped.
+    assert summarization(batch, tokenizer, 32, 8, tokenizer.sep_token_id)["labels"][0] == kept
+    long = {"document": ["x"], "summary": [" ".join(["word"] * 50)]}
+    assert len(summarization(long, tokenizer, 32, 8)["labels"][0]) == 8

@@ -51,6 +51,9 @@ NON_DEFAULT = RunConfig(
     keep_checkpoints=4,
     max_length=384,
     doc_stride=128,
+    max_target_length=96,
+    num_beams=4,
+    label_smoothing=0.0,
     seed=7,
     device="cpu",
     mixed_precision="bf16",
@@ -86,7 +89,9 @@ def test_round_trip_of_a_fully_non_default_config(qtbot, form: ConfigForm) -> No
     assert form.config(TASKS) == RunConfig(tasks=TASKS)
 
 
-@pytest.mark.parametrize("model", ["minilm", "/models/my-encoder", "facebook/bart-base"])
+@pytest.mark.parametrize(
+    "model", ["minilm", "minilm-seq2seq", "/models/my-encoder", "facebook/bart-base"]
+)
 def test_model_round_trip(form: ConfigForm, model: str) -> None:
     form.set_config(RunConfig(tasks=TASKS, model=model))
     assert form.model_name() == model
@@ -96,6 +101,23 @@ def test_model_round_trip(form: ConfigForm, model: str) -> None:
 def test_default_model_is_labelled_as_minilm(form: ConfigForm) -> None:
     assert "all-MiniLM-L6-v2" in form.fields["model"].currentText()
     assert form.config(TASKS).model == "minilm"
+
+
+def test_offline_encoder_decoder_is_offered(form: ConfigForm) -> None:
+    box = form.fields["model"]
+    index = box.findText("MiniLM encoder-decoder (offline)")
+    assert index >= 0 and box.itemData(index) == "minilm-seq2seq"
+
+
+def test_summarization_settings_follow_the_model(form: ConfigForm) -> None:
+    keys = ("max_target_length", "num_beams", "label_smoothing")
+    assert not any(form.fields[k].isEnabled() for k in keys)  # minilm is encoder-only
+    form.set_config(RunConfig(tasks=TASKS, model="minilm-seq2seq"))
+    assert all(form.fields[k].isEnabled() for k in keys)
+    form.fields["model"].setEditText("t5-small")
+    assert all(form.fields[k].isEnabled() for k in keys)
+    form.fields["model"].setEditText("roberta-base")
+    assert not any(form.fields[k].isEnabled() for k in keys)
 
 
 def test_every_input_has_a_tooltip(form: ConfigForm) -> None:

@@ -106,6 +106,23 @@ def test_config_round_trips_through_yaml(
     assert window.current_config() == config
 
 
+def test_summarization_follows_the_base_model(window: MainWindow, tmp_path: Path) -> None:
+    checklist = window.checklist
+    assert not checklist.is_checkable("synth_summary")  # minilm is encoder-only
+    window._apply_config(_config("minilm-seq2seq", tasks=("synth_summary", "synth_sentiment")))
+    assert checklist.is_checkable("synth_summary")
+    assert window.current_config().tasks == ("synth_summary", "synth_sentiment")
+    window.form.fields["model"].setEditText("roberta-base")
+    assert not checklist.is_checkable("synth_summary")
+    assert window.current_config().tasks == ("synth_sentiment",)  # unchecked with the reason
+    assert "encoder-decoder" in checklist._items["synth_summary"].toolTip(0)
+    folder = tmp_path / "my-model"  # a local folder is judged by its config.json
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "bart", "is_encoder_decoder": true}')
+    window.form.fields["model"].setEditText(str(folder))
+    assert checklist.is_checkable("synth_summary")
+
+
 class FakeExportDialog:
     """Stands in for the modal dialog: export the latest checkpoint to a chosen folder."""
 
@@ -236,3 +253,22 @@ def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: 
     }
     x, y, _ = view.plot_data("synth_choice", "pretuned")
     assert list(x) == [8, 16] and len(y) == 2
+
+
+def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
+    """A multi-process run on a cluster writes its own store; the window can follow it."""
+    other = tmp_path / "cluster" / "studio.db"
+    other.parent.mkdir()
+    with RunStore(other) as store:
+        run_id = store.create_run("on the cluster", "pretrain", {"tasks": ["rte"]}, "minilm")
+    window.set_store(other)
+    assert window.store_path == other and str(other) in window.windowTitle()
+    assert run_id in window.runs.runs
+    window.open_runs([run_id])
+    assert window.monitor.run_ids == [run_id]
+    (tmp_path / "broken.db").write_text("not a database")
+    window.set_store(tmp_path / "broken.db")
+    assert "not a usable run store" in window.last_error
+    assert window.store_path == other  # unchanged
+    for box in window.findChildren(main_window_module.QMessageBox):
+        box.close()

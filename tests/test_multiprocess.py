@@ -1,0 +1,165 @@
+"""Scale-out: the same config on 2 CPU processes (gloo) under `accelerate launch`.
+
+Two processes on the same global batch must train like one process (to float tolerance), only
+the main process writes the store and the checkpoints, and a stopped run resumes.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from studio.core.config import RunConfig
+from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.session import execute, run_dir
+from studio.store import RunStore
+
+STEPS = 30
+
+
+@pytest.fixture(scope="module")
+def model_without_dropout(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """Dropout would draw different masks in one and in two processes."""
+    from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
+
+    from studio.core.models import minilm_folder
+
+    folder = tmp_path_factory.mktemp("tiny-bert-no-dropout")
+    set_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    BertModel(config).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
+    return str(folder)
+
+
+@pytest.fixture(scope="module")
+def config_file(model_without_dropout: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    config = RunConfig(
+        tasks=("synth_sentiment", "synth_choice", "synth_span"),
+        model=model_without_dropout,
+        max_steps=STEPS,
+        batch_size=7,  # odd: the two processes get 4 and 3 examples
+        tasks_per_update=2,
+        max_length=64,
+        doc_stride=16,
+        eval_every=10,
+        log_every=1,
+        checkpoint_every=10,
+        eval_max_examples=16,
+        device="cpu",
+    )
+    path = tmp_path_factory.mktemp("config") / "run.yaml"
+    path.write_text(config.to_yaml())
+    return path
+
+
+@pytest.fixture(scope="module")
+def one_process(config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from studio.core.config import load_config
+
+    store = tmp_path_factory.mktemp("one") / "studio.db"
+    catalog = load_catalog(default_tasks_dir())
+    outcome = execute(load_config(config_file), catalog, None, store, threading.Event())
+    assert outcome.status == "finished"
+    return store
+
+
+def _launch(*args: str, **popen: object) -> subprocess.Popen[str]:
+    with socket.socket() as sock:  # a free port, so parallel runs cannot collide
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu"]
+    command += ["--num_processes", "2", "--num_machines", "1", "--mixed_precision", "no"]
+    command += ["--dynamo_backend", "no", "--main_process_port", str(port)]
+    return subprocess.Popen(
+        [*command, "-m", "studio", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def _finish(proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    return out
+
+
+def _metrics(store: Path) -> tuple[str, dict[tuple[int, str | None, str], float]]:
+    with RunStore(store) as db:
+        (run,) = db.list_runs()
+        rows = db.metrics_after(0, run["id"])
+    # Wall-clock rates, and padding: each process pads only its own part of a batch.
+    skip = {"examples_per_s", "tokens_per_s", "padding_efficiency"}
+    return run["id"], {
+        (r["step"], r["task"], r["name"]): r["value"] for r in rows if r["name"] not in skip
+    }
+
+
+def _assert_same_training(one: Path, two: Path) -> None:
+    one_id, a = _metrics(one)
+    two_id, b = _metrics(two)
+    assert a.keys() == b.keys()
+    assert sorted(s for s, t, n in b if n == "total_loss") == list(range(1, STEPS + 1))
+    for key, value in a.items():
+        assert b[key] == pytest.approx(value, rel=1e-4, abs=1e-5), key
+    final = f"checkpoints/step-{STEPS}/model.safetensors"
+    wa = load_file(run_dir(one, one_id) / final)
+    wb = load_file(run_dir(two, two_id) / final)
+    assert wa.keys() == wb.keys()
+    for name, tensor in wa.items():
+        assert (tensor - wb[name]).abs().max().item() < 1e-4, name
+
+
+def test_two_processes_train_like_one_on_the_same_global_batch(
+    config_file: Path, one_process: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "studio.db"
+    out = _finish(_launch("train", str(config_file), "--store", str(store)))
+    run_id, _ = _metrics(store)
+    assert out.split() == [run_id]  # only the main process reports
+    with RunStore(store) as db:
+        assert db.get_run(run_id)["status"] == "finished"
+        assert any("in 2 processes" in row["message"] for row in db.logs(run_id))
+    _assert_same_training(one_process, store)
+
+
+def test_a_stopped_two_process_run_resumes(
+    config_file: Path, one_process: Path, tmp_path: Path
+) -> None:
+    store = tmp_path / "studio.db"
+    proc = _launch("train", str(config_file), "--store", str(store), start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (store.exists() and _metrics(store)[1]):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches every process
+    proc.communicate(timeout=120)
+    run_id, _ = _metrics(store)
+    with RunStore(store) as db:
+        run = db.get_run(run_id)
+        assert run["status"] == "stopped" and 0 < run["step"] < STEPS
+        assert db.checkpoints(run_id)[-1]["step"] == run["step"]
+    _finish(_launch("resume", run_id, "--store", str(store)))
+    with RunStore(store) as db:
+        assert db.get_run(run_id)["status"] == "finished"
+    _assert_same_training(one_process, store)
