@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import save_tiny_bert
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -34,20 +36,4 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A 2-layer, 32-wide BERT with MiniLM's tokenizer, saved as a local model folder."""
-    from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
-
-    from studio.core.models import minilm_folder
-
-    folder = tmp_path_factory.mktemp("tiny-bert")
-    set_seed(0)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=512,
-    )
-    BertModel(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
-    return str(folder)
+    return save_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))

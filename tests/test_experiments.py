@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 from studio.cli import main
-from studio.core.config import RunConfig
 from studio.core.errors import ConfigError
 from studio.core.experiments import FinetuneConfig, SweepConfig, TransferConfig, table
 from studio.core.sink import MemorySink
@@ -20,6 +19,7 @@ from studio.session import execute
 from studio.store import RunStore
 from studio.train.finetune import finetune
 from studio.train.setup import Workspace
+from tests.support import tiny_config
 
 MIX = ("synth_sentiment", "synth_pair", "synth_topic")
 FAST = {
@@ -40,19 +40,7 @@ def catalog():  # type: ignore[no-untyped-def]
 
 
 def _pretrain(catalog, model: str, db: Path, tasks=MIX) -> str:  # type: ignore[no-untyped-def]
-    config = RunConfig(
-        tasks=tasks,
-        model=model,
-        max_steps=6,
-        eval_every=6,
-        checkpoint_every=6,
-        batch_size=8,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
-        tasks_per_update=2,
-        eval_max_examples=20,
-    )
+    config = tiny_config(model, tasks, max_steps=6, eval_every=6, checkpoint_every=6, log_every=10)
     outcome = execute(config, catalog, None, db, threading.Event())
     assert outcome.status == "finished"
     return outcome.run_id

@@ -13,28 +13,23 @@ from typing import Any
 import pytest
 
 from studio import jobs
-from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.session import Outcome
 from studio.store import RunStore
+from tests.support import tiny_config
 
 CATALOG = load_catalog(default_tasks_dir())
 
 
 def _train_spec(model: str, store: Path, **changes: Any) -> dict[str, Any]:
-    config = RunConfig(
-        tasks=("synth_sentiment", "synth_choice"),
-        model=model,
+    config = tiny_config(
+        model,
+        ("synth_sentiment", "synth_choice"),
         max_steps=100_000,
-        eval_every=100_000,
-        log_every=1,
-        checkpoint_every=100_000,
         batch_size=4,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
-        tasks_per_update=2,
+        eval_every=100_000,
+        checkpoint_every=100_000,
         eval_max_examples=8,
     ).replace(**changes)
     return jobs.job("train", CATALOG, None, store, config=config.to_dict())
@@ -45,7 +40,7 @@ def _has_rows(store: Path, run_id: str) -> bool:
         return bool(db.metrics_after(0, run_id))
 
 
-def _wait(condition: Any, alive: Any, seconds: float = 120) -> None:
+def _wait(condition: Any, alive: Any, seconds: float = 300) -> None:
     deadline = time.monotonic() + seconds
     while not condition():
         assert alive(), "the job ended early"

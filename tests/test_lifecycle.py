@@ -23,25 +23,13 @@ from studio.session import execute, resume, run_dir
 from studio.store import RunStore
 from studio.train.checkpoint import complete_checkpoints
 from studio.train.export import ExportError, export_checkpoint
+from tests.support import tiny_config
 
 TASKS = ("synth_sentiment", "synth_choice", "synth_span")
 
 
 def _config(model: str, **changes: object) -> RunConfig:
-    return RunConfig(
-        tasks=TASKS,
-        model=model,
-        max_steps=10,
-        eval_every=5,
-        log_every=1,
-        checkpoint_every=5,
-        batch_size=8,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
-        tasks_per_update=2,
-        eval_max_examples=20,
-    ).replace(**changes)
+    return tiny_config(model, TASKS, eval_every=5, checkpoint_every=5).replace(**changes)
 
 
 class StopAt(NullSink):

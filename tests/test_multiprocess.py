@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
-from studio.core.config import RunConfig
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.session import execute, run_dir
 from studio.store import RunStore
+from tests.support import save_tiny_bert, tiny_config
 
 STEPS = 30
 
@@ -29,41 +29,20 @@ STEPS = 30
 @pytest.fixture(scope="module")
 def model_without_dropout(tmp_path_factory: pytest.TempPathFactory) -> str:
     """Dropout would draw different masks in one and in two processes."""
-    from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
-
-    from studio.core.models import minilm_folder
-
     folder = tmp_path_factory.mktemp("tiny-bert-no-dropout")
-    set_seed(0)
-    config = BertConfig(
-        vocab_size=30522,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    BertModel(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
-    return str(folder)
+    return save_tiny_bert(folder, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)
 
 
 @pytest.fixture(scope="module")
 def config_file(model_without_dropout: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    config = RunConfig(
-        tasks=("synth_sentiment", "synth_choice", "synth_span"),
-        model=model_without_dropout,
+    config = tiny_config(
+        model_without_dropout,
+        ("synth_sentiment", "synth_choice", "synth_span"),
         max_steps=STEPS,
         batch_size=7,  # odd: the two processes get 4 and 3 examples
-        tasks_per_update=2,
-        max_length=64,
-        doc_stride=16,
         eval_every=10,
-        log_every=1,
         checkpoint_every=10,
         eval_max_examples=16,
-        device="cpu",
     )
     path = tmp_path_factory.mktemp("config") / "run.yaml"
     path.write_text(config.to_yaml())

@@ -16,27 +16,13 @@ from studio.core.sink import MemorySink
 from studio.train import checkpoint as ckpt
 from studio.train.loop import train
 from studio.train.setup import Workspace
+from tests.support import tiny_config
 
 TASKS = ("synth_sentiment", "synth_regression", "synth_choice", "synth_span")
 
 
 def _config(model: str, **changes: object) -> RunConfig:
-    base = RunConfig(
-        tasks=TASKS,
-        model=model,
-        max_steps=12,
-        eval_every=1000,
-        log_every=1,
-        checkpoint_every=1000,
-        batch_size=8,
-        learning_rate=1e-3,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
-        tasks_per_update=2,
-        eval_max_examples=30,
-        seed=7,
-    )
+    base = tiny_config(model, TASKS, max_steps=12, learning_rate=1e-3, eval_max_examples=30, seed=7)
     return base.replace(**changes)
 
 

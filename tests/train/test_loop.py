@@ -12,22 +12,18 @@ from studio.core.sink import MemorySink, NullSink
 from studio.train import model as model_module
 from studio.train.loop import train
 from studio.train.setup import Workspace
+from tests.support import tiny_config
 
 SYNTH = ("synth_sentiment", "synth_pair", "synth_regression", "synth_choice", "synth_span")
 
 
 def _config(model: str, **changes: object) -> RunConfig:
-    base = RunConfig(
-        tasks=SYNTH,
-        model=model,
+    base = tiny_config(
+        model,
+        SYNTH,
         max_steps=12,
-        eval_every=1000,
         log_every=4,
-        batch_size=8,
         learning_rate=1e-3,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
         tasks_per_update=3,
         eval_max_examples=40,
         seed=1,

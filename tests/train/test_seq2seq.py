@@ -25,23 +25,18 @@ from studio.train.loop import train
 from studio.train.model import MultiTaskModel, _token_symmetric_kl
 from studio.train.seq2seq import ensure_minilm_seq2seq
 from studio.train.setup import Workspace, check_tasks, load_encoder, load_tokenizer
+from tests.support import tiny_config
 
 MIX = ("synth_summary", "synth_sentiment", "synth_choice")
 
 
 def _config(model: str, **changes: object) -> RunConfig:
-    base = RunConfig(
-        tasks=MIX,
-        model=model,
+    base = tiny_config(
+        model,
+        MIX,
         max_steps=6,
-        eval_every=1000,
         log_every=3,
-        checkpoint_every=1000,
-        batch_size=8,
         learning_rate=3e-3,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
         max_target_length=16,
         tasks_per_update=3,
         eval_max_examples=8,

@@ -15,8 +15,11 @@ from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui import main_window as main_window_module
 from studio.ui.main_window import MainWindow
+from tests.support import tiny_config
 
 TASKS = ("synth_sentiment", "synth_choice", "synth_span")
+# Upper bound for a job: each starts a Python process that imports torch, slow on a busy machine.
+JOB_MS = 300_000
 
 
 @pytest.fixture
@@ -39,20 +42,8 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
 
 
 def _config(model: str, **changes: object) -> RunConfig:
-    return RunConfig(
-        tasks=TASKS,
-        model=model,
-        max_steps=400,
-        eval_every=50,
-        log_every=2,
-        checkpoint_every=50,
-        batch_size=8,
-        device="cpu",
-        max_length=64,
-        doc_stride=16,
-        tasks_per_update=2,
-        eval_max_examples=20,
-    ).replace(**changes)
+    steps = {"max_steps": 400, "eval_every": 50, "log_every": 2, "checkpoint_every": 50}
+    return tiny_config(model, TASKS, **steps).replace(**changes)
 
 
 def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
@@ -150,23 +141,23 @@ def test_start_stop_resume_finish_export(
 ) -> None:
     window._apply_config(_config(tiny_model))
     window.start_run()
-    qtbot.waitUntil(lambda: window.running_id is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.running_id is not None, timeout=JOB_MS)
     run_id = window.running_id
 
     def has_points() -> bool:
         window.monitor.poll()
         return len(window.monitor.curve_data(run_id, "total_loss")[1]) >= 3
 
-    qtbot.waitUntil(has_points, timeout=60_000)
+    qtbot.waitUntil(has_points, timeout=JOB_MS)
     assert window.stop_action.isEnabled() and not window.start_action.isEnabled()
     window.stop_run()
-    qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         run = store.get_run(run_id)
         assert run["status"] == "stopped" and 0 < run["step"] < 400
         assert store.checkpoints(run_id)
     window.resume(run_id)
-    qtbot.waitUntil(lambda: window.worker is None, timeout=120_000)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         assert store.get_run(run_id)["status"] == "finished"
         steps = [r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
@@ -174,7 +165,7 @@ def test_start_stop_resume_finish_export(
     FakeExportDialog.target = tmp_path / "exported"
     monkeypatch.setattr(main_window_module, "ExportDialog", FakeExportDialog)
     window.export(run_id)
-    qtbot.waitUntil(lambda: window.export_worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.export_worker is None, timeout=JOB_MS)
     for box in window.findChildren(main_window_module.QMessageBox):
         box.close()
     assert AutoModel.from_pretrained(tmp_path / "exported").config.hidden_size == 32
@@ -196,14 +187,14 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     window._apply_config(_config(tiny_model, tasks=("copa", "synth_sentiment"), max_steps=4))
     assert "copa" in window.checklist.checked()
     window.start_run()
-    qtbot.waitUntil(lambda: window.worker is None and hasattr(window, "last_error"), timeout=60_000)
+    qtbot.waitUntil(lambda: window.worker is None and hasattr(window, "last_error"), timeout=JOB_MS)
     assert "train.jsonl, line 2" in window.last_error and "out of range" in window.last_error
     for box in window.findChildren(main_window_module.QMessageBox):
         box.close()
     assert window.start_action.isEnabled()
     window._apply_config(_config(tiny_model, max_steps=4))
     window.start_run()
-    qtbot.waitUntil(lambda: window.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
 
@@ -214,7 +205,7 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
     win.show()
     win._apply_config(_config(tiny_model, max_steps=100_000))
     win.start_run()
-    qtbot.waitUntil(lambda: win.running_id is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: win.running_id is not None, timeout=JOB_MS)
     run_id = win.running_id
     win.close()  # waits for the worker to finish its update and save, without a deadlock
     assert not win.active_threads
@@ -246,7 +237,7 @@ def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: 
     view.eval_spin.setValue(20)
     view.device_combo.setCurrentText("cpu")
     view.run_button.click()
-    qtbot.waitUntil(lambda: window.transfer_worker is None, timeout=120_000)
+    qtbot.waitUntil(lambda: window.transfer_worker is None, timeout=JOB_MS)
     cells = view.current_cells()
     assert {(c.size, c.model) for c in cells} == {
         (s, m) for s in ("8", "16") for m in ("base", "pretuned")

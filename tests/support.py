@@ -1,0 +1,47 @@
+"""Builders shared by the test packages: a tiny BERT folder and a tiny run config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.core.config import RunConfig
+
+
+def save_tiny_bert(folder: Path, **overrides: Any) -> str:
+    """A seeded 2-layer, 32-wide BERT with MiniLM's tokenizer, saved in `folder`."""
+    from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
+
+    from studio.core.models import minilm_folder
+
+    set_seed(0)
+    settings: dict[str, Any] = {
+        "vocab_size": 30522,
+        "hidden_size": 32,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 2,
+        "intermediate_size": 64,
+        "max_position_embeddings": 512,
+    }
+    BertModel(BertConfig(**(settings | overrides))).save_pretrained(folder)
+    AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
+    return str(folder)
+
+
+def tiny_config(model: str, tasks: tuple[str, ...], **changes: Any) -> RunConfig:
+    """A short CPU run on small batches; `changes` set what a test cares about."""
+    base = RunConfig(
+        tasks=tasks,
+        model=model,
+        max_steps=10,
+        eval_every=1000,
+        log_every=1,
+        checkpoint_every=1000,
+        batch_size=8,
+        device="cpu",
+        max_length=64,
+        doc_stride=16,
+        tasks_per_update=2,
+        eval_max_examples=20,
+    )
+    return base.replace(**changes)
