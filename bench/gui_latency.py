@@ -64,6 +64,7 @@ def main() -> None:
     timer.timeout.connect(lambda: ticks.append(clock.nsecsElapsed() / 1e6))
     timer.start()
     marks: dict[str, float] = {}
+    run_ids: list[str] = []
 
     def now() -> float:
         return clock.nsecsElapsed() / 1e6
@@ -76,6 +77,7 @@ def main() -> None:
         elif "start" in marks and "training" not in marks:
             if _store_step(window):
                 marks["training"] = now()
+                run_ids.append(window.running_id)
         elif (
             "end" not in marks
             and "training" in marks
@@ -105,9 +107,18 @@ def main() -> None:
     print(
         f"training ({len(training)} ticks, {args.threads} threads): p95 "
         f"{np.percentile(training, 95):.1f} ms, max {training.max():.1f} ms "
-        f"(targets p95 <= 20 ms, max <= 100 ms)"
+        f"(targets p95 <= 20 ms, max <= 100 ms); training ran "
+        f"{_examples_per_s(window, run_ids[0]):.1f} examples/s (median)"
     )
     window.close()
+
+
+def _examples_per_s(window, run_id: str) -> float:  # type: ignore[no-untyped-def]
+    from studio.store import RunStore
+
+    with RunStore(window.store_path) as store:
+        rows = store.metrics_after(0, run_id)
+    return float(np.median([r["value"] for r in rows if r["name"] == "examples_per_s"]))
 
 
 def _store_step(window) -> int:  # type: ignore[no-untyped-def]

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 Emit = Callable[..., None]  # emit(event, **fields)
 COMMAND = (sys.executable, "-m", "studio.jobs")
 STDERR_LINES = 40  # quoted when the child dies without saying why
+NICENESS = 5
 
 
 def job(
@@ -246,6 +247,10 @@ def main() -> int:
         with lock:
             events.write(json.dumps({"event": event, **fields}) + "\n")
 
+    if hasattr(os, "nice"):
+        # Below the window's priority: when both want a core the window gets it at once, and
+        # when the window idles training still has every core.
+        os.nice(NICENESS)
     stop = threading.Event()
     # Ctrl-C in the window's terminal reaches this process too: save and stop, like Stop.
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
