@@ -89,13 +89,13 @@ def run(
         env=_child_env(),
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        _send(proc.stdin, json.dumps(spec))  # before any `stop`: the job is the first line
         helpers = [
             threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True),
             threading.Thread(target=_forward_stop, args=(proc, stop), daemon=True),
         ]
         for helper in helpers:
             helper.start()
-        _send(proc.stdin, json.dumps(spec))
         for line in proc.stdout:
             event = _parse(line)
             if event is None:
@@ -128,9 +128,12 @@ def _child_env() -> dict[str, str]:
 
 
 def _send(stream: IO[str], line: str) -> None:
-    with contextlib.suppress(OSError):  # the child already ended; its exit says why
+    try:
         stream.write(line + "\n")
         stream.flush()
+    except OSError:  # the child already ended; its exit says why
+        with contextlib.suppress(OSError):
+            stream.close()  # or Popen's exit would try to flush the same text again
 
 
 def _drain(stream: IO[str], tail: deque[str]) -> None:
@@ -242,16 +245,19 @@ def main() -> int:
     os.dup2(2, 1)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     lock = threading.Lock()
+    stop = threading.Event()
 
     def emit(event: str, **fields: Any) -> None:
         with lock:
-            events.write(json.dumps({"event": event, **fields}) + "\n")
+            try:
+                events.write(json.dumps({"event": event, **fields}) + "\n")
+            except OSError:  # nobody reads any more (the window died): save and stop
+                stop.set()
 
     if hasattr(os, "nice"):
         # Below the window's priority: when both want a core the window gets it at once, and
         # when the window idles training still has every core.
         os.nice(NICENESS)
-    stop = threading.Event()
     # Ctrl-C in the window's terminal reaches this process too: save and stop, like Stop.
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:

@@ -88,7 +88,7 @@ def resume(
     from studio.train.checkpoint import complete_checkpoints
 
     if process_rank() > 0:
-        with RunStore(store_path) as store:  # read only: the main process owns the run
+        with RunStore(store_path) as store:  # only reads: the main process owns the run
             config = config_from_dict(store.get_run(run_id)["config"], f"run {run_id}")
         found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
         return _follower(config, catalog, data_dir, stop, found[max(found)] if found else None)

@@ -124,3 +124,13 @@ def test_tasks_must_come_from_files() -> None:
     spec = TaskSpec("adhoc", "Ad hoc", "classification", "single_sentence", "accuracy", ("a", "b"))
     with pytest.raises(StudioError, match=r"\['adhoc'\] were not read from a file"):
         jobs.job("train", {"adhoc": spec}, None, Path("studio.db"))
+
+
+def test_a_stop_before_the_child_reads_its_job_stops_the_run(
+    tiny_model: str, tmp_path: Path
+) -> None:
+    """Start and Stop at once (or closing the window right after Start): no garbled job."""
+    stop = threading.Event()
+    stop.set()
+    outcome = jobs.run(_train_spec(tiny_model, tmp_path / "studio.db"), stop, lambda e: None)
+    assert outcome.status == "stopped" and outcome.error is None

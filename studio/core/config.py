@@ -79,6 +79,9 @@ class RunConfig:
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 
 
+MIN_TARGET_LENGTH = 4
+
+
 def _allowed(key: str, value: Any) -> None:
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
@@ -123,6 +126,11 @@ def _validate(cfg: RunConfig) -> None:
         raise ConfigError(f"warmup_ratio: must be in [0, 1), got {cfg.warmup_ratio!r}")
     if not 0 <= cfg.label_smoothing < 1:
         raise ConfigError(f"label_smoothing: must be in [0, 1), got {cfg.label_smoothing!r}")
+    if cfg.max_target_length < MIN_TARGET_LENGTH:
+        raise ConfigError(
+            f"max_target_length: must be at least {MIN_TARGET_LENGTH} (room for the start and "
+            f"end tokens and a word), got {cfg.max_target_length}"
+        )
     if cfg.doc_stride >= cfg.max_length:
         raise ConfigError("doc_stride: must be smaller than max_length")
     if cfg.loss_scaling == "manual":

@@ -277,9 +277,10 @@ def train(
                     objective = objective * share
                 accelerator.backward(objective / len(slots))
             # Kept as tensors until the next log point: no device sync per sub-batch.
-            update.add(task, losses.detach().sum() * (share > 0), objective / len(slots))
-            update.real_tokens += real if share else 0
-            update.computed_tokens += computed if share else 0
+            if share:  # a weight-0 stand-in example is not counted
+                update.add(task, losses.detach().sum(), objective / len(slots))
+                update.real_tokens += real
+                update.computed_tokens += computed
             window.task_examples[task] += len(indices)
             window.examples += len(indices)
             seen[task] += len(indices)

@@ -68,7 +68,10 @@ def ensure_minilm_seq2seq(folder: Path | None = None) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)
-        model = EncoderDecoderModel.from_encoder_decoder_pretrained(source, source)
+        # Seeded: the new cross-attention weights must be the same on every machine.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            model = EncoderDecoderModel.from_encoder_decoder_pretrained(source, source)
         # BERT-style ids: generation starts at [CLS], stops at [SEP], pads with [PAD].
         for settings in (model.config, model.generation_config):
             settings.decoder_start_token_id = tokenizer.cls_token_id

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import datasets
@@ -12,7 +13,7 @@ import torch
 import transformers
 from accelerate import Accelerator
 from accelerate.state import AcceleratorState
-from accelerate.utils import DistributedDataParallelKwargs
+from accelerate.utils import DistributedDataParallelKwargs, InitProcessGroupKwargs
 from transformers import (
     AutoConfig,
     AutoTokenizer,
@@ -157,15 +158,21 @@ def make_accelerator(device: str, mixed_precision: str, num_threads: int | None)
     if precision == "fp16" and not on_cuda:
         raise ConfigError("mixed_precision: fp16 needs a CUDA device; use bf16 or no")
     if int(os.environ.get("WORLD_SIZE", "1")) == 1:
-        # A desktop session runs many trainings in one process with different settings.
-        # (Not PartialState().num_processes: that would fix the state before `cpu` is known.)
+        # Tests, notebooks and transfer experiments run many trainings in one process with
+        # different settings. (Not PartialState().num_processes: that would fix the state
+        # before `cpu` is known.)
         AcceleratorState._reset_state()
     if num_threads:
         torch.set_num_threads(num_threads)
     return Accelerator(
         cpu=device == "cpu",
         mixed_precision=precision,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        kwargs_handlers=[
+            DistributedDataParallelKwargs(find_unused_parameters=True),
+            # Validation (generation above all) runs on the main process while the others
+            # wait at a barrier; the default 10-minute collective timeout would end the run.
+            InitProcessGroupKwargs(timeout=timedelta(hours=4)),
+        ],
     )
 
 

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.config import CHOICES, RunConfig
+from studio.core.config import CHOICES, MIN_TARGET_LENGTH, RunConfig
 from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "resources" / "config_help.yaml"
@@ -328,7 +328,7 @@ class ConfigForm(QWidget):
         self._row(form, "Mixed precision", "mixed_precision", self._combo("mixed_precision"))
         self._row(form, "CPU threads", "num_threads", self._spin(1, 1024, "default"))
         self._row(form, "Max length", "max_length", self._spin(8, 8192))
-        self._row(form, "Doc stride", "doc_stride", self._spin(1, 8192))
+        self._row(form, "Doc stride", "doc_stride", self._spin(MIN_TARGET_LENGTH, 8192))
         return box
 
     def _recipe_group(self) -> QGroupBox:

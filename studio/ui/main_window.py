@@ -282,8 +282,8 @@ class MainWindow(QMainWindow):
     # -- runs -----------------------------------------------------------------------------------
 
     def _busy(self) -> bool:
-        """One training job at a time: the process shares accelerate's state, the RNGs and
-        torch's thread pool between jobs, so a second would disturb the first."""
+        """One training job at a time: two would compete for the same cores (or GPU) and each
+        would run at less than half speed."""
         if self.worker is not None or self.transfer_worker is not None:
             self.show_error(
                 "A job is running",

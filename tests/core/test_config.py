@@ -249,3 +249,9 @@ def test_r3f_as_one_mapping() -> None:
         config_from_dict({"tasks": ["rte"], "r3f": {"lamda": 1.0}})
     with pytest.raises(ConfigError, match="r3f_noise"):
         config_from_dict({"tasks": ["rte"], "r3f": {"noise": "pink"}})
+
+
+def test_max_target_length_leaves_room_for_a_word() -> None:
+    assert "max_target_length: must be at least 4" in _error(
+        {"tasks": ["rte"], "max_target_length": 3}
+    )
