@@ -18,11 +18,11 @@ from typing import Any
 import yaml
 from safetensors import safe_open
 from safetensors.torch import save_file
-from transformers import AutoConfig, AutoModel, AutoTokenizer, GenerationConfig, PreTrainedModel
+from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
 from studio.train.checkpoint import best_checkpoint, complete_checkpoints, read_state
-from studio.train.seq2seq import is_seq2seq, load_tied, model_class
+from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
 
 Progress = Callable[[float, str], None]
@@ -86,19 +86,10 @@ def _write(
 ) -> None:
     progress(0.1, "loading the checkpoint")
     encoder_weights, head_weights = _split_weights(checkpoint)
-    config = AutoConfig.from_pretrained(checkpoint / "encoder")
-    if is_seq2seq(config):
-        encoder = _seq2seq(checkpoint, config, encoder_weights)
-        hidden = int(encoder.get_encoder().config.hidden_size)  # the heads read the encoder
-    else:
-        encoder = AutoModel.from_config(config)
-        missing, unexpected = encoder.load_state_dict(encoder_weights, strict=False)
-        if unexpected or [k for k in missing if "pooler" not in k]:
-            raise ExportError(
-                f"{checkpoint}: encoder weights do not match its config "
-                f"(missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
-        hidden = int(encoder.config.hidden_size)
+    encoder = load_checkpoint_model(checkpoint, encoder_weights)
+    seq2seq = is_seq2seq(encoder.config)
+    # The heads read the encoder (of an encoder-decoder, its encoder stack).
+    hidden = int((encoder.get_encoder() if seq2seq else encoder).config.hidden_size)
     progress(0.4, "writing the encoder")
     encoder.save_pretrained(tmp)
     AutoTokenizer.from_pretrained(checkpoint / "tokenizer").save_pretrained(tmp)
@@ -107,21 +98,8 @@ def _write(
     heads = [{**h, "architecture": _architecture(h["format"], hidden, h)} for h in state["heads"]]
     (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
-    card = model_card(state, run, seq2seq=is_seq2seq(config))
+    card = model_card(state, run, seq2seq=seq2seq)
     (tmp / "README.md").write_text(card, encoding="utf-8")
-
-
-def _seq2seq(checkpoint: Path, config: Any, weights: dict[str, Any]) -> PreTrainedModel:
-    """The encoder-decoder with its LM head, so the export loads with AutoModelForSeq2SeqLM."""
-    model = model_class(config).from_config(config)
-    unset = load_tied(model, weights)
-    if unset:
-        raise ExportError(
-            f"{checkpoint}: the encoder-decoder's weights do not match its config ({unset[:3]})"
-        )
-    if (checkpoint / "encoder" / "generation_config.json").is_file():
-        model.generation_config = GenerationConfig.from_pretrained(checkpoint / "encoder")
-    return model
 
 
 def _architecture(fmt: str, hidden: int, head: dict[str, Any]) -> dict[str, Any]:

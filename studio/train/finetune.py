@@ -34,7 +34,7 @@ from studio.train.batching import TaskStream, collate
 from studio.train.data import TaskData, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
-from studio.train.seq2seq import is_seq2seq, load_tied, model_class
+from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
     load_encoder,
@@ -82,22 +82,12 @@ def load_source(model: str) -> Source:
     """A checkpoint folder, an export folder, or a base model id / folder."""
     folder = Path(model).expanduser()
     if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
-        config = AutoConfig.from_pretrained(folder / "encoder")
-        encoder = model_class(config).from_config(config)
         weights = {}
         with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
             for key in f.keys():  # noqa: SIM118
                 if key.startswith("encoder."):
                     weights[key.removeprefix("encoder.")] = f.get_tensor(key)
-        if is_seq2seq(config):  # tied weights are stored once
-            missing, unexpected = load_tied(encoder, weights), []
-        else:
-            missing, unexpected = encoder.load_state_dict(weights, strict=False)
-        if unexpected or [k for k in missing if "pooler" not in k]:
-            raise StudioError(
-                f"{folder}: the checkpoint's encoder weights do not match its "
-                f"config (missing {missing[:3]}, unexpected {unexpected[:3]})"
-            )
+        encoder = load_checkpoint_model(folder, weights)
         tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
         return Source(encoder, tokenizer, _read_heads(folder / "model.safetensors", "heads."))
     if (folder / "heads.json").is_file():  # an export

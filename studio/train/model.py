@@ -135,9 +135,14 @@ class MultiTaskModel(nn.Module):
         return out
 
     def example_losses(
-        self, task: str, logits: torch.Tensor, batch: dict[str, torch.Tensor]
+        self,
+        task: str,
+        logits: torch.Tensor,
+        batch: dict[str, torch.Tensor],
+        smoothing: float | None = None,
     ) -> torch.Tensor:
-        """Unscaled loss of every example in the batch."""
+        """Unscaled loss of every example in the batch (`smoothing`: summaries' label
+        smoothing, the run's by default; validation reports the plain token loss with 0)."""
         fmt = self.specs[task].format
         logits = logits.float()
         if fmt == "summarization":
@@ -147,7 +152,7 @@ class MultiTaskModel(nn.Module):
                 logits.flatten(0, 1),
                 labels.flatten(),
                 ignore_index=-100,
-                label_smoothing=self.label_smoothing,
+                label_smoothing=self.label_smoothing if smoothing is None else smoothing,
                 reduction="none",
             ).view_as(labels)
             return tokens.sum(-1) / (labels != -100).sum(-1).clamp(min=1)

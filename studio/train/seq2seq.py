@@ -16,14 +16,17 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModel,
     AutoModelForSeq2SeqLM,
     AutoTokenizer,
     EncoderDecoderModel,
+    GenerationConfig,
     PretrainedConfig,
     PreTrainedModel,
 )
 
+from studio.core.errors import StudioError
 from studio.core.models import minilm_folder, minilm_seq2seq_folder
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,21 @@ def load_tied(model: PreTrainedModel, weights: dict[str, torch.Tensor]) -> list[
     loaded = {identity(k) for k in state if k not in set(missing)}
     unset = [k for k in missing if "pooler" not in k and identity(k) not in loaded]
     return unset + [f"unexpected {k}" for k in unexpected]
+
+
+def load_checkpoint_model(checkpoint: Path, weights: dict[str, torch.Tensor]) -> PreTrainedModel:
+    """A checkpoint's base model (an encoder, or an encoder-decoder with its LM head) built
+    from its saved config, with `weights` (the `encoder.` entries, prefix removed) loaded."""
+    config = AutoConfig.from_pretrained(checkpoint / "encoder")
+    model = model_class(config).from_config(config)
+    unset = load_tied(model, weights)
+    if unset:
+        raise StudioError(
+            f"{checkpoint}: the model's weights do not match its config ({unset[:3]})"
+        )
+    if (checkpoint / "encoder" / "generation_config.json").is_file():
+        model.generation_config = GenerationConfig.from_pretrained(checkpoint / "encoder")
+    return model
 
 
 def ensure_minilm_seq2seq(folder: Path | None = None) -> Path:
