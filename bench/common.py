@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
+from studio.core.sink import NullSink
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.train.setup import Workspace, quiet_libraries
 
@@ -28,3 +30,13 @@ def local_tasks(catalog: dict[str, TaskSpec], data: Path) -> list[str]:
         for n, s in catalog.items()
         if s.local and s.format != "summarization" and (data / s.local).is_dir()
     ]
+
+
+class Clock(NullSink):
+    """Records the wall time of every finished update."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def progress(self, step: int, total: int) -> None:
+        self.times.append(time.perf_counter())

@@ -12,24 +12,12 @@ from __future__ import annotations
 import argparse
 import statistics
 import threading
-import time
 
-from bench.common import workspace
+from bench.common import Clock, workspace
 from studio.core.config import RunConfig
-from studio.core.sink import NullSink
 from studio.train.loop import train
 
 WARMUP = 3
-
-
-class Clock(NullSink):
-    """Records when each update ended."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def progress(self, step: int, total: int) -> None:
-        self.times.append(time.perf_counter())
 
 
 def seconds_per_update(config: RunConfig, ws) -> float:  # type: ignore[no-untyped-def]

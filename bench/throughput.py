@@ -19,26 +19,15 @@ import numpy as np
 import torch
 
 import studio.train.loop as loop_module
-from bench.common import workspace
+from bench.common import Clock, workspace
 from studio.core.config import RunConfig
 from studio.core.scaling import loss_scale
-from studio.core.sink import NullSink
 from studio.train.batching import collate
 from studio.train.model import MultiTaskModel
 from studio.train.setup import check_tasks, load_encoder, load_tasks, load_tokenizer
 
 TASKS = ("sst2", "rte", "cola", "copa", "social_i_qa", "squad_v1", "ag_news", "mrpc")
 WARMUP = 3
-
-
-class Clock(NullSink):
-    """Records the wall time of every finished update."""
-
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def progress(self, step: int, total: int) -> None:
-        self.times.append(time.perf_counter())
 
 
 def studio_run(config: RunConfig, ws) -> tuple[list[float], list[tuple[str, np.ndarray]]]:  # type: ignore[no-untyped-def]
