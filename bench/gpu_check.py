@@ -14,8 +14,10 @@ Writes the figures as JSON to --out (default: $OUT/gpu_check.json when $OUT is s
 from __future__ import annotations
 
 import argparse
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -65,7 +67,9 @@ def main() -> None:
     parser.add_argument("--out", help="JSON file for the figures")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="gpu-check-"))
+    if "STUDIO_HOME" not in os.environ:  # a scratch home (caches, minilm-seq2seq), removed after
+        os.environ["STUDIO_HOME"] = tempfile.mkdtemp(prefix="gpu-check-")
+        atexit.register(shutil.rmtree, os.environ["STUDIO_HOME"], True)
 
     import torch
 
