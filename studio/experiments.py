@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -142,7 +143,7 @@ def transfer(
             for seed in config.seeds
             for label in ("base", "pretuned")
         ]
-        try:
+        with _fails_run(store, transfer_id):
             for done, (target, size, seed, label) in enumerate(jobs):
                 if stop.is_set():
                     store.set_status(transfer_id, "stopped")
@@ -178,9 +179,6 @@ def transfer(
                     }
                 )
                 store.update_run(transfer_id, step=done + 1, max_steps=len(jobs))
-        except Exception as exc:
-            store.set_status(transfer_id, "failed", error=_message(exc))
-            raise
         store.set_status(transfer_id, "stopped" if stop.is_set() else "finished")
     report(1.0, "transfer finished")
     return transfer_id
@@ -213,13 +211,8 @@ def sweep(
             config.pretrain.get("model", "minilm"),
         )
         store.set_status(sweep_id, "running")
-    try:
-        _sweep_subsets(config, catalog, data_dir, store_path, stop, report, sweep_id)
-    except Exception as exc:
-        with RunStore(store_path) as store:
-            store.set_status(sweep_id, "failed", error=_message(exc))
-        raise
-    with RunStore(store_path) as store:
+        with _fails_run(store, sweep_id):
+            _sweep_subsets(config, catalog, data_dir, store_path, stop, report, sweep_id)
         store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
     return sweep_id
 
@@ -286,6 +279,16 @@ def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
     if len(point) == 2:
         point["gain"] = point["pretuned_mean"] - point["base_mean"]
     return point
+
+
+@contextmanager
+def _fails_run(store: RunStore, run_id: str) -> Iterator[None]:
+    """Record an exception as the run's error (status failed), then let it propagate."""
+    try:
+        yield
+    except Exception as exc:
+        store.set_status(run_id, "failed", error=_message(exc))
+        raise
 
 
 def _message(exc: Exception) -> str:
