@@ -94,6 +94,15 @@ def _metrics(store: Path) -> tuple[str, dict[tuple[int, str | None, str], float]
     }
 
 
+def _has_metrics(store: Path) -> bool:
+    """Whether the run exists and has logged; the store file appears before the run's row."""
+    if not store.exists():
+        return False
+    with RunStore(store) as db:
+        runs = db.list_runs()
+        return bool(runs) and bool(db.metrics_after(0, runs[0]["id"]))
+
+
 def _assert_same_training(one: Path, two: Path) -> None:
     one_id, a = _metrics(one)
     two_id, b = _metrics(two)
@@ -127,12 +136,17 @@ def test_a_stopped_two_process_run_resumes(
 ) -> None:
     store = tmp_path / "studio.db"
     proc = _launch("train", str(config_file), "--store", str(store), start_new_session=True)
-    deadline = time.monotonic() + 120
-    while not (store.exists() and _metrics(store)[1]):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches every process
-    proc.communicate(timeout=120)
+    try:
+        deadline = time.monotonic() + 120
+        while not _has_metrics(store):
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in the terminal reaches every process
+        proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:  # a failed wait must not leave the launcher running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     run_id, _ = _metrics(store)
     with RunStore(store) as db:
         run = db.get_run(run_id)
