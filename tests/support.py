@@ -1,4 +1,4 @@
-"""Builders shared by the test packages: a tiny BERT folder and a tiny run config."""
+"""Builders shared by the test packages: tiny BERT and BART folders and a tiny run config."""
 
 from __future__ import annotations
 
@@ -25,6 +25,38 @@ def save_tiny_bert(folder: Path, **overrides: Any) -> str:
     }
     BertModel(BertConfig(**(settings | overrides))).save_pretrained(folder)
     AutoTokenizer.from_pretrained(minilm_folder()).save_pretrained(folder)
+    return str(folder)
+
+
+def save_tiny_bart(folder: Path, **overrides: Any) -> str:
+    """A seeded 1+1-layer, 32-wide BART with MiniLM's (BERT) tokenizer, saved in `folder`.
+
+    BERT's ids: generation starts at [CLS], ends at [SEP] and pads with [PAD].
+    """
+    from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration, set_seed
+
+    from studio.core.models import minilm_folder
+
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    set_seed(0)
+    settings: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "d_model": 32,
+        "encoder_layers": 1,
+        "decoder_layers": 1,
+        "encoder_attention_heads": 2,
+        "decoder_attention_heads": 2,
+        "encoder_ffn_dim": 64,
+        "decoder_ffn_dim": 64,
+        "max_position_embeddings": 128,
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.cls_token_id,
+        "eos_token_id": tokenizer.sep_token_id,
+        "decoder_start_token_id": tokenizer.cls_token_id,
+        "forced_eos_token_id": tokenizer.sep_token_id,
+    }
+    BartForConditionalGeneration(BartConfig(**(settings | overrides))).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
     return str(folder)
 
 

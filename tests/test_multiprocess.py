@@ -21,7 +21,7 @@ from safetensors.torch import load_file
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.session import execute, run_dir
 from studio.store import RunStore
-from tests.support import save_tiny_bert, tiny_config
+from tests.support import save_tiny_bart, save_tiny_bert, tiny_config
 
 STEPS = 30
 
@@ -50,14 +50,39 @@ def config_file(model_without_dropout: str, tmp_path_factory: pytest.TempPathFac
 
 
 @pytest.fixture(scope="module")
-def one_process(config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def seq2seq_config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Summarization through BART's decoder, mixed with two encoder families."""
+    folder = tmp_path_factory.mktemp("tiny-bart-no-dropout")
+    model = save_tiny_bart(folder, dropout=0.0, attention_dropout=0.0, activation_dropout=0.0)
+    config = tiny_config(
+        model,
+        ("synth_summary", "synth_sentiment", "synth_choice"),
+        max_steps=STEPS,
+        batch_size=7,
+        tasks_per_update=3,
+        eval_every=15,
+        checkpoint_every=15,
+        eval_max_examples=8,
+        max_target_length=16,
+    )
+    path = tmp_path_factory.mktemp("seq2seq-config") / "run.yaml"
+    path.write_text(config.to_yaml())
+    return path
+
+
+def _one_process(config_file: Path, folder: Path) -> Path:
     from studio.core.config import load_config
 
-    store = tmp_path_factory.mktemp("one") / "studio.db"
+    store = folder / "studio.db"
     catalog = load_catalog(default_tasks_dir())
     outcome = execute(load_config(config_file), catalog, None, store, threading.Event())
     assert outcome.status == "finished"
     return store
+
+
+@pytest.fixture(scope="module")
+def one_process(config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _one_process(config_file, tmp_path_factory.mktemp("one"))
 
 
 def _launch(*args: str, **popen: object) -> subprocess.Popen[str]:
@@ -156,3 +181,14 @@ def test_a_stopped_two_process_run_resumes(
     with RunStore(store) as db:
         assert db.get_run(run_id)["status"] == "finished"
     _assert_same_training(one_process, store)
+
+
+def test_a_seq2seq_mix_trains_in_two_processes_like_in_one(
+    seq2seq_config_file: Path, tmp_path: Path
+) -> None:
+    one = _one_process(seq2seq_config_file, tmp_path)
+    two = tmp_path / "two.db"
+    _finish(_launch("train", str(seq2seq_config_file), "--store", str(two)))
+    _, metrics = _metrics(two)
+    assert {n for _, t, n in metrics if t == "synth_summary"} >= {"loss", "eval_rouge_l"}
+    _assert_same_training(one, two)
