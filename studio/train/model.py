@@ -237,11 +237,17 @@ class MultiTaskModel(nn.Module):
     def generate(
         self, batch: dict[str, torch.Tensor], max_new_tokens: int, num_beams: int
     ) -> torch.Tensor:
-        """Generated token ids for a summarization batch (greedy, or beam search)."""
+        """Generated token ids for a summarization batch (greedy, or beam search).
+
+        The model's other generation defaults (length penalty, no-repeat n-grams) stay; its
+        minimum length is capped by the run's bound, which it could not reach.
+        """
+        min_length = min(self.encoder.generation_config.min_length or 0, max_new_tokens)
         return self.encoder.generate(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             max_new_tokens=max_new_tokens,
+            min_length=min_length,
             num_beams=num_beams,
             do_sample=False,
         )

@@ -229,6 +229,19 @@ def test_heads_read_the_encoder_of_an_encoder_decoder(
     assert torch.allclose(head(seen[0]), logits)
 
 
+def test_a_long_minimum_length_yields_to_the_runs_bound(
+    tiny_bart: str, catalog: dict[str, TaskSpec]
+) -> None:
+    """bart-large-cnn asks for 56 tokens at least; a shorter bound must not warn at every eval."""
+    model = MultiTaskModel(load_encoder(tiny_bart), _summary_spec(catalog), "shared")
+    model.encoder.generation_config.min_length = 56
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    out = model.generate(batch, max_new_tokens=8, num_beams=2)  # warnings are errors here
+    assert out.shape[1] <= 9
+    assert model.encoder.generation_config.min_length == 56  # the model's own default is kept
+
+
 def test_minilm_seq2seq_is_built_once_and_generates(
     studio_home: Path, workspace: Workspace, catalog: dict[str, TaskSpec]
 ) -> None:
