@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import html
 import logging
 import math
-import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -23,8 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSlider,
     QSplitter,
@@ -36,14 +32,13 @@ from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.store.runs import RunStore
 from studio.ui.plots import MINUTES, RUN_STYLES, STEP, PlotPanel, Series, palette
+from studio.ui.run_status import LogPanel, ProgressLine
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 300
 LOAD_CHUNK = 200_000  # rows per query while loading a run's history
 POLL_LIMIT = 50_000  # rows per run per tick, so catching up never freezes the GUI for long
-LOG_BLOCKS = 5000
-RATE_WINDOW = 20  # rows of the step clock behind the ETA
 # key: (title, smoothable, log-y capable, symbols, row, column, row span, column span)
 PLOTS: dict[str, tuple[str, bool, bool, bool, int, int, int, int]] = {
     "total": ("Total loss", True, True, False, 0, 0, 1, 1),
@@ -64,10 +59,6 @@ RUN_WIDE = {
 PER_TASK = {"loss": "task_loss", "share": "shares"}
 CLOCKS = ("total_loss", "examples_per_s", "lr")  # run-wide series whose rows time the steps
 RUN_COLOURS = ("#1f4e99", "#c0392b", "#1e8449", "#7d3c98", "#b9770e", "#117a65")
-RED, AMBER = "#c0392b", "#b9770e"
-LEVEL_COLOURS = {"ERROR": RED, "CRITICAL": RED, "WARNING": AMBER}
-STATUS_COLOURS = {"failed": RED, "stopped": AMBER, "interrupted": AMBER}
-_UNSEEN = object()  # the progress line has not been drawn yet
 SeriesKey = tuple[str, str | None, str]  # (run id, task or None, metric name)
 
 
@@ -102,17 +93,13 @@ class MonitorView(QWidget):
         self._hidden_tasks: set[str] = set()
         self._fallback_metric: dict[str, str] = {}
         self._alpha, self._log_y, self._x_axis = 0.8, False, "step"
-        self._last_log_id = 0
-        self._progress_key: object = _UNSEEN
         self._build()
         self._timer = QTimer(self)
         self._timer.setInterval(POLL_MS)
         self._timer.timeout.connect(self._tick)
 
     def _build(self) -> None:
-        self.progress = QProgressBar()
-        self.status_label = QLabel("no run shown")
-        self.status_label.setTextFormat(Qt.TextFormat.RichText)
+        self.status = ProgressLine()
         self.smoothing_slider = QSlider(Qt.Orientation.Horizontal)
         self.smoothing_slider.setRange(0, 99)
         self.smoothing_slider.setFixedWidth(140)
@@ -165,12 +152,9 @@ class MonitorView(QWidget):
         side_layout.addLayout(_row(show_all, show_none))
         across = _splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (side, 160))
 
-        self.log_view = QPlainTextEdit()
-        self.log_view.setReadOnly(True)
-        self.log_view.setMaximumBlockCount(LOG_BLOCKS)
-        self.log_view.setFont(fixed)
+        self.log_view = LogPanel()
         layout = QVBoxLayout(self)
-        layout.addLayout(_row((self.progress, 2), (self.status_label, 3)))
+        layout.addWidget(self.status)
         layout.addLayout(
             _row(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
                  self.log_check, 16, QLabel("X axis"), self.x_combo, fit, 16, (self.readout, 1))
@@ -312,8 +296,7 @@ class MonitorView(QWidget):
 
     def progress_text(self) -> str:
         """The progress bar's text and the status line, as plain text."""
-        status = html.unescape(re.sub(r"<[^>]+>", "", self.status_label.text()))
-        return f"{self.progress.text()} · {status}"
+        return self.status.text()
 
     def log_text(self) -> str:
         return self.log_view.toPlainText()
@@ -327,9 +310,8 @@ class MonitorView(QWidget):
         for table in (self._runs, self._series, self._task_colours, self._fallback_metric):
             table.clear()
         self.task_list.clear()
-        self.log_view.clear()
-        self._last_log_id = 0
-        self._progress_key = _UNSEEN
+        self.log_view.reset()
+        self.status.reset()
         self.readout.setText(" ")
 
     def _describe(self, run_id: str, index: int) -> _Run:
@@ -457,63 +439,14 @@ class MonitorView(QWidget):
         except KeyError:
             info = None
         rate = self._series.get((run.run_id, None, "examples_per_s"))
-        ex_s = float(rate.value[-1]) if rate is not None and rate.n else math.nan
-        fields = ("status", "step", "max_steps", "error")
-        key = None if info is None else (*(info[f] for f in fields), ex_s)
-        if key == self._progress_key:
-            return False  # e.g. only the heartbeat moved: nothing to redraw
-        self._progress_key = key
-        if info is None:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress.setFormat("no run")
-            self.status_label.setText(f"run {html.escape(run.run_id)} is not in the store")
-            return True
-        step, total, status = int(info["step"] or 0), int(info["max_steps"] or 0), info["status"]
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(step, max(total, 1)))
-        self.progress.setFormat(f"step {step:,} / {total:,}" if total else f"step {step:,}")
-        parts = [f"<b>{html.escape(status)}</b>"]
-        eta = self._eta(run, total - step) if status == "running" and total > step else None
-        parts += [f"ETA {eta}"] if eta else []
-        parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
-        parts += [html.escape(str(info["error"]))] if info["error"] and status != "running" else []
-        colour = STATUS_COLOURS.get(status)
-        text = " · ".join(parts)
-        self.status_label.setText(f'<span style="color:{colour}">{text}</span>' if colour else text)
-        return True
-
-    def _eta(self, run: _Run, remaining: int) -> str | None:
-        """Time left at the recent step rate, timed by the wall clock of run-wide rows."""
         clock = next((s for n in CLOCKS if (s := self._series.get((run.run_id, None, n)))), None)
-        if clock is None or clock.n < 2:
-            return None
-        k = min(clock.n, RATE_WINDOW)
-        steps = clock.step[-1] - clock.step[-k]
-        seconds = (clock.minutes[-1] - clock.minutes[-k]) * 60.0
-        if steps <= 0 or seconds <= 0:
-            return None
-        return _duration(remaining * seconds / steps)
+        return self.status.show_run(run.run_id, info, rate, clock)
 
     def _poll_logs(self) -> bool:
         run = next(iter(self._runs.values()), None)
         if run is None or self._store is None:
             return False
-        rows = self._store.logs(run.run_id, after_id=self._last_log_id)
-        if not rows:
-            return False
-        self._last_log_id = rows[-1]["id"]
-        for row in rows[-LOG_BLOCKS:]:
-            stamp = time.strftime("%H:%M:%S", time.localtime(row["time"] or 0))
-            level = str(row["level"] or "").upper()
-            message = html.escape(str(row["message"] or "")).replace("\n", "<br>")
-            # &nbsp;: HTML would collapse the padding that lines the messages up.
-            line = f"{stamp} {level:<7} {message}".replace("  ", "&nbsp; ")
-            colour = LEVEL_COLOURS.get(level)
-            self.log_view.appendHtml(
-                f'<span style="color:{colour}">{line}</span>' if colour else line
-            )
-        return True
+        return self.log_view.poll(self._store, run.run_id)
 
     def _tick(self) -> None:
         # A hidden tab costs nothing; it catches up on the first tick after it is shown again.
@@ -523,7 +456,7 @@ class MonitorView(QWidget):
             self.poll()
         except sqlite3.Error as e:
             log.warning("monitor poll failed: %s", e)
-            self.status_label.setText(f"cannot read the run store: {html.escape(str(e))}")
+            self.status.show_message(f"cannot read the run store: {e}")
 
 
 def _default_catalog() -> dict[str, TaskSpec]:
@@ -556,12 +489,3 @@ def _splitter(orientation: Qt.Orientation, *panes: tuple[QWidget, int]) -> QSpli
     splitter.setStretchFactor(0, 1)
     splitter.setSizes([size for _, size in panes])
     return splitter
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"

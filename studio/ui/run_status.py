@@ -1,0 +1,134 @@
+"""The Monitor's progress line and log panel: where the primary run stands and what it said."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
+
+from studio.store.runs import RunStore
+from studio.ui.plots import Series
+
+LOG_BLOCKS = 5000
+RATE_WINDOW = 20  # rows of the step clock behind the ETA
+RED, AMBER = "#c0392b", "#b9770e"
+LEVEL_COLOURS = {"ERROR": RED, "CRITICAL": RED, "WARNING": AMBER}
+STATUS_COLOURS = {"failed": RED, "stopped": AMBER, "interrupted": AMBER}
+_UNSEEN = object()  # nothing drawn yet
+
+
+class ProgressLine(QWidget):
+    """A progress bar with step / total, and a status line: status, ETA, examples/s, error."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bar = QProgressBar()
+        self.label = QLabel("no run shown")
+        self.label.setTextFormat(Qt.TextFormat.RichText)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.bar, 2)
+        layout.addWidget(self.label, 3)
+        self._key: object = _UNSEEN
+
+    def reset(self) -> None:
+        self._key = _UNSEEN
+
+    def show_run(
+        self, run_id: str, info: dict[str, Any] | None, rate: Series | None, clock: Series | None
+    ) -> bool:
+        """Draw the run's row, its last examples/s and the ETA its step clock gives.
+
+        Returns whether anything changed: a heartbeat alone redraws nothing.
+        """
+        ex_s = float(rate.value[-1]) if rate is not None and rate.n else math.nan
+        fields = ("status", "step", "max_steps", "error")
+        key = None if info is None else (*(info[f] for f in fields), ex_s)
+        if key == self._key:
+            return False
+        self._key = key
+        if info is None:
+            self.bar.setRange(0, 1)
+            self.bar.setValue(0)
+            self.bar.setFormat("no run")
+            self.label.setText(f"run {html.escape(run_id)} is not in the store")
+            return True
+        step, total, status = int(info["step"] or 0), int(info["max_steps"] or 0), info["status"]
+        self.bar.setRange(0, max(total, 1))
+        self.bar.setValue(min(step, max(total, 1)))
+        self.bar.setFormat(f"step {step:,} / {total:,}" if total else f"step {step:,}")
+        parts = [f"<b>{html.escape(status)}</b>"]
+        eta = _eta(clock, total - step) if status == "running" and total > step else None
+        parts += [f"ETA {eta}"] if eta else []
+        parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
+        parts += [html.escape(str(info["error"]))] if info["error"] and status != "running" else []
+        colour = STATUS_COLOURS.get(status)
+        text = " · ".join(parts)
+        self.label.setText(f'<span style="color:{colour}">{text}</span>' if colour else text)
+        return True
+
+    def show_message(self, text: str) -> None:
+        self.label.setText(html.escape(text))
+
+    def text(self) -> str:
+        """The bar's text and the status line, as plain text."""
+        status = html.unescape(re.sub(r"<[^>]+>", "", self.label.text()))
+        return f"{self.bar.text()} · {status}"
+
+
+class LogPanel(QPlainTextEdit):
+    """The run's log rows, coloured by level, read incrementally from the store."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMaximumBlockCount(LOG_BLOCKS)
+        self.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self._last_id = 0
+
+    def reset(self) -> None:
+        self.clear()
+        self._last_id = 0
+
+    def poll(self, store: RunStore, run_id: str) -> bool:
+        """Append the rows logged since the last poll; returns whether there were any."""
+        rows = store.logs(run_id, after_id=self._last_id)
+        if not rows:
+            return False
+        self._last_id = rows[-1]["id"]
+        for row in rows[-LOG_BLOCKS:]:
+            stamp = time.strftime("%H:%M:%S", time.localtime(row["time"] or 0))
+            level = str(row["level"] or "").upper()
+            message = html.escape(str(row["message"] or "")).replace("\n", "<br>")
+            # &nbsp;: HTML would collapse the padding that lines the messages up.
+            line = f"{stamp} {level:<7} {message}".replace("  ", "&nbsp; ")
+            colour = LEVEL_COLOURS.get(level)
+            self.appendHtml(f'<span style="color:{colour}">{line}</span>' if colour else line)
+        return True
+
+
+def _eta(clock: Series | None, remaining: int) -> str | None:
+    """Time left at the recent step rate, timed by the wall clock of run-wide rows."""
+    if clock is None or clock.n < 2:
+        return None
+    k = min(clock.n, RATE_WINDOW)
+    steps = clock.step[-1] - clock.step[-k]
+    seconds = (clock.minutes[-1] - clock.minutes[-k]) * 60.0
+    if steps <= 0 or seconds <= 0:
+        return None
+    return _duration(remaining * seconds / steps)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds}s"
