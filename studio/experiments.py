@@ -22,6 +22,7 @@ from studio.core.experiments import (
     FinetuneConfig,
     SweepConfig,
     TransferConfig,
+    export_mix,
     summarize,
     transfer_config,
 )
@@ -46,7 +47,6 @@ class SourceModel:
 def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceModel:
     """A run id of the store (its `which` checkpoint) or an export folder."""
     from studio.train.export import select_checkpoint
-    from studio.train.finetune import source_tasks
 
     try:
         run = store.get_run(source)
@@ -57,7 +57,7 @@ def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceM
                 f"source: {source!r} is neither a run id in {store.path} nor an "
                 "export folder (one with heads.json)"
             ) from None
-        return SourceModel(str(folder), None, tuple(source_tasks(str(folder))))
+        return SourceModel(str(folder), None, tuple(export_mix(folder)))
     if run["kind"] != "pretrain":
         raise ConfigError(f"source: run {source} is a {run['kind']} run, not pre-finetuning")
     checkpoint = select_checkpoint(run_dir(store.path, source) / "checkpoints", which)

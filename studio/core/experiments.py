@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,3 +263,38 @@ def table(results: list[dict[str, Any]]) -> str:
             f"{fmt(tuned):>15} {gain:>8}{flag}"
         )
     return "\n".join(lines)
+
+
+def parse_sizes(text: str) -> tuple[int | str, ...]:
+    """'100, 32 all' -> (32, 100, 'all'); a readable ConfigError for anything else."""
+    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
+    for token in tokens:
+        if token.lower() != "all" and not (token.isascii() and token.isdigit() and int(token) > 0):
+            what = f"{token!r} is not a positive whole number or 'all'"
+            raise ConfigError(f"Sizes: {what} (e.g. 32, 100, all)")
+    if not tokens:
+        raise ConfigError("Sizes: give at least one training-set size, e.g. 32, 100, all")
+    sizes = {"all" if t.lower() == "all" else int(t) for t in tokens}
+    return tuple(sorted(sizes, key=lambda s: float("inf") if s == "all" else float(s)))
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """'0, 1, 2' -> (0, 1, 2); a readable ConfigError for anything else."""
+    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
+    bad = [t for t in tokens if not (t.isascii() and t.isdigit())]
+    if bad or not tokens:
+        what = f"{bad[0]!r} is not a whole number" if bad else "give at least one seed"
+        raise ConfigError(f"Seeds: {what} (e.g. 0, 1, 2)")
+    return tuple(dict.fromkeys(int(t) for t in tokens))
+
+
+def export_mix(folder: Path) -> list[str]:
+    """The tasks an export folder was pre-finetuned on; a ConfigError names what is missing."""
+    if not (folder / "heads.json").is_file():
+        raise ConfigError(f"{folder}: not an export folder (it has no heads.json)")
+    config = folder / "studio_config.yaml"
+    try:
+        tasks = yaml.safe_load(config.read_text(encoding="utf-8"))["tasks"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{config}: cannot read the pre-finetuning tasks: {exc}") from None
+    return [str(t) for t in tasks]

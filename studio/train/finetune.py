@@ -8,7 +8,6 @@ as the paper recommends for small data.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -205,15 +204,3 @@ def finetune(
     return FinetuneResult(
         spec.name, spec.metric, metrics[spec.metric], metrics, examples, step, reused, status
     )
-
-
-def source_tasks(model: str) -> list[str]:
-    """The tasks a pre-finetuned checkpoint or export was trained on (empty for a base model)."""
-    folder = Path(model).expanduser()
-    if (folder / "trainer_state.json").is_file():
-        return list(json.loads((folder / "trainer_state.json").read_text())["config"]["tasks"])
-    if (folder / "studio_config.yaml").is_file():
-        import yaml
-
-        return list(yaml.safe_load((folder / "studio_config.yaml").read_text())["tasks"])
-    return []

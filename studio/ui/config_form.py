@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import html
-import math
-import re
 from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
-from PySide6.QtGui import QPalette, QValidator
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QCheckBox,
@@ -36,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.config import CHOICES, MIN_TARGET_LENGTH, RunConfig
 from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
+from studio.ui.fields import SciSpinBox, WheelGuard
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "resources" / "config_help.yaml"
 
@@ -81,46 +80,6 @@ def load_help(path: Path = HELP_FILE) -> dict[str, str]:
 HELP = load_help()
 
 
-class SciSpinBox(QDoubleSpinBox):
-    """A spin box that reads and writes scientific notation (3e-5), for rates and noise scales.
-
-    Steps move the leading digit (3e-5 -> 4e-5, 9e-5 -> 1e-4), which suits log-scale values.
-    """
-
-    def __init__(self, minimum: float, maximum: float, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(20)  # QDoubleSpinBox rounds values to `decimals` places
-        self.setRange(minimum, maximum)
-
-    def textFromValue(self, value: float) -> str:
-        return re.sub(r"e([+-])0*(\d)", r"e\1\2", f"{value:.6g}")
-
-    def valueFromText(self, text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> QValidator.State:
-        try:
-            value = float(text)
-        except ValueError:
-            partial = re.fullmatch(r"[0-9.]*([eE][+-]?[0-9]*)?", text.strip())
-            return QValidator.State.Intermediate if partial else QValidator.State.Invalid
-        ok = self.minimum() <= value <= self.maximum()
-        return QValidator.State.Acceptable if ok else QValidator.State.Intermediate
-
-    def stepBy(self, steps: int) -> None:
-        value = self.value()
-        for _ in range(abs(steps)):
-            down = steps < 0
-            exponent = math.floor(math.log10(value)) if value > 0 else -6
-            if down and round(value / 10**exponent, 9) <= 1:
-                exponent -= 1  # 1e-4 steps down to 9e-5, not 0
-            value = float(f"{value + (-1 if down else 1) * 10**exponent:.6g}")
-        self.setValue(min(max(value, self.minimum()), self.maximum()))
-
-
 class _WeightDelegate(QStyledItemDelegate):
     """Edits a manual loss weight with a bounded spin box (weights must be >= 0)."""
 
@@ -130,16 +89,6 @@ class _WeightDelegate(QStyledItemDelegate):
         spin.setFrame(False)
         spin.setToolTip(HELP["manual_weights"])
         return spin
-
-
-class _WheelGuard(QObject):
-    """Stops the mouse wheel from changing unfocused fields while the form scrolls."""
-
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        if event.type() == QEvent.Type.Wheel and isinstance(obj, QWidget) and not obj.hasFocus():
-            event.ignore()
-            return True
-        return False
 
 
 class ConfigForm(QWidget):
@@ -152,7 +101,7 @@ class ConfigForm(QWidget):
         self._loading = False
         self._tasks: list[str] = []
         self._weights: dict[str, float] = {}
-        self._guard = _WheelGuard(self)
+        self._guard = WheelGuard(self)
         self.fields: dict[str, QWidget] = {}
         self._build()
         self.set_config(RunConfig(tasks=("_",)))

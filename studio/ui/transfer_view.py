@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 import numpy as np
-import yaml
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -34,11 +32,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import ConfigError
-from studio.core.experiments import Cell, TransferConfig
+from studio.core.experiments import Cell, TransferConfig, export_mix, parse_seeds, parse_sizes
 from studio.core.models import DEFAULT_MODEL
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
-from studio.ui.config_form import SciSpinBox
+from studio.ui.fields import SciSpinBox
 from studio.ui.transfer_plots import AMBER, RED, TransferResults
 
 EXPORT_ITEM = "Export folder…"
@@ -75,41 +73,6 @@ TIPS = {
     "run_button": "Fine-tune the base and the pre-finetuned model on every target × size × seed",
     "stop_button": "Stop after the current fine-tuning run; finished results stay stored",
 }
-
-
-def parse_sizes(text: str) -> tuple[int | str, ...]:
-    """'100, 32 all' -> (32, 100, 'all'); a readable ConfigError for anything else."""
-    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
-    for token in tokens:
-        if token.lower() != "all" and not (token.isascii() and token.isdigit() and int(token) > 0):
-            what = f"{token!r} is not a positive whole number or 'all'"
-            raise ConfigError(f"Sizes: {what} (e.g. 32, 100, all)")
-    if not tokens:
-        raise ConfigError("Sizes: give at least one training-set size, e.g. 32, 100, all")
-    sizes = {"all" if t.lower() == "all" else int(t) for t in tokens}
-    return tuple(sorted(sizes, key=lambda s: float("inf") if s == "all" else float(s)))
-
-
-def parse_seeds(text: str) -> tuple[int, ...]:
-    """'0, 1, 2' -> (0, 1, 2); a readable ConfigError for anything else."""
-    tokens = [t for t in re.split(r"[,\s;]+", text.strip()) if t]
-    bad = [t for t in tokens if not (t.isascii() and t.isdigit())]
-    if bad or not tokens:
-        what = f"{bad[0]!r} is not a whole number" if bad else "give at least one seed"
-        raise ConfigError(f"Seeds: {what} (e.g. 0, 1, 2)")
-    return tuple(dict.fromkeys(int(t) for t in tokens))
-
-
-def export_mix(folder: Path) -> list[str]:
-    """The tasks an export folder was pre-finetuned on; a ConfigError names what is missing."""
-    if not (folder / "heads.json").is_file():
-        raise ConfigError(f"{folder}: not an export folder (it has no heads.json)")
-    config = folder / "studio_config.yaml"
-    try:
-        tasks = yaml.safe_load(config.read_text(encoding="utf-8"))["tasks"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
-        raise ConfigError(f"{config}: cannot read the pre-finetuning tasks: {exc}") from None
-    return [str(t) for t in tasks]
 
 
 class TransferView(QWidget):

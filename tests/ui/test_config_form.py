@@ -22,7 +22,8 @@ from PySide6.QtWidgets import (  # noqa: E402
 
 from studio.core.config import RunConfig  # noqa: E402
 from studio.core.errors import ConfigError  # noqa: E402
-from studio.ui.config_form import ConfigForm, SciSpinBox  # noqa: E402
+from studio.ui.config_form import ConfigForm  # noqa: E402
+from studio.ui.fields import SciSpinBox  # noqa: E402
 
 TASKS = ("rte", "sst2", "arc")
 # A value different from the default for every field of RunConfig.

@@ -15,7 +15,7 @@ from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.store.runs import RunStore
 from studio.ui.transfer_plots import AMBER, GREEN, LEAK_NOTE, RED
-from studio.ui.transfer_view import TransferView, parse_seeds, parse_sizes
+from studio.ui.transfer_view import TransferView
 
 MIX = ["synth_sentiment", "synth_pair"]
 TARGETS = ["synth_topic", "synth_sentiment"]  # synth_sentiment was in the mix: leaked
@@ -72,16 +72,6 @@ def view(qtbot, catalog, store_path: Path) -> TransferView:
     widget = TransferView(catalog, store_path)
     qtbot.addWidget(widget)
     return widget
-
-
-def test_parsers_read_lists_and_reject_typos() -> None:
-    assert parse_sizes("100, 32 all; 32") == (32, 100, "all")
-    assert parse_seeds("0 1, 2") == (0, 1, 2)
-    for bad in ("32, x", "0", "-5", ""):
-        with pytest.raises(Exception, match="Sizes"):
-            parse_sizes(bad)
-    with pytest.raises(Exception, match="Seeds: '1.5'"):
-        parse_seeds("0, 1.5")
 
 
 def test_source_combo_lists_finished_pretrain_runs_and_marks_the_mix(view, store_path) -> None:
