@@ -59,10 +59,11 @@ def test_close_flushes(store: RunStore, run_id: str) -> None:
 
 
 def test_writes_once_the_interval_has_passed(store: RunStore, run_id: str) -> None:
-    sink = StoreSink(store, run_id, flush_interval=0.05)
+    # Wide enough that a stalled CI machine cannot pass it between the first two lines.
+    sink = StoreSink(store, run_id, flush_interval=0.5)
     sink.metrics(_rows(2))
     assert store.metrics_after(0) == []
-    time.sleep(0.06)
+    time.sleep(0.55)
     sink.metrics(_rows(1, start=2))
     assert [r["step"] for r in store.metrics_after(0)] == [0, 1, 2]
 
