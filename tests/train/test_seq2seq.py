@@ -111,6 +111,50 @@ def test_mixed_run_trains_generates_scores_rouge_and_exports(
         assert {"multiple_choice", "classification/synth_sentiment"} <= set(source.heads)
 
 
+@pytest.fixture(scope="module")
+def tiny_t5(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """T5's ways: relative positions, no token types, the decoder starts at the pad id."""
+    from transformers import T5Config, T5ForConditionalGeneration, set_seed
+
+    folder = tmp_path_factory.mktemp("tiny-t5")
+    tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
+    set_seed(0)
+    config = T5Config(
+        vocab_size=len(tokenizer),
+        d_model=32,
+        d_kv=16,
+        d_ff=64,
+        num_layers=1,
+        num_decoder_layers=1,
+        num_heads=2,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.sep_token_id,
+        decoder_start_token_id=tokenizer.pad_token_id,
+    )
+    T5ForConditionalGeneration(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)
+
+
+def test_t5_trains_all_four_families_and_exports(
+    tiny_t5: str, workspace: Workspace, tmp_path: Path
+) -> None:
+    sink = LogSink()
+    tasks = (*MIX, "synth_span")
+    config = _config(tiny_t5, tasks=tasks, tasks_per_update=4, max_steps=6, log_every=6)
+    result = train(config, sink, threading.Event(), workspace, run_dir=tmp_path / "run")
+    assert result.status == "finished"
+    assert set(result.eval_metrics) == set(tasks)
+    assert all(math.isfinite(v) for v in _series(sink, "total_loss").values())
+
+    checkpoint = ckpt.complete_checkpoints(tmp_path / "run" / "checkpoints")[6]
+    out = export_checkpoint(checkpoint, tmp_path / "export")
+    model = AutoModelForSeq2SeqLM.from_pretrained(out)
+    ids = torch.tensor([[101, 2000, 2001, 102]])
+    generated = model.generate(input_ids=ids, max_new_tokens=4, do_sample=False)
+    assert generated[0, 0] == model.config.decoder_start_token_id == 0
+
+
 def test_stop_then_resume_equals_a_straight_run(
     tiny_bart: str, workspace: Workspace, tmp_path: Path
 ) -> None:
