@@ -74,7 +74,9 @@ class ProgressLine(QWidget):
         return True
 
     def show_message(self, text: str) -> None:
+        """A line in place of the run's status, until the next poll that reads the run."""
         self.label.setText(html.escape(text))
+        self._key = _UNSEEN
 
     def text(self) -> str:
         """The bar's text and the status line, as plain text."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -271,6 +272,25 @@ def test_log_panel_appends_new_lines(view: MonitorView, store) -> None:
     assert view.poll() is True
     assert view.log_text().count("loading 2 tasks") == 1
     assert view.log_text().splitlines()[-1].endswith("checkpoint saved late")
+
+
+def test_an_unreadable_store_is_reported_then_recovered(
+    qtbot, view: MonitorView, store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _make_run(store)
+    view.show()
+    view.show_runs([run])
+    assert "running" in view.progress_text()
+
+    def locked(*_: object, **__: object) -> None:
+        raise sqlite3.OperationalError("database is locked")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(RunStore, "metrics_after", locked)
+        view._tick()
+        assert "cannot read the run store: database is locked" in view.progress_text()
+    view._tick()  # readable again: the run's status comes back though nothing changed
+    assert "running" in view.progress_text() and "cannot read" not in view.progress_text()
 
 
 def test_unknown_run_shows_an_empty_view(view: MonitorView) -> None:
