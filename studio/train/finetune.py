@@ -198,7 +198,9 @@ def finetune(
         pad_id,
         accelerator.autocast,
     )
-    sink.metrics([MetricRow(step, f"eval_{k}", v, spec.name) for k, v in metrics.items()])
+    rows = [MetricRow(step, f"eval_{k}", v, spec.name) for k, v in metrics.items()]
+    # One task: its primary metric is the run's validation mean (the Runs table's column).
+    sink.metrics([*rows, MetricRow(step, "eval_mean", metrics[spec.metric])])
     sink.flush()
     status = "stopped" if step < steps else "finished"
     return FinetuneResult(

@@ -7,15 +7,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QPushButton,
     QTableView,
     QTableWidget,
@@ -39,6 +41,14 @@ COLUMNS = (
     "Duration",
     "Id",
 )
+KIND_COLUMN = COLUMNS.index("Kind")
+KINDS = (
+    ("All kinds", ""),
+    ("Pre-finetuning", "pretrain"),
+    ("Transfer experiments", "transfer"),
+    ("Fine-tuning", "finetune"),
+    ("Sweeps", "sweep"),
+)
 STATUS_COLOURS = {
     "running": "#1f77b4",
     "finished": "#2ca02c",
@@ -57,7 +67,49 @@ def _duration(run: dict[str, Any]) -> str:
 
 
 def _model_name(path: str) -> str:
-    return Path(path).name if "/" in path and Path(path).exists() else path
+    """A folder's name; a run's checkpoint as "<run id> <step-N>"."""
+    folder = Path(path)
+    if "/" not in path or not folder.exists():
+        return path
+    if folder.parent.name == "checkpoints":
+        return f"{folder.parent.parent.name} {folder.name}"
+    return folder.name
+
+
+def _tasks(run: dict[str, Any]) -> list[str]:
+    """Pre-finetuning tasks, a transfer's targets, or a fine-tuning run's one task."""
+    config = run["config"] if isinstance(run["config"], dict) else {}
+    tasks = config.get("tasks") or config.get("targets") or config.get("task") or []
+    return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
+
+
+class _RunFilter(QSortFilterProxyModel):
+    """Rows of one kind (or all) whose name or id contains the search text."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.kind = ""
+        self.text = ""
+
+    def set_filter(self, kind: str, text: str) -> None:
+        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10 deprecates invalidateFilter()
+            self.beginFilterChange()
+            self.kind, self.text = kind, text.strip().lower()
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.kind, self.text = kind, text.strip().lower()
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(  # noqa: N802 - Qt's name
+        self, row: int, parent: QModelIndex | QPersistentModelIndex
+    ) -> bool:
+        model = self.sourceModel()
+        kind = model.index(row, KIND_COLUMN, parent).data()
+        if self.kind and kind != self.kind:
+            return False
+        name = str(model.index(row, 0, parent).data()).lower()
+        run_id = str(model.index(row, 0, parent).data(Qt.ItemDataRole.UserRole + 1)).lower()
+        return self.text in name or self.text in run_id
 
 
 class RunsView(QWidget):
@@ -72,11 +124,11 @@ class RunsView(QWidget):
         self.store_path = store_path
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
-        proxy = QSortFilterProxyModel(self)
-        proxy.setSourceModel(self.model)
-        proxy.setSortRole(Qt.ItemDataRole.UserRole)
+        self.proxy = _RunFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.table = QTableView()
-        self.table.setModel(proxy)
+        self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -122,9 +174,27 @@ class RunsView(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
             self.buttons[key] = button
+        self.kind_combo = QComboBox()
+        for label, kind in KINDS:
+            self.kind_combo.addItem(label, kind)
+        self.kind_combo.setToolTip(
+            "Show runs of one kind; a transfer experiment's fine-tuning runs are 'Fine-tuning'"
+        )
+        self.search_edit = QLineEdit()
+        self.search_edit.setPlaceholderText("Search name or id…")
+        self.search_edit.setClearButtonEnabled(True)
+        self.search_edit.setToolTip("Show only runs whose name or id contains this text")
+        self.kind_combo.currentIndexChanged.connect(self._filter)
+        self.search_edit.textChanged.connect(self._filter)
         buttons.addStretch(1)
+        # A row of its own: beside the buttons it would widen the tab and squeeze the task list.
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Show"))
+        filters.addWidget(self.kind_combo)
+        filters.addWidget(self.search_edit, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(buttons)
+        layout.addLayout(filters)
         layout.addWidget(self.table)
         self.runs: dict[str, dict[str, Any]] = {}
         self.refresh()
@@ -148,8 +218,22 @@ class RunsView(QWidget):
         self.select(selected)
         self._update_buttons()
 
+    def show_kind(self, kind: str) -> None:
+        """Show runs of one kind ("pretrain", "finetune", "transfer", "sweep"), or "" for all."""
+        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+
+    def visible_ids(self) -> list[str]:
+        """The ids of the rows the filter shows, top to bottom."""
+        column = self.proxy.index
+        role = Qt.ItemDataRole.UserRole + 1
+        return [column(row, 0).data(role) for row in range(self.proxy.rowCount())]
+
+    def _filter(self, *_: object) -> None:
+        self.proxy.set_filter(self.kind_combo.currentData() or "", self.search_edit.text())
+        self._update_buttons()
+
     def _row(self, run: dict[str, Any], best: float | None) -> list[QStandardItem]:
-        tasks = run["config"].get("tasks", []) if isinstance(run["config"], dict) else []
+        tasks = _tasks(run)
         started = run.get("started") or run["created"]
         values = [
             (run["name"], run["name"]),
