@@ -33,7 +33,8 @@ class ExportDialog(QDialog):
         self.choice.addItem("latest", "latest")
         for row in checkpoints:
             mean = row["metrics"].get("eval_mean") if row["metrics"] else None
-            label = f"update {row['step']}" + (f" — mean metric {mean:.4f}" if mean else "")
+            label = f"update {row['step']}"
+            label += f" — mean metric {mean:.4f}" if mean is not None else ""
             self.choice.addItem(label, str(row["step"]))
         self.choice.setToolTip("Which checkpoint to export; 'best' needs a validated one")
         default = Path(store_path).parent / "exports" / run_id
@@ -69,10 +70,20 @@ class ExportDialog(QDialog):
             self.path.setText(folder)
 
     def _accept(self) -> None:
-        if not self.path.text().strip():
-            QMessageBox.warning(self, "Export", "Choose a folder to export into.")
+        problem = self.problem()
+        if problem:
+            QMessageBox.warning(self, "Export", problem)
             return
         self.accept()
+
+    def problem(self) -> str | None:
+        """Why the chosen folder cannot be exported into (before any work starts), or None."""
+        if not self.path.text().strip():
+            return "Choose a folder to export into."
+        folder = self.folder()
+        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+            return f"{folder} exists and is not empty; choose a new or empty folder."
+        return None
 
     def which(self) -> str:
         return str(self.choice.currentData())
