@@ -67,6 +67,8 @@ def test_finetune_honours_k_seed_and_scores_the_full_split(
     assert other.examples == 16
     evaluated = [r for r in sink.rows if r.name == "eval_f1"]
     assert len(evaluated) == 1  # scored once, on the whole validation split (200 examples)
+    (mean,) = [r for r in sink.rows if r.name == "eval_mean"]  # the Runs table's column
+    assert mean.task is None and mean.value == pytest.approx(result.value)
 
 
 def test_transfer_grid_results_table_and_leakage(

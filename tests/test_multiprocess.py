@@ -85,7 +85,7 @@ def one_process(config_file: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     return _one_process(config_file, tmp_path_factory.mktemp("one"))
 
 
-def _launch(*args: str, **popen: object) -> subprocess.Popen[str]:
+def _launch(*args: str) -> subprocess.Popen[str]:
     with socket.socket() as sock:  # a free port, so parallel runs cannot collide
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -98,12 +98,17 @@ def _launch(*args: str, **popen: object) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
-        **popen,  # type: ignore[call-overload]
+        start_new_session=True,  # a group of its own: Ctrl-C and clean-up reach every process
     )
 
 
 def _finish(proc: subprocess.Popen[str]) -> str:
-    out, err = proc.communicate(timeout=300)
+    try:
+        out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # timed out: take the launcher's whole group down
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
     assert proc.returncode == 0, err[-3000:]
     return out
 
@@ -160,7 +165,7 @@ def test_a_stopped_two_process_run_resumes(
     config_file: Path, one_process: Path, tmp_path: Path
 ) -> None:
     store = tmp_path / "studio.db"
-    proc = _launch("train", str(config_file), "--store", str(store), start_new_session=True)
+    proc = _launch("train", str(config_file), "--store", str(store))
     try:
         deadline = time.monotonic() + 120
         while not _has_metrics(store):

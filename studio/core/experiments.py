@@ -297,4 +297,6 @@ def export_mix(folder: Path) -> list[str]:
         tasks = yaml.safe_load(config.read_text(encoding="utf-8"))["tasks"]
     except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ConfigError(f"{config}: cannot read the pre-finetuning tasks: {exc}") from None
+    if not isinstance(tasks, list):
+        raise ConfigError(f"{config}: 'tasks' must be a list of task names, not {tasks!r}")
     return [str(t) for t in tasks]

@@ -21,6 +21,7 @@ from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
+from studio.core.paths import export_target_problem
 from studio.train.checkpoint import best_checkpoint, complete_checkpoints, read_state
 from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
@@ -53,8 +54,9 @@ def select_checkpoint(root: Path, which: str) -> Path:
 
 def check_target(out_dir: Path, needed_bytes: int) -> None:
     """Refuse a non-empty folder, an unwritable place or too little disk space, up front."""
-    if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
-        raise ExportError(f"{out_dir} exists and is not empty; choose a new or empty folder")
+    problem = export_target_problem(out_dir)
+    if problem:
+        raise ExportError(problem)
     parent = out_dir.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.paths import export_target_problem
 from studio.store import RunStore
 
 
@@ -51,7 +52,8 @@ class ExportDialog(QDialog):
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
-        buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Export")
+        self.ok_button = buttons.button(QDialogButtonBox.StandardButton.Ok)
+        self.ok_button.setText("Export")
         buttons.accepted.connect(self._accept)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
@@ -59,7 +61,7 @@ class ExportDialog(QDialog):
         form.addRow("Folder", row)
         form.addRow(buttons)
         if not checkpoints:
-            buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(False)
+            self.ok_button.setEnabled(False)
             self.choice.setEnabled(False)
             self.choice.setToolTip("This run has no checkpoint yet")
         self.resize(620, 140)
@@ -80,10 +82,7 @@ class ExportDialog(QDialog):
         """Why the chosen folder cannot be exported into (before any work starts), or None."""
         if not self.path.text().strip():
             return "Choose a folder to export into."
-        folder = self.folder()
-        if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
-            return f"{folder} exists and is not empty; choose a new or empty folder."
-        return None
+        return export_target_problem(self.folder())
 
     def which(self) -> str:
         return str(self.choice.currentData())

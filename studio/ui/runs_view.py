@@ -41,7 +41,7 @@ COLUMNS = (
     "Duration",
     "Id",
 )
-KIND_COLUMN = COLUMNS.index("Kind")
+KIND_COLUMN, STARTED_COLUMN = COLUMNS.index("Kind"), COLUMNS.index("Started")
 KINDS = (
     ("All kinds", ""),
     ("Pre-finetuning", "pretrain"),
@@ -77,9 +77,9 @@ def _model_name(path: str) -> str:
 
 
 def _tasks(run: dict[str, Any]) -> list[str]:
-    """Pre-finetuning tasks, a transfer's targets, or a fine-tuning run's one task."""
+    """Pre-finetuning tasks, a transfer's targets, a sweep's pool, or a fine-tuning run's task."""
     config = run["config"] if isinstance(run["config"], dict) else {}
-    tasks = config.get("tasks") or config.get("targets") or config.get("task") or []
+    tasks = next((config[k] for k in ("tasks", "targets", "pool", "task") if config.get(k)), [])
     return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
 
 
@@ -92,7 +92,8 @@ class _RunFilter(QSortFilterProxyModel):
         self.text = ""
 
     def set_filter(self, kind: str, text: str) -> None:
-        if hasattr(self, "beginFilterChange"):  # Qt >= 6.10 deprecates invalidateFilter()
+        # Qt 6.10 brings endFilterChange() and deprecates the invalidate*Filter() calls.
+        if hasattr(self, "endFilterChange"):
             self.beginFilterChange()
             self.kind, self.text = kind, text.strip().lower()
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
@@ -214,19 +215,21 @@ class RunsView(QWidget):
         self.model.removeRows(0, self.model.rowCount())
         for run in runs:
             self.model.appendRow(self._row(run, best.get(run["id"])))
-        self.table.sortByColumn(7, Qt.SortOrder.DescendingOrder)
+        self.table.sortByColumn(STARTED_COLUMN, Qt.SortOrder.DescendingOrder)
         self.select(selected)
         self._update_buttons()
 
     def show_kind(self, kind: str) -> None:
         """Show runs of one kind ("pretrain", "finetune", "transfer", "sweep"), or "" for all."""
-        self.kind_combo.setCurrentIndex(self.kind_combo.findData(kind))
+        index = self.kind_combo.findData(kind)
+        if index < 0:
+            raise ValueError(f"unknown run kind {kind!r}")
+        self.kind_combo.setCurrentIndex(index)
 
     def visible_ids(self) -> list[str]:
         """The ids of the rows the filter shows, top to bottom."""
-        column = self.proxy.index
         role = Qt.ItemDataRole.UserRole + 1
-        return [column(row, 0).data(role) for row in range(self.proxy.rowCount())]
+        return [self.proxy.index(row, 0).data(role) for row in range(self.proxy.rowCount())]
 
     def _filter(self, *_: object) -> None:
         self.proxy.set_filter(self.kind_combo.currentData() or "", self.search_edit.text())

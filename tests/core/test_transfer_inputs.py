@@ -29,5 +29,8 @@ def test_export_mix_reads_the_tasks_and_names_what_is_wrong(tmp_path: Path) -> N
     (tmp_path / "studio_config.yaml").write_text("model: minilm\n")
     with pytest.raises(ConfigError, match="studio_config.yaml: cannot read"):
         export_mix(tmp_path)
+    (tmp_path / "studio_config.yaml").write_text("tasks: sst2\n")
+    with pytest.raises(ConfigError, match="'tasks' must be a list"):
+        export_mix(tmp_path)
     (tmp_path / "studio_config.yaml").write_text("tasks: [sst2, rte]\nmodel: minilm\n")
     assert export_mix(tmp_path) == ["sst2", "rte"]

@@ -85,10 +85,20 @@ def test_kind_and_search_filter_the_rows(view: RunsView, runs: dict[str, str]) -
     view.search_edit.setText("HALF")
     assert view.visible_ids() == [runs["stopped"]]
     view.show_kind("")
-    view.search_edit.setText(runs["finetune"][-4:])  # an id matches too
+    view.search_edit.setText(runs["finetune"])  # an id matches too
     assert view.visible_ids() == [runs["finetune"]]
     view.search_edit.clear()
     assert len(view.visible_ids()) == 4
+    with pytest.raises(ValueError, match="unknown run kind"):
+        view.show_kind("pretrian")
+
+
+def test_a_filtered_out_row_leaves_the_selection(view: RunsView, runs: dict[str, str]) -> None:
+    view.select([runs["stopped"]])
+    assert view.buttons["resume"].isEnabled() and view.buttons["delete"].isEnabled()
+    view.show_kind("transfer")
+    assert view.selected() == []
+    assert not view.buttons["resume"].isEnabled() and not view.buttons["delete"].isEnabled()
 
 
 def test_open_overlay_and_resume_emit_the_selection(
@@ -126,15 +136,21 @@ def test_delete_removes_runs_with_their_folders(
 ) -> None:
     folder = run_dir(store_path, runs["muppet"])
     assert folder.is_dir()
+    asked: list[str] = []
     answer = QMessageBox.StandardButton.Yes
-    monkeypatch.setattr(QMessageBox, "question", lambda *_: answer)
+    monkeypatch.setattr(QMessageBox, "question", lambda *args: asked.append(args[2]) or answer)
     view.select([runs["muppet"]])
+    assert view.buttons["delete"].isEnabled()
     view.buttons["delete"].click()
+    assert asked == ["Delete 1 run(s) with their metrics and checkpoints?"]
     assert runs["muppet"] not in view.visible_ids() and not folder.exists()
     with RunStore(store_path) as store:
         assert runs["muppet"] not in {r["id"] for r in store.list_runs()}
         assert store.metrics_after(0, runs["muppet"]) == []
     answer = QMessageBox.StandardButton.No  # a refused question deletes nothing
     view.select([runs["stopped"]])
+    assert view.buttons["delete"].isEnabled()
     view.buttons["delete"].click()
-    assert runs["stopped"] in view.visible_ids()
+    assert len(asked) == 2 and runs["stopped"] in view.visible_ids()
+    with RunStore(store_path) as store:
+        assert store.get_run(runs["stopped"])["status"] == "stopped"
