@@ -14,15 +14,6 @@ def studio_home() -> Path:
     return Path(env) if env else Path(platformdirs.user_data_dir("muppet-studio", appauthor=False))
 
 
-def export_target_problem(folder: Path) -> str | None:
-    """Why `folder` cannot receive an export (it must be new or empty), or None."""
-    if folder.is_file():
-        return f"{folder} is a file; choose a new or empty folder"
-    if folder.is_dir() and any(folder.iterdir()):
-        return f"{folder} exists and is not empty; choose a new or empty folder"
-    return None
-
-
 def store_path() -> Path:
     return studio_home() / "studio.db"
 
@@ -42,3 +33,12 @@ def data_dir(override: str | Path | None = None) -> Path | None:
         return Path(override)
     env = os.environ.get("STUDIO_DATA_DIR")
     return Path(env) if env else None
+
+
+def export_target_problem(folder: Path) -> str | None:
+    """Why `folder` cannot receive an export (it must be new or empty), or None."""
+    if folder.is_file():
+        return f"{folder} is a file; choose a new or empty folder"
+    if folder.is_dir() and any(folder.iterdir()):
+        return f"{folder} exists and is not empty; choose a new or empty folder"
+    return None

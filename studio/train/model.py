@@ -16,6 +16,7 @@ from transformers import PreTrainedModel
 
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
+from studio.train.seq2seq import is_seq2seq
 
 
 class PooledHead(nn.Module):
@@ -76,7 +77,7 @@ class MultiTaskModel(nn.Module):
     ) -> None:
         super().__init__()
         self.encoder = encoder
-        self.seq2seq = bool(getattr(encoder.config, "is_encoder_decoder", False))
+        self.seq2seq = is_seq2seq(encoder.config)
         self.label_smoothing = label_smoothing
         self.specs = {s.name: s for s in specs}
         generating = [s.name for s in specs if s.format == "summarization"]
@@ -88,14 +89,10 @@ class MultiTaskModel(nn.Module):
         self.head_of = {
             s.name: head_key(s, head_sharing) for s in specs if s.name not in generating
         }
+        stack = encoder.get_encoder() if self.seq2seq else encoder
         if self.seq2seq:
-            stack = encoder.get_encoder()
             self._encoder_inputs = set(inspect.signature(stack.forward).parameters)
-            dropout, hidden = _seq2seq_head_sizes(stack.config)
-        else:
-            dropout = getattr(encoder.config, "hidden_dropout_prob", None)
-            dropout = 0.1 if dropout is None else float(dropout)  # 0.0 means no dropout
-            hidden = int(encoder.config.hidden_size)
+        dropout, hidden = _head_sizes(stack.config)
         self.heads = nn.ModuleDict()
         for spec in specs:
             if spec.name in generating:
@@ -270,8 +267,9 @@ class MultiTaskModel(nn.Module):
         return described
 
 
-def _seq2seq_head_sizes(config: Any) -> tuple[float, int]:
-    """(dropout, hidden size) for heads on an encoder-decoder's encoder (BERT, BART, T5 names)."""
+def _head_sizes(config: Any) -> tuple[float, int]:
+    """(dropout, hidden size) of the heads, from the encoder's config (BERT, BART, T5 names);
+    a dropout of 0.0 there means none in the heads either."""
     dropout = 0.1
     for name in ("hidden_dropout_prob", "dropout", "dropout_rate"):
         value = getattr(config, name, None)
