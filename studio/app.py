@@ -16,13 +16,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="muppet-studio", description="Muppet Studio")
     parser.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
     parser.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    parser.add_argument(
+        "--tasks-dir",
+        action="append",
+        default=[],
+        help="another folder of your own task specs (repeatable; also STUDIO_TASKS_DIR)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from studio.core.errors import StudioError
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.tasks import studio_catalog
     from studio.ui.icons import app_icon
     from studio.ui.main_window import MainWindow
 
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setOrganizationName("MuppetStudio")
     app.setWindowIcon(app_icon())
     try:
-        catalog = load_catalog(default_tasks_dir())
+        catalog = studio_catalog(args.tasks_dir)
     except StudioError as exc:
         QMessageBox.critical(
             None,
@@ -40,9 +46,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     window = MainWindow(
-        catalog,
+        catalog.tasks,
         Path(args.store) if args.store else None,
         Path(args.data_dir) if args.data_dir else None,
+        tasks_dirs=tuple(args.tasks_dir),
+        problems=catalog.problems,
     )
     window.show()
     return app.exec()

@@ -14,29 +14,40 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from studio import cli_task
 from studio.core import paths
 from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks import Catalog, studio_catalog
 
 log = logging.getLogger("studio")
+
+
+def options(cmd: argparse.ArgumentParser, *names: str) -> None:
+    """The options several commands share: --data-dir, --tasks-dir, --store, --json."""
+    if "data" in names:
+        cmd.add_argument("--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)")
+    if "tasks" in names:
+        cmd.add_argument(
+            "--tasks-dir",
+            action="append",
+            default=[],
+            help="another folder of your own task specs (repeatable; also STUDIO_TASKS_DIR)",
+        )
+    if "store" in names:
+        cmd.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
+    if "json" in names:
+        cmd.add_argument("--json", action="store_true", help="print JSON")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    def command(name: str, text: str, *options: str) -> argparse.ArgumentParser:
+    def command(name: str, text: str, *names: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=text)
-        if "data" in options:
-            cmd.add_argument(
-                "--data-dir", help="folder of local task data (default: STUDIO_DATA_DIR)"
-            )
-        if "store" in options:
-            cmd.add_argument("--store", help="run store file (default: STUDIO_HOME/studio.db)")
-        if "json" in options:
-            cmd.add_argument("--json", action="store_true", help="print JSON")
+        options(cmd, *names, *(("tasks",) if "data" in names else ()))
         return cmd
 
     command("tasks", "list the task catalog and where each task's data is", "data", "json")
@@ -64,14 +75,23 @@ def _parser() -> argparse.ArgumentParser:
         "run_id"
     )
     command("runs", "list the runs in the store (marks dead ones interrupted)", "store", "json")
+    cli_task.add_parser(sub, options)
     return parser
 
 
+def catalog(args: argparse.Namespace) -> Catalog:
+    """The built-in catalog and the user's library; a user file that cannot be read is a
+    warning, never the end of the command."""
+    loaded = studio_catalog(getattr(args, "tasks_dir", None) or ())
+    for problem in loaded.problems:
+        log.warning("task file left out: %s", problem)
+    return loaded
+
+
 def cmd_tasks(args: argparse.Namespace) -> int:
-    catalog = load_catalog(default_tasks_dir())
     data_dir = paths.data_dir(args.data_dir)
     rows = []
-    for spec in catalog.values():
+    for spec in catalog(args).tasks.values():
         where = resolve(spec, data_dir, paths.synthetic_dir())
         rows.append(
             {
@@ -79,9 +99,12 @@ def cmd_tasks(args: argparse.Namespace) -> int:
                 "title": spec.title,
                 "family": spec.family,
                 "format": spec.format,
+                "origin": spec.origin,
+                "file": spec.path,
                 "source": where.source,
                 "available": where.available,
                 "reason": where.reason,
+                "where": where.detail,
                 "train_size": where.train_size,
                 "validation_size": where.validation_size,
                 "labels": list(spec.labels),
@@ -98,7 +121,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     for r in rows:
         size = "" if r["train_size"] is None else str(r["train_size"])
         status = "ok" if r["available"] else f"unavailable: {r['reason']}"
-        name = r["name"] + (" (synthetic)" if r["synthetic"] else "")
+        tag = " (synthetic)" if r["synthetic"] else " (yours)" if r["origin"] == "user" else ""
+        name = r["name"] + tag
         print(
             f"{name:<20} {r['family']:<15} {r['format']:<20} {r['source']:<10} {size:>7}  {status}"
         )
@@ -159,8 +183,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    catalog = load_catalog(default_tasks_dir())
-    tasks = tuple(n for n, s in catalog.items() if s.is_synthetic and s.format != "summarization")
+    specs = catalog(args).tasks
+    tasks = tuple(n for n, s in specs.items() if s.is_synthetic and s.format != "summarization")
     config = RunConfig(
         tasks=tasks,
         name="demo (synthetic tasks)",
@@ -179,11 +203,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def _train(config: RunConfig, args: argparse.Namespace) -> int:
     from studio.session import execute
 
-    catalog = load_catalog(default_tasks_dir())
+    specs = catalog(args).tasks
     store = _store(args)
     data_dir = paths.data_dir(args.data_dir)
     return _finish(
-        lambda stop, bar: execute(config, catalog, data_dir, store, stop, bar), config.max_steps
+        lambda stop, bar: execute(config, specs, data_dir, store, stop, bar), config.max_steps
     )
 
 
@@ -218,7 +242,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return _finish(
         lambda stop, bar: resume(
             args.run_id,
-            load_catalog(default_tasks_dir()),
+            catalog(args).tasks,
             paths.data_dir(args.data_dir),
             store,
             stop,
@@ -255,7 +279,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
     config = finetune_config(load_yaml(args.config), args.config)
-    catalog = load_catalog(default_tasks_dir())
+    specs = catalog(args).tasks
     with RunStore(_store(args)) as store:
         source_run = None
         run, _, which = config.model.removeprefix("run:").partition("@")
@@ -263,7 +287,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
             source = resolve_source(store, run, which or "best")
             config, source_run = replace(config, model=source.model), source.run_id
         run_id, result = finetune_run(
-            config, catalog, paths.data_dir(args.data_dir), store, threading.Event(), source_run
+            config, specs, paths.data_dir(args.data_dir), store, threading.Event(), source_run
         )
     row = {
         "run_id": run_id,
@@ -302,7 +326,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     try:
         transfer_id = transfer(
             config,
-            load_catalog(default_tasks_dir()),
+            catalog(args).tasks,
             paths.data_dir(args.data_dir),
             _store(args),
             threading.Event(),
@@ -321,7 +345,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     config = sweep_config(load_yaml(args.config), args.config)
     args.run_id = sweep(
         config,
-        load_catalog(default_tasks_dir()),
+        catalog(args).tasks,
         paths.data_dir(args.data_dir),
         _store(args),
         threading.Event(),
@@ -388,6 +412,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "results": cmd_results,
     "runs": cmd_runs,
+    "task": lambda args: cli_task.VERBS[args.verb](args, catalog(args)),
 }
 
 

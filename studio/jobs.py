@@ -8,9 +8,10 @@ down either. The window's worker thread only supervises the child (`run`).
 
 Protocol: the parent writes the job as one JSON line to the child's stdin and later `stop` to
 ask it to save and stop; end of input (the window died) stops it too. The child writes one
-JSON event per line to stdout: `created` (run_id), `progress` (fraction, message), and last
-`result` (value) or `error` (message). Anything else it prints goes to stderr, which the
-parent logs and quotes if the child dies without a last event.
+JSON event per line to stdout: `created` (run_id), `progress` (fraction, message), `partial`
+(value: a first part of the result), and last `result` (value) or `error` (message). Anything
+else it prints goes to stderr, which the parent logs and quotes if the child dies without a
+last event.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def job(
         raise StudioError(f"tasks {missing} were not read from a file; a job cannot load them")
     return {
         "kind": kind,
-        "task_files": [spec.path for spec in catalog.values()],
+        "task_files": [[spec.path, spec.origin] for spec in catalog.values()],
         "data_dir": str(data_dir) if data_dir is not None else None,
         "store": str(store_path),
         **fields,
@@ -73,7 +74,7 @@ def run(
 ) -> Any:
     """Run `spec` in a child process until it ends; return its result or raise StudioError.
 
-    `on_event` receives the created and progress events (in this thread); setting `stop`
+    `on_event` receives the created, progress and partial events (in this thread); `stop`
     asks the child to save and stop.
     """
     tail: deque[str] = deque(maxlen=STDERR_LINES)
@@ -165,7 +166,7 @@ def _parse(line: str) -> dict[str, Any] | None:
 
 
 def _catalog(spec: dict[str, Any]) -> dict[str, TaskSpec]:
-    tasks = [load_task(Path(p)) for p in spec["task_files"]]
+    tasks = [load_task(Path(path), origin) for path, origin in spec["task_files"]]
     return {t.name: t for t in tasks}
 
 
@@ -222,11 +223,49 @@ def _export(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     return str(folder)
 
 
+def _inspect(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    from studio.core import paths
+    from studio.core.importing import SourceRef
+    from studio.train.sources import inspect
+
+    return inspect(SourceRef(**spec["source"]), paths.cache_dir()).to_dict()
+
+
+def _stage(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    from studio.core import paths
+    from studio.core.importing import ImportPlan
+    from studio.train.importer import stage
+
+    return stage(ImportPlan.from_dict(spec["plan"]), paths.cache_dir(), stop).to_dict()
+
+
+def _preview(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    """A task's records and stats (`summary`) and, with a config, its first batch."""
+    from studio.core.availability import resolve
+    from studio.core.config import config_from_dict
+    from studio.train.preview import first_batch, summary
+    from studio.train.setup import Workspace
+
+    catalog = _catalog(spec)
+    data_dir, _ = _where(spec)
+    ws = Workspace.default(catalog, data_dir)
+    task = catalog[spec["task"]]
+    where = resolve(task, ws.data_dir, ws.synthetic_root)
+    emit("partial", value={"summary": summary(task, where, ws)})
+    if spec.get("config") is None:
+        return {"batch": None}
+    config = config_from_dict(spec["config"], "the previewed config")
+    return {"batch": first_batch(task, where, config, ws)}
+
+
 RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
     "train": _train,
     "resume": _resume,
     "transfer": _transfer,
     "export": _export,
+    "inspect": _inspect,
+    "stage": _stage,
+    "preview": _preview,
 }
 
 

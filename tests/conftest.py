@@ -23,6 +23,10 @@ def studio_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("STUDIO_HOME", str(home))
     monkeypatch.delenv("STUDIO_DATA_DIR", raising=False)
+    monkeypatch.delenv("STUDIO_TASKS_DIR", raising=False)
+    monkeypatch.delenv("STUDIO_HUB_MIRROR", raising=False)
+    # Never the machine's own Hugging Face cache: what a test finds there is not the test's.
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(home / "hf-datasets"))
     return home
 
 

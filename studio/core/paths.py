@@ -27,6 +27,46 @@ def synthetic_dir() -> Path:
     return studio_home() / "synthetic"
 
 
+def user_tasks_dir() -> Path:
+    """The user's task library: specs that the wizard and `task add` write."""
+    return studio_home() / "tasks"
+
+
+def library_data_dir() -> Path:
+    """Records of the tasks the user added, one folder per task, in the record format."""
+    return studio_home() / "data"
+
+
+def user_task_dirs(extra: list[str | Path] | tuple[str | Path, ...] = ()) -> list[Path]:
+    """Where user task specs are read from: the library, `STUDIO_TASKS_DIR` (several folders
+    joined by the path separator) and any folders given on the command line."""
+    env = [p for p in os.environ.get("STUDIO_TASKS_DIR", "").split(os.pathsep) if p.strip()]
+    folders = [user_tasks_dir(), *(Path(p).expanduser() for p in [*env, *extra])]
+    unique: list[Path] = []
+    for folder in folders:
+        if folder not in unique:
+            unique.append(folder)
+    return unique
+
+
+def hf_datasets_cache() -> Path:
+    """The `datasets` cache, found the way `datasets` finds it (so data a user already
+    downloaded in their own scripts is reused, and is available offline)."""
+    if os.environ.get("HF_DATASETS_CACHE"):
+        return Path(os.environ["HF_DATASETS_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "datasets"
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "huggingface" / "datasets"
+
+
+def hub_mirror() -> Path | None:
+    """`STUDIO_HUB_MIRROR`: a folder of local copies of hub dataset repositories, laid out
+    as `<owner>/<name>/` (e.g. `git clone`s), used instead of the hub when present."""
+    env = os.environ.get("STUDIO_HUB_MIRROR")
+    return Path(env).expanduser() if env else None
+
+
 def data_dir(override: str | Path | None = None) -> Path | None:
     """The local data directory: an explicit choice, else `STUDIO_DATA_DIR`, else none."""
     if override:

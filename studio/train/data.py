@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from transformers import PreTrainedTokenizerFast
 
 from studio.core import synthetic
 from studio.core.availability import Availability
-from studio.core.errors import DataError, StudioError
-from studio.core.records import (
-    SPLITS,
-    is_unlabelled,
-    map_hub_row,
-    record_problem,
-    validate_file,
-)
+from studio.core.errors import StudioError
+from studio.core.records import SPLITS, validate_file
 from studio.core.tasks import TaskSpec
+from studio.train.hub import hub_records
 from studio.train.tokenize import FEATURE_VERSION, tokenize_function
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -56,6 +50,19 @@ def _lengths(ids: list[Any]) -> np.ndarray:
     return np.array([len(row) for row in ids], dtype=np.int64)
 
 
+def feature_lengths(features: datasets.Dataset) -> np.ndarray:
+    """Tokens per feature (the longest choice for multiple choice), read from Arrow."""
+    column = features.flatten_indices().data.column("input_ids")
+    per_row = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    if not pa.types.is_list(column.type.value_type) and not pa.types.is_large_list(
+        column.type.value_type
+    ):
+        return per_row.astype(np.int64)
+    choices = pc.list_value_length(pc.list_flatten(column)).to_numpy(zero_copy_only=False)
+    starts = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
+    return np.maximum.reduceat(choices, starts).astype(np.int64)
+
+
 def local_folder(spec: TaskSpec, where: Availability, synthetic_root: Path) -> Path | None:
     """The folder holding train/validation files, generating the synthetic suite on first use."""
     if where.source == "synthetic":
@@ -72,33 +79,6 @@ def validate_task(spec: TaskSpec, where: Availability, synthetic_root: Path) -> 
     if folder is not None:
         for split in SPLITS:
             validate_file(folder / f"{split}.jsonl", spec)
-
-
-def _load_hub(spec: TaskSpec, split: str, cache: Path) -> tuple[datasets.Dataset, str]:
-    """Records mapped from the hub, and a key that changes when the hub data does."""
-    assert spec.hub is not None
-    hub_split = spec.hub.split(split)
-    raw = datasets.load_dataset(
-        spec.hub.path, spec.hub.name, split=hub_split, cache_dir=str(cache / "datasets")
-    )
-    records = []
-    skipped = 0
-    for index, row in enumerate(raw):
-        if is_unlabelled(row, spec):
-            skipped += 1
-            continue
-        where = f"hub {spec.hub.path}/{spec.hub.name or ''} split {hub_split}, row {index}"
-        try:
-            rec = map_hub_row(row, spec)
-        except KeyError as exc:
-            raise DataError(where, None, f"task '{spec.name}': {exc.args[0]}") from None
-        problem = record_problem(rec, spec)
-        if problem:
-            raise DataError(where, None, f"task '{spec.name}': {problem}")
-        records.append(rec)
-    if skipped:
-        log.info("task %s: skipped %d hub rows without a gold label", spec.name, skipped)
-    return datasets.Dataset.from_list(records), f"hub:{spec.hub}:{raw._fingerprint}"
 
 
 def _file_key(path: Path) -> str:
@@ -134,7 +114,7 @@ def load_split(
         )
         source_key = _file_key(path)
     else:
-        raw, source_key = _load_hub(spec, split, cache)
+        raw, source_key = hub_records(spec, split)
     parts = [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length, stride]
     if spec.format == "summarization":
         parts += [max_target_length, decoder_start]

@@ -23,8 +23,9 @@ from studio.core import paths
 from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
+from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
-from studio.core.tasks import TaskSpec
+from studio.core.tasks import TaskSpec, studio_catalog
 from studio.store import RunStore
 from studio.ui.checklist import TaskChecklist
 from studio.ui.config_form import ConfigForm
@@ -32,6 +33,8 @@ from studio.ui.export_dialog import ExportDialog
 from studio.ui.icons import app_icon
 from studio.ui.monitor import MonitorView
 from studio.ui.runs_view import RunsView
+from studio.ui.task_preview import TaskPreview
+from studio.ui.task_wizard import TaskWizard
 from studio.ui.transfer_view import TransferView
 from studio.ui.worker import Worker, export_job, start, train_job, transfer_job
 
@@ -62,9 +65,12 @@ class MainWindow(QMainWindow):
         store_path: Path | None = None,
         data_dir: Path | None = None,
         settings: QSettings | None = None,
+        tasks_dirs: tuple[str, ...] = (),
+        problems: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
         self.catalog = catalog
+        self.tasks_dirs = tasks_dirs  # more folders of user task specs (--tasks-dir)
         self.store_path = Path(store_path or paths.store_path())
         self.store_path.parent.mkdir(parents=True, exist_ok=True)
         self.settings = settings or QSettings("MuppetStudio", "Muppet Studio")
@@ -76,21 +82,26 @@ class MainWindow(QMainWindow):
         self.running_id: str | None = None
         self.generates: bool | None = None  # whether the chosen base model has a decoder
         self.task_order: list[str] = []
-        self.active_threads: set[QThread] = set()  # closing waits for these
+        # Every job's thread and worker: closing stops each worker, then waits for the threads.
+        self.active_threads: dict[QThread, Worker] = {}
         self.setWindowTitle("Muppet Studio")
         self.setWindowIcon(app_icon())
 
         self.availability = self._resolve_all()
         self.checklist = TaskChecklist(catalog, self.availability)
+        self.checklist.set_problems(list(problems))
         self.form = ConfigForm()
         self.monitor = MonitorView(self.store_path, catalog)
         self.runs = RunsView(self.store_path)
         self.transfer = TransferView(catalog, self.store_path)
+        self.preview = TaskPreview(self._start)
+        self.previewed: tuple[str, str] | None = None  # (task, config) the Data tab shows
         self.tabs = QTabWidget()
         self.tabs.addTab(self.form, "Configure")
         self.tabs.addTab(self.monitor, "Monitor")
         self.tabs.addTab(self.runs, "Runs")
         self.tabs.addTab(self.transfer, "Transfer")
+        self.tabs.addTab(self.preview, "Data")
         self.setCentralWidget(self.tabs)
         self.dock = QDockWidget("Tasks")
         self.dock.setObjectName("tasks-dock")
@@ -103,6 +114,11 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._update_generation()
         self.checklist.checkedChanged.connect(self._update_shares)
+        self.checklist.taskSelected.connect(self._task_selected)
+        self.checklist.addRequested.connect(self.add_task)
+        self.checklist.editRequested.connect(self.edit_task)
+        self.checklist.removeRequested.connect(self.remove_task)
+        self.tabs.currentChanged.connect(self._tab_changed)
         # Before the shares: a loaded config's model must enable summarization before its
         # tasks are checked.
         self.form.changed.connect(self._update_generation)
@@ -170,6 +186,13 @@ class MainWindow(QMainWindow):
             self.choose_store,
             "Follow another run store file, e.g. the one a multi-process run is writing",
         )
+        add_task_action = self._action(
+            "Add task…",
+            self.add_task,
+            "Add a task of your own: a CSV, JSON or Parquet file, a saved datasets folder or a "
+            "Hugging Face dataset",
+            "Ctrl+T",
+        )
         data_action = self._action(
             "Set data folder…",
             self.choose_data_dir,
@@ -184,7 +207,14 @@ class MainWindow(QMainWindow):
         toolbar.addAction(open_action)
         toolbar.addAction(save_action)
         file_menu = self.menuBar().addMenu("&File")
-        for action in (open_action, save_action, store_action, data_action, self.export_action):
+        for action in (
+            open_action,
+            save_action,
+            add_task_action,
+            store_action,
+            data_action,
+            self.export_action,
+        ):
             file_menu.addAction(action)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
@@ -274,10 +304,92 @@ class MainWindow(QMainWindow):
     def set_data_dir(self, folder: Path) -> None:
         self.data_dir = folder
         self.settings.setValue("data_dir", str(folder))
+        self.reload_catalog()
+
+    def reload_catalog(self, check: str | None = None) -> None:
+        """Read the catalog and the user's library again (a task added, edited or removed);
+        `check` is checked in the checklist."""
+        loaded = studio_catalog(self.tasks_dirs)
+        self.catalog = loaded.tasks
         self.availability = self._resolve_all()
-        self.checklist.set_availability(self.availability)
+        checked = [*self.checklist.checked(), *([check] if check else [])]
+        self.checklist.set_catalog(self.catalog, self.availability)
+        self.checklist.set_problems(list(loaded.problems))
         self.checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
+        self.checklist.set_checked([n for n in checked if n in self.catalog])
+        self.monitor.set_catalog(self.catalog)
+        self.transfer.set_catalog(self.catalog)
+        self.previewed = None
         self._update_shares()
+
+    # -- the user's tasks ---------------------------------------------------------------------
+
+    def add_task(self, editing: TaskSpec | None = None) -> None:
+        try:
+            self.wizard = TaskWizard(self.catalog, self._start, editing or None, self)
+        except StudioError as exc:
+            self.show_error("This task cannot be edited", str(exc))
+            return
+        self.wizard.finished.connect(self._wizard_finished)
+        self.wizard.open()
+
+    def edit_task(self, name: str) -> None:
+        self.add_task(self.catalog[name])
+
+    def _wizard_finished(self, *_: object) -> None:
+        saved = self.wizard.saved
+        if saved:
+            self.reload_catalog(check=saved)
+            self.status.setText(f"Task {saved} saved in your library")
+
+    def remove_task(self, name: str) -> None:
+        spec = self.catalog[name]
+        problem = removable(spec)
+        if problem:
+            self.show_error("This task cannot be removed", problem)
+            return
+        answer = QMessageBox.question(
+            self,
+            "Remove task",
+            f"Remove {name} from your library, with its records?\n\nRuns that trained on it "
+            "keep their metrics, but cannot be resumed or transferred without it.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            remove(spec)
+        except (StudioError, OSError) as exc:
+            self.show_error("The task could not be removed", str(exc))
+            return
+        self.reload_catalog()
+        self.status.setText(f"Task {name} removed")
+
+    # -- the Data tab ---------------------------------------------------------------------------
+
+    def _task_selected(self, name: str) -> None:
+        if self.tabs.currentWidget() is self.preview:
+            self.preview_task(name)
+
+    def _tab_changed(self, *_: object) -> None:
+        name = self.checklist.selected()
+        if self.tabs.currentWidget() is self.preview and name:
+            self.preview_task(name)
+
+    def preview_task(self, name: str) -> None:
+        """Show `name` in the Data tab under the current settings (unless it already does)."""
+        try:
+            config: RunConfig | str = self.current_config().replace(
+                tasks=tuple(self.checklist.checked()) or (name,)
+            )
+            key = config.to_yaml()
+        except StudioError as exc:
+            config = key = str(exc)
+        if self.previewed == (name, key):
+            return
+        self.previewed = (name, key)
+        self.preview.show_task(
+            self.catalog[name], self.availability[name], config, self.catalog, self.data_dir
+        )
 
     # -- runs -----------------------------------------------------------------------------------
 
@@ -325,8 +437,8 @@ class MainWindow(QMainWindow):
 
     def _start(self, worker: Worker) -> QThread:
         thread = start(worker)
-        self.active_threads.add(thread)
-        thread.finished.connect(lambda: self.active_threads.discard(thread))
+        self.active_threads[thread] = worker
+        thread.finished.connect(lambda: self.active_threads.pop(thread, None))
         return thread
 
     def _run_created(self, run_id: str) -> None:
@@ -500,9 +612,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         with contextlib.suppress(StudioError):  # an invalid form is simply not remembered
             self.settings.setValue("config_yaml", self.current_config().to_yaml())
-        for worker in (self.worker, self.transfer_worker):
-            if worker is not None:
-                worker.stop.set()
+        for worker in self.active_threads.values():
+            worker.stop.set()
         self.status.setText("Saving a checkpoint before closing…")
         while self.active_threads:
             thread = next(iter(self.active_threads))
@@ -511,7 +622,7 @@ class MainWindow(QMainWindow):
             with contextlib.suppress(RuntimeError):  # already finished and deleted by Qt
                 while not thread.wait(50):
                     QCoreApplication.processEvents()
-            self.active_threads.discard(thread)
+            self.active_threads.pop(thread, None)
         probe = getattr(self, "probe", None)
         if probe is not None and probe.state() != QProcess.ProcessState.NotRunning:
             probe.kill()  # only a device description; not worth waiting for

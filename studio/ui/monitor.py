@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks import TaskSpec, studio_catalog
 from studio.store.runs import RunStore
 from studio.ui.plots import MINUTES, RUN_STYLES, STEP, PlotPanel, Series, palette
 from studio.ui.run_status import LogPanel, ProgressLine
@@ -211,6 +211,10 @@ class MonitorView(QWidget):
             self._redraw(changed)
         logs, progress = self._poll_logs(), self._poll_progress()
         return bool(changed) or logs or progress
+
+    def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
+        """Tasks added or removed: validation metrics are looked up in the new catalog."""
+        self._catalog = catalog
 
     def set_store(self, store_path: Path) -> None:
         """Follow another run store (e.g. one a multi-process run writes); shows no run."""
@@ -461,7 +465,7 @@ class MonitorView(QWidget):
 
 def _default_catalog() -> dict[str, TaskSpec]:
     try:
-        return load_catalog(default_tasks_dir())
+        return studio_catalog().tasks
     except StudioError as e:
         # Without the catalog, validation falls back to the first metric each task reports.
         log.warning("monitor: task catalog unavailable: %s", e)

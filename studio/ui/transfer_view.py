@@ -217,6 +217,12 @@ class TransferView(QWidget):
 
     # -- public API --------------------------------------------------------------------------
 
+    def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
+        """Tasks added or removed: the target list follows."""
+        self.catalog = catalog
+        self._checked &= set(catalog)
+        self._fill_targets()
+
     def set_store(self, store_path: Path) -> None:
         self.store_path = self.results.store_path = Path(store_path)
         self.refresh()

@@ -28,6 +28,7 @@ class Worker(QObject):
 
     progress = Signal(float, str)
     created = Signal(str)  # a run id, as soon as the job created its run
+    partial = Signal(object)  # a first part of the result (e.g. a preview's summary)
     finished = Signal(object)  # the job's result
     failed = Signal(str)  # a readable message (with the traceback for unexpected errors)
 
@@ -76,6 +77,8 @@ def _in_child(spec_of: Callable[[], dict]) -> Job:
                 worker.created.emit(event["run_id"])
             elif event["event"] == "progress":
                 worker.progress.emit(float(event["fraction"]), str(event["message"]))
+            elif event["event"] == "partial":
+                worker.partial.emit(event["value"])
 
         return jobs.run(spec_of(), worker.stop, relay)
 
@@ -115,5 +118,17 @@ def transfer_job(config: Any, catalog: dict, data_dir: Any, store_path: Any) -> 
         from studio.jobs import job
 
         return job("transfer", catalog, data_dir, store_path, config=config.to_dict())
+
+    return _in_child(spec)
+
+
+def child_job(kind: str, catalog: dict, data_dir: Any, **fields: Any) -> Job:
+    """A job of `kind` in the child process that needs no run store (inspect, stage, preview)."""
+
+    def spec() -> dict:
+        from studio.core import paths
+        from studio.jobs import job
+
+        return job(kind, catalog, data_dir, paths.store_path(), **fields)
 
     return _in_child(spec)

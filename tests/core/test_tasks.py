@@ -150,7 +150,8 @@ def test_hub_source_is_parsed() -> None:
         {"name": "rte"},
         {"path": "glue", "splits": {"train": "train"}},
         {"path": "glue", "columns": ["a", "b"]},
-        {"path": "glue", "revision": "main"},
+        {"path": "glue", "revision": 3},
+        {"path": "glue", "reivsion": "main"},
     ],
 )
 def test_bad_hub_source(hub: dict[str, Any]) -> None:

@@ -1,0 +1,525 @@
+"""The Add task wizard's middle pages: columns, splits, labels and the task's details.
+
+Each page reads and writes the wizard's `draft` (the ImportPlan's fields); the guesses come
+from `studio.core.mapping`, the same functions `task add` uses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+    QWizardPage,
+)
+
+from studio.core import library
+from studio.core.errors import StudioError
+from studio.core.formats import FAMILIES, FORMATS, LABELLED_FORMATS, METRICS
+from studio.core.importing import (
+    CHOICE_LABEL_HELP,
+    CHOICE_LABELS,
+    DEFAULT_FAMILY,
+    SourceTable,
+    check_name,
+    fields,
+    suggest_name,
+)
+from studio.core.mapping import (
+    default_validation_split,
+    guess_choice_label,
+    guess_columns,
+    guess_format,
+    infer_labels,
+)
+
+SOURCE, COLUMNS, SPLITS, LABELS, DETAILS, CHECK = range(6)
+NONE = "(none)"
+FIND_IN_CONTEXT = "(find the answer in the context)"
+CARVE = "(carve from train)"
+FORMAT_TEXT = {
+    "classification": "classification — one text, a label",
+    "pair_classification": "pair classification — two texts, a label",
+    "regression": "regression — one or two texts, a number",
+    "multiple_choice": "multiple choice — context, question, choices, the right one",
+    "extractive_qa": "extractive QA — context, question, answer span",
+    "summarization": "summarization — document, summary",
+}
+FIELD_TEXT = {
+    "text": "Text",
+    "text_pair": "Second text",
+    "label": "Label",
+    "context": "Context",
+    "question": "Question",
+    "choices": "Choices",
+    "answers": "Answer",
+    "answer_start": "Answer start",
+    "document": "Document",
+    "summary": "Summary",
+}
+ROLE = Qt.ItemDataRole.UserRole
+
+
+def note(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #555555;")
+    return label
+
+
+class Page(QWizardPage):
+    """A wizard page with typed access to the wizard's table and draft."""
+
+    @property
+    def table(self) -> SourceTable:
+        table = self.wizard().table  # type: ignore[attr-defined]
+        assert table is not None
+        return table
+
+    @property
+    def draft(self) -> dict[str, Any]:
+        return self.wizard().draft  # type: ignore[attr-defined]
+
+    @property
+    def initial(self) -> Any:
+        return self.wizard().initial  # type: ignore[attr-defined]
+
+    def used_splits(self) -> list[str]:
+        source = self.draft.get("source", self.table.source)
+        if source.kind == "files":
+            return ["train", "validation"]
+        return [source.train_split] + ([source.validation_split] if source.validation_split else [])
+
+
+class ColumnsPage(Page):
+    """The first rows with their column types; the format and which column feeds each field."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Columns")
+        self.setSubTitle("Check the data, pick the task format and the column for each field.")
+        self.sizes = QLabel()
+        self.rows = QTableWidget()
+        self.rows.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.rows.setWordWrap(False)
+        self.format = QComboBox()
+        for fmt in FORMATS:
+            self.format.addItem(FORMAT_TEXT[fmt], fmt)
+        self.format.currentIndexChanged.connect(self._format_changed)
+        self.mapping = QFormLayout()
+        self.widgets: dict[str, QWidget] = {}
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.sizes)
+        layout.addWidget(self.rows, 1)
+        top = QFormLayout()
+        top.addRow("Format", self.format)
+        layout.addLayout(top)
+        layout.addLayout(self.mapping)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        table = self.table
+        sizes = ", ".join(f"{split}: {n:,} rows" for split, n in table.splits.items())
+        self.sizes.setText(f"{table.source.describe()} — {sizes}")
+        self._fill_rows(table)
+        plan = self.initial
+        fmt = self.draft.get("format") or (plan.format if plan else guess_format(table.types))
+        self.format.blockSignals(True)
+        self.format.setCurrentIndex(FORMATS.index(fmt))
+        self.format.blockSignals(False)
+        columns = self.draft.get("columns") or (plan.columns if plan else None)
+        usable = columns and all(c in table.types for cs in columns.values() for c in cs)
+        self._build(fmt, columns if usable else guess_columns(fmt, table.types))
+
+    def _fill_rows(self, table: SourceTable) -> None:
+        columns = list(table.types)
+        self.rows.setColumnCount(len(columns))
+        self.rows.setHorizontalHeaderLabels([f"{c}\n{table.types[c]}" for c in columns])
+        self.rows.setRowCount(len(table.rows))
+        for r, row in enumerate(table.rows):
+            for c, column in enumerate(columns):
+                value = row.get(column)
+                item = QTableWidgetItem("" if value is None else str(value)[:200])
+                item.setToolTip(str(value)[:2000])
+                self.rows.setItem(r, c, item)
+        self.rows.resizeColumnsToContents()
+        for c in range(len(columns)):
+            self.rows.setColumnWidth(c, min(self.rows.columnWidth(c), 320))
+
+    def _format_changed(self) -> None:
+        fmt = self.format.currentData()
+        self._build(fmt, guess_columns(fmt, self.table.types))
+
+    def _build(self, fmt: str, columns: dict[str, tuple[str, ...]]) -> None:
+        while self.mapping.rowCount():
+            self.mapping.removeRow(0)
+        self.widgets = {}
+        types = self.table.types
+        for field, required in fields(fmt):
+            if field == "choices":
+                widget: QWidget = self._choices_list(columns.get("choices", ()))
+            else:
+                combo = QComboBox()
+                if not required:
+                    combo.addItem(FIND_IN_CONTEXT if field == "answer_start" else NONE, None)
+                for column, tag in types.items():
+                    combo.addItem(f"{column}  ({tag})", column)
+                chosen = (columns.get(field) or (None,))[0]
+                combo.setCurrentIndex(max(combo.findData(chosen), 0))
+                widget = combo
+            self.widgets[field] = widget
+            self.mapping.addRow(FIELD_TEXT[field] + ("" if required else " (optional)"), widget)
+        if fmt == "multiple_choice":
+            self.mapping.addRow(
+                note("Check one list column, or one column per choice (in the order shown).")
+            )
+
+    def _choices_list(self, chosen: tuple[str, ...]) -> QListWidget:
+        box = QListWidget()
+        box.setMaximumHeight(110)
+        for column, tag in self.table.types.items():
+            item = QListWidgetItem(f"{column}  ({tag})")
+            item.setData(ROLE, column)
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            on = column in chosen
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            box.addItem(item)
+        return box
+
+    def columns(self) -> dict[str, tuple[str, ...]]:
+        mapping: dict[str, tuple[str, ...]] = {}
+        for field, widget in self.widgets.items():
+            if isinstance(widget, QListWidget):
+                items = [widget.item(i) for i in range(widget.count())]
+                checked = [i.data(ROLE) for i in items if i.checkState() == Qt.CheckState.Checked]
+                if checked:
+                    mapping[field] = tuple(checked)
+            elif isinstance(widget, QComboBox) and widget.currentData() is not None:
+                mapping[field] = (widget.currentData(),)
+        return mapping
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+        fmt = self.format.currentData()
+        mapping = self.columns()
+        missing = [FIELD_TEXT[f] for f, required in fields(fmt) if required and f not in mapping]
+        if missing:
+            return _refuse(self, f"Choose a column for: {', '.join(missing)}.")
+        if fmt == "multiple_choice" and len(mapping["choices"]) == 1:
+            tag = self.table.types[mapping["choices"][0]]
+            if not tag.startswith("list"):
+                return _refuse(
+                    self, "One choices column must hold a list; or check one per choice."
+                )
+        used = [c for f, cs in mapping.items() if f != "choices" for c in cs]
+        if len(set(used)) < len(used):
+            return _refuse(self, "Each field needs its own column.")
+        if fmt != self.draft.get("format"):  # labels and metric of another format are stale
+            for key in ("label_values", "labels", "choice_label", "metric"):
+                self.draft.pop(key, None)
+        self.draft.update(format=fmt, columns=mapping)
+        return True
+
+
+def _refuse(page: QWizardPage, text: str) -> bool:
+    from PySide6.QtWidgets import QMessageBox
+
+    QMessageBox.warning(page, page.title(), text)
+    return False
+
+
+class SplitsPage(Page):
+    """Which split trains and which validates, or a seeded share of train for validation."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Splits")
+        self.setSubTitle("Training and validation data.")
+        self.train = QComboBox()
+        self.validation = QComboBox()
+        self.validation.currentIndexChanged.connect(self._carving_changed)
+        self.fraction = QDoubleSpinBox()
+        self.fraction.setRange(0.01, 0.5)
+        self.fraction.setSingleStep(0.05)
+        self.fraction.setValue(0.1)
+        self.fraction.setToolTip("Share of the training rows held out for validation")
+        self.fraction.valueChanged.connect(self._carving_changed)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setValue(13)
+        self.seed.setToolTip("The held-out rows are drawn with this seed: the same every time")
+        self.explain = note("")
+        form = QFormLayout(self)
+        form.addRow("Train on", self.train)
+        form.addRow("Validate on", self.validation)
+        form.addRow("Validation share", self.fraction)
+        form.addRow("Seed", self.seed)
+        form.addRow(self.explain)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        table, plan = self.table, self.initial
+        source = self.draft.get("source") or (plan.source if plan else table.source)
+        splits = list(table.splits)
+        for combo in (self.train, self.validation):
+            combo.blockSignals(True)
+            combo.clear()
+        for split in splits:
+            self.train.addItem(f"{split} ({table.splits[split]:,} rows)", split)
+            self.validation.addItem(f"{split} ({table.splits[split]:,} rows)", split)
+        self.validation.addItem(CARVE, "")
+        train = source.train_split if source.train_split in splits else splits[0]
+        self.train.setCurrentIndex(self.train.findData(train))
+        if source.kind == "files":
+            validation = "validation" if "validation" in splits else ""
+        elif self.draft.get("source") is not None or plan is not None:
+            validation = source.validation_split if source.validation_split in splits else ""
+        else:
+            validation = default_validation_split(splits) or ""
+        self.validation.setCurrentIndex(self.validation.findData(validation))
+        for combo in (self.train, self.validation):
+            combo.blockSignals(False)
+        files = source.kind == "files"
+        self.train.setEnabled(not files)
+        self.validation.setEnabled(not files)
+        fraction = self.draft.get("validation_fraction") or (
+            plan.validation_fraction if plan else 0.1
+        )
+        self.fraction.setValue(fraction)
+        self.seed.setValue(self.draft.get("seed", plan.seed if plan else 13))
+        self._carving_changed()
+
+    def _carving_changed(self) -> None:
+        carve = not self.validation.currentData()
+        self.fraction.setEnabled(carve)
+        self.seed.setEnabled(carve)
+        share = f"{self.fraction.value():.0%}"
+        self.explain.setText(
+            f"{share} of the training rows, drawn with the seed, become the validation set."
+            if carve
+            else "The validation split is used as it is."
+        )
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+        from dataclasses import replace
+
+        train, validation = self.train.currentData(), self.validation.currentData() or None
+        if train == validation:
+            return _refuse(self, "Train and validate on different splits.")
+        source = self.table.source
+        if source.kind != "files":
+            source = replace(source, train_split=train, validation_split=validation)
+        self.draft.update(
+            source=source, validation_fraction=self.fraction.value(), seed=self.seed.value()
+        )
+        return True
+
+    def nextId(self) -> int:  # noqa: N802 - Qt's name
+        fmt = self.draft.get("format")
+        return LABELS if fmt in (*LABELLED_FORMATS, "regression", "multiple_choice") else DETAILS
+
+
+class LabelsPage(Page):
+    """The label column's values with their counts: rename, reorder; or how a multiple-choice
+    label names the right choice."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Labels")
+        self.labels = QTableWidget(0, 3)
+        self.labels.setHorizontalHeaderLabels(["Value in the data", "Rows", "Label name"])
+        header = self.labels.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Stretch)
+        self.labels.verticalHeader().hide()
+        up, down = QPushButton("Move up"), QPushButton("Move down")
+        up.clicked.connect(lambda: self._move(-1))
+        down.clicked.connect(lambda: self._move(1))
+        self.buttons = QWidget()
+        row = QHBoxLayout(self.buttons)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(up)
+        row.addWidget(down)
+        row.addStretch(1)
+        self.kind = QComboBox()
+        for kind in CHOICE_LABELS:
+            self.kind.addItem(f"{kind} — {CHOICE_LABEL_HELP[kind]}", kind)
+        self.kind_row = QWidget()
+        kind_form = QFormLayout(self.kind_row)
+        kind_form.setContentsMargins(0, 0, 0, 0)
+        kind_form.addRow("The label gives", self.kind)
+        self.explain = note("")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.explain)
+        layout.addWidget(self.kind_row)
+        layout.addWidget(self.labels, 1)
+        layout.addWidget(self.buttons)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        fmt, columns = self.draft["format"], self.draft["columns"]
+        column = columns["label"][0] if columns.get("label") else None
+        counts = self.table.value_counts(column, self.used_splits()) if column else {}
+        self.kind_row.setVisible(fmt == "multiple_choice")
+        self.labels.setVisible(fmt != "regression")
+        self.buttons.setVisible(fmt in LABELLED_FORMATS)
+        if fmt == "regression":
+            self.setSubTitle(f"Column '{column}' holds numbers: each row's number is its target.")
+            self.explain.setText("Rows whose label is blank or not a number are listed later.")
+            return
+        blanks = counts.pop("", 0)
+        if fmt == "multiple_choice":
+            choices = len(columns["choices"]) if len(columns["choices"]) > 1 else 0
+            kind = self.draft.get("choice_label") or guess_choice_label(counts, choices or 4)
+            self.kind.setCurrentIndex(self.kind.findData(kind))
+            self.setSubTitle(f"Column '{column}' names the right choice.")
+            self._fill([(v, n, v) for v, n in sorted(counts.items())], editable=False)
+        else:
+            values, names = infer_labels(counts, self.table.class_names.get(column))
+            rows = self._keep_edits(list(zip(values, names, strict=True)))
+            self._fill([(v, counts.get(v, 0), n) for v, n in rows], editable=True)
+            self.setSubTitle(
+                f"Column '{column}' has {len(values)} values. Rename them, or move them to set "
+                "the label order (index 0 first)."
+            )
+        self.explain.setText(
+            f"{blanks:,} row(s) have no label; they are listed on the last page." if blanks else ""
+        )
+
+    def _keep_edits(self, inferred: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """The user's order and names (or the edited plan's) for values still present."""
+        values = self.draft.get("label_values") or (
+            self.initial.label_values if self.initial else ()
+        )
+        names = self.draft.get("labels") or (self.initial.labels if self.initial else ()) or values
+        known = dict(inferred)
+        kept = [(v, n) for v, n in zip(values, names, strict=False) if v in known]
+        return kept + [(v, n) for v, n in inferred if v not in dict(kept)]
+
+    def _fill(self, rows: list[tuple[str, Any, str]], editable: bool) -> None:
+        self.labels.setRowCount(len(rows))
+        for r, (value, count, name) in enumerate(rows):
+            for c, text in enumerate((value, f"{count:,}" if isinstance(count, int) else "", name)):
+                item = QTableWidgetItem(str(text))
+                flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+                if c == 2 and editable:
+                    flags |= Qt.ItemFlag.ItemIsEditable
+                item.setFlags(flags)
+                self.labels.setItem(r, c, item)
+        self.labels.setColumnHidden(2, not editable)
+
+    def _move(self, step: int) -> None:
+        row = self.labels.currentRow()
+        other = row + step
+        if row < 0 or not 0 <= other < self.labels.rowCount():
+            return
+        for column in range(3):
+            a, b = self.labels.takeItem(row, column), self.labels.takeItem(other, column)
+            self.labels.setItem(row, column, b)
+            self.labels.setItem(other, column, a)
+        self.labels.setCurrentCell(other, 2)
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+        fmt = self.draft["format"]
+        if fmt == "multiple_choice":
+            self.draft.update(choice_label=self.kind.currentData(), label_values=(), labels=())
+        elif fmt in LABELLED_FORMATS:
+            rows = range(self.labels.rowCount())
+            values = tuple(self.labels.item(r, 0).text() for r in rows)
+            names = tuple(self.labels.item(r, 2).text().strip() for r in rows)
+            if len(values) < 2:
+                return _refuse(self, "A classification task needs at least two labels.")
+            if not all(names) or len(set(names)) < len(names):
+                return _refuse(self, "Give every label a name of its own.")
+            self.draft.update(label_values=values, labels=names if names != values else ())
+        return True
+
+
+class DetailsPage(Page):
+    """Name, title, family, metric and description."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTitle("Task")
+        self.setSubTitle("How the task is named and scored.")
+        self.name = QLineEdit()
+        self.name.textChanged.connect(self._check_name)
+        self.name_state = note("")
+        self.title = QLineEdit()
+        self.family = QComboBox()
+        self.family.addItems(list(FAMILIES))
+        self.metric = QComboBox()
+        self.description = QPlainTextEdit()
+        self.description.setMaximumHeight(90)
+        form = QFormLayout(self)
+        form.addRow("Name", self.name)
+        form.addRow("", self.name_state)
+        form.addRow("Title", self.title)
+        form.addRow("Family", self.family)
+        form.addRow("Metric", self.metric)
+        form.addRow("Description", self.description)
+
+    def initializePage(self) -> None:  # noqa: N802 - Qt's name
+        fmt, plan = self.draft["format"], self.initial
+        wizard = self.wizard()
+        taken = set(wizard.catalog) - ({wizard.editing.name} if wizard.editing else set())
+        name = self.draft.get("name") or (plan.name if plan else "")
+        self.name.setText(name or suggest_name(self.table.source, taken))
+        self.title.setText(self.draft.get("title") or (plan.title if plan else ""))
+        self.title.setPlaceholderText(self.name.text())
+        family = self.draft.get("family") or (plan.family if plan else "") or DEFAULT_FAMILY[fmt]
+        self.family.setCurrentText(family)
+        self.metric.clear()
+        self.metric.addItems(list(METRICS[fmt]))
+        metric = self.draft.get("metric") or (plan.metric if plan else "")
+        if metric in METRICS[fmt]:
+            self.metric.setCurrentText(metric)
+        self.description.setPlainText(
+            self.draft.get("description") or (plan.description if plan else "")
+        )
+
+    def _check_name(self, text: str) -> None:
+        wizard = self.wizard()
+        if wizard is None:
+            return
+        replacing = wizard.editing.name if wizard.editing else None
+        try:
+            check_name(text)
+            library.check_free(text, wizard.catalog, replacing)
+        except StudioError as exc:
+            self.name_state.setStyleSheet("color: #B00020;")
+            self.name_state.setText(str(exc))
+            return
+        self.name_state.setStyleSheet("color: #555555;")
+        self.name_state.setText("Saved as a YAML spec in your task library, with its records.")
+
+    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
+        wizard = self.wizard()
+        self.draft.update(
+            name=self.name.text().strip(),
+            title=self.title.text().strip(),
+            family=self.family.currentText(),
+            metric=self.metric.currentText(),
+            description=self.description.toPlainText().strip(),
+        )
+        self.draft.setdefault("source", self.table.source)
+        try:
+            wizard.plan()
+            library.check_free(
+                self.draft["name"], wizard.catalog, wizard.editing.name if wizard.editing else None
+            )
+        except StudioError as exc:
+            return _refuse(self, str(exc))
+        return True
