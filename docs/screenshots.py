@@ -1,9 +1,11 @@
-"""Regenerate the README's screenshots: two short real runs, then each tab of the window.
+"""Regenerate the README's screenshots: two short real runs, then each tab of the window,
+then the Add task wizard on a user's CSV and the Data tab.
 
 Usage (from the checkout, with ../shared/data beside it):
-    QT_QPA_PLATFORM=offscreen python docs/screenshots.py [--steps 40] [--store PATH]
-Writes docs/<tab>.png. Takes a few minutes on a CPU (MiniLM, 16 real tasks). With --store, no
-training: the newest pre-finetuning runs and transfer experiment of that store are shown.
+    QT_QPA_PLATFORM=offscreen python docs/screenshots.py [--steps 40] [--store PATH] [--tasks]
+Writes docs/<tab>.png and docs/wizard-*.png. Takes a few minutes on a CPU (MiniLM, 16 real
+tasks). With --store, no training: the newest pre-finetuning runs and transfer experiment of
+that store are shown. With --tasks, only the wizard and the Data tab (a fresh STUDIO_HOME).
 """
 
 from __future__ import annotations
@@ -103,6 +105,74 @@ def grab_tabs(store: Path, run_ids: list[str]) -> None:
     window.close()
 
 
+def user_files(folder: Path) -> tuple[Path, Path]:
+    """What a user brings: SICK pairs as a CSV with its own column names and string labels,
+    and ARC questions as parquet with one column per choice and a letter for the answer."""
+    import csv
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    names = json.loads((DATA / "sick" / "labels.json").read_text())
+    pairs = folder / "sick_pairs.csv"
+    with pairs.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["pair_ID", "sentence_A", "sentence_B", "entailment_judgment"])
+        for i, line in enumerate((DATA / "sick" / "train.jsonl").open(encoding="utf-8")):
+            rec = json.loads(line)
+            writer.writerow([i, rec["text"], rec["text_pair"], names[rec["label"]].upper()])
+    rows = [json.loads(line) for line in (DATA / "arc" / "train.jsonl").open(encoding="utf-8")]
+    rows = [r for r in rows if len(r["choices"]) == 4]
+    table = {"question": [r["question"] for r in rows]}
+    for i, letter in enumerate("ABCD"):
+        table[f"option_{letter}"] = [r["choices"][i] for r in rows]
+    table["answer"] = ["ABCD"[r["label"]] for r in rows]
+    quiz = folder / "science_quiz.parquet"
+    pq.write_table(pa.table(table), quiz)
+    return pairs, quiz
+
+
+def grab_wizard(window, app) -> None:  # type: ignore[no-untyped-def]
+    """Add the two user tasks through the wizard (grabbing its pages), then the Data tab."""
+    import time
+
+    def wait(done) -> None:  # type: ignore[no-untyped-def]
+        end = time.time() + 300
+        while not done() and time.time() < end:
+            app.processEvents()
+            time.sleep(0.02)
+
+    pairs, quiz = user_files(Path(tempfile.mkdtemp()))
+    add_task(window, pairs, wait, shots=True)
+    add_task(window, quiz, wait, shots=False)
+    window.tabs.setCurrentWidget(window.preview)
+    window.form.set_config(window.form.config(["sick_pairs"]).replace(max_length=64))
+    window.checklist._tree.setCurrentItem(window.checklist._items["sick_pairs"])
+    wait(lambda: "First training batch" in window.preview.batch.toPlainText())
+    window.grab().save(str(DOCS / "data.png"))
+
+
+def add_task(window, path: Path, wait, shots: bool) -> None:  # type: ignore[no-untyped-def]
+    from PySide6.QtWidgets import QWizard
+
+    from studio.ui.wizard_pages import CHECK, COLUMNS, LABELS
+
+    names = {COLUMNS: "columns", LABELS: "labels", CHECK: "check"}
+    window.add_task()
+    wizard = window.wizard
+    wizard.page(0).train_file.setText(str(path))
+    for page in range(1, CHECK + 1):
+        wizard.next()
+        wait(lambda page=page: wizard.currentId() == page)
+        if page == CHECK:
+            wait(lambda: wizard.report is not None)
+        if shots and page in names:
+            wizard.grab().save(str(DOCS / f"wizard-{names[page]}.png"))
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    wait(lambda: not wizard.isVisible())
+
+
 def config_of(store: Path, run_id: str):  # type: ignore[no-untyped-def]
     from studio.core.config import config_from_dict
     from studio.store import RunStore
@@ -115,7 +185,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--store", help="show the runs of this store instead of training")
+    parser.add_argument("--tasks", action="store_true", help="only the wizard and the Data tab")
     args = parser.parse_args()
+    if args.tasks:
+        wizard_only()
+        return
     if args.store:
         from studio.store import RunStore
 
@@ -127,6 +201,26 @@ def main() -> None:
         store = Path(os.environ["STUDIO_HOME"]) / "studio.db"
         run_ids = train_runs(store, args.steps)
     grab_tabs(store, run_ids)
+    wizard_only()
+
+
+def wizard_only() -> None:
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.tasks import studio_catalog
+    from studio.ui.main_window import MainWindow
+
+    os.environ["STUDIO_HOME"] = tempfile.mkdtemp()  # a new user's library
+    home = Path(os.environ["STUDIO_HOME"])
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(home / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(studio_catalog().tasks, home / "studio.db", DATA, settings)
+    window.resize(1500, 920)
+    window.show()
+    window.form.set_device_info("CPU: 2 cores")
+    grab_wizard(window, app)
+    window.close()
 
 
 if __name__ == "__main__":

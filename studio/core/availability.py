@@ -114,7 +114,8 @@ def resolve(
         size = synthetic.SIZES.get(spec.synthetic)
         if size is None:
             return Availability(spec.name, "synthetic", False, f"no generator '{spec.synthetic}'")
-        return Availability(spec.name, "synthetic", True, None, folder, size[0], size[1])
+        detail = f"synthetic demo data, generated in {folder}"
+        return Availability(spec.name, "synthetic", True, None, folder, size[0], size[1], detail)
     if spec.folder:
         return _local(spec, Path(spec.folder), "local")
     if spec.local and data_dir is not None and (data_dir / spec.local).is_dir():

@@ -117,17 +117,21 @@ def commit(
     chosen. `replacing` names the user task being edited: it is replaced in one step.
     """
     staged = Path(report.folder)
-    if report.bad_rows and not skip_bad_rows:
-        discard(staged)
-        first = "\n".join(str(p) for p in report.problems[:10])
-        raise StudioError(
-            f"{report.bad_rows} row(s) cannot become records; fix them or skip them.\n\n{first}"
-        )
-    check_free(plan.name, catalog, replacing)
-    text = yaml.safe_dump(spec_data(plan, report, report.bad_rows), sort_keys=False)
     tasks_dir, data_root = paths.user_tasks_dir(), paths.library_data_dir()
     spec_path = tasks_dir / f"{plan.name}.yaml"
-    parse_task(yaml.safe_load(text), str(spec_path), "user")  # never write a spec we cannot read
+    try:
+        if report.bad_rows and not skip_bad_rows:
+            first = "\n".join(str(p) for p in report.problems[:10])
+            raise StudioError(
+                f"{report.bad_rows} row(s) cannot become records; fix them or skip them."
+                f"\n\n{first}"
+            )
+        check_free(plan.name, catalog, replacing)
+        text = yaml.safe_dump(spec_data(plan, report, report.bad_rows), sort_keys=False)
+        parse_task(yaml.safe_load(text), str(spec_path), "user")  # never write an unreadable spec
+    except StudioError:
+        discard(staged)
+        raise
     tasks_dir.mkdir(parents=True, exist_ok=True)
     target = data_root / plan.name
     trash = data_root / f"{TRASH}{os.getpid()}-{uuid.uuid4().hex[:8]}"

@@ -378,9 +378,7 @@ class MainWindow(QMainWindow):
     def preview_task(self, name: str) -> None:
         """Show `name` in the Data tab under the current settings (unless it already does)."""
         try:
-            config: RunConfig | str = self.current_config().replace(
-                tasks=tuple(self.checklist.checked()) or (name,)
-            )
+            config: RunConfig | str = self.form.config(self.checklist.checked() or [name])
             key = config.to_yaml()
         except StudioError as exc:
             config = key = str(exc)

@@ -1,0 +1,191 @@
+"""The user's task library: the merged catalog, saving staged records, editing and removing."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from studio.core import library, paths
+from studio.core.availability import resolve
+from studio.core.errors import StudioError
+from studio.core.importing import (
+    ImportPlan,
+    RowProblem,
+    SourceRef,
+    StageReport,
+    edit_plan,
+    suggest_name,
+)
+from studio.core.tasks import default_tasks_dir, load_catalog, studio_catalog
+
+BUILTIN = load_catalog(default_tasks_dir())
+RECORDS = [{"text": "good", "label": 1}, {"text": "bad", "label": 0}]
+
+
+def _plan(name: str = "mine", source: str = "/data/mine.csv") -> ImportPlan:
+    return ImportPlan(
+        name=name,
+        format="classification",
+        source=SourceRef("files", source),
+        columns={"text": ("review",), "label": ("stars",)},
+        label_values=("1", "5"),
+        labels=("bad", "good"),
+        title="My reviews",
+    )
+
+
+def _staged(bad_rows: int = 0) -> StageReport:
+    folder = library.new_staging()
+    for split in ("train", "validation"):
+        lines = "".join(json.dumps(r) + "\n" for r in RECORDS)
+        (folder / f"{split}.jsonl").write_text(lines, encoding="utf-8")
+    problems = [RowProblem("mine.csv", 3, "stars", "is blank")] * bad_rows
+    return StageReport(str(folder), {"train": 2, "validation": 2}, bad_rows, problems)
+
+
+def _leftovers() -> list[str]:
+    root = paths.library_data_dir()
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".")) if root.exists() else []
+
+
+def test_a_saved_task_joins_the_catalog_as_a_user_task(tmp_path: Path) -> None:
+    spec_path = library.commit(_plan(), _staged(bad_rows=1), BUILTIN, skip_bad_rows=True)
+    assert spec_path == paths.user_tasks_dir() / "mine.yaml"
+    loaded = studio_catalog()
+    spec = loaded.tasks["mine"]
+    assert spec.origin == "user" and spec.is_user and loaded.problems == ()
+    assert loaded.tasks["rte"].origin == "builtin"
+    assert spec.labels == ("bad", "good") and spec.title == "My reviews"
+    assert Path(spec.folder or "") == paths.library_data_dir() / "mine"
+    assert spec.added is not None and spec.added["skipped_rows"] == 1
+    assert spec.added["from"] == "/data/mine.csv"
+    assert ImportPlan.from_dict(spec.added["plan"]) == _plan()
+    where = resolve(spec, None, tmp_path)
+    assert where.available and where.train_size == 2
+    assert _leftovers() == []
+
+
+def test_bad_rows_refuse_the_save_and_leave_nothing(tmp_path: Path) -> None:
+    report = _staged(bad_rows=2)
+    with pytest.raises(StudioError, match=r"(?s)2 row\(s\) cannot become records.*mine.csv, row 3"):
+        library.commit(_plan(), report, BUILTIN)
+    assert not Path(report.folder).exists() and _leftovers() == []
+    assert not (paths.user_tasks_dir() / "mine.yaml").exists()
+
+
+@pytest.mark.parametrize(("name", "message"), [("rte", "built-in task"), ("mine", "already in")])
+def test_a_taken_name_is_refused(name: str, message: str) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    with pytest.raises(StudioError, match=message):
+        library.commit(_plan(name), _staged(), studio_catalog().tasks)
+    assert _leftovers() == []
+
+
+def test_editing_replaces_records_and_a_rename_drops_the_old_task() -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    catalog = studio_catalog().tasks
+    library.commit(_plan("renamed"), _staged(), catalog, replacing="mine")
+    after = studio_catalog().tasks
+    assert "renamed" in after and "mine" not in after
+    assert not (paths.library_data_dir() / "mine").exists()
+    library.commit(_plan("renamed"), _staged(), after, replacing="renamed")  # in place
+    assert studio_catalog().tasks["renamed"].added is not None
+    assert _leftovers() == []
+
+
+def test_a_failed_move_keeps_the_old_task(monkeypatch: pytest.MonkeyPatch) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    old = (paths.library_data_dir() / "mine" / "train.jsonl").read_text()
+
+    def full_disk(path: Path, text: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(library, "_write_atomic", full_disk)
+    with pytest.raises(StudioError, match="No space left"):
+        library.commit(_plan(), _staged(), studio_catalog().tasks, replacing="mine")
+    assert (paths.library_data_dir() / "mine" / "train.jsonl").read_text() == old
+    assert studio_catalog().tasks["mine"].origin == "user" and _leftovers() == []
+
+
+def test_remove_deletes_spec_and_records_but_not_builtin_tasks() -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    spec = studio_catalog().tasks["mine"]
+    library.remove(spec)
+    assert "mine" not in studio_catalog().tasks
+    assert not (paths.library_data_dir() / "mine").exists()
+    with pytest.raises(StudioError, match="built-in"):
+        library.remove(BUILTIN["rte"])
+
+
+def test_broken_and_clashing_user_files_are_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = paths.user_tasks_dir()
+    mine.mkdir(parents=True)
+    (mine / "broken.yaml").write_text("name: broken\nformat: [nope\n")
+    (mine / "rte.yaml").write_text((default_tasks_dir() / "rte.yaml").read_text())
+    (mine / "nolabels.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "nolabels",
+                "family": "classification",
+                "format": "classification",
+                "source": {"folder": "x"},
+            }
+        )  # fmt: skip
+    )
+    shared = tmp_path / "team"
+    shared.mkdir()
+    (shared / "extra.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "extra",
+                "family": "summarization",
+                "format": "summarization",
+                "source": {"folder": "./extra"},
+            }
+        )  # fmt: skip
+    )
+    monkeypatch.setenv("STUDIO_TASKS_DIR", str(shared))
+    loaded = studio_catalog()
+    text = "\n".join(loaded.problems)
+    assert "broken.yaml: not valid YAML" in text
+    assert "rte.yaml: name 'rte' is already a built-in task" in text
+    assert "nolabels.yaml" in text and "labels" in text
+    assert loaded.tasks["rte"].origin == "builtin" and len(loaded.problems) == 3
+    extra = loaded.tasks["extra"]
+    assert extra.origin == "user" and extra.folder == str(shared / "extra")
+    assert library.removable(extra) is not None  # lives in the team's folder, not the library
+    assert set(BUILTIN) < set(loaded.tasks)
+
+
+def test_stale_staging_of_dead_processes_is_cleaned() -> None:
+    root = paths.library_data_dir()
+    dead = root / ".staging-999999999-abc"
+    dead.mkdir(parents=True)
+    alive = root / f".staging-{os.getpid()}-abc"
+    alive.mkdir()
+    library.new_staging()
+    assert not dead.exists() and alive.exists()
+
+
+def test_suggested_names_are_valid_and_free() -> None:
+    assert suggest_name(SourceRef("files", "/x/My Reviews.v2.csv"), set()) == "my_reviews"
+    assert suggest_name(SourceRef("hub", "stanfordnlp/imdb"), {"imdb"}) == "imdb_2"
+    assert suggest_name(SourceRef("folder", "/x/2024-data/"), set()) == "task_2024_data"
+
+
+def test_edit_reopens_the_plan_or_falls_back_to_the_records(tmp_path: Path) -> None:
+    source = tmp_path / "mine.csv"
+    source.write_text("review,stars\ngood,5\n")
+    library.commit(_plan(source=str(source)), _staged(), BUILTIN)
+    assert edit_plan(studio_catalog().tasks["mine"]).source.path == str(source)
+    source.unlink()  # the original file moved away: edit the library's own records
+    plan = edit_plan(studio_catalog().tasks["mine"])
+    assert plan.source.path.endswith("data/mine/train.jsonl")
+    assert plan.columns == {"text": ("text",), "label": ("label",)}
+    assert plan.label_values == ("0", "1") and plan.labels == ("bad", "good")
