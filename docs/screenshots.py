@@ -147,7 +147,7 @@ def grab_wizard(window, app) -> None:  # type: ignore[no-untyped-def]
     add_task(window, pairs, wait, shots=True)
     add_task(window, quiz, wait, shots=False)
     window.tabs.setCurrentWidget(window.preview)
-    window.form.set_config(window.form.config(["sick_pairs"]).replace(max_length=64))
+    window.form.set_config(window.form.config(["sick_pairs"]).replace(max_length=128))
     window.checklist._tree.setCurrentItem(window.checklist._items["sick_pairs"])
     wait(lambda: "First training batch" in window.preview.batch.toPlainText())
     window.grab().save(str(DOCS / "data.png"))

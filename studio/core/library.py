@@ -123,8 +123,7 @@ def commit(
         if report.bad_rows and not skip_bad_rows:
             first = "\n".join(str(p) for p in report.problems[:10])
             raise StudioError(
-                f"{report.bad_rows} row(s) cannot become records; fix them or skip them."
-                f"\n\n{first}"
+                f"{report.bad_rows} row(s) cannot become records; fix them or skip them.\n\n{first}"
             )
         check_free(plan.name, catalog, replacing)
         text = yaml.safe_dump(spec_data(plan, report, report.bad_rows), sort_keys=False)

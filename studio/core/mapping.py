@@ -62,13 +62,32 @@ def choice_columns(columns: Sequence[str]) -> list[str]:
     return [c for _, c in sorted(found)] if len(found) >= 2 else []
 
 
+PAIRED = re.compile(r"^(.+?)[ _-]?([12abAB])$")
+LABEL_HINT = re.compile(r"label|judg|class|gold|target|categ|sentiment|verdict|rating", re.I)
+
+
+def paired_texts(types: Mapping[str, str]) -> tuple[str, str] | None:
+    """Two text columns named as a pair: sentence_A / sentence_B, text1 / text2, q1 / q2."""
+    stems: dict[str, dict[str, str]] = {}
+    for column, tag in types.items():
+        match = PAIRED.match(column)
+        if tag == "str" and match:
+            side = "first" if match.group(2).lower() in "1a" else "second"
+            stems.setdefault(match.group(1).lower(), {})[side] = column
+    pair = next((p for p in stems.values() if len(p) == 2), None)
+    return (pair["first"], pair["second"]) if pair else None
+
+
 def _pick(field: str, types: Mapping[str, str], used: set[str], kinds: Sequence[str]) -> str | None:
+    """The column for `field` by its name: a usual name, a pair of texts, a label-like name."""
     lower = {c.lower(): c for c in types}
-    for name in NAMES.get(field, ()):
-        column = lower.get(name)
-        if column is not None and column not in used and types[column] in kinds:
-            return column
-    return None
+    candidates = [lower[name] for name in NAMES.get(field, ()) if name in lower]
+    pair = paired_texts(types) if field in ("text", "text_pair") else None
+    if pair:
+        candidates.append(pair[field == "text_pair"])
+    if field == "label":
+        candidates += [c for c in reversed(list(types)) if LABEL_HINT.search(c)]
+    return next((c for c in candidates if c not in used and types[c] in kinds), None)
 
 
 def guess_format(types: Mapping[str, str]) -> str:

@@ -90,6 +90,7 @@ class TaskChecklist(QWidget):
 
     checkedChanged = Signal(list)
     taskSelected = Signal(str)  # the task whose data the Data tab shows
+    previewRequested = Signal(str)  # show it there now
     addRequested = Signal()
     editRequested = Signal(str)
     removeRequested = Signal(str)
@@ -277,6 +278,7 @@ class TaskChecklist(QWidget):
         self._tree.customContextMenuRequested.connect(self._context_menu)
         self._tree.itemChanged.connect(self._on_item_changed)
         self._tree.currentItemChanged.connect(self._on_current_changed)
+        self._tree.itemDoubleClicked.connect(self._on_double_click)
         header = self._tree.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(TASK, QHeaderView.ResizeMode.Stretch)
@@ -460,6 +462,11 @@ class TaskChecklist(QWidget):
         if name in self._items:
             self.taskSelected.emit(name)
 
+    def _on_double_click(self, item: QTreeWidgetItem, column: int) -> None:
+        name = item.data(TASK, NAME_ROLE)
+        if name in self._items:
+            self.previewRequested.emit(name)
+
     def _context_menu(self, pos: QPoint) -> None:
         item = self._tree.itemAt(pos)
         if item is None:
@@ -469,6 +476,8 @@ class TaskChecklist(QWidget):
         title = FAMILY_TITLES.get(family, family)
         menu = QMenu(self)
         name = item.data(TASK, NAME_ROLE)
+        if name in self._items:
+            menu.addAction(f"Show the data of {name}", lambda: self.previewRequested.emit(name))
         if name in self._items and self._catalog[name].is_user:
             menu.addAction(f"Edit {name}…", lambda: self.editRequested.emit(name))
             menu.addAction(f"Remove {name}…", lambda: self.removeRequested.emit(name))

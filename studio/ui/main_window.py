@@ -115,6 +115,7 @@ class MainWindow(QMainWindow):
         self._update_generation()
         self.checklist.checkedChanged.connect(self._update_shares)
         self.checklist.taskSelected.connect(self._task_selected)
+        self.checklist.previewRequested.connect(self.show_data)
         self.checklist.addRequested.connect(self.add_task)
         self.checklist.editRequested.connect(self.edit_task)
         self.checklist.removeRequested.connect(self.remove_task)
@@ -365,6 +366,11 @@ class MainWindow(QMainWindow):
         self.status.setText(f"Task {name} removed")
 
     # -- the Data tab ---------------------------------------------------------------------------
+
+    def show_data(self, name: str) -> None:
+        """The Data tab, showing `name`."""
+        self.tabs.setCurrentWidget(self.preview)
+        self.preview_task(name)
 
     def _task_selected(self, name: str) -> None:
         if self.tabs.currentWidget() is self.preview:

@@ -62,6 +62,21 @@ FILE = SourceRef("files", "/data/my.csv")
             {"document": "article", "summary": "highlights"},
         ),
         ({"a": "str", "b": "int"}, "classification", {"text": "a", "label": "b"}),
+        (
+            {
+                "pair_ID": "int",
+                "sentence_A": "str",
+                "sentence_B": "str",
+                "entailment_judgment": "str",
+            },
+            "pair_classification",
+            {"text": "sentence_A", "text_pair": "sentence_B", "label": "entailment_judgment"},
+        ),
+        (
+            {"q1": "str", "q2": "str", "is_duplicate": "int"},
+            "pair_classification",
+            {"text": "q1", "text_pair": "q2", "label": "is_duplicate"},
+        ),
     ],
 )
 def test_guesses_format_and_columns(types: dict, fmt: str, expected: dict) -> None:
