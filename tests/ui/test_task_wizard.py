@@ -52,6 +52,16 @@ def _checked(wizard: TaskWizard, qtbot) -> None:  # type: ignore[no-untyped-def]
                     timeout=JOB_MS)  # fmt: skip
 
 
+def _through(window: MainWindow, qtbot, path: Path) -> TaskWizard:  # type: ignore[no-untyped-def]
+    """Open the wizard on `path` and accept every guess up to the checked rows."""
+    wizard = _open(window, qtbot)
+    wizard.page(SOURCE).train_file.setText(str(path))
+    for page in (COLUMNS, SPLITS, LABELS, DETAILS, CHECK):
+        _next(wizard, qtbot, page)
+    _checked(wizard, qtbot)
+    return wizard
+
+
 def _staging() -> list[Path]:
     root = paths.library_data_dir()
     return list(root.glob(".staging-*")) if root.exists() else []
@@ -155,11 +165,7 @@ def test_bad_sources_are_named_on_the_first_page(window: MainWindow, qtbot, tmp_
 def test_cancel_and_back_leave_no_staged_records(window: MainWindow, qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "pairs.csv"
     path.write_text(PAIRS)
-    wizard = _open(window, qtbot)
-    wizard.page(SOURCE).train_file.setText(str(path))
-    for page in (COLUMNS, SPLITS, LABELS, DETAILS, CHECK):
-        _next(wizard, qtbot, page)
-    _checked(wizard, qtbot)
+    wizard = _through(window, qtbot, path)
     assert len(_staging()) == 1
     wizard.back()
     assert not _staging()
@@ -174,11 +180,7 @@ def test_edit_reopens_the_task_and_remove_deletes_it(
 ) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "pairs.csv"
     path.write_text(PAIRS)
-    wizard = _open(window, qtbot)
-    wizard.page(SOURCE).train_file.setText(str(path))
-    for page in (COLUMNS, SPLITS, LABELS, DETAILS, CHECK):
-        _next(wizard, qtbot, page)
-    _checked(wizard, qtbot)
+    wizard = _through(window, qtbot, path)
     wizard.button(QWizard.WizardButton.FinishButton).click()
     qtbot.waitUntil(lambda: not wizard.isVisible())
 
