@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from studio.core import library, paths
 from studio.core.availability import resolve
 from studio.core.errors import StudioError
 from studio.core.formats import FAMILIES, FORMATS
+from studio.core.guessing import draft_plan, with_splits
 from studio.core.importing import CHOICE_LABELS, ImportPlan, SourceRef
-from studio.core.mapping import default_validation_split, draft_plan
 from studio.core.preview import describe_stats
 from studio.core.tasks import Catalog, TaskSpec
 
@@ -38,6 +37,9 @@ def add_parser(sub: Any, common: Any) -> None:
     add.add_argument("--validation", help="a second file holding the validation split")
     add.add_argument("--config", help="hub: the dataset's config (subset) name")
     add.add_argument("--revision", help="hub: a branch, tag or commit (refs/convert/parquet)")
+    add.add_argument(
+        "--hub-data-dir", help="hub: a folder of the repository (a config of the parquet export)"
+    )
     add.add_argument("--train-split", default="train", help="folder/hub: split to train on")
     add.add_argument("--validation-split", help="folder/hub: split to validate on")
     add.add_argument(
@@ -88,6 +90,7 @@ def _source(args: argparse.Namespace) -> SourceRef:
         args.folder or args.hub,
         config=args.config,
         revision=args.revision,
+        data_dir=args.hub_data_dir,
         train_split=args.train_split,
         validation_split=args.validation_split,
     )
@@ -115,17 +118,8 @@ def plan_from_args(args: argparse.Namespace, cache: Path) -> ImportPlan:
     from studio.train.sources import inspect
 
     ref = _source(args)
-    table = inspect(ref, cache)
-    if ref.kind != "files":
-        if ref.train_split not in table.splits:
-            raise StudioError(
-                f"{ref.describe()} has no split '{ref.train_split}'; its splits are "
-                f"{sorted(table.splits)} (choose one with --train-split)"
-            )
-        validation = ref.validation_split
-        if validation is None and args.validation_fraction is None:
-            validation = default_validation_split(list(table.splits))
-        table = replace(table, source=replace(ref, validation_split=validation))
+    carve = args.validation_fraction is not None
+    table = with_splits(inspect(ref, cache), ref.validation_split, carve)
     details = {
         "title": args.title,
         "family": args.family or "",
@@ -174,6 +168,7 @@ def cmd_add(args: argparse.Namespace, catalog: Catalog) -> int:
         )
     path = library.commit(plan, report, catalog.tasks, args.skip_bad_rows, replacing)
     skipped = f", {report.bad_rows} bad row(s) skipped" if report.bad_rows else ""
+    skipped += f", {report.unlabelled} without a gold label" if report.unlabelled else ""
     sizes = report.sizes
     print(
         f"added {plan.name}: {sizes['train']:,} train / {sizes['validation']:,} validation "

@@ -236,7 +236,9 @@ def _stage(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     from studio.core.importing import ImportPlan
     from studio.train.importer import stage
 
-    return stage(ImportPlan.from_dict(spec["plan"]), paths.cache_dir(), stop).to_dict()
+    # The window saves or drops the staged records: it owns them, not this short-lived process.
+    plan = ImportPlan.from_dict(spec["plan"])
+    return stage(plan, paths.cache_dir(), stop, owner=os.getppid()).to_dict()
 
 
 def _preview(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
@@ -269,12 +271,20 @@ RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
 }
 
 
-def _watch_input(stop: threading.Event) -> None:
+# Jobs with nothing to save: asked to stop, the process just ends (a hub download or a
+# tokenization that takes minutes must not hold the window's closing).
+ABANDONED = ("inspect", "preview")
+
+
+def _watch_input(stop: threading.Event, kind: str, emit: Emit) -> None:
     """`stop` on stdin, or its end (the window closed or died), stops the job."""
     for line in sys.stdin:
         if line.strip() == "stop":
             break
     stop.set()
+    if kind in ABANDONED:
+        emit("error", message=f"the {kind} job was stopped")
+        os._exit(1)
 
 
 def main() -> int:
@@ -301,7 +311,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
         spec = json.loads(sys.stdin.readline())
-        threading.Thread(target=_watch_input, args=(stop,), daemon=True).start()
+        kind = str(spec.get("kind"))
+        threading.Thread(target=_watch_input, args=(stop, kind, emit), daemon=True).start()
         runner = RUNNERS.get(spec.get("kind"))
         if runner is None:
             raise StudioError(f"unknown job kind {spec.get('kind')!r}; known: {sorted(RUNNERS)}")

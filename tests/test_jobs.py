@@ -134,3 +134,22 @@ def test_a_stop_before_the_child_reads_its_job_stops_the_run(
     stop.set()
     outcome = jobs.run(_train_spec(tiny_model, tmp_path / "studio.db"), stop, lambda e: None)
     assert outcome.status == "stopped" and outcome.error is None
+
+
+def test_preview_gives_its_summary_first_and_stops_at_once(tiny_model: str, tmp_path: Path) -> None:
+    config = tiny_config(tiny_model, ("synth_pair",))
+    spec = jobs.job("preview", CATALOG, None, tmp_path / "s.db", task="synth_pair",
+                    config=config.to_dict())  # fmt: skip
+    events: list[dict[str, Any]] = []
+    result = jobs.run(spec, threading.Event(), events.append)
+    (partial,) = [e for e in events if e["event"] == "partial"]
+    assert partial["value"]["summary"]["splits"]["train"]["size"] == 800
+    batch = result["batch"]
+    assert batch["task"] == "synth_pair" and len(batch["examples"]) == config.batch_size
+    assert batch["examples"][0]["tokens"][0] == "[CLS]"
+    stop = threading.Event()
+    stop.set()  # nothing to save: the job process ends instead of finishing its work
+    started = time.monotonic()
+    with pytest.raises(StudioError, match="preview job was stopped"):
+        jobs.run(spec, stop, events.append)
+    assert time.monotonic() - started < 60

@@ -218,3 +218,23 @@ def test_a_broken_user_spec_is_a_warning_and_a_tasks_dir_is_read(
     assert any("oops.yaml" in r.message and "missing key" in r.message for r in caplog.records)
     assert main(["task", "show", "oops"]) == 2
     assert "oops.yaml" in capsys.readouterr().err  # the broken file is named
+
+
+def test_one_config_of_a_parquet_export_from_the_hub(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    from tests import hub_repos
+
+    monkeypatch.setenv("STUDIO_HUB_MIRROR", str(tmp_path / "mirror"))
+    rows = [{"sentence": f"s{i}", "label": i % 2} for i in range(8)]
+    other = [{"sentence": f"o{i}", "label": 1} for i in range(3)]
+    for config, data in (("cola", rows), ("sst2", other)):
+        hub_repos.export_repo(
+            tmp_path / "mirror", "me/glue", {"train": data, "validation": data}, config
+        )
+    args = ["--hub", "me/glue", "--revision", "refs/convert/parquet", "--hub-data-dir", "cola"]
+    assert _add("my_cola", *args) == 0
+    shown = yaml.safe_load((paths.user_tasks_dir() / "my_cola.yaml").read_text())
+    assert shown["added"]["sizes"] == {"train": 8, "validation": 8}  # cola only, not sst2
+    assert shown["added"]["plan"]["source"]["data_dir"] == "cola"
+    assert "me/glue [cola] @ refs/convert/parquet" in shown["added"]["from"]

@@ -3,6 +3,7 @@ which labels there are. One plan, shared by the window's wizard and `task add`."
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 from dataclasses import dataclass
@@ -10,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
-from studio.core.formats import FORMATS, LABELLED_FORMATS, METRICS
-from studio.core.tasks import TaskSpec
+from studio.core.formats import FORMATS, LABELLED_FORMATS, METRICS, OPTIONAL_FIELDS, REQUIRED_FIELDS
+from studio.core.records import iter_jsonl
+from studio.core.tasks import HubSource, TaskSpec
 
 SOURCE_KINDS = ("files", "folder", "hub")
 FILE_TYPES = {
@@ -63,9 +65,11 @@ class SourceRef:
 
     files: `path` is the train file (or the only one), `validation` an optional second file;
     folder: `path` is a folder written by `datasets` (`save_to_disk`) or of data files;
-    hub: `path` is a dataset id (or a local clone), with `config` and `revision`.
+    hub: `path` is a dataset id (or a local clone), with `config`, `revision` and `data_dir`
+    (a folder of the repository: one config of a parquet export).
     `train_split` / `validation_split` name the splits to use (files: always train and
-    validation); no validation split means a seeded fraction is carved from train.
+    validation); no validation split means a seeded fraction is carved from train. Local
+    paths are kept absolute, so a plan means the same files from any working directory.
     """
 
     kind: str
@@ -73,6 +77,7 @@ class SourceRef:
     validation: str | None = None
     config: str | None = None
     revision: str | None = None
+    data_dir: str | None = None
     train_split: str = "train"
     validation_split: str | None = "validation"
 
@@ -81,16 +86,26 @@ class SourceRef:
             raise StudioError(f"source kind {self.kind!r} is not one of {list(SOURCE_KINDS)}")
         if not self.path.strip():
             raise StudioError(f"no {'dataset id' if self.kind == 'hub' else self.kind} given")
+        if self.kind != "files" and self.train_split == self.validation_split:
+            raise StudioError(
+                f"train and validate on different splits, not both on '{self.train_split}'"
+            )
+        local = self.kind != "hub" or self.path.startswith(("/", ".", "~"))
+        for key in ("path", "validation") if local else ():
+            value = getattr(self, key)
+            if value:  # frozen: set once, here
+                object.__setattr__(self, key, str(Path(value).expanduser().resolve()))
 
     def describe(self) -> str:
         if self.kind == "hub":
-            extra = f" ({self.config})" if self.config else ""
-            return f"hub dataset {self.path}{extra}" + (
-                f" @ {self.revision}" if self.revision else ""
-            )
+            return f"hub dataset {self.hub().label}"
         if self.kind == "files" and self.validation:
             return f"{self.path} + {self.validation}"
         return self.path
+
+    def hub(self) -> HubSource:
+        """The hub source this names (kind hub)."""
+        return HubSource(self.path, self.config, self.revision, self.data_dir)
 
 
 @dataclass(frozen=True)
@@ -151,12 +166,6 @@ class ImportPlan:
     @property
     def label_names(self) -> tuple[str, ...]:
         return self.labels or self.label_values
-
-    @property
-    def carves_validation(self) -> bool:
-        if self.source.kind == "files":
-            return not self.source.validation
-        return not self.source.validation_split
 
     def spec(self, choices: int | None = None, path: str = "") -> TaskSpec:
         """The task this plan makes (`choices`: the number of choices the data has)."""
@@ -266,6 +275,7 @@ class StageReport:
     bad_rows: int
     problems: list[RowProblem]  # the first ones, in row order
     choices: int | None = None
+    unlabelled: int = 0  # rows without a gold label (-1): left out, not a problem
     label_counts: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -291,26 +301,21 @@ def suggest_name(source: SourceRef, taken: set[str]) -> str:
     return candidate
 
 
-RECORD_COLUMNS: dict[str, tuple[str, ...]] = {
-    "classification": ("text", "label"),
-    "pair_classification": ("text", "text_pair", "label"),
-    "regression": ("text", "text_pair", "label"),
-    "multiple_choice": ("context", "question", "choices", "label"),
-    "extractive_qa": ("context", "question", "answers"),
-    "summarization": ("document", "summary"),
-}
-
-
 def plan_from_records(spec: TaskSpec, folder: str) -> ImportPlan:
     """A plan that reads a task's own records (`folder` in the record format) back in: how
     a task is edited once its original files have moved, or was written by hand."""
-    source = SourceRef("files", f"{folder}/train.jsonl", validation=f"{folder}/validation.jsonl")
+    train = Path(folder) / "train.jsonl"
+    source = SourceRef("files", str(train), validation=str(Path(folder) / "validation.jsonl"))
+    columns = [f for f in REQUIRED_FIELDS[spec.format]]
+    optional = OPTIONAL_FIELDS.get(spec.format, ())
+    if optional and any(f in _first_record(train) for f in optional):
+        columns += list(optional)
     labelled = spec.format in LABELLED_FORMATS
     return ImportPlan(
         name=spec.name,
         format=spec.format,
         source=source,
-        columns={field: (field,) for field in RECORD_COLUMNS[spec.format]},
+        columns={field: (field,) for field in columns},
         label_values=tuple(str(i) for i in range(len(spec.labels))) if labelled else (),
         labels=spec.labels if labelled else (),
         title=spec.title,
@@ -318,6 +323,13 @@ def plan_from_records(spec: TaskSpec, folder: str) -> ImportPlan:
         metric=spec.metric,
         description=spec.description,
     )
+
+
+def _first_record(path: Path) -> dict[str, Any]:
+    with contextlib.closing(iter_jsonl(path)) as lines:
+        for _, record in lines:
+            return record if isinstance(record, dict) else {}
+    return {}
 
 
 def edit_plan(spec: TaskSpec) -> ImportPlan:

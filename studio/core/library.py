@@ -1,6 +1,6 @@
 """The user's task library on disk: a spec per task in `STUDIO_HOME/tasks/` and its records in
-`STUDIO_HOME/data/<name>/`. Writes are staged and moved into place, so a failure or a kill
-never leaves a half-written task behind."""
+`STUDIO_HOME/data/<name>/`. Records are staged and moved into place, and the spec file is
+replaced last, so a failure or a kill never leaves a half-written task behind."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import contextlib
 import datetime
 import os
 import shutil
+import time
 import uuid
 from pathlib import Path
 
@@ -17,40 +18,42 @@ from studio.core import paths
 from studio.core.errors import StudioError
 from studio.core.formats import LABELLED_FORMATS
 from studio.core.importing import ImportPlan, StageReport
+from studio.core.processes import pid_alive
 from studio.core.tasks import TaskSpec, parse_task
 
 STAGING = ".staging-"
-TRASH = ".trash-"
+JOURNAL = ".saving-"
+STALE_AFTER = 24 * 3600.0  # seconds: a staging folder this old is abandoned whoever owns it
 
 
-def new_staging() -> Path:
-    """A fresh hidden folder in the library's data folder (same file system as the target)."""
+def new_staging(owner: int | None = None) -> Path:
+    """A fresh hidden folder in the library's data folder (same file system as the target).
+
+    `owner` is the pid of the process that will save or drop it (default: this one); the
+    job process that fills it for the window names the window.
+    """
     root = paths.library_data_dir()
     root.mkdir(parents=True, exist_ok=True)
     clean_stale(root)
-    folder = root / f"{STAGING}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    folder = root / f"{STAGING}{owner or os.getpid()}-{uuid.uuid4().hex[:8]}"
     folder.mkdir()
     return folder
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+def _abandoned(folder: Path) -> bool:
+    pid = folder.name.split("-")[1]
+    if not pid.isdigit():
         return False
-    except PermissionError:
-        return True
-    return True
+    return not pid_alive(int(pid)) or time.time() - folder.stat().st_mtime > STALE_AFTER
 
 
 def clean_stale(root: Path) -> None:
-    """Remove staging and trash folders left by processes that died mid-way."""
+    """Drop staging folders whose owner is gone; undo saves that a kill interrupted."""
     for folder in root.glob(".*-*"):
-        if not folder.name.startswith((STAGING, TRASH)):
-            continue
-        pid = folder.name.split("-")[1]
-        if pid.isdigit() and not _alive(int(pid)):
+        if folder.name.startswith(STAGING) and _abandoned(folder):
             shutil.rmtree(folder, ignore_errors=True)
+        elif folder.name.startswith(JOURNAL) and _abandoned(folder):
+            _roll_back(folder, root)
 
 
 def discard(folder: Path | str) -> None:
@@ -83,25 +86,25 @@ def spec_data(plan: ImportPlan, report: StageReport, skipped: int) -> dict[str, 
         "from": plan.source.describe(),
         "sizes": dict(report.sizes),
         "skipped_rows": skipped,
+        "unlabelled_rows": report.unlabelled,
         "plan": plan.to_dict(),
     }
     return data
 
 
 def check_free(name: str, catalog: dict[str, TaskSpec], replacing: str | None) -> None:
-    """A new name must not be taken by a built-in task or another user task."""
+    """A new name must not be taken by a built-in task, another user task, or a library file
+    that could not be read (it would be overwritten)."""
     spec = catalog.get(name)
-    if spec is None or name == replacing:
+    if name == replacing:
         return
-    if spec.origin == "builtin":
+    if spec is not None and spec.origin == "builtin":
         raise StudioError(f"'{name}' is a built-in task; choose another name")
-    raise StudioError(f"a task named '{name}' is already in your library ({spec.path})")
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    temp.write_text(text, encoding="utf-8")
-    os.replace(temp, path)
+    if spec is not None:
+        raise StudioError(f"a task named '{name}' is already in your library ({spec.path})")
+    path = paths.user_tasks_dir() / f"{name}.yaml"
+    if path.exists():
+        raise StudioError(f"{path} already exists (it cannot be read as a task); fix or remove it")
 
 
 def commit(
@@ -115,6 +118,8 @@ def commit(
 
     Refused (and the staged records dropped) when rows were bad and skipping was not
     chosen. `replacing` names the user task being edited: it is replaced in one step.
+    Replacing the spec file is the commit point; a journal folder lets a failure, or a
+    later start after a kill, put the old records back before it.
     """
     staged = Path(report.folder)
     tasks_dir, data_root = paths.user_tasks_dir(), paths.library_data_dir()
@@ -125,6 +130,10 @@ def commit(
             raise StudioError(
                 f"{report.bad_rows} row(s) cannot become records; fix them or skip them.\n\n{first}"
             )
+        if replacing is not None and replacing in catalog:
+            problem = removable(catalog[replacing])
+            if problem:
+                raise StudioError(f"cannot replace it: {problem}")
         check_free(plan.name, catalog, replacing)
         text = yaml.safe_dump(spec_data(plan, report, report.bad_rows), sort_keys=False)
         parse_task(yaml.safe_load(text), str(spec_path), "user")  # never write an unreadable spec
@@ -132,24 +141,35 @@ def commit(
         discard(staged)
         raise
     tasks_dir.mkdir(parents=True, exist_ok=True)
-    target = data_root / plan.name
-    trash = data_root / f"{TRASH}{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    trash.mkdir()
+    journal = data_root / f"{JOURNAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
+        journal.mkdir()
+        (journal / "name").write_text(plan.name, encoding="utf-8")
+        (journal / "spec.yaml").write_text(text, encoding="utf-8")
+        target = data_root / plan.name
         if target.exists():  # an edit, or records left by a kill before their spec was written
-            target.rename(trash / "old")
+            target.rename(journal / "old")
         staged.rename(target)
-        _write_atomic(spec_path, text)
+        os.replace(journal / "spec.yaml", spec_path)  # the commit point
     except OSError as exc:
-        if not target.exists() and (trash / "old").exists():
-            (trash / "old").rename(target)
+        _roll_back(journal, data_root)
         discard(staged)
-        shutil.rmtree(trash, ignore_errors=True)
         raise StudioError(f"cannot save task '{plan.name}' in {tasks_dir}: {exc}") from None
-    shutil.rmtree(trash, ignore_errors=True)
+    shutil.rmtree(journal, ignore_errors=True)
     if replacing and replacing != plan.name and replacing in catalog:
         remove(catalog[replacing])
     return spec_path
+
+
+def _roll_back(journal: Path, data_root: Path) -> None:
+    """Undo a save that did not reach its commit point: the old records go back in place."""
+    name_file = journal / "name"
+    if (journal / "spec.yaml").exists() and name_file.exists():
+        target = data_root / name_file.read_text(encoding="utf-8").strip()
+        if (journal / "old").exists():
+            shutil.rmtree(target, ignore_errors=True)
+            (journal / "old").rename(target)
+    shutil.rmtree(journal, ignore_errors=True)
 
 
 def removable(spec: TaskSpec) -> str | None:

@@ -37,7 +37,7 @@ def _problem(exc: Exception) -> str:
     first = text.splitlines()[0] if text else type(exc).__name__
     if "Config name is missing" in text or "not found. Available" in text:
         first = " ".join(line.strip() for line in text.splitlines()[:2])
-        return f"{first} (set `name:` in the spec's hub source)"
+        return f"{first} (pick one as the config)"
     return first
 
 
@@ -104,7 +104,7 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
     raw = load_hub(hub, spec.name, hub_split)
     _check_columns(raw, spec, hub_split)
     labelled = raw.filter(
-        lambda batch: [not is_unlabelled(row, spec) for row in _rows(batch)],
+        lambda batch: [not is_unlabelled(row, spec) for row in batch_rows(batch)],
         batched=True,
         desc=f"{spec.name}/{split}: dropping rows without a gold label",
     )
@@ -123,7 +123,8 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
     return records, f"hub:{hub}:{records._fingerprint}"
 
 
-def _rows(batch: dict[str, list[Any]]) -> list[dict[str, Any]]:
+def batch_rows(batch: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """A batch of columns (what `datasets` hands a batched function) as rows."""
     keys = list(batch)
     return [dict(zip(keys, values, strict=True)) for values in zip(*batch.values(), strict=True)]
 
@@ -132,7 +133,7 @@ def _map_batch(
     batch: dict[str, list[Any]], indices: list[int], spec: TaskSpec, where: str
 ) -> dict[str, list[Any]]:
     records = []
-    for index, row in zip(indices, _rows(batch), strict=True):
+    for index, row in zip(indices, batch_rows(batch), strict=True):
         try:
             rec = map_hub_row(row, spec)
         except KeyError as exc:

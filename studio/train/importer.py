@@ -10,7 +10,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import datasets
 import pyarrow.compute as pc
@@ -18,8 +18,10 @@ import pyarrow.compute as pc
 from studio.core.errors import StudioError
 from studio.core.importing import ImportPlan, RowProblem, StageReport
 from studio.core.library import new_staging
-from studio.core.mapping import build_record
+from studio.core.mapping import UNLABELLED, build_record
+from studio.core.preview import label_name
 from studio.core.tasks import TaskSpec
+from studio.train.hub import batch_rows
 from studio.train.sources import open_source
 
 MAX_PROBLEMS = 200  # listed; every bad row is counted
@@ -55,9 +57,7 @@ def _choice_count(plan: ImportPlan, train: datasets.Dataset) -> int | None:
 
 def _rows(table: datasets.Dataset) -> Iterator[dict[str, Any]]:
     for batch in table.iter(batch_size=1000):
-        keys = list(batch)
-        for values in zip(*batch.values(), strict=True):
-            yield dict(zip(keys, values, strict=True))
+        yield from batch_rows(batch)
 
 
 def _check_columns(plan: ImportPlan, table: datasets.Dataset, where: str) -> None:
@@ -83,80 +83,114 @@ def _parts(
     return train, validation, f"split {ref.train_split}", f"split {ref.validation_split}"
 
 
-def stage(plan: ImportPlan, cache: Path, stop: threading.Event | None = None) -> StageReport:
-    """Map and check every row; write the good ones to a new staging folder (`stop` ends
-    the work early, leaving nothing behind)."""
+def stage(
+    plan: ImportPlan,
+    cache: Path,
+    stop: threading.Event | None = None,
+    owner: int | None = None,
+) -> StageReport:
+    """Map and check every row; write the good ones to a new staging folder, owned by the
+    process `owner` (default: this one). `stop` ends the work early, leaving nothing behind."""
     tables = open_source(plan.source, cache)
     train, validation, train_name, validation_name = _parts(plan, tables)
     for table, where in ((train, train_name), (validation, validation_name)):
         if table is not None:
             _check_columns(plan, table, where)
     spec = plan.spec(_choice_count(plan, train))
-    carved: set[int] = set()
-    if validation is None:
-        count = max(1, round(len(train) * plan.validation_fraction))
-        if count >= len(train):
-            raise StudioError(
-                f"{train_name} has {len(train)} row(s): too few to carve a validation set"
-            )
-        carved = set(random.Random(plan.seed).sample(range(len(train)), count))
-    folder = new_staging()
+    folder = new_staging(owner)
     try:
-        parts = [(train, train_name), (validation, validation_name)]
-        return _write(plan, spec, folder, parts, carved, stop or threading.Event())
+        converter = _Converter(plan, spec, folder, stop or threading.Event())
+        if validation is None:
+            converter.convert(train, train_name, "pool")
+            converter.carve(train_name)
+        else:
+            converter.convert(train, train_name, "train")
+            converter.convert(validation, validation_name, "validation")
+        return converter.finish()
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
 
 
-def _write(
-    plan: ImportPlan,
-    spec: TaskSpec,
-    folder: Path,
-    parts: list[tuple[datasets.Dataset | None, str]],
-    carved: set[int],
-    stop: threading.Event,
-) -> StageReport:
-    sizes = {"train": 0, "validation": 0}
-    labels: dict[str, Counter[str]] = {"train": Counter(), "validation": Counter()}
-    problems: list[RowProblem] = []
-    bad = 0
-    names = list(spec.labels) if spec.labels else None
-    with (
-        (folder / "train.jsonl").open("w", encoding="utf-8") as train_out,
-        (folder / "validation.jsonl").open("w", encoding="utf-8") as validation_out,
-    ):
-        outputs: dict[str, IO[str]] = {"train": train_out, "validation": validation_out}
-        for index, (table, where) in enumerate(parts):
-            if table is None:
-                continue
-            for row_index, row in enumerate(_rows(table)):
-                if row_index % 1000 == 0 and stop.is_set():
+class _Converter:
+    """Rows to records in a staging folder: counts, problems, and a carved validation split
+    drawn (seeded) from the good training rows only."""
+
+    def __init__(
+        self, plan: ImportPlan, spec: TaskSpec, folder: Path, stop: threading.Event
+    ) -> None:
+        self.plan, self.spec, self.folder, self.stop = plan, spec, folder, stop
+        self.problems: list[RowProblem] = []
+        self.bad = self.unlabelled = 0
+
+    def convert(self, table: datasets.Dataset, where: str, into: str) -> None:
+        """Every usable row of `table` into `into`.jsonl (`pool`: to be carved)."""
+        with (self.folder / f"{into}.jsonl").open("w", encoding="utf-8") as out:
+            for index, row in enumerate(_rows(table)):
+                if index % 1000 == 0 and self.stop.is_set():
                     raise StudioError("stopped before every row was checked; nothing was saved")
-                split = "validation" if index == 1 or row_index in carved else "train"
-                rec, problem = build_record(row, plan, spec)
-                if problem is not None:
-                    bad += 1
-                    if len(problems) < MAX_PROBLEMS:
-                        problems.append(RowProblem(where, row_index + 1, *problem))
-                    continue
-                assert rec is not None
-                outputs[split].write(json.dumps(rec, ensure_ascii=False) + "\n")
-                sizes[split] += 1
-                if "label" in rec and spec.format != "regression":
-                    key = names[rec["label"]] if names else str(rec["label"] + 1)
-                    labels[split][key] += 1
-    for split, size in sizes.items():
-        if size == 0:
+                rec, problem = build_record(row, self.plan, self.spec)
+                if problem == UNLABELLED:
+                    self.unlabelled += 1
+                elif problem is not None:
+                    self.bad += 1
+                    if len(self.problems) < MAX_PROBLEMS:
+                        self.problems.append(RowProblem(where, index + 1, *problem))
+                else:
+                    out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+
+    def carve(self, where: str) -> None:
+        """Split the good training rows: a seeded share becomes the validation set."""
+        pool = self.folder / "pool.jsonl"
+        with pool.open("rb") as lines:
+            total = sum(1 for _ in lines)
+        if not total:
+            raise self._nothing("train")
+        count = max(1, round(total * self.plan.validation_fraction))
+        if count >= total:
             raise StudioError(
-                f"no {split} records: every row was refused or the {split} data is empty"
-                + (f"; first problem: {problems[0]}" if problems else "")
+                f"{where} has {total} usable row(s): too few to carve a validation set"
             )
-    return StageReport(
-        folder=str(folder),
-        sizes=sizes,
-        bad_rows=bad,
-        problems=problems,
-        choices=spec.choices,
-        label_counts={s: dict(c) for s, c in labels.items()},
-    )
+        held = set(random.Random(self.plan.seed).sample(range(total), count))
+        with (
+            pool.open(encoding="utf-8") as lines,
+            (self.folder / "train.jsonl").open("w", encoding="utf-8") as train,
+            (self.folder / "validation.jsonl").open("w", encoding="utf-8") as validation,
+        ):
+            for index, line in enumerate(lines):
+                (validation if index in held else train).write(line)
+        pool.unlink()
+
+    def finish(self) -> StageReport:
+        sizes: dict[str, int] = {}
+        labels: dict[str, Counter[str]] = {}
+        for split in ("train", "validation"):
+            sizes[split], labels[split] = 0, Counter()
+            with (self.folder / f"{split}.jsonl").open(encoding="utf-8") as lines:
+                for line in lines:
+                    sizes[split] += 1
+                    label = self._label(json.loads(line))
+                    if label is not None:
+                        labels[split][label] += 1
+            if not sizes[split]:
+                raise self._nothing(split)
+        return StageReport(
+            folder=str(self.folder),
+            sizes=sizes,
+            bad_rows=self.bad,
+            problems=self.problems,
+            choices=self.spec.choices,
+            label_counts={s: dict(c) for s, c in labels.items()},
+            unlabelled=self.unlabelled,
+        )
+
+    def _nothing(self, split: str) -> StudioError:
+        first = f"; first problem: {self.problems[0]}" if self.problems else ""
+        return StudioError(
+            f"no {split} records: every row was refused or the {split} data is empty{first}"
+        )
+
+    def _label(self, rec: dict[str, Any]) -> str | None:
+        if "label" not in rec or self.spec.format == "regression":
+            return None
+        return label_name(self.spec, rec["label"])

@@ -13,7 +13,6 @@ import pyarrow.compute as pc
 from studio.core.errors import StudioError
 from studio.core.importing import FILE_TYPES, SourceRef, SourceTable
 from studio.core.mapping import label_key
-from studio.core.tasks import HubSource
 from studio.train.hub import load_hub
 
 PREVIEW_ROWS = 20
@@ -44,6 +43,8 @@ def _cause(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else name
     if name == "EmptyDataError":
         return "the file is empty"
+    if "corresponds to no data" in text:  # a header and no rows
+        return "the file has no rows"
     if isinstance(exc, UnicodeDecodeError):
         return f"not UTF-8 text ({exc.reason} at byte {exc.start})"
     return text
@@ -104,8 +105,7 @@ def open_source(ref: SourceRef, cache: Path) -> dict[str, datasets.Dataset]:
         return tables
     if ref.kind == "folder":
         return _load_folder(Path(ref.path).expanduser(), cache)
-    hub = HubSource(path=ref.path, name=ref.config, revision=ref.revision)
-    return dict(load_hub(hub, None))
+    return dict(load_hub(ref.hub(), None))
 
 
 def type_tag(feature: Any) -> str:
@@ -170,7 +170,10 @@ def _counts(table: datasets.Dataset, types: dict[str, str]) -> dict[str, dict[st
 def inspect(ref: SourceRef, cache: Path, rows: int = PREVIEW_ROWS) -> SourceTable:
     """Splits, column types, the first rows and value counts of a source."""
     tables = open_source(ref, cache)
-    first = tables.get(ref.train_split) or tables.get("train") or next(iter(tables.values()))
+    if not tables:
+        raise StudioError(f"{ref.describe()} holds no data")
+    name = next((s for s in (ref.train_split, "train") if s in tables), next(iter(tables)))
+    first = tables[name]
     types = {column: type_tag(feature) for column, feature in first.features.items()}
     names = {
         column: list(feature.names)

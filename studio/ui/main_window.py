@@ -335,6 +335,10 @@ class MainWindow(QMainWindow):
         self.wizard.open()
 
     def edit_task(self, name: str) -> None:
+        problem = removable(self.catalog[name])
+        if problem:  # a built-in task, or one in a --tasks-dir folder: edit it there
+            self.show_error("This task cannot be edited here", problem)
+            return
         self.add_task(self.catalog[name])
 
     def _wizard_finished(self, *_: object) -> None:
@@ -440,10 +444,7 @@ class MainWindow(QMainWindow):
         self._update_actions()
 
     def _start(self, worker: Worker) -> QThread:
-        thread = start(worker)
-        self.active_threads[thread] = worker
-        thread.finished.connect(lambda: self.active_threads.pop(thread, None))
-        return thread
+        return start(worker, self.active_threads)
 
     def _run_created(self, run_id: str) -> None:
         self.running_id = run_id

@@ -122,11 +122,12 @@ class TaskPreview(QWidget):
         origin = "your task" if spec.is_user else "built-in"
         place = where.detail or where.reason or ""
         name = f" ({html.escape(spec.name)})" if spec.title != spec.name else ""
-        self.header.setText(
+        self.title = (
             f"<b>{html.escape(spec.title)}</b>{name} — {origin}, "
             f"{spec.format}, scored by {spec.metric}<br>"
             f'<span style="color:{GREY}">{html.escape(place)}</span>'
         )
+        self.header.setText(self.title)
         self.records.clear()
         self.records.setRowCount(0)
         if not where.available:
@@ -138,7 +139,8 @@ class TaskPreview(QWidget):
             self.batch.setHtml(f"<p>The first batch needs a valid configuration: {config}</p>")
         fields["config"] = config.to_dict() if isinstance(config, RunConfig) else None
         request = {"catalog": {spec.name: spec}, "data_dir": data_dir, "fields": fields}
-        if self.worker is not None:
+        if self.worker is not None:  # stopped: its job process ends, then this one starts
+            self.worker.stop.set()
             self.pending = request
             return
         self._start(request)
@@ -170,7 +172,7 @@ class TaskPreview(QWidget):
             f"<b>{split}</b>: {html.escape(describe_stats(stats))}"
             for split, stats in summary["splits"].items()
         ]
-        self.header.setText(self.header.text() + "<br>" + "<br>".join(lines))
+        self.header.setText(self.title + "<br>" + "<br>".join(lines))
         records = summary["records"]
         keys = list(dict.fromkeys(k for rec in records for k in rec))
         self.records.setColumnCount(len(keys))

@@ -34,6 +34,7 @@ from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.importing import ImportPlan, SourceRef, SourceTable, StageReport, edit_plan
 from studio.core.tasks import TaskSpec
+from studio.ui.wizard_columns import ColumnsPage
 from studio.ui.wizard_pages import (
     CHECK,
     COLUMNS,
@@ -41,7 +42,6 @@ from studio.ui.wizard_pages import (
     LABELS,
     SOURCE,
     SPLITS,
-    ColumnsPage,
     DetailsPage,
     LabelsPage,
     SplitsPage,
@@ -98,26 +98,45 @@ class TaskWizard(QWizard):
         on_error: Callable[[str], None],
         **fields: Any,
     ) -> None:
-        """Run one job in the job process; its result or error comes back here, queued."""
+        """Run one job in the job process; its result or error comes back here, queued.
+
+        A job still running is stopped: only the newest one's answer is used.
+        """
+        self._forget()
         self._callbacks = (on_result, on_error)
-        self.worker = Worker(child_job(kind, {}, None, **fields))
+        worker = Worker(child_job(kind, {}, None, **fields))
         # Bound methods: Qt queues them to this (GUI) thread.
-        self.worker.finished.connect(self._job_done)
-        self.worker.failed.connect(self._job_failed)
-        self.launch(self.worker)
+        worker.finished.connect(self._job_done)
+        worker.failed.connect(self._job_failed)
+        self.worker = worker
+        self.launch(worker)
 
     @property
     def busy(self) -> bool:
         return self.worker is not None
 
+    def _forget(self) -> None:
+        """Stop the running job; whatever it still answers is dropped (see `_current`)."""
+        if self.worker is not None:
+            self.worker.stop.set()
+            self.worker = None
+
+    def _current(self, result: Any = None) -> bool:
+        """Whether the answer comes from the job this wizard waits for. A superseded stage
+        job's records are dropped: nothing will save them."""
+        if self.worker is not None and self.sender() is self.worker:
+            self.worker = None
+            return True
+        if isinstance(result, dict) and "folder" in result and "sizes" in result:
+            library.discard(result["folder"])
+        return False
+
     def _job_done(self, result: Any) -> None:
-        self.worker = None
-        if self._callbacks is not None:
+        if self._current(result) and self._callbacks is not None:
             self._callbacks[0](result)
 
     def _job_failed(self, error: str) -> None:
-        self.worker = None
-        if self._callbacks is not None:
+        if self._current() and self._callbacks is not None:
             self._callbacks[1](error)
 
     # -- the plan ------------------------------------------------------------------------------
@@ -132,9 +151,7 @@ class TaskWizard(QWizard):
             self.report = None
 
     def done(self, result: int) -> None:  # noqa: D401 - Qt's name
-        if self.busy:  # a job answers later; the pages' callbacks must not outlive them
-            self._callbacks = None
-            self.worker = None
+        self._forget()  # a job that answers later is dropped
         if result != QWizard.DialogCode.Accepted.value:
             self.discard_staged()
         super().done(result)
@@ -172,20 +189,24 @@ class SourcePage(QWizardPage):
         self.folder.setPlaceholderText("written by save_to_disk, or holding one file per split")
         folder = QFormLayout()
         folder.addRow("Folder", _browse_row(self.folder, self._pick_folder))
-        self.hub_id, self.hub_config, self.hub_revision = QLineEdit(), QLineEdit(), QLineEdit()
+        self.hub_id, self.hub_config = QLineEdit(), QLineEdit()
+        self.hub_revision, self.hub_data_dir = QLineEdit(), QLineEdit()
         self.hub_id.setPlaceholderText("owner/name, e.g. stanfordnlp/imdb")
         self.hub_config.setPlaceholderText("optional: config (subset) name")
         self.hub_revision.setPlaceholderText(
             "optional: branch, tag, commit or refs/convert/parquet"
         )
+        self.hub_data_dir.setPlaceholderText("optional: a folder of the repository, e.g. default")
         hub = QFormLayout()
         hub.addRow("Dataset id", self.hub_id)
         hub.addRow("Config", self.hub_config)
         hub.addRow("Revision", self.hub_revision)
+        hub.addRow("Folder in the repository", self.hub_data_dir)
         hub.addRow(
             note(
-                "Loaded offline from the Hugging Face cache when it is there; a script-based "
-                "repository loads through its parquet export (refs/convert/parquet)."
+                "Loaded offline from the Hugging Face cache when it is there. A repository with a "
+                "loading script loads through its parquet export: revision refs/convert/parquet, "
+                "with the config's folder (e.g. default) as the folder in the repository."
             )
         )
         for form in (files, folder, hub):
@@ -223,6 +244,7 @@ class SourcePage(QWizardPage):
             self.hub_id.setText(ref.path)
             self.hub_config.setText(ref.config or "")
             self.hub_revision.setText(ref.revision or "")
+            self.hub_data_dir.setText(ref.data_dir or "")
 
     def source(self) -> SourceRef:
         kind = self.kinds.checkedButton().objectName()
@@ -239,6 +261,7 @@ class SourcePage(QWizardPage):
             self.hub_id.text().strip(),
             config=self.hub_config.text().strip() or None,
             revision=self.hub_revision.text().strip() or None,
+            data_dir=self.hub_data_dir.text().strip() or None,
         )
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt's name
@@ -262,7 +285,14 @@ class SourcePage(QWizardPage):
         self.progress.hide()
         self.status.setText("")
         wizard = self.wizard()
-        wizard.table = SourceTable.from_dict(value)
+        table = SourceTable.from_dict(value)
+        try:
+            still = _same_source(table.source, self.source())
+        except StudioError:
+            still = False
+        if not still:  # the user typed another source meanwhile
+            return
+        wizard.table = table
         wizard.draft = {}
         wizard.next()
 
@@ -283,7 +313,7 @@ class SourcePage(QWizardPage):
 
 
 def _same_source(a: SourceRef, b: SourceRef) -> bool:
-    keys = ("kind", "path", "validation", "config", "revision")
+    keys = ("kind", "path", "validation", "config", "revision", "data_dir")
     return all(getattr(a, k) == getattr(b, k) for k in keys)
 
 
@@ -349,6 +379,8 @@ class CheckPage(QWizardPage):
             f"{report.sizes['train']:,} training and {report.sizes['validation']:,} validation "
             "records are ready."
         ]
+        if report.unlabelled:
+            lines.append(f"{report.unlabelled:,} row(s) without a gold label (-1) are left out.")
         for split, counts in report.label_counts.items():
             if counts:
                 shown = ", ".join(f"{k} {v:,}" for k, v in counts.items())

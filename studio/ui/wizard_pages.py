@@ -1,4 +1,5 @@
-"""The Add task wizard's middle pages: columns, splits, labels and the task's details.
+"""The Add task wizard's pages after Columns: splits, labels and the task's details; and what
+every page shares.
 
 Each page reads and writes the wizard's `draft` (the ImportPlan's fields); the guesses come
 from `studio.core.mapping`, the same functions `task add` uses.
@@ -6,6 +7,7 @@ from `studio.core.mapping`, the same functions `task add` uses.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from PySide6.QtCore import Qt
@@ -17,8 +19,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
@@ -31,49 +31,19 @@ from PySide6.QtWidgets import (
 
 from studio.core import library
 from studio.core.errors import StudioError
-from studio.core.formats import FAMILIES, FORMATS, LABELLED_FORMATS, METRICS
+from studio.core.formats import FAMILIES, LABELLED_FORMATS, METRICS
+from studio.core.guessing import default_validation_split, draft_fields, used_splits
 from studio.core.importing import (
     CHOICE_LABEL_HELP,
     CHOICE_LABELS,
     DEFAULT_FAMILY,
     SourceTable,
     check_name,
-    fields,
     suggest_name,
-)
-from studio.core.mapping import (
-    default_validation_split,
-    guess_choice_label,
-    guess_columns,
-    guess_format,
-    infer_labels,
 )
 
 SOURCE, COLUMNS, SPLITS, LABELS, DETAILS, CHECK = range(6)
-NONE = "(none)"
-FIND_IN_CONTEXT = "(find the answer in the context)"
 CARVE = "(carve from train)"
-FORMAT_TEXT = {
-    "classification": "classification — one text, a label",
-    "pair_classification": "pair classification — two texts, a label",
-    "regression": "regression — one or two texts, a number",
-    "multiple_choice": "multiple choice — context, question, choices, the right one",
-    "extractive_qa": "extractive QA — context, question, answer span",
-    "summarization": "summarization — document, summary",
-}
-FIELD_TEXT = {
-    "text": "Text",
-    "text_pair": "Second text",
-    "label": "Label",
-    "context": "Context",
-    "question": "Question",
-    "choices": "Choices",
-    "answers": "Answer",
-    "answer_start": "Answer start",
-    "document": "Document",
-    "summary": "Summary",
-}
-ROLE = Qt.ItemDataRole.UserRole
 
 
 def note(text: str) -> QLabel:
@@ -100,142 +70,8 @@ class Page(QWizardPage):
     def initial(self) -> Any:
         return self.wizard().initial  # type: ignore[attr-defined]
 
-    def used_splits(self) -> list[str]:
-        source = self.draft.get("source", self.table.source)
-        if source.kind == "files":
-            return ["train", "validation"]
-        return [source.train_split] + ([source.validation_split] if source.validation_split else [])
 
-
-class ColumnsPage(Page):
-    """The first rows with their column types; the format and which column feeds each field."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.setTitle("Columns")
-        self.setSubTitle("Check the data, pick the task format and the column for each field.")
-        self.sizes = QLabel()
-        self.rows = QTableWidget()
-        self.rows.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.rows.setWordWrap(False)
-        self.format = QComboBox()
-        for fmt in FORMATS:
-            self.format.addItem(FORMAT_TEXT[fmt], fmt)
-        self.format.currentIndexChanged.connect(self._format_changed)
-        self.mapping = QFormLayout()
-        self.widgets: dict[str, QWidget] = {}
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.sizes)
-        layout.addWidget(self.rows, 1)
-        top = QFormLayout()
-        top.addRow("Format", self.format)
-        layout.addLayout(top)
-        layout.addLayout(self.mapping)
-
-    def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        table = self.table
-        sizes = ", ".join(f"{split}: {n:,} rows" for split, n in table.splits.items())
-        self.sizes.setText(f"{table.source.describe()} — {sizes}")
-        self._fill_rows(table)
-        plan = self.initial
-        fmt = self.draft.get("format") or (plan.format if plan else guess_format(table.types))
-        self.format.blockSignals(True)
-        self.format.setCurrentIndex(FORMATS.index(fmt))
-        self.format.blockSignals(False)
-        columns = self.draft.get("columns") or (plan.columns if plan else None)
-        usable = columns and all(c in table.types for cs in columns.values() for c in cs)
-        self._build(fmt, columns if usable else guess_columns(fmt, table.types))
-
-    def _fill_rows(self, table: SourceTable) -> None:
-        columns = list(table.types)
-        self.rows.setColumnCount(len(columns))
-        self.rows.setHorizontalHeaderLabels([f"{c}\n{table.types[c]}" for c in columns])
-        self.rows.setRowCount(len(table.rows))
-        for r, row in enumerate(table.rows):
-            for c, column in enumerate(columns):
-                value = row.get(column)
-                item = QTableWidgetItem("" if value is None else str(value)[:200])
-                item.setToolTip(str(value)[:2000])
-                self.rows.setItem(r, c, item)
-        self.rows.resizeColumnsToContents()
-        for c in range(len(columns)):
-            self.rows.setColumnWidth(c, min(self.rows.columnWidth(c), 320))
-
-    def _format_changed(self) -> None:
-        fmt = self.format.currentData()
-        self._build(fmt, guess_columns(fmt, self.table.types))
-
-    def _build(self, fmt: str, columns: dict[str, tuple[str, ...]]) -> None:
-        while self.mapping.rowCount():
-            self.mapping.removeRow(0)
-        self.widgets = {}
-        types = self.table.types
-        for field, required in fields(fmt):
-            if field == "choices":
-                widget: QWidget = self._choices_list(columns.get("choices", ()))
-            else:
-                combo = QComboBox()
-                if not required:
-                    combo.addItem(FIND_IN_CONTEXT if field == "answer_start" else NONE, None)
-                for column, tag in types.items():
-                    combo.addItem(f"{column}  ({tag})", column)
-                chosen = (columns.get(field) or (None,))[0]
-                combo.setCurrentIndex(max(combo.findData(chosen), 0))
-                widget = combo
-            self.widgets[field] = widget
-            self.mapping.addRow(FIELD_TEXT[field] + ("" if required else " (optional)"), widget)
-        if fmt == "multiple_choice":
-            self.mapping.addRow(
-                note("Check one list column, or one column per choice (in the order shown).")
-            )
-
-    def _choices_list(self, chosen: tuple[str, ...]) -> QListWidget:
-        box = QListWidget()
-        box.setMaximumHeight(110)
-        for column, tag in self.table.types.items():
-            item = QListWidgetItem(f"{column}  ({tag})")
-            item.setData(ROLE, column)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            on = column in chosen
-            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
-            box.addItem(item)
-        return box
-
-    def columns(self) -> dict[str, tuple[str, ...]]:
-        mapping: dict[str, tuple[str, ...]] = {}
-        for field, widget in self.widgets.items():
-            if isinstance(widget, QListWidget):
-                items = [widget.item(i) for i in range(widget.count())]
-                checked = [i.data(ROLE) for i in items if i.checkState() == Qt.CheckState.Checked]
-                if checked:
-                    mapping[field] = tuple(checked)
-            elif isinstance(widget, QComboBox) and widget.currentData() is not None:
-                mapping[field] = (widget.currentData(),)
-        return mapping
-
-    def validatePage(self) -> bool:  # noqa: N802 - Qt's name
-        fmt = self.format.currentData()
-        mapping = self.columns()
-        missing = [FIELD_TEXT[f] for f, required in fields(fmt) if required and f not in mapping]
-        if missing:
-            return _refuse(self, f"Choose a column for: {', '.join(missing)}.")
-        if fmt == "multiple_choice" and len(mapping["choices"]) == 1:
-            tag = self.table.types[mapping["choices"][0]]
-            if not tag.startswith("list"):
-                return _refuse(
-                    self, "One choices column must hold a list; or check one per choice."
-                )
-        used = [c for f, cs in mapping.items() if f != "choices" for c in cs]
-        if len(set(used)) < len(used):
-            return _refuse(self, "Each field needs its own column.")
-        if fmt != self.draft.get("format"):  # labels and metric of another format are stale
-            for key in ("label_values", "labels", "choice_label", "metric"):
-                self.draft.pop(key, None)
-        self.draft.update(format=fmt, columns=mapping)
-        return True
-
-
-def _refuse(page: QWizardPage, text: str) -> bool:
+def refuse(page: QWizardPage, text: str) -> bool:
     from PySide6.QtWidgets import QMessageBox
 
     QMessageBox.warning(page, page.title(), text)
@@ -318,7 +154,7 @@ class SplitsPage(Page):
 
         train, validation = self.train.currentData(), self.validation.currentData() or None
         if train == validation:
-            return _refuse(self, "Train and validate on different splits.")
+            return refuse(self, "Train and validate on different splits.")
         source = self.table.source
         if source.kind != "files":
             source = replace(source, train_split=train, validation_split=validation)
@@ -371,7 +207,8 @@ class LabelsPage(Page):
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         fmt, columns = self.draft["format"], self.draft["columns"]
         column = columns["label"][0] if columns.get("label") else None
-        counts = self.table.value_counts(column, self.used_splits()) if column else {}
+        table = dataclasses.replace(self.table, source=self.draft["source"])
+        counts = table.value_counts(column, used_splits(table.source)) if column else {}
         self.kind_row.setVisible(fmt == "multiple_choice")
         self.labels.setVisible(fmt != "regression")
         self.buttons.setVisible(fmt in LABELLED_FORMATS)
@@ -379,24 +216,28 @@ class LabelsPage(Page):
             self.setSubTitle(f"Column '{column}' holds numbers: each row's number is its target.")
             self.explain.setText("Rows whose label is blank or not a number are listed later.")
             return
-        blanks = counts.pop("", 0)
+        blanks, unlabelled = counts.pop("", 0), counts.pop("-1", 0)
+        guess = draft_fields(table, fmt, columns)
         if fmt == "multiple_choice":
-            choices = len(columns["choices"]) if len(columns["choices"]) > 1 else 0
-            kind = self.draft.get("choice_label") or guess_choice_label(counts, choices or 4)
+            kind = self.draft.get("choice_label") or guess["choice_label"]
             self.kind.setCurrentIndex(self.kind.findData(kind))
             self.setSubTitle(f"Column '{column}' names the right choice.")
             self._fill([(v, n, v) for v, n in sorted(counts.items())], editable=False)
         else:
-            values, names = infer_labels(counts, self.table.class_names.get(column))
+            values = guess["label_values"]
+            names = guess["labels"] or values
             rows = self._keep_edits(list(zip(values, names, strict=True)))
             self._fill([(v, counts.get(v, 0), n) for v, n in rows], editable=True)
             self.setSubTitle(
                 f"Column '{column}' has {len(values)} values. Rename them, or move them to set "
                 "the label order (index 0 first)."
             )
-        self.explain.setText(
-            f"{blanks:,} row(s) have no label; they are listed on the last page." if blanks else ""
-        )
+        notes = []
+        if blanks:
+            notes.append(f"{blanks:,} row(s) have a blank label; they are listed on the last page.")
+        if unlabelled:
+            notes.append(f"{unlabelled:,} row(s) have no gold label (-1); they are left out.")
+        self.explain.setText(" ".join(notes))
 
     def _keep_edits(self, inferred: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """The user's order and names (or the edited plan's) for values still present."""
@@ -440,9 +281,9 @@ class LabelsPage(Page):
             values = tuple(self.labels.item(r, 0).text() for r in rows)
             names = tuple(self.labels.item(r, 2).text().strip() for r in rows)
             if len(values) < 2:
-                return _refuse(self, "A classification task needs at least two labels.")
+                return refuse(self, "A classification task needs at least two labels.")
             if not all(names) or len(set(names)) < len(names):
-                return _refuse(self, "Give every label a name of its own.")
+                return refuse(self, "Give every label a name of its own.")
             self.draft.update(label_values=values, labels=names if names != values else ())
         return True
 
@@ -521,5 +362,5 @@ class DetailsPage(Page):
                 self.draft["name"], wizard.catalog, wizard.editing.name if wizard.editing else None
             )
         except StudioError as exc:
-            return _refuse(self, str(exc))
+            return refuse(self, str(exc))
         return True

@@ -52,16 +52,22 @@ class Worker(QObject):
             self.finished.emit(result)
 
 
-def start(worker: Worker) -> QThread:
-    """Move `worker` to a new thread and start it; the thread is deleted when the job ends."""
+def start(worker: Worker, threads: dict[QThread, Worker]) -> QThread:
+    """Move `worker` to a new thread and start it; the thread is deleted when the job ends.
+
+    The thread is in `threads` while it runs: added before it starts and removed when it
+    has finished, so even a job that ends at once leaves no entry behind.
+    """
     thread = QThread()
     worker.moveToThread(thread)
     thread.started.connect(worker.run)
     worker.finished.connect(thread.quit)
     worker.failed.connect(thread.quit)
+    thread.finished.connect(lambda: threads.pop(thread, None))
     # The worker itself is owned by Python (the window keeps it until its result arrives);
     # deleting it from the finishing thread would free a Python object off the GUI thread.
     thread.finished.connect(thread.deleteLater)
+    threads[thread] = worker
     thread.start()
     return thread
 

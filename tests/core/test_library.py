@@ -97,18 +97,42 @@ def test_editing_replaces_records_and_a_rename_drops_the_old_task() -> None:
     assert _leftovers() == []
 
 
-def test_a_failed_move_keeps_the_old_task(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_save_keeps_the_old_task(monkeypatch: pytest.MonkeyPatch) -> None:
     library.commit(_plan(), _staged(), BUILTIN)
     old = (paths.library_data_dir() / "mine" / "train.jsonl").read_text()
+    spec_text = (paths.user_tasks_dir() / "mine.yaml").read_text()
+    real = os.replace
 
-    def full_disk(path: Path, text: str) -> None:
-        raise OSError(28, "No space left on device")
+    def full_disk(source: object, target: object) -> None:
+        if str(target).endswith("mine.yaml"):
+            raise OSError(28, "No space left on device")
+        real(source, target)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(library, "_write_atomic", full_disk)
+    monkeypatch.setattr(library.os, "replace", full_disk)
+    edited = _plan().replace(labels=("good", "bad"))
     with pytest.raises(StudioError, match="No space left"):
-        library.commit(_plan(), _staged(), studio_catalog().tasks, replacing="mine")
+        library.commit(edited, _staged(), studio_catalog().tasks, replacing="mine")
     assert (paths.library_data_dir() / "mine" / "train.jsonl").read_text() == old
-    assert studio_catalog().tasks["mine"].origin == "user" and _leftovers() == []
+    assert (paths.user_tasks_dir() / "mine.yaml").read_text() == spec_text
+    assert studio_catalog().tasks["mine"].labels == ("bad", "good") and _leftovers() == []
+
+
+def test_a_save_killed_before_its_spec_is_undone_on_the_next_start() -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    root = paths.library_data_dir()
+    old = (root / "mine" / "train.jsonl").read_text()
+    new = _staged()
+    # What a kill leaves after the old records moved aside and the new ones moved in.
+    journal = root / ".saving-999999999-dead"
+    journal.mkdir()
+    (journal / "name").write_text("mine")
+    (journal / "spec.yaml").write_text("name: mine\n")
+    (root / "mine").rename(journal / "old")
+    Path(new.folder).rename(root / "mine")
+    (root / "mine" / "train.jsonl").write_text('{"text": "new", "label": 0}\n')
+    library.new_staging()  # any later save cleans up first
+    assert (root / "mine" / "train.jsonl").read_text() == old
+    assert not journal.exists()
 
 
 def test_remove_deletes_spec_and_records_but_not_builtin_tasks() -> None:

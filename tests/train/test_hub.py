@@ -142,7 +142,9 @@ def test_missing_split_column_and_config_are_named(mirror: Path) -> None:
     with pytest.raises(StudioError, match=r"no column\(s\) \['hypothesis'\].*sentence2"):
         hub_records(_spec({"path": "me/pairs", "columns": columns}), "train")
     hub_repos.configs_repo(mirror, "me/many", {"a": {"train": PAIRS}, "b": {"train": PAIRS}})
-    with pytest.raises(StudioError, match=r"me/many.*Config name is missing.*name:"):
+    with pytest.raises(
+        StudioError, match=r"me/many.*Config name is missing.*pick one as the config"
+    ):
         hub_records(_spec({"path": "me/many"}), "train")
 
 

@@ -13,8 +13,8 @@ import pytest
 
 from studio.core import paths
 from studio.core.errors import StudioError
+from studio.core.guessing import draft_plan
 from studio.core.importing import SourceRef, StageReport
-from studio.core.mapping import draft_plan
 from studio.core.records import record_problem
 from studio.train.importer import stage
 from studio.train.sources import inspect
@@ -170,6 +170,7 @@ def test_blank_labels_and_cells_are_listed_with_row_and_column(tmp_path: Path) -
     ("name", "content", "message"),
     [
         ("empty.csv", b"", "the file is empty"),
+        ("header.csv", b"text,label\n", "the file has no rows"),
         ("ragged.csv", b"a,b\n1,2\n3,4,5\n", "Expected 2 fields in line 3"),
         ("broken.jsonl", b'{"a": 1}\n{"a":\n', "cannot read it as JSON"),
         ("latin.csv", "text,label\ncaf\xe9,1\n".encode("latin-1"), "not UTF-8"),
@@ -209,7 +210,7 @@ def test_nothing_usable_or_too_little_to_carve(tmp_path: Path) -> None:
     path.write_text("text,label\nonly,1\n")
     table = inspect(SourceRef("files", str(path)), _cache())
     plan = draft_plan(table, "one", "regression")
-    with pytest.raises(StudioError, match="1 row\\(s\\): too few to carve"):
+    with pytest.raises(StudioError, match="1 usable row\\(s\\): too few to carve"):
         stage(plan, _cache())
     path.write_text("text,label\n" + "x,high\n" * 5)
     table = inspect(SourceRef("files", str(path)), _cache())

@@ -220,3 +220,25 @@ def test_data_tab_shows_records_and_the_first_batch(window: MainWindow, qtbot) -
     assert window.preview.records.rowCount() == 5
     assert "train" in window.preview.header.text() and "examples" in window.preview.header.text()
     assert window.checklist._items["synth_choice"].flags() & Qt.ItemFlag.ItemIsEnabled
+
+
+def test_going_back_while_checking_drops_the_stale_answer(
+    window: MainWindow, qtbot, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "pairs.csv"
+    path.write_text(PAIRS)
+    wizard = _open(window, qtbot)
+    wizard.page(SOURCE).train_file.setText(str(path))
+    for page in (COLUMNS, SPLITS, LABELS, DETAILS, CHECK):
+        _next(wizard, qtbot, page)
+    wizard.back()  # before the first check answers
+    wizard.back()
+    wizard.page(LABELS).labels.item(0, 2).setText("refuted")
+    _next(wizard, qtbot, DETAILS)
+    _next(wizard, qtbot, CHECK)
+    _checked(wizard, qtbot)
+    assert wizard.report is not None and "refuted" in wizard.report.label_counts["train"]
+    qtbot.waitUntil(lambda: not window.active_threads, timeout=JOB_MS)
+    assert _staging() == [Path(wizard.report.folder)]  # the first job's records were dropped
+    wizard.reject()
+    assert not _staging()
