@@ -242,3 +242,19 @@ def test_going_back_while_checking_drops_the_stale_answer(
     assert _staging() == [Path(wizard.report.folder)]  # the first job's records were dropped
     wizard.reject()
     assert not _staging()
+
+
+def test_a_broken_library_file_is_shown_not_fatal(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    paths.user_tasks_dir().mkdir(parents=True)
+    (paths.user_tasks_dir() / "oops.yaml").write_text("name: oops\nformat: nope\n")
+    loaded = studio_catalog()
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(loaded.tasks, tmp_path / "s.db", settings=settings, problems=loaded.problems)
+    qtbot.addWidget(win)
+    problems = win.checklist._problems
+    assert not problems.isHidden() and "1 task file" in problems.text()
+    assert "oops.yaml" in problems.toolTip() and "rte" in win.checklist._items
+    (paths.user_tasks_dir() / "oops.yaml").unlink()
+    win.reload_catalog()
+    assert problems.isHidden()
+    win.close()
