@@ -185,7 +185,9 @@ class ImportPlan:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (defaults left out), as stored in the spec's `added.plan`."""
         data = dataclasses.asdict(self)
-        data["source"] = {k: v for k, v in data["source"].items() if v is not None}
+        # `validation_split: None` means "carve": kept, unlike other unset source fields.
+        source = data["source"].items()
+        data["source"] = {k: v for k, v in source if v is not None or k == "validation_split"}
         data["columns"] = {k: list(v) for k, v in self.columns.items() if v}
         for key in ("label_values", "labels"):
             data[key] = list(data[key])

@@ -63,7 +63,7 @@ def discard(folder: Path | str) -> None:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def spec_data(plan: ImportPlan, report: StageReport, skipped: int) -> dict[str, object]:
+def spec_data(plan: ImportPlan, report: StageReport) -> dict[str, object]:
     """The YAML mapping of the task a plan made: the catalog's spec format, plus `added`
     (how it was made, which the wizard re-opens on Edit)."""
     spec = plan.spec(report.choices)
@@ -85,7 +85,7 @@ def spec_data(plan: ImportPlan, report: StageReport, skipped: int) -> dict[str, 
         "date": datetime.date.today().isoformat(),
         "from": plan.source.describe(),
         "sizes": dict(report.sizes),
-        "skipped_rows": skipped,
+        "skipped_rows": report.bad_rows,  # saved only when skipping was chosen
         "unlabelled_rows": report.unlabelled,
         "plan": plan.to_dict(),
     }
@@ -135,7 +135,7 @@ def commit(
             if problem:
                 raise StudioError(f"cannot replace it: {problem}")
         check_free(plan.name, catalog, replacing)
-        text = yaml.safe_dump(spec_data(plan, report, report.bad_rows), sort_keys=False)
+        text = yaml.safe_dump(spec_data(plan, report), sort_keys=False)
         parse_task(yaml.safe_load(text), str(spec_path), "user")  # never write an unreadable spec
     except StudioError:
         discard(staged)

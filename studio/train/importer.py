@@ -77,9 +77,10 @@ def _parts(
     if ref.kind == "files":
         names = (Path(ref.path).name, Path(ref.validation).name if ref.validation else "")
         return tables["train"], tables.get("validation"), names[0], names[1]
-    label = "hub dataset " + ref.path if ref.kind == "hub" else ref.path
-    train = _split(tables, ref.train_split, label)
-    validation = _split(tables, ref.validation_split, label) if ref.validation_split else None
+    train = _split(tables, ref.train_split, ref.describe())
+    validation = (
+        _split(tables, ref.validation_split, ref.describe()) if ref.validation_split else None
+    )
     return train, validation, f"split {ref.train_split}", f"split {ref.validation_split}"
 
 

@@ -167,6 +167,13 @@ def _counts(table: datasets.Dataset, types: dict[str, str]) -> dict[str, dict[st
     return counts
 
 
+def _whole(values: Any) -> bool:
+    """Whether every non-blank number of a column is a whole number."""
+    present = pc.drop_null(values)
+    present = pc.filter(present, pc.invert(pc.is_nan(present)))
+    return len(present) > 0 and bool(pc.all(pc.equal(pc.floor(present), present)).as_py())
+
+
 def inspect(ref: SourceRef, cache: Path, rows: int = PREVIEW_ROWS) -> SourceTable:
     """Splits, column types, the first rows and value counts of a source."""
     tables = open_source(ref, cache)
@@ -175,6 +182,9 @@ def inspect(ref: SourceRef, cache: Path, rows: int = PREVIEW_ROWS) -> SourceTabl
     name = next((s for s in (ref.train_split, "train") if s in tables), next(iter(tables)))
     first = tables[name]
     types = {column: type_tag(feature) for column, feature in first.features.items()}
+    for column, tag in types.items():
+        if tag == "float" and _whole(first.data.column(column)):
+            types[column] = "int"  # integers with blank cells, which CSV readers make floats
     names = {
         column: list(feature.names)
         for column, feature in first.features.items()

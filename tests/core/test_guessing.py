@@ -157,3 +157,11 @@ def test_unlabelled_rows_are_not_a_label() -> None:
     plan = draft_plan(table, "nli")
     assert plan.label_values == ("0", "1") and plan.labels == ("entailment", "contradiction")
     assert label_key(-1) == "-1"
+
+
+def test_a_carving_plan_keeps_carving_when_read_back() -> None:
+    ref = SourceRef("hub", "me/data", validation_split=None)
+    table = SourceTable(ref, {"train": 3}, {"text": "str", "label": "int"}, [],
+                        counts={"train": {"label": {"0": 2, "1": 1}}})  # fmt: skip
+    plan = draft_plan(table, "mine")
+    assert ImportPlan.from_dict(plan.to_dict()).source.validation_split is None

@@ -231,3 +231,14 @@ def test_stop_leaves_no_staging_behind(tmp_path: Path) -> None:
     with pytest.raises(StudioError, match="stopped"):
         stage(plan, _cache(), stop)
     assert not list(paths.library_data_dir().glob(".staging-*"))
+
+
+def test_integer_labels_with_a_blank_stay_labels(tmp_path: Path) -> None:
+    path = tmp_path / "reviews.csv"
+    path.write_text("review,stars\n" + "".join(f"r{i},{i % 3 + 1}\n" for i in range(12)) + "r,\n")
+    table = inspect(SourceRef("files", str(path)), _cache())
+    assert table.types["stars"] == "int"  # not the float a CSV reader makes of it
+    plan = draft_plan(table, "reviews")
+    assert plan.format == "classification" and plan.label_values == ("1", "2", "3")
+    report = stage(plan, _cache())
+    assert report.bad_rows == 1 and report.problems[0].column == "stars"
