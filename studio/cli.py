@@ -150,6 +150,9 @@ class TqdmSink:
     def progress(self, step: int, total: int) -> None:
         self.bar.update(step - self.bar.n)
 
+    def stage(self, text: str, fraction: float | None) -> None:
+        self.bar.set_description_str(text, refresh=True)
+
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         self.bar.write(f"[info] checkpoint at update {step}: {path}", file=sys.stderr)
 

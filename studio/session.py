@@ -205,7 +205,8 @@ def _train(
     except Exception as exc:  # noqa: BLE001 - any crash must end up in the store
         return _fail(store, sink, run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     sink.close()
-    store.update_run(run_id, step=result.step)
+    if result.step or checkpoint is None:  # a resumed run stopped while preparing keeps its step
+        store.update_run(run_id, step=result.step)
     store.set_status(run_id, result.status)
     return Outcome(run_id, result.status, result.step)
 

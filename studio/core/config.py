@@ -57,6 +57,7 @@ class RunConfig:
     device: str = "auto"
     mixed_precision: str = "auto"
     num_threads: int | None = None
+    num_proc: int | None = None  # processes that tokenize a big task (None: the core count)
     r3f_lambda: float = 0.0
     r3f_eps: float = 1e-5
     r3f_noise: str = "uniform"
@@ -121,6 +122,7 @@ def _validate(cfg: RunConfig) -> None:
         "max_target_length",
         "num_beams",
         "num_threads",
+        "num_proc",
     )
     if not 0 <= cfg.warmup_ratio < 1:
         raise ConfigError(f"warmup_ratio: must be in [0, 1), got {cfg.warmup_ratio!r}")

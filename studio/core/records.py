@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from studio.core import paths
 from studio.core.errors import DataError
 from studio.core.formats import MAY_BE_EMPTY, OPTIONAL_FIELDS, REQUIRED_FIELDS
 from studio.core.tasks import TaskSpec
 
 SPLITS = ("train", "validation")
+RULES_VERSION = 1  # bump when record_problem changes: every file is validated again
+PROGRESS_LINES = 20_000
 
 
 def _text(rec: dict[str, Any], key: str, spec: TaskSpec) -> str | None:
@@ -91,14 +96,21 @@ def record_problem(rec: Any, spec: TaskSpec) -> str | None:
     return None
 
 
-def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
-    """(line number, parsed object) for every non-blank line; bad lines name their number."""
+def iter_jsonl(
+    path: Path, progress: Callable[[int], None] | None = None
+) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed object) for every non-blank line; bad lines name their number.
+
+    `progress(bytes read)` is called every PROGRESS_LINES lines.
+    """
     try:
         handle = path.open("rb")
     except OSError as exc:
         raise DataError(str(path), None, f"cannot read: {exc}") from exc
     with handle:
         for number, raw in enumerate(handle, start=1):
+            if progress is not None and number % PROGRESS_LINES == 0:
+                progress(handle.tell())
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -111,12 +123,17 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, Any]]:
                 raise DataError(str(path), number, f"malformed JSON: {exc.msg}") from None
 
 
-def validate_file(path: Path, spec: TaskSpec, limit: int | None = None) -> int:
+def validate_file(
+    path: Path,
+    spec: TaskSpec,
+    limit: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Check every record (or the first `limit`); return how many there are."""
     if not path.is_file():
         raise DataError(str(path), None, f"missing data file for task '{spec.name}'")
     count = 0
-    with contextlib.closing(iter_jsonl(path)) as records:
+    with contextlib.closing(iter_jsonl(path, progress)) as records:
         for number, rec in records:
             problem = record_problem(rec, spec)
             if problem:
@@ -130,9 +147,44 @@ def validate_file(path: Path, spec: TaskSpec, limit: int | None = None) -> int:
 
 
 def count_records(path: Path) -> int:
-    """Number of non-blank lines, without parsing (for catalog listings)."""
-    with path.open("rb") as handle:
-        return sum(1 for line in handle if line.strip())
+    """Number of non-blank lines, without parsing (for catalog listings); remembered for the
+    file as it is (path, size, modification time)."""
+
+    def count() -> int:
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+
+    return _remembered("counted", [file_identity(path)], count)
+
+
+def validated(path: Path, spec: TaskSpec, progress: Callable[[int], None] | None = None) -> int:
+    """`validate_file`, remembered: a file validated before — the same path, size and
+    modification time, under the same record rules — is not read again."""
+    if not path.is_file():
+        raise DataError(str(path), None, f"missing data file for task '{spec.name}'")
+    key = [RULES_VERSION, file_identity(path), spec.format, spec.num_outcomes]
+    return _remembered("validated", key, lambda: validate_file(path, spec, None, progress))
+
+
+def file_identity(path: Path) -> str:
+    """A file as it is now: an edit changes its size or modification time."""
+    stat = path.stat()
+    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+
+
+def _remembered(kind: str, key: list[Any], compute: Callable[[], int]) -> int:
+    """`compute()`, kept in a small file of the cache named by `key`."""
+    digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:24]
+    memo = paths.cache_dir() / "records" / f"{kind}-{digest}"
+    with contextlib.suppress(OSError, ValueError):
+        return int(memo.read_text(encoding="utf-8"))
+    value = compute()
+    with contextlib.suppress(OSError):  # a read-only cache only costs the next read
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        temporary = memo.with_name(f"{memo.name}.{os.getpid()}.tmp")
+        temporary.write_text(str(value), encoding="utf-8")
+        os.replace(temporary, memo)
+    return value
 
 
 def is_unlabelled(row: dict[str, Any], spec: TaskSpec) -> bool:

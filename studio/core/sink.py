@@ -28,6 +28,10 @@ class Sink(Protocol):
 
     def progress(self, step: int, total: int) -> None: ...
 
+    def stage(self, text: str, fraction: float | None) -> None:
+        """What the run prepares and how far (None: not known); "" when it starts training."""
+        ...
+
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None: ...
 
     def drop_checkpoint(self, step: int) -> None: ...
@@ -47,6 +51,9 @@ class NullSink:
     def progress(self, step: int, total: int) -> None:
         pass
 
+    def stage(self, text: str, fraction: float | None) -> None:
+        pass
+
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         pass
 
@@ -64,6 +71,7 @@ class MemorySink(NullSink):
         self.rows: list[MetricRow] = []
         self.logs: list[tuple[str, str]] = []
         self.steps: list[int] = []
+        self.stages: list[tuple[str, float | None]] = []
         self.checkpoints: list[tuple[int, str, dict[str, float]]] = []
 
     def metrics(self, rows: list[MetricRow]) -> None:
@@ -74,6 +82,9 @@ class MemorySink(NullSink):
 
     def progress(self, step: int, total: int) -> None:
         self.steps.append(step)
+
+    def stage(self, text: str, fraction: float | None) -> None:
+        self.stages.append((text, fraction))
 
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         self.checkpoints.append((step, path, dict(metrics)))
@@ -103,6 +114,10 @@ class TeeSink:
         for s in self.sinks:
             s.progress(step, total)
 
+    def stage(self, text: str, fraction: float | None) -> None:
+        for s in self.sinks:
+            s.stage(text, fraction)
+
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         for s in self.sinks:
             s.checkpoint(step, path, metrics)
@@ -114,3 +129,51 @@ class TeeSink:
     def flush(self) -> None:
         for s in self.sinks:
             s.flush()
+
+
+class Stages:
+    """Tells a sink what a run prepares — which stage, how far, how fast, how long still —
+    at most every `interval` seconds, but always a stage's first and last report."""
+
+    def __init__(self, sink: Sink, interval: float = 0.5) -> None:
+        self.sink = sink
+        self.interval = interval
+        self._name = ""
+        self._started = self._last = 0.0
+
+    def begin(self, name: str) -> None:
+        """A stage whose length is not known (e.g. loading the model)."""
+        self._name, self._started, self._last = name, time.monotonic(), 0.0
+        self.sink.stage(name, None)
+
+    def advance(self, name: str, done: int, total: int, unit: str = "examples") -> None:
+        """`done` of `total` units of stage `name` (a new name begins a new stage); no
+        `unit`: no rate is shown."""
+        now = time.monotonic()
+        if name != self._name:
+            self._name, self._started, self._last = name, now, 0.0
+        elif now - self._last < self.interval and 0 < done < total:
+            return
+        self._last = now
+        fraction = done / total if total else 1.0
+        text = f"{name}: {fraction:.0%}"
+        seconds = now - self._started
+        if done and seconds > 1.0 and done < total:
+            rate = done / seconds
+            text += f", {rate:,.0f} {unit}/s" if unit else ""
+            text += f", about {_duration((total - done) / rate)} left"
+        self.sink.stage(text, fraction)
+
+    def end(self) -> None:
+        """Preparation is over: training starts."""
+        self._name = ""
+        self.sink.stage("", None)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(round(seconds))
+    if seconds >= 3600:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    if seconds >= 60:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds} s"

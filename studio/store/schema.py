@@ -11,7 +11,7 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: runs.stage, runs.stage_progress
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
@@ -36,6 +36,8 @@ RUN_COLUMNS: dict[str, type] = {
     "pid": int,
     "host": str,
     "heartbeat": float,
+    "stage": str,  # what a running run prepares ("tokenizing mnli: 41%"); empty once it trains
+    "stage_progress": float,  # how far, 0..1 (null: not known)
 }
 
 # One fine-tuning result of a transfer experiment (v2).
@@ -93,6 +95,9 @@ def create_schema(db: sqlite_utils.Database) -> None:
     never sees half a schema.
     """
     db["runs"].create(RUN_COLUMNS, pk="id", not_null={"id", "kind", "status"}, if_not_exists=True)
+    missing = set(RUN_COLUMNS) - set(db["runs"].columns_dict)
+    for name in sorted(missing):  # a store written by an older studio
+        db["runs"].add_column(name, RUN_COLUMNS[name])
     db["checkpoints"].create(CHECKPOINT_COLUMNS, pk=("run_id", "step"), if_not_exists=True)
     db.execute(_METRICS_SQL)
     db.execute(_LOGS_SQL)
@@ -131,7 +136,9 @@ def status_stamps(status: str, now: float) -> dict[str, Any]:
             "error": None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            "stage": None,
+            "stage_progress": None,
         }
     if status in ENDED:
-        return {"finished": now}
+        return {"finished": now, "stage": None, "stage_progress": None}
     return {}

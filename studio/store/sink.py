@@ -34,6 +34,7 @@ class StoreSink:
         self._rows: list[MetricRow] = []
         self._logs: list[tuple[float, str, str]] = []
         self._progress: tuple[int, int] | None = None
+        self._stage: tuple[str, float | None] | None = None
         self._last_write = time.monotonic()
 
     def __enter__(self) -> StoreSink:
@@ -66,6 +67,14 @@ class StoreSink:
         """Remember the latest step; it reaches the run row with the next batch."""
         self._progress = (int(step), int(total))
         self._maybe_write()
+
+    def stage(self, text: str, fraction: float | None) -> None:
+        """Remember what the run prepares; written with the next batch (the end at once)."""
+        self._stage = (text, fraction)
+        if text:
+            self._maybe_write()
+        else:
+            self._try_write()
 
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
         """Record a checkpoint now, with everything buffered so far.
@@ -115,13 +124,17 @@ class StoreSink:
             if self._progress is not None:
                 step, total = self._progress
                 store.update_run(self.run_id, step=step, max_steps=total, heartbeat=time.time())
-            elif self._rows or self._logs:
+            elif self._rows or self._logs or self._stage:
                 # Any write shows the run is alive; other hosts judge liveness by the heartbeat.
                 store.update_run(self.run_id, heartbeat=time.time())
+            if self._stage is not None:
+                text, fraction = self._stage
+                store.update_run(self.run_id, stage=text or None, stage_progress=fraction)
             if checkpoint is not None:
                 store.add_checkpoint(self.run_id, *checkpoint)
         # Forget the buffers only once committed, so a failed write loses nothing.
         self._rows = []
         self._logs = []
         self._progress = None
+        self._stage = None
         self._last_write = time.monotonic()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import datasets
 import numpy as np
 import torch
 
@@ -70,13 +71,20 @@ def _pad(rows: list[list[int]], width: int, value: int) -> np.ndarray:
 
 
 def collate(
-    features: dict[str, list[Any]], indices: np.ndarray, pad_id: int, multiple: int = 1
+    features: datasets.Dataset | dict[str, list[Any]],
+    indices: np.ndarray,
+    pad_id: int,
+    multiple: int = 1,
 ) -> tuple[dict[str, torch.Tensor], int, int]:
-    """Pad one batch to its own longest row (rounded up to `multiple`).
+    """Pad the features at `indices` to their own longest row (rounded up to `multiple`).
 
-    Returns the tensors, the real token count and the computed (padded) token count; a
-    summary's target tokens (labels, padded with -100) count as well.
+    `features` is a split (a memory-mapped `datasets.Dataset`, of which only these rows are
+    read) or the same as a dict of lists. Returns the tensors, the real token count and the
+    computed (padded) token count; a summary's target tokens (labels, padded with -100) count
+    as well.
     """
+    if isinstance(features, datasets.Dataset):
+        features, indices = features[indices.tolist()], np.arange(len(indices))
     ids = [features["input_ids"][i] for i in indices]
     nested = isinstance(ids[0][0], list)
     rows = [r for ex in ids for r in ex] if nested else ids

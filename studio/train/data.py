@@ -1,66 +1,56 @@
-"""Loading tasks: validate records, load them with `datasets`, tokenize once and cache."""
+"""Loading tasks: validate records, load them with `datasets`, tokenize once into a memory-mapped
+cache; batches are gathered from it by index."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import datasets
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
 from transformers import PreTrainedTokenizerFast
 
 from studio.core import synthetic
 from studio.core.availability import Availability
 from studio.core.errors import StudioError
-from studio.core.records import SPLITS, validate_file
+from studio.core.records import SPLITS, file_identity, validated
 from studio.core.tasks import TaskSpec
 from studio.train.hub import hub_records
 from studio.train.tokenize import FEATURE_VERSION, tokenize_function
+from studio.train.tokenized import WRITER_BATCH, Report, tokenize
 
 
 @dataclass
 class TaskData:
-    """One task's tokenized splits, held in memory as plain lists for fast collation."""
+    """One task's tokenized splits, memory-mapped from the tokenized cache.
+
+    Nothing converts a whole split to Python objects: batches are gathered by index
+    (`rows`), and lengths for bucketing come from the `length` column.
+    """
 
     spec: TaskSpec
-    train: dict[str, list[Any]]
-    validation: dict[str, list[Any]]
+    train: datasets.Dataset
+    validation: datasets.Dataset
+    train_lengths: np.ndarray
+    validation_lengths: np.ndarray
     train_examples: int
     validation_records: datasets.Dataset
     # The tokenizer that made the features: summarization decodes generated ids with it.
     tokenizer: PreTrainedTokenizerFast | None = None
 
-    @property
-    def train_lengths(self) -> np.ndarray:
-        return _lengths(self.train["input_ids"])
 
-    @property
-    def validation_lengths(self) -> np.ndarray:
-        return _lengths(self.validation["input_ids"])
+def rows(features: datasets.Dataset, indices: np.ndarray) -> dict[str, list[Any]]:
+    """The features at `indices`, as lists (what `collate` pads); only these leave Arrow."""
+    return features[indices.tolist()]  # type: ignore[no-any-return]
 
 
-def _lengths(ids: list[Any]) -> np.ndarray:
-    if ids and isinstance(ids[0][0], list):  # multiple choice: [choice][token]
-        return np.array([max(len(c) for c in row) for row in ids], dtype=np.int64)
-    return np.array([len(row) for row in ids], dtype=np.int64)
-
-
-def feature_lengths(features: datasets.Dataset) -> np.ndarray:
-    """Tokens per feature (the longest choice for multiple choice), read from Arrow."""
-    column = features.flatten_indices().data.column("input_ids")
-    per_row = pc.list_value_length(column).to_numpy(zero_copy_only=False)
-    if not pa.types.is_list(column.type.value_type) and not pa.types.is_large_list(
-        column.type.value_type
-    ):
-        return per_row.astype(np.int64)
-    choices = pc.list_value_length(pc.list_flatten(column)).to_numpy(zero_copy_only=False)
-    starts = np.concatenate([[0], np.cumsum(per_row)[:-1]]).astype(np.int64)
-    return np.maximum.reduceat(choices, starts).astype(np.int64)
+def column(features: datasets.Dataset, name: str) -> np.ndarray:
+    """A numeric column of a split, read from Arrow."""
+    return np.asarray(features.data.column(name).to_numpy(), dtype=np.int64)
 
 
 def local_folder(spec: TaskSpec, where: Availability, synthetic_root: Path) -> Path | None:
@@ -71,95 +61,120 @@ def local_folder(spec: TaskSpec, where: Availability, synthetic_root: Path) -> P
     return where.folder if where.source == "local" else None
 
 
-def validate_task(spec: TaskSpec, where: Availability, synthetic_root: Path) -> None:
-    """Check every record of the task's local files; raises DataError naming file and line."""
+def validate_task(
+    spec: TaskSpec,
+    where: Availability,
+    synthetic_root: Path,
+    report: Report | None = None,
+) -> None:
+    """Check every record of the task's local files (unless they were checked as they are
+    before); raises DataError naming file and line. `report(bytes, total)` follows it."""
     if not where.available:
         raise StudioError(f"task '{spec.name}' is unavailable: {where.reason}")
     folder = local_folder(spec, where, synthetic_root)
-    if folder is not None:
-        for split in SPLITS:
-            validate_file(folder / f"{split}.jsonl", spec)
-
-
-def _file_key(path: Path) -> str:
-    stat = path.stat()
-    return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    if folder is None:
+        return
+    files = [folder / f"{split}.jsonl" for split in SPLITS]
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    offset = 0
+    for path in files:
+        step = None if report is None else (lambda done, o=offset: report(o + done, total))
+        validated(path, spec, step)
+        offset += path.stat().st_size
+    if report is not None:
+        report(total, total)
 
 
 def _tokenizer_key(tok: PreTrainedTokenizerFast) -> str:
     return f"{type(tok).__name__}:{tok.name_or_path}:{len(tok)}:{tok.model_max_length}"
 
 
-def load_split(
-    spec: TaskSpec,
-    where: Availability,
-    split: str,
-    tok: PreTrainedTokenizerFast,
-    max_length: int,
-    stride: int,
-    cache: Path,
-    synthetic_root: Path,
-    max_target_length: int = 64,
-    decoder_start: int | None = None,
-) -> tuple[datasets.Dataset, datasets.Dataset]:
-    """(raw records, tokenized features) of one split; the tokenized features are cached.
-
-    Summarization also takes the summaries' length cap and the model's decoder start token.
-    """
+def split_records(
+    spec: TaskSpec, where: Availability, split: str, cache: Path, synthetic_root: Path
+) -> tuple[datasets.Dataset, str]:
+    """A split's records (a local file, or hub rows mapped to the record format) and a key
+    that changes when they do."""
     folder = local_folder(spec, where, synthetic_root)
-    if folder is not None:
-        path = folder / f"{split}.jsonl"
-        raw = datasets.load_dataset(
-            "json", data_files={split: str(path)}, split=split, cache_dir=str(cache / "datasets")
-        )
-        source_key = _file_key(path)
-    else:
-        raw, source_key = hub_records(spec, split)
-    parts = [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), max_length, stride]
-    if spec.format == "summarization":
-        parts += [max_target_length, decoder_start]
-    key = json.dumps([*parts, split])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:16]
-    cache_file = cache / "tokenized" / f"{spec.name}-{split}-{digest}.arrow"
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    features = raw.map(
-        tokenize_function(
-            spec.format, tok, max_length, stride, split, max_target_length, decoder_start
-        ),
-        batched=True,
-        with_indices=spec.format == "extractive_qa",
-        remove_columns=raw.column_names,
-        cache_file_name=str(cache_file),
-        load_from_cache_file=True,
-        new_fingerprint=digest,
-        desc=f"tokenizing {spec.name}/{split}",
+    if folder is None:
+        return hub_records(spec, split)
+    path = folder / f"{split}.jsonl"
+    raw = datasets.load_dataset(
+        "json",
+        data_files={split: str(path)},
+        split=split,
+        cache_dir=str(cache / "datasets"),
+        writer_batch_size=WRITER_BATCH,
     )
-    return raw, features
+    return raw, file_identity(path)
+
+
+@dataclass(frozen=True)
+class Tokenization:
+    """How a run tokenizes: its tokenizer, lengths and workers (DESIGN.md §3)."""
+
+    tokenizer: PreTrainedTokenizerFast
+    max_length: int
+    stride: int
+    max_target_length: int = 64
+    decoder_start: int | None = None  # summarization: what the decoder starts from
+    workers: int = 1  # processes for a big split
+
+
+def tokenized(
+    spec: TaskSpec,
+    split: str,
+    records: tuple[datasets.Dataset, str],
+    how: Tokenization,
+    cache: Path,
+    report: Report | None = None,
+    stop: threading.Event | None = None,
+) -> datasets.Dataset:
+    """The features of a split's records, from the tokenized cache (tokenized on first use)."""
+    raw, source_key = records
+    tok = how.tokenizer
+    parts = [FEATURE_VERSION, spec.format, source_key, _tokenizer_key(tok), how.max_length]
+    parts.append(how.stride)
+    if spec.format == "summarization":
+        parts += [how.max_target_length, how.decoder_start]
+    digest = hashlib.sha1(json.dumps([*parts, split]).encode()).hexdigest()[:16]
+    function = tokenize_function(
+        spec.format, tok, how.max_length, how.stride, split, how.max_target_length,
+        how.decoder_start,
+    )  # fmt: skip
+    prefix = cache / "tokenized" / f"{spec.name}-{split}-{digest}"
+    with_indices = spec.format == "extractive_qa"
+    return tokenize(raw, function, with_indices, prefix, how.workers, report, stop)
 
 
 def load_task(
     spec: TaskSpec,
     where: Availability,
-    tok: PreTrainedTokenizerFast,
-    max_length: int,
-    stride: int,
+    how: Tokenization,
     cache: Path,
     synthetic_root: Path,
-    max_target_length: int = 64,
-    decoder_start: int | None = None,
+    report: Report | None = None,
+    stop: threading.Event | None = None,
 ) -> TaskData:
-    targets = (max_target_length, decoder_start)
-    raw_train, train = load_split(
-        spec, where, "train", tok, max_length, stride, cache, synthetic_root, *targets
-    )
-    raw_val, val = load_split(
-        spec, where, "validation", tok, max_length, stride, cache, synthetic_root, *targets
-    )
+    """Both splits of a task, tokenized (or read from the cache) and memory-mapped.
+
+    `report(done, total)` counts the examples of both splits.
+    """
+    train_records = split_records(spec, where, "train", cache, synthetic_root)
+    validation_records = split_records(spec, where, "validation", cache, synthetic_root)
+    first, total = len(train_records[0]), len(train_records[0]) + len(validation_records[0])
+
+    def progress(offset: int) -> Report | None:
+        return None if report is None else lambda done, _: report(offset + done, total)
+
+    train = tokenized(spec, "train", train_records, how, cache, progress(0), stop)
+    val = tokenized(spec, "validation", validation_records, how, cache, progress(first), stop)
     return TaskData(
         spec=spec,
-        train=train.to_dict(),
-        validation=val.to_dict(),
-        train_examples=len(raw_train),
-        validation_records=raw_val,
-        tokenizer=tok,
+        train=train.remove_columns("length"),
+        validation=val.remove_columns("length"),
+        train_lengths=column(train, "length"),
+        validation_lengths=column(val, "length"),
+        train_examples=first,
+        validation_records=validation_records[0],
+        tokenizer=how.tokenizer,
     )

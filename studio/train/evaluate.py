@@ -16,7 +16,7 @@ from studio.core.metrics import (
     squad_metrics,
 )
 from studio.train.batching import collate, eval_batches
-from studio.train.data import TaskData
+from studio.train.data import TaskData, column, rows
 from studio.train.model import MultiTaskModel
 
 MAX_ANSWER_TOKENS = 30
@@ -28,8 +28,8 @@ def _qa_selection(data: TaskData, limit: int | None) -> tuple[list[int], int]:
     """Feature positions of the first `limit` examples (features are in example order)."""
     examples = len(data.validation_records)
     count = examples if limit is None else min(limit, examples)
-    index = data.validation["example_index"]
-    return [i for i, e in enumerate(index) if e < count], count
+    index = column(data.validation, "example_index")
+    return np.flatnonzero(index < count).tolist(), count
 
 
 def best_span(
@@ -117,7 +117,8 @@ def evaluate_task(
     spans: dict[int, tuple[float, int, int]] = {}
     generated: list[tuple[int, str]] = []
     for indices in batches:
-        batch, _, _ = collate(features, indices, pad_id)
+        chosen = rows(features, indices)
+        batch, _, _ = collate(chosen, np.arange(len(indices)), pad_id)
         batch = {k: v.to(device) for k, v in batch.items()}
         with autocast():
             logits = model.logits(data.spec.name, batch)
@@ -132,9 +133,9 @@ def evaluate_task(
             continue
         logits = logits.float().cpu().numpy()
         if fmt == "extractive_qa":
-            for row, feature in zip(logits, indices, strict=True):
-                example = features["example_index"][feature]
-                offsets = features["offsets"][feature]
+            for j, row in enumerate(logits):
+                example = chosen["example_index"][j]
+                offsets = chosen["offsets"][j]
                 span = best_span(row[: len(offsets), 0], row[: len(offsets), 1], offsets)
                 if example not in spans or span[0] > spans[example][0]:
                     spans[example] = span

@@ -30,7 +30,7 @@ from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments import FinetuneConfig
 from studio.core.sink import MetricRow, Sink
 from studio.train.batching import TaskStream, collate
-from studio.train.data import TaskData, load_task, validate_task
+from studio.train.data import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
 from studio.train.seq2seq import load_checkpoint_model, model_class
@@ -102,12 +102,11 @@ def _subsample(data: TaskData, k: int | None, seed: int) -> tuple[np.ndarray, in
     """Feature indices of k examples drawn with `seed` (all when k is None), and their count."""
     n = data.train_examples
     if k is None or k >= n:
-        return np.arange(len(data.train["input_ids"])), n
+        return np.arange(len(data.train)), n
     chosen = np.random.default_rng(seed).choice(n, size=k, replace=False)
-    if "example_index" in data.train:  # span QA: an example may span several windows
-        keep = set(chosen.tolist())
-        index = data.train["example_index"]
-        return np.array([i for i, e in enumerate(index) if e in keep]), k
+    if "example_index" in data.train.column_names:  # span QA: an example, several windows
+        index = column(data.train, "example_index")
+        return np.flatnonzero(np.isin(index, chosen)), k
     return np.sort(chosen), k
 
 
@@ -141,15 +140,8 @@ def finetune(
     where = resolve(spec, ws.data_dir, ws.synthetic_root)
     validate_task(spec, where, ws.synthetic_root)
     source = load_source(config.model)
-    data = load_task(
-        spec,
-        where,
-        source.tokenizer,
-        config.max_length,
-        config.doc_stride,
-        ws.cache,
-        ws.synthetic_root,
-    )
+    how = Tokenization(source.tokenizer, config.max_length, config.doc_stride)
+    data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
     model = MultiTaskModel(source.encoder, [spec], "shared")
     reused = _reuse_head(model, spec.name, source.heads) if config.reuse_heads else None

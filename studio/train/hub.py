@@ -14,6 +14,7 @@ from studio.core.errors import DataError, StudioError
 from studio.core.formats import REQUIRED_FIELDS
 from studio.core.records import is_unlabelled, map_hub_row, record_problem
 from studio.core.tasks import HubSource, TaskSpec
+from studio.train.tokenized import WRITER_BATCH
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,7 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
     labelled = raw.filter(
         lambda batch: [not is_unlabelled(row, spec) for row in batch_rows(batch)],
         batched=True,
+        writer_batch_size=WRITER_BATCH,
         desc=f"{spec.name}/{split}: dropping rows without a gold label",
     )
     if len(labelled) < len(raw):
@@ -118,6 +120,7 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
         batched=True,
         with_indices=True,
         remove_columns=labelled.column_names,
+        writer_batch_size=WRITER_BATCH,
         desc=f"{spec.name}/{split}: mapping columns",
     )
     return records, f"hub:{hub}:{records._fingerprint}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import defaultdict
@@ -19,7 +20,7 @@ from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.sampling import TaskScheduler, task_probabilities
 from studio.core.scaling import loss_scale
-from studio.core.sink import MetricRow, Sink
+from studio.core.sink import MetricRow, Sink, Stages
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import load_checkpoint, prune, save_checkpoint
 from studio.train.data import TaskData
@@ -35,6 +36,7 @@ from studio.train.setup import (
     optimizer_groups,
     quiet_libraries,
 )
+from studio.train.tokenized import PreparationStopped
 
 log = logging.getLogger(__name__)
 
@@ -137,16 +139,27 @@ def train(
     """Pre-finetune a shared encoder on `config.tasks`, reporting through `sink`.
 
     Checks `stop` between updates; when it is set, saves a checkpoint and returns with status
-    `stopped`. Checkpoints go to `run_dir/checkpoints` (none without a run_dir); `resume` is a
-    checkpoint folder to continue from.
+    `stopped`. A Stop while the data is prepared ends the run at once (status `stopped`, no
+    checkpoint: there is nothing to save). Checkpoints go to `run_dir/checkpoints` (none
+    without a run_dir); `resume` is a checkpoint folder to continue from.
     """
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
-    checked = check_tasks(config, ws)  # every record validated before any heavy work
-    tokenizer = load_tokenizer(config.model)
-    encoder = load_encoder(config.model)
-    sink.log("info", f"tokenizing {len(checked)} task(s) (cached after the first run)")
-    tasks = load_tasks(checked, tokenizer, config, ws)
+    stages = Stages(sink)
+    # Several processes stop together at an update (see Window.reduce), not while preparing.
+    preparing_stop = stop if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
+    try:
+        checked = check_tasks(config, ws, stages, preparing_stop)  # before any heavy work
+        stages.begin("loading the model")
+        tokenizer = load_tokenizer(config.model)
+        encoder = load_encoder(config.model)
+        tasks = load_tasks(checked, tokenizer, config, ws, stages, preparing_stop)
+    except PreparationStopped as exc:
+        stages.end()
+        sink.log("info", str(exc))
+        sink.flush()
+        return TrainResult("stopped", 0)
+    stages.end()
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
     model = MultiTaskModel(encoder, specs, config.head_sharing, config.label_smoothing)

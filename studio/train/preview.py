@@ -15,9 +15,9 @@ from studio.core.preview import folder_summary, label_name, split_stats
 from studio.core.records import SPLITS
 from studio.core.tasks import TaskSpec
 from studio.train.batching import TaskStream, collate
-from studio.train.data import feature_lengths, load_split, local_folder, validate_task
+from studio.train.data import column, local_folder, split_records, tokenized, validate_task
 from studio.train.hub import hub_records
-from studio.train.setup import Workspace, decoder_start, load_tokenizer, quiet_libraries
+from studio.train.setup import Workspace, load_tokenizer, quiet_libraries, tokenization
 
 HUB_SAMPLE = 50_000  # hub splits are summarised from their first rows
 
@@ -75,7 +75,7 @@ def _example(
 
 def _windows(features: Any, chosen: np.ndarray) -> list[list[int]]:
     """[k, n]: feature i is window k of the n its example's context was cut into."""
-    example = np.asarray(features["example_index"])
+    example = column(features, "example_index")
     first = np.searchsorted(example, example[chosen], side="left")
     last = np.searchsorted(example, example[chosen], side="right")
     return [[int(i - a + 1), int(b - a)] for i, a, b in zip(chosen, first, last, strict=True)]
@@ -89,21 +89,11 @@ def first_batch(
     quiet_libraries()
     validate_task(spec, where, ws.synthetic_root)
     tok = load_tokenizer(config.model)
-    start = decoder_start(config.model) if spec.format == "summarization" else None
-    _, features = load_split(
-        spec,
-        where,
-        "train",
-        tok,
-        config.max_length,
-        config.doc_stride,
-        ws.cache,
-        ws.synthetic_root,
-        config.max_target_length,
-        start,
-    )
+    how = tokenization(config, tok, spec.format == "summarization")
+    records = split_records(spec, where, "train", ws.cache, ws.synthetic_root)
+    features = tokenized(spec, "train", records, how, ws.cache)
     index = config.tasks.index(spec.name) if spec.name in config.tasks else 0
-    stream = TaskStream(feature_lengths(features), config.batch_size, config.seed + index)
+    stream = TaskStream(column(features, "length"), config.batch_size, config.seed + index)
     chosen = stream.next()
     rows = features.select(chosen).to_dict()
     if spec.format == "extractive_qa":  # long contexts become several windows

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import datasets
@@ -28,9 +31,11 @@ from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig
 from studio.core.errors import ConfigError, StudioError
 from studio.core.models import SEQ2SEQ_MODEL, resolve_model
+from studio.core.sink import Stages
 from studio.core.tasks import TaskSpec
-from studio.train.data import TaskData, load_task, validate_task
+from studio.train.data import TaskData, Tokenization, load_task, validate_task
 from studio.train.seq2seq import ensure_minilm_seq2seq, is_seq2seq, model_class
+from studio.train.tokenized import PreparationStopped, default_workers
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +54,23 @@ class Workspace:
         return cls(catalog, paths.data_dir(data_dir), paths.cache_dir(), paths.synthetic_dir())
 
 
-def check_tasks(config: RunConfig, ws: Workspace) -> list[tuple[TaskSpec, Availability]]:
-    """Resolve and fully validate every task of the config before any training starts."""
+def check_tasks(
+    config: RunConfig,
+    ws: Workspace,
+    stages: Stages | None = None,
+    stop: threading.Event | None = None,
+) -> list[tuple[TaskSpec, Availability]]:
+    """Resolve and fully validate every task of the config before any training starts.
+
+    Files already validated (the same path, size and modification time) are not read again.
+    `stages` hears how far validation is; `stop` ends it (PreparationStopped).
+    """
     unknown = [t for t in config.tasks if t not in ws.catalog]
     if unknown:
         raise ConfigError(f"tasks: {unknown} are not in the catalog")
     encoder_decoder = is_seq2seq(_model_config(config.model))
     checked = []
-    for name in config.tasks:
+    for number, name in enumerate(config.tasks, start=1):
         spec = ws.catalog[name]
         if spec.format == "summarization" and not encoder_decoder:
             raise StudioError(
@@ -65,8 +79,12 @@ def check_tasks(config: RunConfig, ws: Workspace) -> list[tuple[TaskSpec, Availa
                 f"encoder-decoder base model ('{SEQ2SEQ_MODEL}' offline, facebook/bart-base, "
                 "t5-small)."
             )
+        if stop is not None and stop.is_set():
+            raise PreparationStopped("stopped while validating the tasks' records")
         where = resolve(spec, ws.data_dir, ws.synthetic_root)
-        validate_task(spec, where, ws.synthetic_root)
+        label = f"validating {name} ({number} of {len(config.tasks)})"
+        report = None if stages is None else partial(stages.advance, label, unit="")
+        validate_task(spec, where, ws.synthetic_root, report)
         checked.append((spec, where))
     return checked
 
@@ -121,28 +139,46 @@ def load_encoder(model: str) -> PreTrainedModel:
         raise ConfigError(f"model: cannot load {model!r}: {exc}") from exc
 
 
+def tokenization(config: RunConfig, tok: PreTrainedTokenizerFast, generating: bool) -> Tokenization:
+    """How a run tokenizes; `generating`: it has summarization tasks (their decoder start).
+
+    Under `accelerate launch` every process tokenizes alone (the processes share the cores).
+    """
+    alone = int(os.environ.get("WORLD_SIZE", "1")) == 1
+    workers = (config.num_proc or default_workers()) if alone else 1
+    start = decoder_start(config.model) if generating else None
+    return Tokenization(
+        tok, config.max_length, config.doc_stride, config.max_target_length, start, workers
+    )
+
+
 def load_tasks(
     checked: list[tuple[TaskSpec, Availability]],
     tok: PreTrainedTokenizerFast,
     config: RunConfig,
     ws: Workspace,
+    stages: Stages | None = None,
+    stop: threading.Event | None = None,
 ) -> dict[str, TaskData]:
-    generating = any(spec.format == "summarization" for spec, _ in checked)
-    start = decoder_start(config.model) if generating else None
-    return {
-        spec.name: load_task(
-            spec,
-            where,
-            tok,
-            config.max_length,
-            config.doc_stride,
-            ws.cache,
-            ws.synthetic_root,
-            config.max_target_length,
-            start,
-        )
-        for spec, where in checked
-    }
+    """Every task's splits from the tokenized cache, tokenizing what is not there yet;
+    `stages` hears how far each task is, `stop` ends the work between chunks."""
+    how = tokenization(config, tok, any(s.format == "summarization" for s, _ in checked))
+    loaded = {}
+    for number, (spec, where) in enumerate(checked, start=1):
+        label = f"tokenizing {spec.name} ({number} of {len(checked)})"
+        report = None if stages is None else partial(stages.advance, label)
+        started = time.monotonic()
+        data = load_task(spec, where, how, ws.cache, ws.synthetic_root, report, stop)
+        seconds = time.monotonic() - started
+        if stages is not None and seconds > 1.0:
+            examples = data.train_examples + len(data.validation_records)
+            stages.sink.log(
+                "info",
+                f"prepared {spec.name}: {examples:,} examples in {seconds:.1f} s "
+                f"({examples / seconds:,.0f}/s, {how.workers} process(es))",
+            )
+        loaded[spec.name] = data
+    return loaded
 
 
 def make_accelerator(device: str, mixed_precision: str, num_threads: int | None) -> Accelerator:

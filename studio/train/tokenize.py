@@ -9,7 +9,7 @@ from transformers import PreTrainedTokenizerFast
 Batch = dict[str, list[Any]]
 
 # Bump when the feature layout changes, so stale tokenized caches are not reused.
-FEATURE_VERSION = 4  # 4: summarization features (document ids, summary labels)
+FEATURE_VERSION = 5  # 5: a `length` column; chunked cache files
 
 
 def _encode(
@@ -142,6 +142,15 @@ def extractive_qa(
     return out
 
 
+def with_length(features: Batch) -> Batch:
+    """Add each feature's token count (its longest choice for multiple choice): batches are
+    bucketed by it, read from Arrow without touching the token lists."""
+    ids = features["input_ids"]
+    nested = bool(ids) and bool(ids[0]) and isinstance(ids[0][0], list)
+    features["length"] = [max(map(len, row)) if nested else len(row) for row in ids]
+    return features
+
+
 def tokenize_function(
     fmt: str,
     tok: PreTrainedTokenizerFast,
@@ -153,11 +162,15 @@ def tokenize_function(
 ) -> Any:
     """The `datasets.map` function for one format and split (span QA's also takes indices)."""
     if fmt in ("classification", "pair_classification", "regression"):
-        return lambda b: classification(b, tok, max_length)
+        return lambda b: with_length(classification(b, tok, max_length))
     if fmt == "multiple_choice":
-        return lambda b: multiple_choice(b, tok, max_length)
+        return lambda b: with_length(multiple_choice(b, tok, max_length))
     if fmt == "extractive_qa":
-        return lambda b, idx: extractive_qa(b, idx, tok, max_length, stride, split == "validation")
+        return lambda b, idx: with_length(
+            extractive_qa(b, idx, tok, max_length, stride, split == "validation")
+        )
     if fmt == "summarization":
-        return lambda b: summarization(b, tok, max_length, max_target_length, decoder_start)
+        return lambda b: with_length(
+            summarization(b, tok, max_length, max_target_length, decoder_start)
+        )
     raise ValueError(f"format {fmt!r} cannot be tokenized")

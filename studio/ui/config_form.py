@@ -67,7 +67,7 @@ NUMBERS = (
 # Settings that only matter for summarization, i.e. with an encoder-decoder base model.
 GENERATION = ("max_target_length", "num_beams", "label_smoothing")
 # Optional integers: the spin box's 0 shows "all" / "default" and means None.
-OPTIONAL = ("eval_max_examples", "num_threads")
+OPTIONAL = ("eval_max_examples", "num_threads", "num_proc")
 
 
 def load_help(path: Path = HELP_FILE) -> dict[str, str]:
@@ -276,6 +276,7 @@ class ConfigForm(QWidget):
         self._row(form, "Device", "device", device, info)
         self._row(form, "Mixed precision", "mixed_precision", self._combo("mixed_precision"))
         self._row(form, "CPU threads", "num_threads", self._spin(1, 1024, "default"))
+        self._row(form, "Tokenizing processes", "num_proc", self._spin(1, 64, "auto"))
         self._row(form, "Max length", "max_length", self._spin(8, 8192))
         self._row(form, "Doc stride", "doc_stride", self._spin(MIN_TARGET_LENGTH, 8192))
         return box

@@ -48,8 +48,8 @@ class ProgressLine(QWidget):
         Returns whether anything changed: a heartbeat alone redraws nothing.
         """
         ex_s = float(rate.value[-1]) if rate is not None and rate.n else math.nan
-        fields = ("status", "step", "max_steps", "error")
-        key = None if info is None else (*(info[f] for f in fields), ex_s)
+        fields = ("status", "step", "max_steps", "error", "stage", "stage_progress")
+        key = None if info is None else (*(info.get(f) for f in fields), ex_s)
         if key == self._key:
             return False
         self._key = key
@@ -60,6 +60,9 @@ class ProgressLine(QWidget):
             self.label.setText(f"run {html.escape(run_id)} is not in the store")
             return True
         step, total, status = int(info["step"] or 0), int(info["max_steps"] or 0), info["status"]
+        if status == "running" and info.get("stage"):
+            self._show_stage(str(info["stage"]), info.get("stage_progress"))
+            return True
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(step, max(total, 1)))
         self.bar.setFormat(f"step {step:,} / {total:,}" if total else f"step {step:,}")
@@ -72,6 +75,16 @@ class ProgressLine(QWidget):
         text = " · ".join(parts)
         self.label.setText(f'<span style="color:{colour}">{text}</span>' if colour else text)
         return True
+
+    def _show_stage(self, stage: str, fraction: float | None) -> None:
+        """A run still preparing: what it does, and how far when that is known."""
+        if fraction is None:
+            self.bar.setRange(0, 0)  # busy
+        else:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * fraction))
+        self.bar.setFormat("preparing")
+        self.label.setText(f"<b>preparing</b> · {html.escape(stage)}")
 
     def show_message(self, text: str) -> None:
         """A line in place of the run's status, until the next poll that reads the run."""

@@ -45,6 +45,23 @@ def test_schema_is_created_and_reopening_is_idempotent(db_path: Path) -> None:
         assert ("run_id", "id") in indexes
 
 
+def test_a_store_of_an_older_studio_gains_the_new_columns(db_path: Path) -> None:
+    import sqlite3
+
+    with RunStore(db_path) as store:
+        rid = store.create_run("old", "pretrain", {}, "m")
+    conn = sqlite3.connect(db_path)  # what schema version 2 had: no stage columns
+    conn.execute("ALTER TABLE runs DROP COLUMN stage")
+    conn.execute("ALTER TABLE runs DROP COLUMN stage_progress")
+    conn.execute("PRAGMA user_version=2")
+    conn.commit()
+    conn.close()
+    with RunStore(db_path) as store:
+        assert store.get_run(rid)["name"] == "old"
+        store.update_run(rid, stage="tokenizing x: 5%", stage_progress=0.05)
+        assert store.get_run(rid)["stage"] == "tokenizing x: 5%"
+
+
 def test_pragmas(store: RunStore) -> None:
     assert store.db.journal_mode == "wal"
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 10000

@@ -121,3 +121,18 @@ def test_a_locked_database_keeps_the_rows_for_later(
     assert store.metrics_after(0) == []
     sink.flush()
     assert [r["step"] for r in store.metrics_after(0)] == [0, 1, 2]
+
+
+def test_the_stage_reaches_the_run_row_and_its_end_at_once(
+    store: RunStore, run_id: str, db_path: Path
+) -> None:
+    sink = StoreSink(store, run_id, flush_interval=NEVER)
+    with RunStore(db_path) as reader:
+        sink.stage("tokenizing mnli (1 of 3): 41%", 0.41)
+        assert reader.get_run(run_id)["stage"] is None  # buffered, like progress
+        sink.flush()
+        row = reader.get_run(run_id)
+        assert (row["stage"], row["stage_progress"]) == ("tokenizing mnli (1 of 3): 41%", 0.41)
+        sink.stage("", None)  # training starts: no waiting for the interval
+        row = reader.get_run(run_id)
+        assert (row["stage"], row["stage_progress"]) == (None, None)

@@ -16,9 +16,8 @@ from studio.train.setup import Workspace, load_tokenizer
 def _load(name: str, ws: Workspace, model: str) -> data_module.TaskData:
     spec = ws.catalog[name]
     where = resolve(spec, ws.data_dir, ws.synthetic_root)
-    return data_module.load_task(
-        spec, where, load_tokenizer(model), 64, 16, ws.cache, ws.synthetic_root
-    )
+    how = data_module.Tokenization(load_tokenizer(model), 64, 16)
+    return data_module.load_task(spec, where, how, ws.cache, ws.synthetic_root)
 
 
 def test_second_load_reuses_the_tokenized_cache(
@@ -26,14 +25,14 @@ def test_second_load_reuses_the_tokenized_cache(
 ) -> None:
     first = _load("synth_choice", workspace, tiny_model)
     assert first.train_examples == 800
-    assert np.array(first.train["input_ids"][0], dtype=object).shape[0] == 4  # choices
+    assert np.array(first.train[0]["input_ids"], dtype=object).shape[0] == 4  # choices
 
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("re-tokenized although the cache was there")
 
     monkeypatch.setattr(data_module, "tokenize_function", lambda *a, **k: must_not_run)
     second = _load("synth_choice", workspace, tiny_model)
-    assert second.train["input_ids"] == first.train["input_ids"]
+    assert second.train[:]["input_ids"] == first.train[:]["input_ids"]
 
 
 def test_task_stream_is_endless_and_restartable() -> None:
@@ -118,9 +117,9 @@ def test_span_features_point_at_their_dataset_row_past_one_map_batch(
     spec = catalog["squad_v1"]
     ws = Workspace(catalog, shared_data, tmp_path / "cache", studio_home)
     where = resolve(spec, ws.data_dir, ws.synthetic_root)
-    data = data_module.load_task(
-        spec, where, load_tokenizer(tiny_model), 384, 128, ws.cache, ws.synthetic_root
-    )
-    index = data.train["example_index"]
+    how = data_module.Tokenization(load_tokenizer(tiny_model), 384, 128)
+    data = data_module.load_task(spec, where, how, ws.cache, ws.synthetic_root)
+    index = data_module.column(data.train, "example_index").tolist()
     assert max(index) == data.train_examples - 1 and index == sorted(index)
-    assert max(data.validation["example_index"]) == len(data.validation_records) - 1
+    validation = data_module.column(data.validation, "example_index")
+    assert validation.max() == len(data.validation_records) - 1

@@ -59,6 +59,7 @@ NON_DEFAULT = RunConfig(
     device="cpu",
     mixed_precision="bf16",
     num_threads=3,
+    num_proc=5,
     r3f_lambda=1.0,
     r3f_eps=2e-6,
     r3f_noise="normal",

@@ -207,6 +207,12 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
     win.start_run()
     qtbot.waitUntil(lambda: win.running_id is not None, timeout=JOB_MS)
     run_id = win.running_id
+
+    def training() -> bool:  # past preparation (a Stop there ends with nothing to save)
+        with RunStore(win.store_path) as store:
+            return bool(store.get_run(run_id)["step"])
+
+    qtbot.waitUntil(training, timeout=JOB_MS)
     win.close()  # waits for the worker to finish its update and save, without a deadlock
     assert not win.active_threads
     with RunStore(win.store_path) as store:

@@ -263,6 +263,24 @@ def test_progress_shows_step_eta_and_status(view: MonitorView, store) -> None:
     assert "failed" in view.progress_text() and "CUDA out of memory" in view.progress_text()
 
 
+def test_a_preparing_run_shows_its_stage(view: MonitorView, store) -> None:
+    run = store.create_run("big", "pretrain", {"tasks": ["mnli"]}, "minilm", max_steps=100)
+    store.set_status(run, "running")
+    store.update_run(run, stage="tokenizing mnli (1 of 1): 41%", stage_progress=0.41)
+    view.show_runs([run])
+    assert (
+        "preparing" in view.progress_text()
+        and "tokenizing mnli (1 of 1): 41%" in view.progress_text()
+    )
+    assert view.status.bar.value() == 410
+    store.update_run(run, stage="loading the model", stage_progress=None)
+    view.poll()
+    assert "loading the model" in view.progress_text() and view.status.bar.maximum() == 0  # busy
+    store.update_run(run, stage=None, step=1)
+    view.poll()
+    assert "step 1 / 100" in view.progress_text()
+
+
 def test_log_panel_appends_new_lines(view: MonitorView, store) -> None:
     run = _make_run(store)
     view.show_runs([run])
