@@ -107,6 +107,7 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
     labelled = raw.filter(
         lambda batch: [not is_unlabelled(row, spec) for row in batch_rows(batch)],
         batched=True,
+        batch_size=WRITER_BATCH,
         writer_batch_size=WRITER_BATCH,
         desc=f"{spec.name}/{split}: dropping rows without a gold label",
     )
@@ -120,6 +121,7 @@ def hub_records(spec: TaskSpec, split: str) -> tuple[datasets.Dataset, str]:
         batched=True,
         with_indices=True,
         remove_columns=labelled.column_names,
+        batch_size=WRITER_BATCH,
         writer_batch_size=WRITER_BATCH,
         desc=f"{spec.name}/{split}: mapping columns",
     )

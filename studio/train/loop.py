@@ -23,7 +23,7 @@ from studio.core.scaling import loss_scale
 from studio.core.sink import MetricRow, Sink, Stages
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import load_checkpoint, prune, save_checkpoint
-from studio.train.data import TaskData
+from studio.train.data import TaskData, release_pages
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
 from studio.train.setup import (
@@ -39,6 +39,8 @@ from studio.train.setup import (
 from studio.train.tokenized import PreparationStopped
 
 log = logging.getLogger(__name__)
+
+RELEASE_SECONDS = 0.5  # between unmapping the pages that reading batches mapped
 
 
 @dataclass
@@ -268,6 +270,7 @@ def train(
     # -- the loop ------------------------------------------------------------------------
     model.train()
     halt = False
+    released = time.monotonic()
     while step < config.max_steps:
         if halt or (processes == 1 and stop.is_set()):
             break
@@ -307,6 +310,9 @@ def train(
         step += 1
         window.updates += 1
         sink.progress(step, config.max_steps)
+        if time.monotonic() - released > RELEASE_SECONDS:  # memory flat however big the data
+            release_pages(*(data.train for data in tasks.values()))
+            released = time.monotonic()
 
         if step % config.log_every == 0 or step == config.max_steps:
             _check_finite(window, step)
@@ -426,6 +432,7 @@ def _evaluate(
             )
             results[name] = result
             rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
+            release_pages(data.validation)
         mean = _mean_metric(results, tasks)
         rows.append(MetricRow(step, "eval_mean", mean, None, now))
         sink.metrics(rows)

@@ -69,6 +69,7 @@ def _tokenize_chunk(job: tuple[int, int, str]) -> int:
         remove_columns=part.column_names,
         cache_file_name=temporary,
         load_from_cache_file=False,
+        batch_size=WRITER_BATCH,  # each batch the function returns is one record batch
         writer_batch_size=WRITER_BATCH,
     )
     os.replace(temporary, path)

@@ -14,7 +14,7 @@ from studio.core.errors import DataError
 from studio.core.tasks import TaskSpec
 from studio.train import data as data_module
 from studio.train import tokenized
-from studio.train.data import Tokenization, column, load_task
+from studio.train.data import Tokenization, column, load_task, release_pages
 from studio.train.setup import Workspace, load_tokenizer
 
 
@@ -104,3 +104,17 @@ def test_validation_is_remembered_until_the_file_changes(
     with pytest.raises(DataError, match=r"train\.jsonl, line 3: .*label 9 is out of range"):
         data_module.validate_task(spec, where, studio_home)
     assert reads == [folder / "train.jsonl"]
+
+
+def test_releasing_mapped_pages_keeps_the_rows(workspace: Workspace, tiny_model: str) -> None:
+    import datasets
+
+    data = _load("synth_choice", workspace, tiny_model, workspace.cache)
+    picked = np.array([5, 700, 42])
+    before = data.train[picked.tolist()]
+    assert data.train.cache_files  # memory-mapped from the tokenized cache
+    release_pages(data.train, data.validation)
+    assert data.train[picked.tolist()] == before
+    in_memory = datasets.Dataset.from_dict({"input_ids": [[1, 2], [3]]})
+    release_pages(in_memory)  # no file of its own: left alone
+    assert in_memory["input_ids"][:] == [[1, 2], [3]]
