@@ -10,7 +10,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +57,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo = command("demo", "a short offline run on the synthetic demo suite", "store")
     demo.add_argument("--steps", type=int, default=30, help="optimizer updates (default 30)")
-    command("resume", "continue a stopped or interrupted run", "data", "store").add_argument(
-        "run_id"
+    resume = command("resume", "continue a stopped or interrupted run", "data", "store")
+    resume.add_argument("run_id")
+    resume.add_argument(
+        "--allow-data-change",
+        action="store_true",
+        help="continue even though a task's training data changed since the checkpoint",
     )
     export = command("export", "export a checkpoint for transformers users", "store")
     export.add_argument("run_id")
@@ -163,12 +168,10 @@ class TqdmSink:
         self.bar.refresh()
 
 
-def _stop_on_signals(stop: threading.Event) -> list[Any]:
-    """First Ctrl-C (or SIGTERM) stops the run gracefully; a second one aborts.
-
-    Returns the previous handlers, to be put back afterwards.
-    """
-
+@contextmanager
+def stopping() -> Iterator[threading.Event]:
+    """An event that the first Ctrl-C (or SIGTERM) sets, to stop gracefully; a second aborts."""
+    stop = threading.Event()
     launched = "WORLD_SIZE" in os.environ  # under accelerate launch / torchrun
 
     def handler(signum: int, frame: object) -> None:
@@ -178,7 +181,13 @@ def _stop_on_signals(stop: threading.Event) -> list[Any]:
         log.warning("stopping after the current update (press Ctrl-C again to abort)")
         stop.set()
 
-    return [signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)]
+    signals = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(sig, handler) for sig in signals]
+    try:
+        yield stop
+    finally:
+        for sig, old in zip(signals, previous, strict=True):
+            signal.signal(sig, old)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -218,16 +227,13 @@ def _finish(start: Any, total: int) -> int:
     """Run `start(stop, bar)` with a progress bar and Ctrl-C as Stop; print the run id last."""
     from studio.session import process_rank
 
-    stop = threading.Event()
-    previous = _stop_on_signals(stop)
     follower = process_rank() > 0  # under accelerate launch, the main process reports
     bar = TqdmSink(total, quiet=follower)
     try:
-        outcome = start(stop, bar)
+        with stopping() as stop:
+            outcome = start(stop, bar)
     finally:
         bar.bar.close()
-        for sig, old in zip((signal.SIGINT, signal.SIGTERM), previous, strict=True):
-            signal.signal(sig, old)
     if outcome.error:
         print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
     if not follower:
@@ -246,10 +252,11 @@ def cmd_resume(args: argparse.Namespace) -> int:
         lambda stop, bar: resume(
             args.run_id,
             catalog(args).tasks,
-            paths.data_dir(args.data_dir),
+            Path(args.data_dir) if args.data_dir else None,  # else the run's own folder
             store,
             stop,
             bar,
+            allow_data_change=args.allow_data_change,
         ),
         total,
     )
@@ -289,9 +296,10 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         if config.model.startswith("run:") or _is_run(store, run):
             source = resolve_source(store, run, which or "best")
             config, source_run = replace(config, model=source.model), source.run_id
-        run_id, result = finetune_run(
-            config, specs, paths.data_dir(args.data_dir), store, threading.Event(), source_run
-        )
+        with stopping() as stop:
+            run_id, result = finetune_run(
+                config, specs, paths.data_dir(args.data_dir), store, stop, source_run
+            )
     row = {
         "run_id": run_id,
         "task": result.task,
@@ -327,14 +335,15 @@ def cmd_transfer(args: argparse.Namespace) -> int:
     total = len(config.targets) * len(config.sizes) * len(config.seeds) * 2
     bar = TqdmSink(total)
     try:
-        transfer_id = transfer(
-            config,
-            catalog(args).tasks,
-            paths.data_dir(args.data_dir),
-            _store(args),
-            threading.Event(),
-            lambda f, m: (bar.progress(round(f * total), total), bar.bar.set_description(m)),
-        )
+        with stopping() as stop:
+            transfer_id = transfer(
+                config,
+                catalog(args).tasks,
+                paths.data_dir(args.data_dir),
+                _store(args),
+                stop,
+                lambda f, m: (bar.progress(round(f * total), total), bar.bar.set_description(m)),
+            )
     finally:
         bar.bar.close()
     args.run_id = transfer_id
@@ -346,14 +355,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     from studio.experiments import sweep
 
     config = sweep_config(load_yaml(args.config), args.config)
-    args.run_id = sweep(
-        config,
-        catalog(args).tasks,
-        paths.data_dir(args.data_dir),
-        _store(args),
-        threading.Event(),
-        lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
-    )
+    with stopping() as stop:
+        args.run_id = sweep(
+            config,
+            catalog(args).tasks,
+            paths.data_dir(args.data_dir),
+            _store(args),
+            stop,
+            lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
+        )
     return cmd_results(args)
 
 
@@ -391,8 +401,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
     with RunStore(_store(args)) as store:
-        store.mark_interrupted()
-        runs = store.list_runs()
+        dead = store.mark_interrupted()  # a read-only store: only shown as interrupted
+        runs = [r | {"status": "interrupted"} if r["id"] in dead else r for r in store.list_runs()]
     if args.json:
         print(json.dumps([{k: v for k, v in r.items()} for r in runs], indent=1, default=str))
         return 0

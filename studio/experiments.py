@@ -30,6 +30,7 @@ from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec
 from studio.session import execute, run_dir
 from studio.store import RunStore, StoreSink
+from studio.store.sink import SPILL_FILE
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -85,9 +86,9 @@ def finetune_run(
         config.model,
         device=config.device,
         source_run=source_run,
+        status="running",
     )
-    store.set_status(run_id, "running")
-    sink = StoreSink(store, run_id)
+    sink = StoreSink(store, run_id, spill=run_dir(store.path, run_id) / SPILL_FILE)
     try:
         result = finetune(config, sink, stop, Workspace.default(catalog, data_dir))
     except Exception as exc:
@@ -124,10 +125,10 @@ def transfer(
             config.base_model,
             device=config.device,
             source_run=source.run_id,
+            status="running",
         )
         if on_created is not None:
             on_created(transfer_id)
-        store.set_status(transfer_id, "running")
         leaked = [t for t in config.targets if t in source.mix]
         if leaked:
             store.add_log(
@@ -209,8 +210,8 @@ def sweep(
                 "transfer": config.transfer,
             },
             config.pretrain.get("model", "minilm"),
+            status="running",
         )
-        store.set_status(sweep_id, "running")
         with _fails_run(store, sweep_id):
             _sweep_subsets(config, catalog, data_dir, store_path, stop, report, sweep_id)
         store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
@@ -235,6 +236,8 @@ def _sweep_subsets(
         name = f"sweep {sweep_id}: {len(subset)} tasks"
         run_config = config_from_dict({**config.pretrain, "tasks": list(subset), "name": name})
         outcome = execute(run_config, catalog, data_dir, store_path, stop)
+        if outcome.status == "stopped":
+            return
         if outcome.status != "finished":
             raise StudioError(
                 f"pre-finetuning on {len(subset)} tasks {outcome.status}: "

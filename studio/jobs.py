@@ -190,7 +190,15 @@ def _resume(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
 
     data_dir, store = _where(spec)
     created = lambda run_id: emit("created", run_id=run_id)  # noqa: E731
-    outcome = resume(spec["run_id"], _catalog(spec), data_dir, store, stop, on_created=created)
+    outcome = resume(
+        spec["run_id"],
+        _catalog(spec),
+        data_dir,
+        store,
+        stop,
+        on_created=created,
+        allow_data_change=bool(spec.get("allow_data_change")),
+    )
     return asdict(outcome)
 
 
@@ -307,8 +315,17 @@ def main() -> int:
         # Below the window's priority: when both want a core the window gets it at once, and
         # when the window idles training still has every core.
         os.nice(NICENESS)
-    # Ctrl-C in the window's terminal reaches this process too: save and stop, like Stop.
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    kind = ""
+
+    def on_signal(signum: int, frame: object) -> None:
+        stop.set()
+        if kind in ABANDONED:
+            os._exit(1)
+
+    # Ctrl-C in the window's terminal, a logout, `kill PID` or a task manager: save and stop,
+    # like Stop (a job with nothing to save just ends).
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
     try:
         spec = json.loads(sys.stdin.readline())
         kind = str(spec.get("kind"))

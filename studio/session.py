@@ -5,23 +5,27 @@ This is a composition root (like cli.py): the one place that joins `train` and `
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import sqlite3
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from studio.core import paths
 from studio.core.config import RunConfig, config_from_dict
 from studio.core.errors import StudioError
 from studio.core.sink import Sink, TeeSink
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore, StoreSink
+from studio.store.sink import SPILL_FILE, recover_spill
 
 log = logging.getLogger(__name__)
-
-RESUMABLE = ("stopped", "interrupted", "failed")
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ def execute(
     if process_rank() > 0:
         return _follower(config, catalog, data_dir, stop, None)
     with RunStore(store_path) as store:
+        # Created `running` and owned by this process: the Runs tab never offers to delete it.
         run_id = store.create_run(
             run_name(config),
             "pretrain",
@@ -65,10 +70,12 @@ def execute(
             config.model,
             device=config.device,
             max_steps=config.max_steps,
+            status="running",
+            data_dir=str(data_dir) if data_dir is not None else None,
         )
         if on_created is not None:
             on_created(run_id)
-        return _train(store, run_id, config, catalog, data_dir, stop, extra_sink, None)
+        return _train(store, run_id, config, catalog, data_dir, stop, extra_sink)
 
 
 def resume(
@@ -79,49 +86,80 @@ def resume(
     stop: threading.Event,
     extra_sink: Sink | None = None,
     on_created: Callable[[str], None] | None = None,
+    allow_data_change: bool = False,
 ) -> Outcome:
-    """Continue a stopped, interrupted or failed run from its latest complete checkpoint.
+    """Continue a stopped, interrupted or failed run from its latest usable checkpoint.
 
-    Metric rows logged after that checkpoint (by a process that then died) are deleted first,
-    so the resumed run neither loses nor duplicates rows.
+    The run is claimed first, in one transaction, so a second resume of the same run is
+    refused (RunBusy) before any work. `data_dir` overrides the folder the run remembers.
+    Metric rows logged after the checkpoint (by a process that then died) are deleted, so the
+    resumed run neither loses nor duplicates rows. A run whose training data changed since
+    that checkpoint is refused (DataChanged, the run left as it was) unless
+    `allow_data_change`.
     """
-    from studio.train.checkpoint import complete_checkpoints
-
     if process_rank() > 0:
+        from studio.train.checkpoint import complete_checkpoints
+
         with RunStore(store_path) as store:  # only reads: the main process owns the run
-            config = config_from_dict(store.get_run(run_id)["config"], f"run {run_id}")
-        found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
-        return _follower(config, catalog, data_dir, stop, found[max(found)] if found else None)
-    with RunStore(store_path) as store:
-        store.mark_interrupted()
-        run = store.get_run(run_id)
-        if run["status"] not in RESUMABLE:
-            raise StudioError(
-                f"run {run_id} is {run['status']}; only a run that is "
-                f"{', '.join(RESUMABLE)} can be resumed"
-            )
+            run = store.get_run(run_id)
         config = config_from_dict(run["config"], f"run {run_id}")
         found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
-        latest = max(found) if found else None
-        with store.transaction():
-            store.delete_metrics_after(run_id, latest or 0)
-            for row in store.checkpoints(run_id):
-                if row["step"] not in found:
-                    store.remove_checkpoint(run_id, row["step"])
-        where = f"update {latest}" if latest else "the start (no checkpoint was saved)"
-        store.add_log(run_id, "info", f"resuming from {where}")
+        folder = found[max(found)] if found else None
+        return _follower(config, catalog, _data_dir(run, data_dir), stop, folder)
+    with RunStore(store_path) as store:
+        kind = store.get_run(run_id)["kind"]
+        if kind != "pretrain":
+            raise StudioError(f"run {run_id} is a {kind} run; only pre-finetuning runs resume")
+        before = store.claim(run_id)
+        try:
+            config = config_from_dict(before["config"], f"run {run_id}")
+            data_dir = _data_dir(before, data_dir)
+            store.update_run(run_id, data_dir=str(data_dir) if data_dir is not None else None)
+            checkpoint = _prepare_resume(store, run_id)
+        except BaseException:
+            _release(store, run_id, before)
+            raise
         if on_created is not None:  # the run's rows are now what the resumed run continues
             on_created(run_id)
         return _train(
-            store,
-            run_id,
-            config,
-            catalog,
-            data_dir,
-            stop,
-            extra_sink,
-            found.get(latest) if latest else None,
-        )
+            store, run_id, config, catalog, data_dir, stop, extra_sink, checkpoint, before,
+            allow_data_change,
+        )  # fmt: skip
+
+
+def _data_dir(run: dict[str, Any], given: Path | None) -> Path | None:
+    """An explicit folder, else the one the run trained on, else STUDIO_DATA_DIR."""
+    if given is not None:
+        return given
+    return Path(run["data_dir"]) if run.get("data_dir") else paths.data_dir()
+
+
+def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
+    """Tidy the run's folder and rows for a resume; return the checkpoint to continue from."""
+    from studio.train.checkpoint import complete_checkpoints, damaged_checkpoints, tidy
+
+    folder = run_dir(store.path, run_id)
+    root = folder / "checkpoints"
+    for name in tidy(root):
+        store.add_log(run_id, "info", f"removed {root / name}, left by a save cut short")
+    restored = recover_spill(store, run_id, folder / SPILL_FILE)
+    if restored:
+        store.add_log(run_id, "info", f"restored {restored} rows the store could not take before")
+    found = complete_checkpoints(root)
+    latest = max(found) if found else 0
+    where = f"update {latest}" if latest else "the start (no usable checkpoint)"
+    for step, problem in damaged_checkpoints(root).items():
+        if step > latest:
+            message = f"the checkpoint {problem}; resuming from {where} instead"
+            log.warning("run %s: %s", run_id, message)
+            store.add_log(run_id, "warning", message)
+    with store.transaction():
+        store.delete_metrics_after(run_id, latest)
+        for row in store.checkpoints(run_id):
+            if row["step"] not in found:
+                store.remove_checkpoint(run_id, row["step"])
+    store.add_log(run_id, "info", f"resuming from {where}")
+    return found.get(latest)
 
 
 def export_run(
@@ -132,8 +170,15 @@ def export_run(
     progress: Callable[[float, str], None] | None = None,
 ) -> Path:
     """Export checkpoint `which` (best, latest or a step) of a run; return the folder."""
-    from studio.train.export import export_checkpoint, select_checkpoint
+    from studio.train.export import ExportError, export_checkpoint, select_checkpoint
 
+    runs = run_dir(store_path, run_id).parent.resolve()
+    target = Path(out_dir).expanduser().resolve()
+    if target == runs or runs in target.parents:
+        raise ExportError(
+            f"{out_dir} is inside {runs}, where the studio keeps, prunes and deletes run "
+            "folders: an export there could be deleted. Choose a folder outside it."
+        )
     with RunStore(store_path) as store:
         run = store.get_run(run_id)
     checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
@@ -183,13 +228,17 @@ def _train(
     data_dir: Path | None,
     stop: threading.Event,
     extra_sink: Sink | None,
-    checkpoint: Path | None,
+    checkpoint: Path | None = None,
+    before: dict[str, Any] | None = None,
+    allow_data_change: bool = False,
 ) -> Outcome:
+    """Train a run this process owns (created or claimed `running`) and record how it ended."""
+    from studio.train.checkpoint import DataChanged
     from studio.train.loop import train
     from studio.train.setup import Workspace
 
-    store.set_status(run_id, "running")
-    sink = StoreSink(store, run_id)
+    folder = run_dir(store.path, run_id)
+    sink = StoreSink(store, run_id, spill=folder / SPILL_FILE)
     full_sink: Sink = TeeSink(sink, extra_sink) if extra_sink is not None else sink
     try:
         result = train(
@@ -197,25 +246,77 @@ def _train(
             full_sink,
             stop,
             Workspace.default(catalog, data_dir),
-            run_dir(store.path, run_id),
+            folder,
             checkpoint,
+            allow_data_change,
         )
+    except DataChanged as exc:  # nothing was trained: the run stays as it was
+        sink.log("warning", f"not resumed: {exc}")
+        sink.close()
+        if before is not None:
+            _release(store, run_id, before)
+        raise
     except StudioError as exc:
         return _fail(store, sink, run_id, str(exc), None)
     except Exception as exc:  # noqa: BLE001 - any crash must end up in the store
         return _fail(store, sink, run_id, f"{type(exc).__name__}: {exc}", traceback.format_exc())
     sink.close()
-    if result.step or checkpoint is None:  # a resumed run stopped while preparing keeps its step
-        store.update_run(run_id, step=result.step)
-    store.set_status(run_id, result.status)
+    # A resumed run stopped while preparing keeps its step.
+    step = result.step if result.step or checkpoint is None else None
+    _record_end(store, run_id, result.status, step=step)
     return Outcome(run_id, result.status, result.step)
 
 
 def _fail(
     store: RunStore, sink: StoreSink, run_id: str, message: str, trace: str | None
 ) -> Outcome:
+    """Record a failed run; a store that cannot take it is reported, never raised again."""
     sink.log("error", message if trace is None else f"{message}\n{trace}")
     sink.close()
-    store.set_status(run_id, "failed", error=message)
-    step = int(store.get_run(run_id).get("step") or 0)
-    return Outcome(run_id, "failed", step, message)
+    _record_end(store, run_id, "failed", error=message)
+    with contextlib.suppress(sqlite3.Error, StudioError):
+        return Outcome(run_id, "failed", int(store.get_run(run_id).get("step") or 0), message)
+    return Outcome(run_id, "failed", 0, message)
+
+
+def _record_end(
+    store: RunStore, run_id: str, status: str, step: int | None = None, error: str | None = None
+) -> None:
+    """Set how a run ended, waiting out a busy store; if it cannot, say so on stderr.
+
+    A run left `running` by a failed write is marked interrupted later (its process is gone),
+    and resuming it restores what was spilled.
+    """
+    for attempt in range(3):
+        try:
+            with store.transaction():
+                if step is not None:
+                    store.update_run(run_id, step=step)
+                store.set_status(run_id, status, error=error)
+            return
+        except (sqlite3.Error, StudioError) as exc:
+            problem = exc
+            time.sleep(0.5 * (attempt + 1))
+    log.error(
+        "run %s %s%s, but %s could not record it (%s); it will show as interrupted",
+        run_id,
+        status,
+        f" ({error})" if error else "",
+        store.path,
+        problem,
+    )
+
+
+def _release(store: RunStore, run_id: str, before: dict[str, Any]) -> None:
+    """Give a claimed run back as it was, when the resume ended before training."""
+    try:
+        store.update_run(
+            run_id,
+            status=before["status"],
+            error=before.get("error"),
+            finished=before.get("finished") or time.time(),
+            stage=None,
+            stage_progress=None,
+        )
+    except (sqlite3.Error, StudioError) as exc:
+        log.error("run %s: could not give the run back (%s)", run_id, exc)

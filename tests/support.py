@@ -77,3 +77,31 @@ def tiny_config(model: str, tasks: tuple[str, ...], **changes: Any) -> RunConfig
         eval_max_examples=20,
     )
     return base.replace(**changes)
+
+
+def read_only_command(folder: Path, argv: list[str]) -> list[str] | None:
+    """`argv` run where `folder` cannot be written, or None where this machine cannot do that.
+
+    As a normal user, file modes do it (the caller makes `folder` read-only); root ignores
+    modes, so there the command runs in its own mount namespace with `folder` bind-mounted
+    read-only onto itself: a real read-only file system, as a read-only share would be.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0:
+        return argv
+    if shutil.which("unshare") is None:
+        return None
+    probe = ["unshare", "-rm", "sh", "-c", 'mount --bind -o ro "$0" "$0"', str(folder)]
+    if subprocess.run(probe, capture_output=True).returncode != 0:
+        return None
+    return [
+        "unshare",
+        "-rm",
+        "sh",
+        "-c",
+        'mount --bind -o ro "$0" "$0" && exec "$@"',
+        str(folder),
+    ] + argv

@@ -172,6 +172,19 @@ def file_identity(path: Path) -> str:
     return f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
 
 
+def content_digest(path: Path) -> str:
+    """A digest of a file's bytes, remembered by its identity: read once after each edit."""
+
+    def digest() -> int:
+        sha = hashlib.sha1()
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                sha.update(block)
+        return int(sha.hexdigest()[:15], 16)
+
+    return f"{_remembered('digest', [file_identity(path)], digest):015x}"
+
+
 def _remembered(kind: str, key: list[Any], compute: Callable[[], int]) -> int:
     """`compute()`, kept in a small file of the cache named by `key`."""
     digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:24]

@@ -1,6 +1,6 @@
 """The SQLite run store."""
 
-from studio.store.runs import RunStore, StoreError, UnknownRun
+from studio.store.runs import ReadOnlyStore, RunBusy, RunStore, StoreError, UnknownRun
 from studio.store.sink import StoreSink
 
-__all__ = ["RunStore", "StoreError", "StoreSink", "UnknownRun"]
+__all__ = ["ReadOnlyStore", "RunBusy", "RunStore", "StoreError", "StoreSink", "UnknownRun"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import socket
 import sqlite3
@@ -22,6 +23,7 @@ from studio.core.sink import MetricRow
 from studio.store.liveness import run_alive
 from studio.store.schema import (
     KINDS,
+    RESUMABLE,
     RUN_COLUMNS,
     SCHEMA_VERSION,
     STATUSES,
@@ -45,6 +47,14 @@ _INSERT_LOG = "INSERT INTO logs (run_id, time, level, message) VALUES (?, ?, ?, 
 
 class StoreError(StudioError):
     """The store file cannot be opened or created; the message names the file."""
+
+
+class ReadOnlyStore(StoreError):
+    """A write to a store that this process may only read."""
+
+
+class RunBusy(StudioError):
+    """Another live process owns the run (it trains it); the message names the process."""
 
 
 class UnknownRun(StudioError, KeyError):
@@ -76,29 +86,67 @@ class RunStore:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else store_path()
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
-        except (OSError, sqlite3.Error) as e:
-            raise StoreError(f"{self.path}: cannot open the run store: {e}") from e
+        self.readonly = _read_only(self.path)
+        self._conn = self._connect()
         self.db = sqlite_utils.Database(self._conn)
         self._closed = False
         try:
-            self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            self.db.enable_wal()
-            # NORMAL is durable to an application crash in WAL mode; only power loss can drop
-            # the last commits, and it saves an fsync on every batch.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            # Only a new or older file needs the schema written: skipping the write transaction
-            # keeps opening cheap for the GUI thread while a worker holds the write lock.
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
-            if version != SCHEMA_VERSION:
-                with self.transaction():
-                    create_schema(self.db)
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} was written by a newer Muppet Studio (store version {version};"
+                    f" this one knows up to {SCHEMA_VERSION}). Update the studio, or open"
+                    " another store; this file was left as it is."
+                )
+            if not self.readonly:
+                self._prepare(version)
         except sqlite3.Error as e:
             self._conn.close()
-            raise StoreError(f"{self.path}: not a usable run store: {e}") from e
-        log.debug("opened run store %s", self.path)
+            raise StoreError(f"{self.path}: {_describe(e)}") from e
+        except StoreError:
+            self._conn.close()
+            raise
+        log.debug("opened run store %s%s", self.path, " (read-only)" if self.readonly else "")
+
+    def _connect(self) -> sqlite3.Connection:
+        if self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not a run store file; choose a .db file")
+        try:
+            if not self.readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                if not self.path.exists() and not os.access(self.path.parent, os.W_OK):
+                    raise StoreError(
+                        f"cannot create a run store in {self.path.parent}: the folder is read-only"
+                    )
+                return sqlite3.connect(str(self.path), timeout=BUSY_TIMEOUT_MS / 1000)
+            uri = self.path.resolve().as_uri()
+            conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute("PRAGMA user_version").fetchone()
+                return conn
+            except sqlite3.OperationalError:
+                # A WAL store in a folder we cannot write: SQLite cannot make its shared-memory
+                # file, so read the file as it is (commits still in a -wal file are not seen).
+                conn.close()
+                return sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True)
+        except (OSError, sqlite3.Error) as e:
+            raise StoreError(f"{self.path}: cannot open the run store: {_describe(e)}") from e
+
+    def _prepare(self, version: int) -> None:
+        self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        self.db.enable_wal()
+        # NORMAL is durable to an application crash in WAL mode; only power loss can drop
+        # the last commits, and it saves an fsync on every batch.
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        # Only a new or older file needs the schema written: skipping the write transaction
+        # keeps opening cheap for the GUI thread while a worker holds the write lock.
+        if version != SCHEMA_VERSION:
+            with self.transaction():
+                create_schema(self.db)
+
+    def busy_timeout(self, milliseconds: int) -> None:
+        """How long a write waits for another process's write lock before it fails."""
+        self._conn.execute(f"PRAGMA busy_timeout={int(milliseconds)}")
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -125,9 +173,19 @@ class RunStore:
         if self._conn.in_transaction:
             yield from self._savepoint()
             return
+        if self.readonly:
+            raise ReadOnlyStore(
+                f"{self.path} is read-only (the file or its folder cannot be written): its runs"
+                " can be listed and viewed, not changed or recorded"
+            )
         # IMMEDIATE takes the write lock up front, so a read followed by a write inside the block
         # cannot fail half-way with SQLITE_BUSY; the busy timeout makes it wait for other writers.
-        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as e:
+            if "readonly" in str(e):
+                raise ReadOnlyStore(f"{self.path}: {_describe(e)}") from e
+            raise
         try:
             yield
             self._conn.commit()
@@ -158,6 +216,7 @@ class RunStore:
         max_steps: int | None = None,
         source_run: str | None = None,
         status: str = "queued",
+        data_dir: str | None = None,
     ) -> str:
         """Record a new run and return its id."""
         check_choice(kind, KINDS, "kind")
@@ -174,6 +233,7 @@ class RunStore:
             "created": now,
             "step": 0,
             "max_steps": max_steps,
+            "data_dir": data_dir,
             **status_stamps(status, now),
         }
         for _ in range(100):
@@ -242,12 +302,43 @@ class RunStore:
             )
         return [_parse_run(r) for r in rows]
 
+    def claim(self, run_id: str, statuses: Sequence[str] = RESUMABLE) -> dict[str, Any]:
+        """Make this process the owner of a run, now `running`; return the row as it was.
+
+        One transaction moves the run from one of `statuses` to `running` with this pid and host,
+        so of two processes that claim the same run only one can win; the other gets RunBusy
+        naming the winner. A `running` run whose process is gone counts as interrupted.
+        """
+        now = time.time()
+        with self.transaction():
+            run = self.get_run(run_id)
+            status = run["status"]
+            if status == "running":
+                if run_alive(run, socket.gethostname(), now, HEARTBEAT_TIMEOUT_S):
+                    raise RunBusy(f"run {run_id} is already running ({_owner(run)})")
+                status = "interrupted"
+            if status not in statuses:
+                raise StudioError(
+                    f"run {run_id} is {status}; only a run that is "
+                    f"{', '.join(statuses)} can be resumed"
+                )
+            self._update(run_id, {"status": "running", **status_stamps("running", now)})
+        return {**run, "status": status}
+
     def delete_run(self, run_id: str) -> bool:
         """Delete a run and its metrics, logs and checkpoint rows (not its files).
 
-        Returns whether the run existed.
+        Returns whether the run existed. A run that a live process trains is refused (RunBusy):
+        the check and the delete are one transaction, so it cannot start in between.
         """
         with self.transaction():
+            rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
+            if rows and rows[0]["status"] == "running":
+                run = rows[0]
+                if run_alive(run, socket.gethostname(), time.time(), HEARTBEAT_TIMEOUT_S):
+                    raise RunBusy(
+                        f"run {run_id} is running ({_owner(run)}); stop it before deleting it"
+                    )
             for table in ("metrics", "logs", "checkpoints"):
                 self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self._conn.execute("DELETE FROM results WHERE transfer_id = ?", [run_id])
@@ -267,8 +358,8 @@ class RunStore:
         )
         dead = [r["id"] for r in candidates if not run_alive(r, here, now, heartbeat_timeout)]
         marked: list[str] = []
-        if not dead:
-            return marked
+        if not dead or self.readonly:  # read-only: the caller may only show them as interrupted
+            return dead
         with self.transaction():
             for run_id in dead:
                 # The status guard: the run may have finished between our read and this write.
@@ -420,6 +511,28 @@ class RunStore:
     def integrity_check(self) -> str:
         """SQLite's own consistency check: 'ok', or the problems found."""
         return "\n".join(str(r[0]) for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def _read_only(path: Path) -> bool:
+    """Whether an existing store cannot be written: the file, or the folder where SQLite
+    keeps its -wal and -shm files beside it."""
+    return path.is_file() and not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK))
+
+
+def _describe(error: BaseException) -> str:
+    """SQLite's reasons in words a user can act on."""
+    text = str(error)
+    if "file is not a database" in text:
+        return "this file is not a run store (not an SQLite database, or damaged)"
+    if "readonly" in text or "read-only" in text:
+        return f"it is read-only ({text})"
+    return text
+
+
+def _owner(run: Mapping[str, Any]) -> str:
+    if run.get("pid") and run.get("host"):
+        return f"process {run['pid']} on {run['host']}"
+    return "another process"
 
 
 def _now() -> float:

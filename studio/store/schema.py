@@ -11,10 +11,12 @@ from typing import Any
 
 import sqlite_utils
 
-SCHEMA_VERSION = 3  # 3: runs.stage, runs.stage_progress
+SCHEMA_VERSION = 4  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
+# A run in one of these can be continued from its latest checkpoint.
+RESUMABLE = ("stopped", "interrupted", "failed")
 # Statuses that end a session of work: reaching one stamps `finished`.
 ENDED = frozenset({"stopped", "interrupted", "finished", "failed"})
 
@@ -38,6 +40,7 @@ RUN_COLUMNS: dict[str, type] = {
     "heartbeat": float,
     "stage": str,  # what a running run prepares ("tokenizing mnli: 41%"); empty once it trains
     "stage_progress": float,  # how far, 0..1 (null: not known)
+    "data_dir": str,  # the local data folder the run trained on (resume uses it again)
 }
 
 # One fine-tuning result of a transfer experiment (v2).

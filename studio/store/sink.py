@@ -2,40 +2,64 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from studio.core.sink import MetricRow
-from studio.store.runs import RunStore
+from studio.store.runs import BUSY_TIMEOUT_MS, RunStore, StoreError
 
 log = logging.getLogger(__name__)
 
 # Log lines at these levels are written at once: they are often the last words before a crash.
 _URGENT_LEVELS = frozenset({"ERROR", "CRITICAL"})
+# A periodic write waits this long for another process's write lock, then tries again later:
+# a busy store must never hold a training step for seconds.
+QUICK_WAIT_MS = 100
+# close() waits this long for a busy store before it writes the rows to the spill file.
+CLOSE_PATIENCE_S = 30.0
+SPILL_FILE = "unsaved-rows.jsonl"
 
 
 class StoreSink:
     """Implements studio.core.sink.Sink for one run, writing to a RunStore in batches.
 
-    The training loop calls it in line, so it only buffers: metric rows, log lines and the
-    latest progress are written together in one transaction once `flush_interval` seconds have
-    passed since the last write, or on flush(), checkpoint() or close(). Use it from the thread
-    that created `store` (a RunStore belongs to one thread). close() flushes but leaves the store
-    open: the caller owns it.
+    The training loop calls it in line, so it only buffers: metric rows, log lines, the latest
+    progress and checkpoint records are written together in one transaction once
+    `flush_interval` seconds have passed since the last write, or on flush(), checkpoint() or
+    close(). A write that finds the store busy (another process holds its lock) or full keeps
+    everything buffered and is tried again later; nothing the loop reports is lost to a store
+    problem. What close() still cannot write goes to `spill` (JSON lines, read back by
+    `recover_spill`) and to stderr. Use it from the thread that created `store`; close()
+    leaves the store open: the caller owns it.
     """
 
-    def __init__(self, store: RunStore, run_id: str, flush_interval: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        flush_interval: float = 1.0,
+        spill: Path | None = None,
+        patience: float = CLOSE_PATIENCE_S,
+    ) -> None:
         self.store = store
         self.run_id = run_id
         self.flush_interval = flush_interval
+        self.spill = spill
+        self.patience = patience
         self._rows: list[MetricRow] = []
         self._logs: list[tuple[float, str, str]] = []
         self._progress: tuple[int, int] | None = None
         self._stage: tuple[str, float | None] | None = None
+        # ("add", step, path, metrics) or ("drop", step), in the order they happened.
+        self._checkpoints: list[tuple[Any, ...]] = []
         self._last_write = time.monotonic()
+        self._failing = False
 
     def __enter__(self) -> StoreSink:
         return self
@@ -77,24 +101,41 @@ class StoreSink:
             self._try_write()
 
     def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
-        """Record a checkpoint now, with everything buffered so far.
+        """Record a checkpoint, with everything buffered so far, now if the store lets us.
 
         Writing the buffer in the same transaction means a checkpoint row never exists without
         the metrics that led up to it, which resuming from it relies on.
         """
-        self._write(checkpoint=(step, path, metrics))
+        self._checkpoints.append(("add", int(step), str(path), dict(metrics)))
+        self._try_write()
 
     def drop_checkpoint(self, step: int) -> None:
         """The checkpoint of `step` was deleted from disk: forget its row."""
-        self.store.remove_checkpoint(self.run_id, step)
+        self._checkpoints.append(("drop", int(step)))
+        self._try_write()
 
-    def flush(self) -> None:
-        """Write everything buffered now."""
-        self._write()
+    def flush(self) -> bool:
+        """Write everything buffered now if the store lets us; return whether it did."""
+        return self._try_write()
 
-    def close(self) -> None:
-        """Flush; the store stays open."""
-        self.flush()
+    def close(self) -> bool:
+        """Write everything, waiting for a busy store; what cannot be written is spilled.
+
+        Returns whether everything reached the store. Never raises for a store problem.
+        """
+        deadline = time.monotonic() + self.patience
+        wait_ms = min(BUSY_TIMEOUT_MS, int(self.patience * 1000 / 3))
+        while not self._try_write(wait_ms):
+            if time.monotonic() >= deadline:
+                self._spill()
+                return False
+            time.sleep(0.2)
+        return True
+
+    @property
+    def pending(self) -> int:
+        """How many rows, lines and checkpoint records wait to be written."""
+        return len(self._rows) + len(self._logs) + len(self._checkpoints)
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -102,21 +143,31 @@ class StoreSink:
         if time.monotonic() - self._last_write >= self.flush_interval:
             self._try_write()
 
-    def _try_write(self) -> None:
-        """Write, but keep training if the database is busy or full: retry at the next interval."""
+    def _try_write(self, wait_ms: int = QUICK_WAIT_MS) -> bool:
+        """Write, but keep training if the store is busy, full or gone: retry later."""
         try:
-            self._write()
-        except sqlite3.OperationalError as e:
+            self.store.busy_timeout(wait_ms)
+            try:
+                self._write()
+            finally:
+                self.store.busy_timeout(BUSY_TIMEOUT_MS)
+        except (sqlite3.Error, StoreError) as e:
             self._last_write = time.monotonic()
-            log.warning(
-                "run %s: could not write to %s (%s); keeping %d rows to retry",
-                self.run_id,
-                self.store.path,
-                e,
-                len(self._rows) + len(self._logs),
-            )
+            if not self._failing:  # once per outage, not once per update
+                log.warning(
+                    "run %s: could not write to %s (%s); keeping the rows to retry",
+                    self.run_id,
+                    self.store.path,
+                    e,
+                )
+            self._failing = True
+            return False
+        if self._failing:
+            log.info("run %s: the store takes writes again", self.run_id)
+        self._failing = False
+        return True
 
-    def _write(self, checkpoint: tuple[int, str, Mapping[str, float]] | None = None) -> None:
+    def _write(self) -> None:
         store = self.store
         with store.transaction():
             store.add_metrics(self._rows, self.run_id)
@@ -130,11 +181,79 @@ class StoreSink:
             if self._stage is not None:
                 text, fraction = self._stage
                 store.update_run(self.run_id, stage=text or None, stage_progress=fraction)
-            if checkpoint is not None:
-                store.add_checkpoint(self.run_id, *checkpoint)
+            _apply_checkpoints(store, self.run_id, self._checkpoints)
         # Forget the buffers only once committed, so a failed write loses nothing.
         self._rows = []
         self._logs = []
         self._progress = None
         self._stage = None
+        self._checkpoints = []
         self._last_write = time.monotonic()
+
+    def _spill(self) -> None:
+        """Keep what the store would not take in the run's folder, and say so on stderr."""
+        records: list[dict[str, Any]] = [
+            {"metric": [r.step, r.name, r.value, r.task, r.wall_time]} for r in self._rows
+        ]
+        records += [{"log": list(entry)} for entry in self._logs]
+        records += [{"checkpoint": list(op)} for op in self._checkpoints]
+        if self._progress is not None:
+            records.append({"progress": list(self._progress)})
+        if not records:
+            return
+        where = "nowhere (no spill file)"
+        if self.spill is not None:
+            try:
+                self.spill.parent.mkdir(parents=True, exist_ok=True)
+                with self.spill.open("a", encoding="utf-8") as out:
+                    out.writelines(json.dumps(r) + "\n" for r in records)
+                where = str(self.spill)
+            except OSError as e:
+                where = f"nowhere: {self.spill} could not be written either ({e})"
+        log.error(
+            "run %s: %d rows could not be written to %s; they were kept in %s and are restored "
+            "when the run is resumed",
+            self.run_id,
+            len(records),
+            self.store.path,
+            where,
+        )
+        self._rows, self._logs, self._checkpoints, self._progress = [], [], [], None
+
+
+def _apply_checkpoints(store: RunStore, run_id: str, ops: list[tuple[Any, ...]]) -> None:
+    for op in ops:
+        if op[0] == "add":
+            store.add_checkpoint(run_id, *op[1:])
+        else:
+            store.remove_checkpoint(run_id, op[1])
+
+
+def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
+    """Write the rows a sink had to spill back into the store, then remove the file.
+
+    Returns how many records it restored. A line that cannot be read (the disk filled while
+    it was written) is skipped with a warning.
+    """
+    if not spill.is_file():
+        return 0
+    rows: list[MetricRow] = []
+    logs: list[tuple[float, str, str]] = []
+    ops: list[tuple[Any, ...]] = []
+    for number, line in enumerate(spill.read_text(encoding="utf-8").splitlines(), 1):
+        try:
+            record = json.loads(line)
+            if "metric" in record:
+                rows.append(MetricRow(*record["metric"]))
+            elif "log" in record:
+                logs.append(tuple(record["log"]))  # type: ignore[arg-type]
+            elif "checkpoint" in record:
+                ops.append(tuple(record["checkpoint"]))
+        except (ValueError, TypeError):
+            log.warning("%s, line %d: not a spilled row; skipped", spill, number)
+    with store.transaction():
+        store.add_metrics(rows, run_id)
+        store.add_logs(run_id, logs)
+        _apply_checkpoints(store, run_id, ops)
+    spill.unlink()
+    return len(rows) + len(logs) + len(ops)

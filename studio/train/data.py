@@ -19,7 +19,7 @@ from transformers import PreTrainedTokenizerFast
 from studio.core import synthetic
 from studio.core.availability import Availability
 from studio.core.errors import StudioError
-from studio.core.records import SPLITS, file_identity, validated
+from studio.core.records import SPLITS, content_digest, validated
 from studio.core.tasks import TaskSpec
 from studio.train.hub import hub_records
 from studio.train.tokenize import FEATURE_VERSION, tokenize_function
@@ -43,6 +43,8 @@ class TaskData:
     validation_records: datasets.Dataset
     # The tokenizer that made the features: summarization decodes generated ids with it.
     tokenizer: PreTrainedTokenizerFast | None = None
+    # Changes when the training records do: a resume compares it with the checkpoint's.
+    fingerprint: str = ""
 
 
 def rows(features: datasets.Dataset, indices: np.ndarray) -> dict[str, list[Any]]:
@@ -118,7 +120,7 @@ def split_records(
     spec: TaskSpec, where: Availability, split: str, cache: Path, synthetic_root: Path
 ) -> tuple[datasets.Dataset, str]:
     """A split's records (a local file, or hub rows mapped to the record format) and a key
-    that changes when they do."""
+    that changes when they do (a digest of the file's bytes, or the hub rows' fingerprint)."""
     folder = local_folder(spec, where, synthetic_root)
     if folder is None:
         return hub_records(spec, split)
@@ -130,7 +132,7 @@ def split_records(
         cache_dir=str(cache / "datasets"),
         writer_batch_size=WRITER_BATCH,
     )
-    return raw, file_identity(path)
+    return raw, f"sha1:{content_digest(path)}"
 
 
 @dataclass(frozen=True)
@@ -202,4 +204,5 @@ def load_task(
         train_examples=first,
         validation_records=validation_records[0],
         tokenizer=how.tokenizer,
+        fingerprint=train_records[1],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -22,11 +23,17 @@ from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
 from studio.core.paths import export_target_problem
-from studio.train.checkpoint import best_checkpoint, complete_checkpoints, read_state
+from studio.train.checkpoint import (
+    best_checkpoint,
+    complete_checkpoints,
+    damaged_checkpoints,
+    read_state,
+)
 from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
 
 Progress = Callable[[float, str], None]
+log = logging.getLogger(__name__)
 
 
 class ExportError(StudioError):
@@ -34,10 +41,20 @@ class ExportError(StudioError):
 
 
 def select_checkpoint(root: Path, which: str) -> Path:
-    """`best` (highest mean validation metric), `latest`, or a step number."""
+    """`best` (highest mean validation metric), `latest`, or a step number.
+
+    Damaged checkpoints are skipped with a warning that names them; asked for by step, one is
+    an error that says what is wrong with it.
+    """
     found = complete_checkpoints(root)
+    damaged = damaged_checkpoints(root)
+    if which.isdigit() and int(which) in damaged:
+        raise ExportError(f"the checkpoint {damaged[int(which)]}")
+    for problem in damaged.values():
+        log.warning("skipping the damaged checkpoint %s", problem)
     if not found:
-        raise ExportError(f"{root}: this run has no complete checkpoint to export")
+        also = "".join(f"\n  damaged: {p}" for p in damaged.values())
+        raise ExportError(f"{root}: this run has no complete checkpoint to export{also}")
     if which == "latest":
         return found[max(found)]
     if which == "best":

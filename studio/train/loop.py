@@ -22,7 +22,14 @@ from studio.core.sampling import TaskScheduler, task_probabilities
 from studio.core.scaling import loss_scale
 from studio.core.sink import MetricRow, Sink, Stages
 from studio.train.batching import TaskStream, collate
-from studio.train.checkpoint import load_checkpoint, prune, save_checkpoint
+from studio.train.checkpoint import (
+    DataChanged,
+    data_changes,
+    load_checkpoint,
+    prune,
+    read_state,
+    save_checkpoint,
+)
 from studio.train.data import TaskData, release_pages
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
@@ -137,13 +144,15 @@ def train(
     ws: Workspace,
     run_dir: Path | None = None,
     resume: Path | None = None,
+    allow_data_change: bool = False,
 ) -> TrainResult:
     """Pre-finetune a shared encoder on `config.tasks`, reporting through `sink`.
 
     Checks `stop` between updates; when it is set, saves a checkpoint and returns with status
     `stopped`. A Stop while the data is prepared ends the run at once (status `stopped`, no
     checkpoint: there is nothing to save). Checkpoints go to `run_dir/checkpoints` (none
-    without a run_dir); `resume` is a checkpoint folder to continue from.
+    without a run_dir); `resume` is a checkpoint folder to continue from. A task whose
+    training data differs from the checkpoint's raises DataChanged unless `allow_data_change`.
     """
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
@@ -162,6 +171,12 @@ def train(
         sink.flush()
         return TrainResult("stopped", 0)
     stages.end()
+    if resume is not None:
+        changes = data_changes(read_state(resume), tasks)
+        if changes and not allow_data_change:
+            raise DataChanged(resume, changes)
+        for change in changes:
+            sink.log("warning", f"resuming on changed data: {change}")
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
     model = MultiTaskModel(encoder, specs, config.head_sharing, config.label_smoothing)
@@ -248,6 +263,7 @@ def train(
                 "config": config.to_dict(),
                 "probabilities": probs,
                 "train_examples": {t: d.train_examples for t, d in tasks.items()},
+                "data": {t: d.fingerprint for t, d in tasks.items()},
                 "heads": accelerator.unwrap_model(model).describe_heads(),
             }
             # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.

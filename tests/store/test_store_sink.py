@@ -114,7 +114,7 @@ def test_a_locked_database_keeps_the_rows_for_later(
         blocker.execute("BEGIN IMMEDIATE")
         with caplog.at_level(logging.WARNING, logger="studio.store.sink"):
             sink.metrics(_rows(3))  # the training loop goes on
-        assert "keeping 3 rows" in caplog.text
+        assert "keeping the rows to retry" in caplog.text
         blocker.execute("ROLLBACK")
     finally:
         blocker.close()
