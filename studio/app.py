@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -25,12 +26,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
+    from studio.core import paths
     from studio.core.errors import StudioError
     from studio.core.tasks import studio_catalog
     from studio.ui.icons import app_icon
     from studio.ui.main_window import MainWindow
+    from studio.ui.store_dialog import usable_store
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Muppet Studio")
@@ -45,14 +49,23 @@ def main(argv: list[str] | None = None) -> int:
             f"The task catalog is broken:\n\n{exc}\n\nFix or remove that file and start again.",
         )
         return 1
+    store = usable_store(Path(args.store) if args.store else paths.store_path())
+    if store is None:
+        return 1
     window = MainWindow(
         catalog.tasks,
-        Path(args.store) if args.store else None,
+        store,
         Path(args.data_dir) if args.data_dir else None,
         tasks_dirs=tuple(args.tasks_dir),
         problems=catalog.problems,
     )
     window.show()
+    # SIGTERM (a logout, `kill PID`) closes the window like its close button: running jobs
+    # save a checkpoint and stop. The timer lets Python's handler run while Qt waits.
+    signal.signal(signal.SIGTERM, lambda signum, frame: window.close())
+    ticker = QTimer()
+    ticker.timeout.connect(lambda: None)
+    ticker.start(250)
     return app.exec()
 
 

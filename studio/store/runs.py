@@ -325,6 +325,11 @@ class RunStore:
             self._update(run_id, {"status": "running", **status_stamps("running", now)})
         return {**run, "status": status}
 
+    def run_states(self) -> dict[str, tuple[str, int]]:
+        """Every run's (status, step): a cheap poll for views that list runs."""
+        cursor = self._conn.execute("SELECT id, status, step FROM runs")
+        return {run_id: (status, step or 0) for run_id, status, step in cursor}
+
     def delete_run(self, run_id: str) -> bool:
         """Delete a run and its metrics, logs and checkpoint rows (not its files).
 

@@ -429,7 +429,8 @@ class MainWindow(QMainWindow):
         run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)
         if run_id is None or self._busy():
             return
-        job = train_job(None, self.catalog, self.data_dir, self.store_path, resume_id=run_id)
+        # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
+        job = train_job(None, self.catalog, None, self.store_path, resume_id=run_id)
         self._launch(Worker(job), f"Resuming {run_id}…")
 
     def _launch(self, worker: Worker, message: str) -> None:

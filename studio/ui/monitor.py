@@ -205,6 +205,11 @@ class MonitorView(QWidget):
         changed: set[SeriesKey] = set()
         for run in self._runs.values():
             rows = self._store.metrics_after(run.last_id, run.run_id, limit=POLL_LIMIT)
+            if rows and self._rewound(run, rows):
+                # Another process resumed the run: the rows after its checkpoint were deleted
+                # and come again. Draw the run from the store as it is now.
+                self.show_runs(list(self._runs))
+                return True
             if rows:
                 changed |= self._ingest(run, rows)
         if changed:
@@ -349,6 +354,14 @@ class MonitorView(QWidget):
             values = np.array([r["value"] for r in group], dtype=float)
             self._series[key].extend(steps, (walls - run.t0) / 60.0, values)
         return {(run.run_id, task, name) for task, name in groups}
+
+    def _rewound(self, run: _Run, rows: list[dict[str, Any]]) -> bool:
+        """Whether new rows go back to steps a series already has."""
+        for row in rows:
+            series = self._series.get((run.run_id, row["task"], row["name"]))
+            if series is not None and row["step"] <= series.last_step:
+                return True
+        return False
 
     def _panel_for(self, key: SeriesKey) -> PlotPanel | None:
         _, task, name = key

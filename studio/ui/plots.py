@@ -108,6 +108,11 @@ class Series:
         if self.alpha > 0:
             self._smooth_from(old)
 
+    @property
+    def last_step(self) -> float:
+        """The step of the newest row (-inf when empty)."""
+        return float(self._data[STEP, self.n - 1]) if self.n else -math.inf
+
     def set_alpha(self, alpha: float) -> bool:
         """Smooth with `alpha` from now on; returns whether that changed anything."""
         if alpha == self.alpha:

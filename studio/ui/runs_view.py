@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
+import sqlite3
 import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal
+from PySide6.QtCore import (
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,7 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.session import run_dir
-from studio.store import RunStore
+from studio.store import RunBusy, RunStore, StoreError
+
+log = logging.getLogger(__name__)
 
 COLUMNS = (
     "Name",
@@ -42,6 +53,8 @@ COLUMNS = (
     "Id",
 )
 KIND_COLUMN, STARTED_COLUMN = COLUMNS.index("Kind"), COLUMNS.index("Started")
+STEPS_COLUMN = COLUMNS.index("Steps")
+POLL_MS = 2000  # how often the tab looks for runs that started, ended or moved on
 KINDS = (
     ("All kinds", ""),
     ("Pre-finetuning", "pretrain"),
@@ -199,6 +212,12 @@ class RunsView(QWidget):
         layout.addWidget(self.table)
         self.runs: dict[str, dict[str, Any]] = {}
         self.refresh()
+        # Runs change status in other processes (a window's job, a CLI resume): follow them,
+        # so what Delete and Resume offer is what is true now.
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._tick)
+        self._timer.start()
 
     def set_store(self, store_path: Path) -> None:
         self.store_path = Path(store_path)
@@ -218,6 +237,37 @@ class RunsView(QWidget):
         self.table.sortByColumn(STARTED_COLUMN, Qt.SortOrder.DescendingOrder)
         self.select(selected)
         self._update_buttons()
+
+    def poll(self) -> bool:
+        """Follow the store: refresh when runs came, went or changed status; update steps.
+
+        Returns whether anything changed.
+        """
+        with RunStore(self.store_path) as store:
+            store.mark_interrupted()
+            states = store.run_states()
+        shown = {i: (r["status"], r.get("step") or 0) for i, r in self.runs.items()}
+        if states == shown:
+            return False
+        if states.keys() != shown.keys() or any(states[i][0] != s for i, (s, _) in shown.items()):
+            self.refresh()
+            return True
+        for row in range(self.model.rowCount()):
+            item = self.model.item(row, STEPS_COLUMN)
+            run = self.runs[item.data(Qt.ItemDataRole.UserRole + 1)]
+            step = states[run["id"]][1]
+            if step != (run.get("step") or 0):
+                run["step"] = step
+                item.setText(f"{step} / {run.get('max_steps') or '?'}")
+                item.setData(step, Qt.ItemDataRole.UserRole)
+        return True
+
+    def _tick(self) -> None:
+        if self.isVisible():
+            try:
+                self.poll()
+            except (sqlite3.Error, StoreError) as e:  # shown on the next refresh; keep polling
+                log.warning("runs poll failed: %s", e)
 
     def show_kind(self, kind: str) -> None:
         """Show runs of one kind ("pretrain", "finetune", "transfer", "sweep"), or "" for all."""
@@ -308,8 +358,10 @@ class RunsView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        delete_runs(self.store_path, ids)
+        refused = delete_runs(self.store_path, ids)
         self.refresh()
+        if refused:
+            QMessageBox.warning(self, "Some runs were not deleted", "\n\n".join(refused))
 
     def _diff(self) -> None:
         ids = self.selected()
@@ -317,15 +369,24 @@ class RunsView(QWidget):
         dialog.exec()
 
 
-def delete_runs(store_path: Path, run_ids: list[str]) -> None:
-    """Delete runs from the store and their folders (checkpoints) from disk."""
+def delete_runs(store_path: Path, run_ids: list[str]) -> list[str]:
+    """Delete runs from the store and their folders (checkpoints) from disk.
+
+    A run that a live process trains (it may have started since the user chose it) is kept;
+    returns why each kept run was.
+    """
     import shutil
 
+    refused = []
     with RunStore(store_path) as store:
         for run_id in run_ids:
-            store.delete_run(run_id)
-    for run_id in run_ids:
-        shutil.rmtree(run_dir(store_path, run_id), ignore_errors=True)
+            try:
+                store.delete_run(run_id)
+            except RunBusy as e:
+                refused.append(str(e))
+                continue
+            shutil.rmtree(run_dir(store_path, run_id), ignore_errors=True)
+    return refused
 
 
 def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:

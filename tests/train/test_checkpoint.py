@@ -116,12 +116,58 @@ def test_rng_states_round_trip() -> None:
     assert torch.equal(got[0], expected[0]) and got[1:] == expected[1:]
 
 
-def test_half_written_checkpoints_are_ignored(tmp_path: Path) -> None:
-    (tmp_path / ".tmp-step-9-abc").mkdir()  # a crash mid-save leaves only a temporary folder
-    (tmp_path / "step-8").mkdir()  # no trainer_state.json: not complete
-    (tmp_path / "step-4").mkdir()
-    (tmp_path / "step-4" / "trainer_state.json").write_text("{}")
-    assert list(ckpt.complete_checkpoints(tmp_path)) == [4]
+@pytest.fixture(scope="module")
+def saved(tiny_model: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The checkpoints of updates 2, 4 and 6 of a short run (copy before damaging them)."""
+    from studio.core.tasks import default_tasks_dir, load_catalog
+
+    folder = tmp_path_factory.mktemp("run")
+    config = _config(tiny_model, max_steps=6, checkpoint_every=2, keep_checkpoints=5)
+    ws = Workspace.default(load_catalog(default_tasks_dir()), None)
+    train(config, MemorySink(), threading.Event(), ws, run_dir=folder)
+    return folder / "checkpoints"
+
+
+@pytest.fixture
+def root(saved: Path, tmp_path: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(saved, tmp_path / "checkpoints"))
+
+
+def test_half_written_and_half_deleted_folders_are_not_checkpoints(root: Path) -> None:
+    (root / ".tmp-step-9-abc").mkdir()  # a kill mid-save leaves only a temporary folder
+    (root / "step-8").mkdir()  # not written by the studio: nothing a loader needs
+    assert list(ckpt.complete_checkpoints(root)) == [2, 4, 6]
+    assert "model.safetensors is missing" in ckpt.damaged_checkpoints(root)[8]
+    assert ckpt.tidy(root) == [".tmp-step-9-abc"]
+    ckpt.discard(root / "step-2")  # renamed away first: never a half-deleted step-2
+    assert sorted(p.name for p in root.iterdir()) == ["step-4", "step-6", "step-8"]
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (lambda f: f.joinpath("model.safetensors").write_bytes(
+            f.joinpath("model.safetensors").read_bytes()[:1000]), "truncated"),
+        (lambda f: f.joinpath("optimizer.pt").unlink(), "optimizer.pt is missing"),
+        (lambda f: f.joinpath("trainer_state.json").write_text(
+            "x" * f.joinpath("trainer_state.json").stat().st_size), "cannot be read"),
+        (lambda f: f.joinpath("manifest.json").unlink() or f.joinpath("rng.safetensors")
+            .write_bytes(b"\xff" * 64), "rng.safetensors cannot be read"),
+    ],
+    ids=["truncated model", "missing optimizer", "garbage state", "old, garbage rng"],
+)  # fmt: skip
+def test_a_damaged_checkpoint_is_named_and_skipped_by_prune_and_best(
+    root: Path, damage: object, problem: str
+) -> None:
+    damage(root / "step-6")  # type: ignore[operator]
+    assert list(ckpt.complete_checkpoints(root)) == [2, 4]
+    damaged = ckpt.damaged_checkpoints(root)
+    assert list(damaged) == [6] and str(root / "step-6") in damaged[6] and problem in damaged[6]
+    assert ckpt.best_checkpoint(root) in (root / "step-2", root / "step-4")
+    assert ckpt.prune(root, keep_last=1) in ([2], [])  # the best of 2 and 4 stays
+    assert (root / "step-6").is_dir()  # a damaged checkpoint is for the user to look at
 
 
 def test_retention_keeps_the_last_and_the_best(

@@ -370,3 +370,19 @@ def test_close_store_stops_polling_and_show_runs_reopens(view: MonitorView, stor
     assert view.poll() is False
     view.show_runs([run])
     assert view.curve_data(run, "total_loss")[0].size == 50
+
+
+def test_rows_deleted_by_a_resume_elsewhere_are_redrawn(view: MonitorView, store) -> None:
+    run = _make_run(store, steps=15)
+    view.show_runs([run])
+    # Another process resumes from the checkpoint of step 10: rows 11-15 go and come again.
+    store.delete_metrics_after(run, 10)
+    again = [
+        MetricRow(r.step, r.name, r.value + 5, r.task, r.wall_time) for r in _rows(range(11, 16))
+    ]
+    store.add_metrics(again, run)
+    assert view.poll() is True
+    x, y = view.curve_data(run, "loss", "rte")
+    np.testing.assert_array_equal(x, np.arange(1, 16))  # not 1-15 then 11-15 again
+    assert y[-1] == pytest.approx(6.0 + 1.0 / 15)
+    assert view.poll() is False

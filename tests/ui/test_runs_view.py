@@ -154,3 +154,39 @@ def test_delete_removes_runs_with_their_folders(
     assert len(asked) == 2 and runs["stopped"] in view.visible_ids()
     with RunStore(store_path) as store:
         assert store.get_run(runs["stopped"])["status"] == "stopped"
+
+
+def test_the_tab_follows_runs_other_processes_start_and_refuses_to_delete_a_live_one(
+    view: RunsView, runs: dict[str, str], store_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+    import sys
+
+    # Another process resumes the stopped run (its claim makes it `running`, owned by it).
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with RunStore(store_path) as store:
+            store.set_status(runs["stopped"], "running")
+            store.update_run(runs["stopped"], pid=owner.pid)
+        view.select([runs["stopped"]])
+        assert view.buttons["delete"].isEnabled()  # what the tab knew before it looked again
+        # The user clicks Delete before the tab's next poll: the store refuses in its transaction.
+        warned: list[str] = []
+        monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
+        monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+        view.buttons["delete"].click()
+        assert f"process {owner.pid}" in warned[0] and "stop it before deleting it" in warned[0]
+        assert run_dir(store_path, runs["muppet"]).is_dir()
+        assert _cells(view, runs["stopped"])["Status"] == "running"  # refreshed after the refusal
+        assert not view.buttons["delete"].isEnabled()
+        with RunStore(store_path) as store:
+            store.update_run(runs["stopped"], step=7)
+        assert view.poll() is True and _cells(view, runs["stopped"])["Steps"] == "7 / 9"
+        assert view.poll() is False
+    finally:
+        owner.kill()
+        owner.wait()
+    assert view.poll() is True  # its process is gone: interrupted, and deletable again
+    assert _cells(view, runs["stopped"])["Status"] == "interrupted"
+    view.select([runs["stopped"]])
+    assert view.buttons["delete"].isEnabled()

@@ -1,0 +1,68 @@
+"""What the window does with a run store it cannot use: say why, offer another, never overwrite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+
+from studio.store import RunStore, StoreError
+
+OPEN, CREATE, QUIT = "open", "create", "quit"
+
+
+def store_problem(path: Path) -> str | None:
+    """Why the window cannot record runs in the store at `path`, or None when it can."""
+    try:
+        with RunStore(path) as store:
+            if store.readonly:
+                return (
+                    f"{path} is read-only (the file or its folder cannot be written), so new "
+                    "runs could not be recorded in it."
+                )
+    except StoreError as exc:
+        return str(exc)
+    return None
+
+
+def ask(problem: str, parent: QWidget | None = None) -> str:
+    """The dialog: OPEN another store, CREATE a new one, or QUIT."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("Muppet Studio cannot use this run store")
+    box.setText("The run store cannot be used.")
+    box.setInformativeText(f"{problem}\n\nThe file is left as it is.")
+    choices = {
+        box.addButton("Open another store…", QMessageBox.ButtonRole.AcceptRole): OPEN,
+        box.addButton("Create a new store…", QMessageBox.ButtonRole.ActionRole): CREATE,
+        box.addButton("Quit", QMessageBox.ButtonRole.RejectRole): QUIT,
+    }
+    box.exec()
+    return choices.get(box.clickedButton(), QUIT)
+
+
+def usable_store(path: Path, parent: QWidget | None = None) -> Path | None:
+    """`path` if the window can record runs in it, else the store the user picks instead.
+
+    Returns None when the user quits. The unusable file is never written.
+    """
+    while (problem := store_problem(path)) is not None:
+        choice = ask(problem, parent)
+        if choice == QUIT:
+            return None
+        folder = str(path.parent if path.parent.is_dir() else Path.home())
+        if choice == OPEN:
+            picked, _ = QFileDialog.getOpenFileName(
+                parent, "Open run store", folder, "Run store (*.db);;All files (*)"
+            )
+        else:
+            picked, _ = QFileDialog.getSaveFileName(
+                parent,
+                "New run store",
+                str(Path(folder) / "studio.db"),
+                "Run store (*.db)",
+                options=QFileDialog.Option.DontConfirmOverwrite,
+            )  # fmt: skip  (an existing file is opened, never replaced)
+        if picked:
+            path = Path(picked)
+    return path
