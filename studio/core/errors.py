@@ -24,3 +24,8 @@ class DataError(StudioError):
         self.path = path
         self.line = line
         self.problem = problem
+
+
+# How a refused resume's message starts (train.checkpoint.DataChanged): the window, which
+# only sees the message of a job's error, recognises it by this.
+DATA_CHANGED = "the training data changed since the checkpoint"

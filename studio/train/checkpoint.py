@@ -37,7 +37,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from studio.core.errors import StudioError
+from studio.core.errors import DATA_CHANGED, StudioError
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class DataChanged(StudioError):
     def __init__(self, folder: Path, changes: list[str]) -> None:
         self.changes = changes
         super().__init__(
-            f"the training data changed since the checkpoint {folder} was saved:\n  "
+            f"{DATA_CHANGED} {folder} was saved:\n  "
             + "\n  ".join(changes)
             + "\nIts sampler positions belong to the old data. Put the data back, or resume "
             "with --allow-data-change to continue on the new data."

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from studio.core import paths
 from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig, load_config
-from studio.core.errors import StudioError
+from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
 from studio.core.tasks import TaskSpec, studio_catalog
@@ -77,6 +77,7 @@ class MainWindow(QMainWindow):
         saved_dir = self.settings.value("data_dir", "") or None
         self.data_dir = paths.data_dir(data_dir or saved_dir)
         self.worker: Worker | None = None  # pre-finetuning (start or resume)
+        self.resuming: str | None = None  # the run that worker resumes
         self.transfer_worker: Worker | None = None
         self.export_worker: Worker | None = None
         self.running_id: str | None = None
@@ -425,12 +426,13 @@ class MainWindow(QMainWindow):
         job = train_job(config, self.catalog, self.data_dir, self.store_path)
         self._launch(Worker(job), "Starting…")
 
-    def resume(self, run_id: str | None) -> None:
+    def resume(self, run_id: str | None, allow_data_change: bool = False) -> None:
         run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)
         if run_id is None or self._busy():
             return
         # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
-        job = train_job(None, self.catalog, None, self.store_path, resume_id=run_id)
+        job = train_job(None, self.catalog, None, self.store_path, run_id, allow_data_change)
+        self.resuming = run_id
         self._launch(Worker(job), f"Resuming {run_id}…")
 
     def _launch(self, worker: Worker, message: str) -> None:
@@ -459,10 +461,23 @@ class MainWindow(QMainWindow):
     def _run_finished(self, outcome: Any, error: str | None = None) -> None:
         self.worker = None
         self.running_id = None
+        resumed, self.resuming = self.resuming, None
         self._update_actions()
         self.runs.refresh()
         self.monitor.poll()
         error = error or getattr(outcome, "error", None)
+        if error and resumed and error.startswith(DATA_CHANGED):
+            self.status.setText(f"Run {resumed} was not resumed: its data changed")
+            answer = QMessageBox.question(
+                self,
+                "The training data changed",
+                f"{error.split(chr(10) + 'Its sampler')[0]}\n\nThe run's sampler positions belong "
+                "to the old data. Resume on the changed data anyway? (Put the data back and "
+                "resume instead to continue exactly.)",
+            )
+            if answer == QMessageBox.StandardButton.Yes:
+                self.resume(resumed, allow_data_change=True)
+            return
         if error:
             self.status.setText("The run failed")
             self.show_error("The run failed", error)

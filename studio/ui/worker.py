@@ -92,7 +92,12 @@ def _in_child(spec_of: Callable[[], dict]) -> Job:
 
 
 def train_job(
-    config: Any, catalog: dict, data_dir: Any, store_path: Any, resume_id: str | None = None
+    config: Any,
+    catalog: dict,
+    data_dir: Any,
+    store_path: Any,
+    resume_id: str | None = None,
+    allow_data_change: bool = False,
 ) -> Job:
     """A job that trains a new run (or resumes `resume_id`) and records it in the store."""
 
@@ -100,7 +105,10 @@ def train_job(
         from studio.jobs import job
 
         if resume_id is not None:
-            return job("resume", catalog, data_dir, store_path, run_id=resume_id)
+            return job(
+                "resume", catalog, data_dir, store_path, run_id=resume_id,
+                allow_data_change=allow_data_change,
+            )  # fmt: skip
         return job("train", catalog, data_dir, store_path, config=config.to_dict())
 
     return _in_child(spec)
