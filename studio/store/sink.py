@@ -107,7 +107,10 @@ class StoreSink:
         the metrics that led up to it, which resuming from it relies on.
         """
         self._checkpoints.append(("add", int(step), str(path), dict(metrics)))
-        self._try_write()
+        if not self._try_write():
+            # The checkpoint is on disk: a kill now must not lose the rows that led up to it,
+            # which a resume from it keeps. The spill file is merged at close() or on resume.
+            self._spill()
 
     def drop_checkpoint(self, step: int) -> None:
         """The checkpoint of `step` was deleted from disk: forget its row."""
@@ -130,6 +133,11 @@ class StoreSink:
                 self._spill()
                 return False
             time.sleep(0.2)
+        if self.spill is not None and self.spill.exists():
+            try:
+                recover_spill(self.store, self.run_id, self.spill)
+            except (sqlite3.Error, StoreError, OSError) as e:  # still kept for the next resume
+                log.warning("run %s: %s stays for the next resume (%s)", self.run_id, self.spill, e)
         return True
 
     @property
@@ -210,9 +218,9 @@ class StoreSink:
                 where = str(self.spill)
             except OSError as e:
                 where = f"nowhere: {self.spill} could not be written either ({e})"
-        log.error(
-            "run %s: %d rows could not be written to %s; they were kept in %s and are restored "
-            "when the run is resumed",
+        log.warning(
+            "run %s: %d rows could not be written to %s yet; they are kept in %s until it can "
+            "take them (at the end of the run, or when it is resumed)",
             self.run_id,
             len(records),
             self.store.path,

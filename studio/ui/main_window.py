@@ -507,7 +507,7 @@ class MainWindow(QMainWindow):
             with RunStore(store_path) as store:
                 store.list_runs()
         except StudioError as exc:
-            self.show_error("Cannot open that run store", f"{store_path}: {exc}")
+            self.show_error("Cannot open that run store", str(exc))
             return
         self.store_path = Path(store_path)
         for view in (self.monitor, self.runs, self.transfer):

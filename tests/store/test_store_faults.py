@@ -185,7 +185,7 @@ def test_a_sink_waits_briefly_keeps_everything_and_spills_what_close_cannot_writ
         sink.checkpoint(3, "/runs/x/step-3", {"eval_mean": 0.5})
         sink.metrics(_rows(2, start=4))
         sink.drop_checkpoint(3)
-        assert sink.pending == 7
+        assert sink.pending == 3  # the rows before the checkpoint went to disk at once
         sink.log("error", "last words")
         assert sink.close() is False  # no exception: the run must not die of it
     finally:
@@ -198,3 +198,23 @@ def test_a_sink_waits_briefly_keeps_everything_and_spills_what_close_cannot_writ
     assert store.checkpoints(run_id) == []  # added, then dropped: in order
     assert store.logs(run_id)[-1]["message"] == "last words"
     assert not spill.exists()
+
+
+def test_rows_before_a_checkpoint_the_store_refused_are_kept_on_disk_until_it_takes_them(
+    store: RunStore, run_id: str, db_path: Path, tmp_path: Path
+) -> None:
+    spill = tmp_path / "unsaved-rows.jsonl"
+    sink = StoreSink(store, run_id, flush_interval=0.0, spill=spill, patience=1.0)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        sink.metrics(_rows(4))
+        sink.checkpoint(4, "/runs/x/step-4", {})  # on disk now; a kill -9 may come next
+        assert len(spill.read_text().splitlines()) == 5 and sink.pending == 0
+        sink.metrics(_rows(2, start=5))
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert sink.close() is True
+    assert [r["step"] for r in store.metrics_after(0)] == [5, 6, 1, 2, 3, 4]
+    assert [c["step"] for c in store.checkpoints(run_id)] == [4] and not spill.exists()

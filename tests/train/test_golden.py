@@ -55,7 +55,11 @@ def test_runs_log_the_recorded_values(
     logged = run(kind, model, workspace)
     assert sorted(logged) == sorted(expected)
     for key, values in expected.items():
-        assert logged[key] == pytest.approx(values, rel=1e-5, abs=1e-6), key
+        # Losses agree to float32 rounding; a validation metric of 20 predictions (a Pearson
+        # correlation, say) moves further with the last bits the CPU's kernels round, which
+        # differ between machines. A changed data path moves either by far more.
+        slack = 1e-4 if "/eval_" in key else 1e-6
+        assert logged[key] == pytest.approx(values, rel=1e-5, abs=slack), key
 
 
 def record() -> None:

@@ -265,7 +265,7 @@ def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
     assert window.monitor.run_ids == [run_id]
     (tmp_path / "broken.db").write_text("not a database")
     window.set_store(tmp_path / "broken.db")
-    assert "not a usable run store" in window.last_error
+    assert "broken.db: this file is not a run store" in window.last_error
     assert window.store_path == other  # unchanged
     for box in window.findChildren(main_window_module.QMessageBox):
         box.close()
