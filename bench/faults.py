@@ -150,7 +150,7 @@ def main() -> None:
     config.write_text(
         RunConfig(
             tasks=("rte", "sst2", "copa"), model="minilm", batch_size=4, max_length=64,
-            doc_stride=16, max_steps=args.steps, checkpoint_every=3, keep_checkpoints=2,
+            max_steps=args.steps, checkpoint_every=3, keep_checkpoints=2,
             eval_every=3, log_every=1, eval_max_examples=16, device="cpu", num_threads=1,
             seed=args.seed,
         ).to_yaml()

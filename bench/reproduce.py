@@ -17,7 +17,7 @@ from pathlib import Path
 
 from bench.common import local_tasks, workspace
 from studio.core.config import RunConfig
-from studio.core.experiments import TransferConfig, table
+from studio.core.experiments import FinetuneSettings, TransferConfig, table
 from studio.experiments import transfer
 from studio.session import execute
 from studio.store import RunStore
@@ -71,14 +71,12 @@ def main() -> None:
         seeds=tuple(args.seeds),
         checkpoint="latest",
         reuse_heads=True,
-        learning_rate=3e-5,
-        batch_size=16,
-        epochs=3.0,
-        min_steps=30,
-        max_length=128,
-        device="cpu",
         name="reproduce: transfer",
-    )
+        settings=FinetuneSettings(
+            learning_rate=3e-5, batch_size=16, epochs=3.0, min_steps=30, max_length=128,
+            device="cpu",
+        ),
+    )  # fmt: skip
     transfer_id = transfer(
         transfer_config,
         ws.catalog,

@@ -84,7 +84,7 @@ def finetune_run(
         "finetune",
         {**config.to_dict(), **(extra or {})},
         config.model,
-        device=config.device,
+        device=config.settings.device,
         source_run=source_run,
         status="running",
     )
@@ -123,7 +123,7 @@ def transfer(
             "transfer",
             config.to_dict(),
             config.base_model,
-            device=config.device,
+            device=config.settings.device,
             source_run=source.run_id,
             status="running",
         )

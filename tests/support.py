@@ -72,7 +72,6 @@ def tiny_config(model: str, tasks: tuple[str, ...], **changes: Any) -> RunConfig
         batch_size=8,
         device="cpu",
         max_length=64,
-        doc_stride=16,
         tasks_per_update=2,
         eval_max_examples=20,
     )

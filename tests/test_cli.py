@@ -22,7 +22,6 @@ def _config(tmp_path: Path, model: str, **extra: object) -> Path:
         "batch_size": 8,
         "device": "cpu",
         "max_length": 64,
-        "doc_stride": 16,
         "tasks_per_update": 2,
         "eval_max_examples": 20,
         **extra,

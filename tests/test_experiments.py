@@ -11,7 +11,14 @@ import yaml
 
 from studio.cli import main
 from studio.core.errors import ConfigError
-from studio.core.experiments import FinetuneConfig, SweepConfig, TransferConfig, table
+from studio.core.experiments import (
+    FinetuneConfig,
+    FinetuneSettings,
+    SweepConfig,
+    TransferConfig,
+    finetune_config,
+    table,
+)
 from studio.core.sink import MemorySink
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.experiments import resolve_source, sweep, transfer
@@ -28,7 +35,6 @@ FAST = {
     "epochs": 1.0,
     "min_steps": 2,
     "max_length": 64,
-    "doc_stride": 16,
     "eval_max_examples": 20,
     "device": "cpu",
 }
@@ -52,9 +58,8 @@ def test_finetune_honours_k_seed_and_scores_the_full_split(
     studio_home: Path,
 ) -> None:
     ws = Workspace.default(catalog)
-    config = FinetuneConfig(
-        task="synth_span", model=tiny_model, k=16, seed=3, **{**FAST, "eval_max_examples": None}
-    )
+    settings = FinetuneSettings(**{**FAST, "eval_max_examples": None})
+    config = FinetuneConfig(task="synth_span", model=tiny_model, k=16, seed=3, settings=settings)
     sink = MemorySink()
     result = finetune(config, sink, threading.Event(), ws)
     assert result.examples == 16 and result.steps == 2  # 16 examples / 8 = 2 updates, 1 epoch
@@ -62,7 +67,7 @@ def test_finetune_honours_k_seed_and_scores_the_full_split(
     again = finetune(config, MemorySink(), threading.Event(), ws)
     assert again.value == pytest.approx(result.value)  # same seed, same subsample, same result
     other = finetune(
-        FinetuneConfig(**{**config.to_dict(), "seed": 4}), MemorySink(), threading.Event(), ws
+        finetune_config({**config.to_dict(), "seed": 4}), MemorySink(), threading.Event(), ws
     )
     assert other.examples == 16
     evaluated = [r for r in sink.rows if r.name == "eval_f1"]
@@ -122,7 +127,9 @@ def test_pretuned_model_reuses_the_shared_head(catalog, tiny_model: str, tmp_pat
         source = resolve_source(store, source_id, "latest")
     assert source.mix == ("synth_sentiment", "synth_choice")
     ws = Workspace.default(catalog)
-    config = FinetuneConfig(task="synth_choice", model=source.model, k=8, reuse_heads=True, **FAST)
+    config = FinetuneConfig(
+        "synth_choice", source.model, k=8, reuse_heads=True, settings=FinetuneSettings(**FAST)
+    )
     result = finetune(config, MemorySink(), threading.Event(), ws)
     assert result.head_reused == "multiple_choice"
 
@@ -153,7 +160,6 @@ def test_task_count_sweep_gives_one_point_per_subset(
             "batch_size": 8,
             "device": "cpu",
             "max_length": 64,
-            "doc_stride": 16,
             "tasks_per_update": 2,
             "eval_max_examples": 10,
         },

@@ -266,10 +266,10 @@ def test_ctrl_c_stops_finetune_and_transfer_gracefully(
         source = _stopped_run(tiny_model, db, at=2)
     settings = {
         "finetune": {"task": "synth_sentiment", "model": tiny_model, "epochs": 400,
-                     "batch_size": 4, "device": "cpu", "max_length": 64, "doc_stride": 16},
+                     "batch_size": 4, "device": "cpu", "max_length": 64},
         "transfer": {"source": source, "base_model": tiny_model, "targets": ["synth_sentiment"],
                      "sizes": ["all"], "seeds": [1, 2], "epochs": 400, "checkpoint": "latest",
-                     "batch_size": 4, "device": "cpu", "max_length": 64, "doc_stride": 16},
+                     "batch_size": 4, "device": "cpu", "max_length": 64},
     }[command]  # fmt: skip
     path = tmp_path / f"{command}.yaml"
     path.write_text(json.dumps(settings))

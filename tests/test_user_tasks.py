@@ -86,7 +86,6 @@ def test_user_tasks_train_export_and_transfer(
         "checkpoint_every": 6,
         "batch_size": 8,
         "max_length": 64,
-        "doc_stride": 16,
         "device": "cpu",
         "log_every": 1,
     }
@@ -115,7 +114,6 @@ def test_user_tasks_train_export_and_transfer(
         "batch_size": 8,
         "epochs": 1.0,
         "max_length": 64,
-        "doc_stride": 16,
         "device": "cpu",
     }
     transfer_yaml = tmp_path / "transfer.yaml"

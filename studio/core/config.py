@@ -49,7 +49,7 @@ class RunConfig:
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     max_length: int = 256
-    doc_stride: int = 64
+    doc_stride: int | None = None  # None: a quarter of max_length (span tasks only)
     max_target_length: int = 64
     num_beams: int = 1
     label_smoothing: float = 0.1
@@ -64,6 +64,10 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         _validate(self)
+
+    @property
+    def stride(self) -> int:
+        return stride(self.max_length, self.doc_stride)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -81,18 +85,73 @@ FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
 
 
 MIN_TARGET_LENGTH = 4
+BIG = 10**9
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric setting allows: low..high, the low end excluded when `above`."""
+
+    low: float
+    high: float
+    above: bool = False  # low itself is not allowed (learning rates, temperatures, ...)
+    below: bool = False  # high itself is not allowed (ratios in [0, 1))
+
+    def allows(self, value: float) -> bool:
+        low_ok = value > self.low if self.above else value >= self.low
+        high_ok = value < self.high if self.below else value <= self.high
+        return low_ok and high_ok
+
+    def __str__(self) -> str:
+        opening, closing = "(["[not self.above], ")]"[not self.below]
+        return f"{opening}{self.low:g}, {self.high:g}{closing}"
+
+
+def check_ranges(settings: Any, ranges: dict[str, Range]) -> None:
+    """ConfigError naming the first setting outside its range, and the range."""
+    for key, allowed in ranges.items():
+        value = getattr(settings, key)
+        if value is not None and not allowed.allows(value):
+            raise ConfigError(f"{key}: must be in {allowed}, got {value!r}")
+
+
+def stride(max_length: int, doc_stride: int | None) -> int:
+    """The overlap of a long context's windows: set, or a quarter of max_length."""
+    return doc_stride if doc_stride is not None else max(1, max_length // 4)
+
+
+# Every numeric setting of a run and what it allows.
+RANGES: dict[str, Range] = {
+    "tasks_per_update": Range(1, 1024),
+    "temperature": Range(0, 1000, above=True),
+    "examples_cap": Range(1, BIG),
+    "batch_size": Range(1, 65536),
+    "learning_rate": Range(0, 1, above=True),
+    "weight_decay": Range(0, 1),
+    "max_steps": Range(1, BIG),
+    "warmup_ratio": Range(0, 1, below=True),
+    "grad_clip": Range(0, 1e6, above=True),
+    "eval_every": Range(1, BIG),
+    "eval_max_examples": Range(1, BIG),
+    "log_every": Range(1, BIG),
+    "checkpoint_every": Range(1, BIG),
+    "keep_checkpoints": Range(1, 1000),
+    "max_length": Range(16, 65536),
+    "doc_stride": Range(1, 65536),
+    "max_target_length": Range(MIN_TARGET_LENGTH, 65536),
+    "num_beams": Range(1, 64),
+    "label_smoothing": Range(0, 1, below=True),
+    "seed": Range(0, 2**32 - 1),
+    "num_threads": Range(1, 1024),
+    "num_proc": Range(1, 1024),
+    "r3f_lambda": Range(0, 100),
+    "r3f_eps": Range(0, 1, above=True),
+}
 
 
 def _allowed(key: str, value: Any) -> None:
     if key in CHOICES and value not in CHOICES[key]:
         raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
-
-
-def _positive(cfg: RunConfig, *keys: str) -> None:
-    for key in keys:
-        value = getattr(cfg, key)
-        if value is not None and value <= 0:
-            raise ConfigError(f"{key}: must be greater than 0, got {value!r}")
 
 
 def _validate(cfg: RunConfig) -> None:
@@ -103,38 +162,7 @@ def _validate(cfg: RunConfig) -> None:
     twice = sorted({t for t in cfg.tasks if cfg.tasks.count(t) > 1})
     if twice:
         raise ConfigError(f"tasks: {twice} listed more than once")
-    _positive(
-        cfg,
-        "tasks_per_update",
-        "temperature",
-        "examples_cap",
-        "batch_size",
-        "learning_rate",
-        "grad_clip",
-        "max_steps",
-        "eval_every",
-        "eval_max_examples",
-        "log_every",
-        "checkpoint_every",
-        "keep_checkpoints",
-        "max_length",
-        "doc_stride",
-        "max_target_length",
-        "num_beams",
-        "num_threads",
-        "num_proc",
-    )
-    if not 0 <= cfg.warmup_ratio < 1:
-        raise ConfigError(f"warmup_ratio: must be in [0, 1), got {cfg.warmup_ratio!r}")
-    if not 0 <= cfg.label_smoothing < 1:
-        raise ConfigError(f"label_smoothing: must be in [0, 1), got {cfg.label_smoothing!r}")
-    if cfg.max_target_length < MIN_TARGET_LENGTH:
-        raise ConfigError(
-            f"max_target_length: must be at least {MIN_TARGET_LENGTH} (room for the start and "
-            f"end tokens and a word), got {cfg.max_target_length}"
-        )
-    if cfg.doc_stride >= cfg.max_length:
-        raise ConfigError("doc_stride: must be smaller than max_length")
+    check_ranges(cfg, RANGES)
     if cfg.loss_scaling == "manual":
         missing = [t for t in cfg.tasks if t not in cfg.manual_weights]
         if missing:
@@ -144,6 +172,15 @@ def _validate(cfg: RunConfig) -> None:
     for task, weight in cfg.manual_weights.items():
         if not isinstance(weight, (int, float)) or weight < 0:
             raise ConfigError(f"manual_weights: weight of {task!r} must be a number >= 0")
+
+
+def check_stride(max_length: int, doc_stride: int | None, span_tasks: list[str]) -> None:
+    """The stride matters only for span tasks: there it must leave room for new tokens."""
+    if span_tasks and stride(max_length, doc_stride) >= max_length:
+        raise ConfigError(
+            f"doc_stride: must be smaller than max_length ({max_length}) for the span "
+            f"task(s) {span_tasks}, got {doc_stride}"
+        )
 
 
 def _coerce(key: str, value: Any) -> Any:

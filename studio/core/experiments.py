@@ -11,10 +11,61 @@ from typing import Any
 
 import yaml
 
-from studio.core.config import coerce_value
+from studio.core.config import (
+    BIG,
+    RANGES,
+    Range,
+    check_ranges,
+    coerce_value,
+    config_from_dict,
+    stride,
+)
 from studio.core.errors import ConfigError
 
 MODELS = ("base", "pretuned")
+
+
+DEVICES = ("auto", "cuda", "mps", "cpu")
+CHECKPOINT = re.compile(r"^(best|latest|\d+)$")
+
+
+@dataclass(frozen=True)
+class FinetuneSettings:
+    """How every fine-tuning runs: shared by `finetune`, `transfer` and a sweep's transfers.
+
+    Validated once, with the run config's ranges; the YAML keys are flat beside the others.
+    """
+
+    learning_rate: float = 3e-5
+    batch_size: int = 16
+    epochs: float = 3.0
+    min_steps: int = 10
+    max_length: int = 256
+    doc_stride: int | None = None  # None: a quarter of max_length (span tasks only)
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    eval_max_examples: int | None = None  # None: the full validation split
+    device: str = "auto"
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in DEVICES:
+            raise ConfigError(f"device: {self.device!r} is not allowed; use one of {list(DEVICES)}")
+        check_ranges(self, SETTINGS_RANGES)
+
+    @property
+    def stride(self) -> int:
+        return stride(self.max_length, self.doc_stride)
+
+
+SETTINGS_RANGES = {
+    **{k: RANGES[k] for k in ("learning_rate", "batch_size", "max_length", "doc_stride")},
+    **{k: RANGES[k] for k in ("warmup_ratio", "weight_decay", "eval_max_examples")},
+    "num_threads": RANGES["num_threads"],
+    "epochs": Range(0, 1000, above=True),
+    "min_steps": Range(0, BIG),
+}
+SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
 
 
 @dataclass(frozen=True)
@@ -27,32 +78,19 @@ class FinetuneConfig:
     k: int | None = None  # None: the whole training set
     seed: int = 0
     reuse_heads: bool = False
-    learning_rate: float = 3e-5
-    batch_size: int = 16
-    epochs: float = 3.0
-    min_steps: int = 10
-    max_length: int = 256
-    doc_stride: int = 64
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    eval_max_examples: int | None = None  # None: the full validation split
-    device: str = "auto"
-    num_threads: int | None = None
     name: str = ""
+    settings: FinetuneSettings = FinetuneSettings()
 
     def __post_init__(self) -> None:
         if self.k is not None and self.k < 1:
             raise ConfigError(f"k: must be at least 1 (or null for all), got {self.k}")
-        for key in ("learning_rate", "batch_size", "epochs", "max_length", "doc_stride"):
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"{key}: must be greater than 0")
-        if self.doc_stride >= self.max_length:
-            raise ConfigError("doc_stride: must be smaller than max_length")
-        if self.device not in ("auto", "cuda", "mps", "cpu"):
-            raise ConfigError(f"device: {self.device!r} is not one of auto, cuda, mps, cpu")
+        check_ranges(self, {"seed": RANGES["seed"]})
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Flat, as in YAML: the settings beside the other keys."""
+        data = dataclasses.asdict(self)
+        settings = data.pop("settings")
+        return {**data, **settings}
 
 
 @dataclass(frozen=True)
@@ -66,56 +104,43 @@ class TransferConfig:
     seeds: tuple[int, ...] = (0, 1, 2)
     reuse_heads: bool = True
     checkpoint: str = "best"  # which checkpoint of a source run: best | latest | a step
-    learning_rate: float = 3e-5
-    batch_size: int = 16
-    epochs: float = 3.0
-    min_steps: int = 10
-    max_length: int = 256
-    doc_stride: int = 64
-    eval_max_examples: int | None = None
-    device: str = "auto"
-    num_threads: int | None = None
     name: str = ""
+    settings: FinetuneSettings = FinetuneSettings()
 
     def __post_init__(self) -> None:
         if not self.targets:
             raise ConfigError("targets: list at least one target task")
         if not self.seeds:
             raise ConfigError("seeds: list at least one seed")
+        for seed in self.seeds:
+            if not RANGES["seed"].allows(seed):
+                raise ConfigError(f"seeds: {seed!r} must be in {RANGES['seed']}")
         for size in self.sizes:
             if size != "all" and (not isinstance(size, int) or isinstance(size, bool) or size < 1):
                 raise ConfigError(f"sizes: {size!r} must be a positive integer or 'all'")
         if not self.sizes:
             raise ConfigError("sizes: list at least one size")
+        if not CHECKPOINT.match(str(self.checkpoint)):
+            raise ConfigError(
+                f"checkpoint: {self.checkpoint!r} is not allowed; use best, latest or a step"
+            )
 
     def finetune(
         self, task: str, model: str, size: int | str, seed: int, reuse_heads: bool
     ) -> FinetuneConfig:
-        return FinetuneConfig(
-            task=task,
-            model=model,
-            k=None if size == "all" else int(size),
-            seed=seed,
-            reuse_heads=reuse_heads,
-            learning_rate=self.learning_rate,
-            batch_size=self.batch_size,
-            epochs=self.epochs,
-            min_steps=self.min_steps,
-            max_length=self.max_length,
-            doc_stride=self.doc_stride,
-            eval_max_examples=self.eval_max_examples,
-            device=self.device,
-            num_threads=self.num_threads,
-        )
+        k = None if size == "all" else int(size)
+        return FinetuneConfig(task, model, k, seed, reuse_heads, settings=self.settings)
 
     def to_dict(self) -> dict[str, Any]:
+        """Flat, as in YAML: the settings beside the other keys."""
         data = dataclasses.asdict(self)
         data["targets"], data["sizes"], data["seeds"] = (
             list(self.targets),
             list(self.sizes),
             list(self.seeds),
         )
-        return data
+        settings = data.pop("settings")
+        return {**data, **settings}
 
 
 @dataclass(frozen=True)
@@ -131,6 +156,8 @@ class SweepConfig:
     def __post_init__(self) -> None:
         if list(self.counts) != sorted(set(self.counts)) or not self.counts:
             raise ConfigError("counts: give increasing subset sizes, e.g. [4, 8, 16]")
+        if self.counts[0] < 1:
+            raise ConfigError(f"counts: a subset needs at least 1 task, got {self.counts[0]}")
         if self.counts[-1] > len(self.pool):
             raise ConfigError(
                 f"counts: {self.counts[-1]} tasks asked for but the pool has {len(self.pool)}"
@@ -162,14 +189,22 @@ def _coerce(key: str, kind: str, value: Any) -> Any:
 
 
 def _from_dict(cls: type, data: Any, where: str) -> Any:
+    """A config from flat YAML settings; the fine-tuning settings go to its `settings`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: must be a mapping of settings")
     fields = {f.name: str(f.type) for f in dataclasses.fields(cls)}
+    nested = fields.pop("settings", None) is not None
+    shared = {f.name: str(f.type) for f in dataclasses.fields(FinetuneSettings)} if nested else {}
+    fields |= shared
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys: {sorted(fields)}")
     try:
         values = {k: _coerce(k, fields[k], v) for k, v in data.items()}
+        if nested:
+            values["settings"] = FinetuneSettings(
+                **{k: values.pop(k) for k in shared if k in values}
+            )
         return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"{where}: {exc}") from None
@@ -195,11 +230,15 @@ def transfer_config(data: Any, where: str = "config") -> TransferConfig:
 
 
 def sweep_config(data: Any, where: str = "config") -> SweepConfig:
-    """A sweep config, with its pretrain and transfer parts validated up front."""
-    from studio.core.config import config_from_dict
-
+    """A sweep config, validated completely before any training: every pre-finetuning
+    subset's run config and the whole transfer section (as each transfer will read it)."""
     config = _from_dict(SweepConfig, data, where)
-    config_from_dict({**config.pretrain, "tasks": list(config.pool[:1])}, f"{where}: pretrain")
+    if "tasks" in config.pretrain:
+        raise ConfigError(f"{where}: pretrain: leave out 'tasks'; the sweep sets them from pool")
+    for subset in config.subsets():
+        config_from_dict({**config.pretrain, "tasks": list(subset)}, f"{where}: pretrain")
+    if "source" in config.transfer:
+        raise ConfigError(f"{where}: transfer: leave out 'source'; each subset's run is it")
     transfer_config({**config.transfer, "source": "sweep"}, f"{where}: transfer")
     return config
 

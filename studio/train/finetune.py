@@ -26,6 +26,7 @@ from transformers import (
 )
 
 from studio.core.availability import resolve
+from studio.core.config import check_stride
 from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments import FinetuneConfig
 from studio.core.sink import MetricRow, Sink
@@ -137,31 +138,36 @@ def finetune(
             f"task '{spec.name}' is summarization; the transfer experiment fine-tunes "
             "classification, multiple-choice and span tasks only"
         )
+    settings = config.settings
+    spans = [spec.name] if spec.format == "extractive_qa" else []
+    check_stride(settings.max_length, settings.doc_stride, spans)
     where = resolve(spec, ws.data_dir, ws.synthetic_root)
     validate_task(spec, where, ws.synthetic_root)
     source = load_source(config.model)
-    how = Tokenization(source.tokenizer, config.max_length, config.doc_stride)
+    how = Tokenization(source.tokenizer, settings.max_length, settings.stride)
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
     model = MultiTaskModel(source.encoder, [spec], "shared")
     reused = _reuse_head(model, spec.name, source.heads) if config.reuse_heads else None
     features, examples = _subsample(data, config.k, config.seed)
-    steps = max(config.min_steps, math.ceil(config.epochs * len(features) / config.batch_size))
+    epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
+    steps = max(settings.min_steps, epochs)
     sink.log(
         "info",
         f"fine-tuning on {spec.name}: {examples} examples, {steps} updates"
         + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
     )
 
-    accelerator = make_accelerator(config.device, "auto", config.num_threads)
+    accelerator = make_accelerator(settings.device, "auto", settings.num_threads)
     optimizer = torch.optim.AdamW(
-        optimizer_groups(model, config.weight_decay), lr=config.learning_rate
+        optimizer_groups(model, settings.weight_decay), lr=settings.learning_rate
     )
-    schedule = get_linear_schedule_with_warmup(optimizer, int(config.warmup_ratio * steps), steps)
+    warmup = int(settings.warmup_ratio * steps)
+    schedule = get_linear_schedule_with_warmup(optimizer, warmup, steps)
     model, optimizer = accelerator.prepare(model, optimizer)
     pad_id = source.tokenizer.pad_token_id or 0
     lengths = data.train_lengths[features]
-    stream = TaskStream(lengths, min(config.batch_size, len(features)), config.seed)
+    stream = TaskStream(lengths, min(settings.batch_size, len(features)), config.seed)
     model.train()
     step, running = 0, []
     while step < steps and not stop.is_set():
@@ -184,8 +190,8 @@ def finetune(
     metrics = evaluate_task(
         accelerator.unwrap_model(model),
         data,
-        config.batch_size * 2,
-        config.eval_max_examples,
+        settings.batch_size * 2,
+        settings.eval_max_examples,
         accelerator.device,
         pad_id,
         accelerator.autocast,

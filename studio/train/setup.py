@@ -28,7 +28,7 @@ from transformers import (
 
 from studio.core import paths
 from studio.core.availability import Availability, resolve
-from studio.core.config import RunConfig
+from studio.core.config import RunConfig, check_stride
 from studio.core.errors import ConfigError, StudioError
 from studio.core.models import SEQ2SEQ_MODEL, resolve_model
 from studio.core.sink import Stages
@@ -68,6 +68,8 @@ def check_tasks(
     unknown = [t for t in config.tasks if t not in ws.catalog]
     if unknown:
         raise ConfigError(f"tasks: {unknown} are not in the catalog")
+    spans = [t for t in config.tasks if ws.catalog[t].format == "extractive_qa"]
+    check_stride(config.max_length, config.doc_stride, spans)
     encoder_decoder = is_seq2seq(_model_config(config.model))
     checked = []
     for number, name in enumerate(config.tasks, start=1):
@@ -148,7 +150,7 @@ def tokenization(config: RunConfig, tok: PreTrainedTokenizerFast, generating: bo
     workers = (config.num_proc or default_workers()) if alone else 1
     start = decoder_start(config.model) if generating else None
     return Tokenization(
-        tok, config.max_length, config.doc_stride, config.max_target_length, start, workers
+        tok, config.max_length, config.stride, config.max_target_length, start, workers
     )
 
 

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.config import CHOICES, MIN_TARGET_LENGTH, RunConfig
+from studio.core.config import CHOICES, RunConfig
 from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
 from studio.ui.fields import SciSpinBox, WheelGuard
 
@@ -61,13 +61,13 @@ BIG = 100_000_000
 NUMBERS = (
     "tasks_per_update", "temperature", "batch_size", "learning_rate", "weight_decay",
     "max_steps", "warmup_ratio", "grad_clip", "eval_every", "log_every", "checkpoint_every",
-    "keep_checkpoints", "max_length", "doc_stride", "seed", "r3f_lambda", "r3f_eps",
+    "keep_checkpoints", "max_length", "seed", "r3f_lambda", "r3f_eps",
     "max_target_length", "num_beams", "label_smoothing",
 )  # fmt: skip
 # Settings that only matter for summarization, i.e. with an encoder-decoder base model.
 GENERATION = ("max_target_length", "num_beams", "label_smoothing")
 # Optional integers: the spin box's 0 shows "all" / "default" and means None.
-OPTIONAL = ("eval_max_examples", "num_threads", "num_proc")
+OPTIONAL = ("eval_max_examples", "num_threads", "num_proc", "doc_stride")
 
 
 def load_help(path: Path = HELP_FILE) -> dict[str, str]:
@@ -278,7 +278,7 @@ class ConfigForm(QWidget):
         self._row(form, "CPU threads", "num_threads", self._spin(1, 1024, "default"))
         self._row(form, "Tokenizing processes", "num_proc", self._spin(1, 64, "auto"))
         self._row(form, "Max length", "max_length", self._spin(8, 8192))
-        self._row(form, "Doc stride", "doc_stride", self._spin(MIN_TARGET_LENGTH, 8192))
+        self._row(form, "Doc stride", "doc_stride", self._spin(1, 8192, "auto"))
         return box
 
     def _recipe_group(self) -> QGroupBox:

@@ -32,7 +32,14 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import ConfigError
-from studio.core.experiments import Cell, TransferConfig, export_mix, parse_seeds, parse_sizes
+from studio.core.experiments import (
+    Cell,
+    FinetuneSettings,
+    TransferConfig,
+    export_mix,
+    parse_seeds,
+    parse_sizes,
+)
 from studio.core.models import DEFAULT_MODEL
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
@@ -189,7 +196,7 @@ class TransferView(QWidget):
         self.epochs_spin = QDoubleSpinBox()
         self.epochs_spin.setRange(0.1, 1000.0)
         self.epochs_spin.setValue(3.0)
-        self.length_spin = _spin(128, 8192, 256)
+        self.length_spin = _spin(16, 8192, 256)
         self.eval_spin = _spin(0, 100_000_000, 0)
         self.eval_spin.setSpecialValueText("full split")
         self.device_combo = QComboBox()
@@ -251,15 +258,16 @@ class TransferView(QWidget):
             seeds=parse_seeds(self.seeds_edit.text()),
             reuse_heads=self.reuse_check.isChecked(),
             checkpoint=self.checkpoint_combo.currentText(),
-            learning_rate=self.lr_spin.value(),
-            batch_size=self.batch_spin.value(),
-            epochs=self.epochs_spin.value(),
-            max_length=self.length_spin.value(),
-            eval_max_examples=self.eval_spin.value() or None,
-            device=self.device_combo.currentText(),
             name=self.name_edit.text().strip(),
+            settings=FinetuneSettings(
+                learning_rate=self.lr_spin.value(),
+                batch_size=self.batch_spin.value(),
+                epochs=self.epochs_spin.value(),
+                max_length=self.length_spin.value(),
+                eval_max_examples=self.eval_spin.value() or None,
+                device=self.device_combo.currentText(),
+            ),
         )
-        config.finetune(targets[0], base, config.sizes[0], config.seeds[0], False)  # validates
         return config
 
     def source(self) -> str | None:

@@ -173,8 +173,14 @@ def test_summarization_defaults_follow_the_paper() -> None:
     assert cfg.num_beams >= 1 and cfg.max_target_length > 0
 
 
-def test_doc_stride_below_max_length() -> None:
-    assert "doc_stride" in _error({"tasks": ["a"], "max_length": 64, "doc_stride": 64})
+def test_doc_stride_follows_max_length_and_is_checked_only_for_span_tasks() -> None:
+    from studio.core.config import check_stride
+
+    assert config_from_dict({"tasks": ["a"], "max_length": 64}).stride == 16
+    assert config_from_dict({"tasks": ["a"], "max_length": 32, "doc_stride": 64}).stride == 64
+    check_stride(32, 64, [])  # no span task: the stride does not matter
+    with pytest.raises(ConfigError, match=r"doc_stride: .*span task\(s\) \['squad'\]"):
+        check_stride(32, 64, ["squad"])
 
 
 def test_manual_scaling_without_weights_names_the_tasks() -> None:
@@ -252,6 +258,6 @@ def test_r3f_as_one_mapping() -> None:
 
 
 def test_max_target_length_leaves_room_for_a_word() -> None:
-    assert "max_target_length: must be at least 4" in _error(
+    assert "max_target_length: must be in [4, 65536]" in _error(
         {"tasks": ["rte"], "max_target_length": 3}
     )

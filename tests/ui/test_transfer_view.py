@@ -108,7 +108,7 @@ def test_run_emits_the_config_from_the_form(view, qtbot) -> None:
     assert config.source == view.source()
     assert set(config.targets) == {"synth_topic", "synth_sentiment"}
     assert config.sizes == (16, 64, "all") and config.seeds == (3, 4)
-    assert config.reuse_heads is False and config.eval_max_examples is None
+    assert config.reuse_heads is False and config.settings.eval_max_examples is None
     assert config.base_model == "minilm" and config.checkpoint == "best"
 
 
