@@ -37,6 +37,7 @@ from studio.train.model import MultiTaskModel
 from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
+    keeps_process_settings,
     load_encoder,
     load_tokenizer,
     make_accelerator,
@@ -125,6 +126,7 @@ def _reuse_head(
     return key
 
 
+@keeps_process_settings
 def finetune(
     config: FinetuneConfig, sink: Sink, stop: threading.Event, ws: Workspace
 ) -> FinetuneResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import threading
 import time
@@ -36,6 +37,7 @@ from studio.train.model import MultiTaskModel
 from studio.train.setup import (
     Workspace,
     check_tasks,
+    keeps_process_settings,
     load_encoder,
     load_tasks,
     load_tokenizer,
@@ -137,6 +139,7 @@ class Increments:
         return stops > 0
 
 
+@keeps_process_settings
 def train(
     config: RunConfig,
     sink: Sink,
@@ -286,6 +289,7 @@ def train(
     # -- the loop ------------------------------------------------------------------------
     model.train()
     halt = False
+    grad_norm = math.nan
     released = time.monotonic()
     while step < config.max_steps:
         if halt or (processes == 1 and stop.is_set()):
@@ -319,7 +323,7 @@ def train(
         if processes > 1:
             halt = update.reduce(accelerator, stop.is_set(), config.tasks)
         window.add(update)
-        grad_norm = accelerator.clip_grad_norm_(model.parameters(), config.grad_clip)
+        grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.grad_clip))
         optimizer.step()
         lr_schedule.step()
         optimizer.zero_grad(set_to_none=True)
@@ -330,13 +334,11 @@ def train(
             release_pages(*(data.train for data in tasks.values()))
             released = time.monotonic()
 
-        if step % config.log_every == 0 or step == config.max_steps:
+        # The first update too: a curve starts at once, however long the logging interval.
+        if step % config.log_every == 0 or step in (1, config.max_steps):
             _check_finite(window, step)
-            sink.metrics(
-                _train_rows(
-                    step, window, seen, scales, float(grad_norm), lr_schedule.get_last_lr()[0]
-                )
-            )
+            lr = lr_schedule.get_last_lr()[0]
+            sink.metrics(_train_rows(step, window, seen, scales, grad_norm, lr))
             window = Window()
         checkpoint_due = run_dir is not None and (
             step % config.checkpoint_every == 0 or step == config.max_steps
@@ -351,6 +353,10 @@ def train(
 
     stopped = step < config.max_steps
     if stopped:
+        if window.updates and step > saved_at:  # the updates since the last log point
+            _check_finite(window, step)
+            lr = lr_schedule.get_last_lr()[0]
+            sink.metrics(_train_rows(step, window, seen, scales, grad_norm, lr))
         if saved_at != step:
             save_checkpoint_now(validated=evaluated_at == step)
         sink.log("info", f"stopped at update {step} of {config.max_steps}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import datasets
 import torch
@@ -38,6 +41,8 @@ from studio.train.seq2seq import ensure_minilm_seq2seq, is_seq2seq, model_class
 from studio.train.tokenized import PreparationStopped, default_workers
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -181,6 +186,22 @@ def load_tasks(
             )
         loaded[spec.name] = data
     return loaded
+
+
+def keeps_process_settings(train: Callable[P, R]) -> Callable[P, R]:
+    """Put back the process-wide settings a training changes (torch's thread count) when it
+    ends, so the next training in the same process (a sweep's fine-tunings after its
+    pre-finetuning, a notebook, the tests) starts from the process's own."""
+
+    @functools.wraps(train)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        threads = torch.get_num_threads()
+        try:
+            return train(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
 
 
 def make_accelerator(device: str, mixed_precision: str, num_threads: int | None) -> Accelerator:

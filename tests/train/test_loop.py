@@ -101,7 +101,7 @@ def test_loss_decreases_and_metrics_are_logged(tiny_model: str, workspace: Works
     result = train(config, sink, threading.Event(), workspace)
     assert result.status == "finished"
     total = sink.values("total_loss")
-    assert len(total) == 15
+    assert len(total) == 16  # update 1, then every 10th
     assert sum(total[-3:]) / 3 < 0.85 * sum(total[:3]) / 3
     assert result.eval_metrics["synth_sentiment"]["accuracy"] > 0.9
     names = {(r.name, r.task is None) for r in sink.rows}
@@ -193,3 +193,43 @@ def test_r3f_with_lambda_zero_is_a_run_without_it(tiny_model: str, workspace: Wo
     train(config, zero, threading.Event(), workspace)
     assert zero.values("total_loss") == plain.values("total_loss")
     assert zero.values("grad_norm") == plain.values("grad_norm")
+
+
+class _StopAt(MemorySink):
+    def __init__(self, stop: threading.Event, at: int) -> None:
+        super().__init__()
+        self.stop, self.at = stop, at
+
+    def progress(self, step: int, total: int) -> None:
+        super().progress(step, total)
+        if step == self.at:
+            self.stop.set()
+
+
+def test_every_run_that_trained_has_a_curve(tiny_model: str, workspace: Workspace) -> None:
+    """The first update is logged, and a stop logs the updates since the last log point."""
+    one = MemorySink()
+    train(_config(tiny_model, max_steps=1, log_every=10), one, threading.Event(), workspace)
+    assert [r.step for r in one.rows if r.name == "total_loss"] == [1]
+    stop = threading.Event()
+    stopped = _StopAt(stop, 3)
+    result = train(_config(tiny_model, max_steps=50, log_every=10), stopped, stop, workspace)
+    assert result.step == 3
+    assert [r.step for r in stopped.rows if r.name == "total_loss"] == [1, 3]
+
+
+def test_a_run_puts_back_the_thread_count_it_changed(tiny_model: str, workspace: Workspace) -> None:
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        train(
+            _config(tiny_model, max_steps=1, num_threads=1),
+            NullSink(),
+            threading.Event(),
+            workspace,
+        )
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
