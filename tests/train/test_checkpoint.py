@@ -68,7 +68,8 @@ def test_stop_then_resume_equals_a_straight_run(
     ]:
         expected = _series(straight, name, task)
         got = _series(first, name, task) | _series(second, name, task)
-        assert sorted(got) == sorted(expected), name  # no step lost or logged twice
+        # No step lost; the stop also logs the updates since its last log point.
+        assert sorted(got) == sorted({*expected, 5}), name
         for step in expected:
             assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-6), (name, step)
 
