@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import cli_task
-from studio.core import paths
+from studio.core import paths, presets
 from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
@@ -195,19 +195,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    specs = catalog(args).tasks
-    tasks = tuple(n for n, s in specs.items() if s.is_synthetic and s.format != "summarization")
-    config = RunConfig(
-        tasks=tasks,
-        name="demo (synthetic tasks)",
-        max_steps=args.steps,
-        batch_size=8,
-        tasks_per_update=3,
-        max_length=128,
-        eval_every=max(args.steps // 2, 1),
-        log_every=2,
-        eval_max_examples=100,
-    )
+    config = presets.demo_config(catalog(args).tasks, args.steps)
     args.data_dir = None
     return _train(config, args)
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -27,11 +28,14 @@ from studio.core.sampling import task_probabilities
 from studio.core.tasks import TaskSpec
 from studio.ui.icons import family_icon
 
+DEMO = "demo"  # the synthetic tasks' own group: never checked with a real family
+GROUPS = (*FAMILIES, DEMO)
 FAMILY_TITLES = {
     "classification": "Classification",
     "commonsense": "Commonsense",
     "mrc": "Reading comprehension (MRC)",
     "summarization": "Summarization",
+    DEMO: "Demo tasks (synthetic, to try the studio)",
 }
 # The paper's scale finding (DESIGN.md §1): below ~15 tasks pre-finetuning can hurt.
 MIN_TASKS = 15
@@ -81,6 +85,11 @@ def format_share(share: float) -> str:
     return f"{percent:.1f}%" if percent >= 1 or percent == 0 else f"{percent:.2f}%"
 
 
+def group(spec: TaskSpec) -> str:
+    """The checklist group of a task: its family, or the demo group for synthetic ones."""
+    return DEMO if spec.is_synthetic else spec.family
+
+
 class TaskChecklist(QWidget):
     """The left panel: the catalog as a checklist grouped by family (DESIGN.md §6).
 
@@ -93,6 +102,8 @@ class TaskChecklist(QWidget):
     taskSelected = Signal(str)  # the task whose data the Data tab shows
     previewRequested = Signal(str)  # show it there now
     addRequested = Signal()
+    demoRequested = Signal()  # the "Try the demo" button of the no-data banner
+    dataFolderRequested = Signal()
     editRequested = Signal(str)
     removeRequested = Signal(str)
 
@@ -151,7 +162,7 @@ class TaskChecklist(QWidget):
 
     def set_family_checked(self, family: str, checked: bool) -> None:
         """Check or uncheck all available (and shown) tasks of one family in one action."""
-        names = [n for n in self._visible_checkable() if self._catalog[n].family == family]
+        names = [n for n in self._visible_checkable() if group(self._catalog[n]) == family]
         self._apply(dict.fromkeys(names, checked))
 
     def set_filter(self, text: str) -> None:
@@ -186,12 +197,15 @@ class TaskChecklist(QWidget):
             share = shares.get(name) if item.checkState(TASK) == CHECKED else None
             item.setData(SHARE, SHARE_ROLE, share)
             item.setText(SHARE, "" if share is None else format_share(share))
-            totals[self._catalog[name].family] += share or 0.0
+            totals[group(self._catalog[name])] += share or 0.0
         for family, item in self._families.items():
             # Family rows span all columns (long titles fit), so their share goes in the tooltip.
             item.setData(SHARE, SHARE_ROLE, totals[family])
             tip = (self._summary_block if family == "summarization" else None) or (
                 f"Click the box to check or uncheck every available {family} task."
+                if family != DEMO
+                else "Synthetic tasks the studio generates: try a run in a minute, offline. "
+                "Not benchmarks; never checked with a real family."
             )
             if totals[family]:
                 tip += f"<br>Share of sub-batches: {format_share(totals[family])}"
@@ -303,11 +317,45 @@ class TaskChecklist(QWidget):
         layout.addWidget(self._tree, 1)
         layout.addWidget(self._count)
         layout.addWidget(self._warning)
+        layout.addWidget(self._no_data_banner())
         self._problems = QLabel()
         self._problems.setWordWrap(True)
         self._problems.setStyleSheet("color: #B00020;")
         self._problems.hide()
         layout.addWidget(self._problems)
+
+    def _no_data_banner(self) -> QWidget:
+        """Shown while no real task is available: what to do next, and the demo to try now."""
+        self._no_data = QFrame()
+        self._no_data.setObjectName("noData")
+        self._no_data.setStyleSheet(
+            "QFrame#noData { background: #EEF4FF; border: 1px solid #9DB7E8; border-radius: 4px; }"
+        )
+        text = QLabel(
+            "<b>No real dataset found yet.</b> Point the studio at a data folder, add a task of "
+            "your own, or try a one-minute run on the synthetic demo tasks."
+        )
+        text.setWordWrap(True)
+        demo = QPushButton("Try the demo")
+        demo.setToolTip("Train briefly on the synthetic demo tasks and watch the live curves.")
+        demo.clicked.connect(self.demoRequested)
+        folder = QPushButton("Data folder…")
+        folder.setToolTip("Choose the folder that holds the datasets (one sub-folder per task).")
+        folder.clicked.connect(self.dataFolderRequested)
+        add = QPushButton("Add a task…")
+        add.clicked.connect(self.addRequested)
+        buttons = QHBoxLayout()
+        for button in (demo, folder, add):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        box = QVBoxLayout(self._no_data)
+        box.addWidget(text)
+        box.addLayout(buttons)
+        return self._no_data
+
+    def has_real_data(self) -> bool:
+        """Whether any task that is not a synthetic demo can be checked."""
+        return any(self.is_checkable(n) and not self._catalog[n].is_synthetic for n in self._items)
 
     def _populate(self) -> None:
         """(Re)build the tree from the catalog and availability; nothing checked."""
@@ -317,8 +365,8 @@ class TaskChecklist(QWidget):
         self._items.clear()
         bold = QFont(self._tree.font())
         bold.setBold(True)
-        for family in FAMILIES:
-            names = [n for n, s in self._catalog.items() if s.family == family]
+        for family in GROUPS:
+            names = [n for n, s in self._catalog.items() if group(s) == family]
             if not names:
                 continue
             top = QTreeWidgetItem(self._tree)
@@ -428,7 +476,7 @@ class TaskChecklist(QWidget):
         self._busy = True
         checked = self.checked()
         for family, top in self._families.items():
-            kids = [n for n in self._items if self._catalog[n].family == family]
+            kids = [n for n in self._items if group(self._catalog[n]) == family]
             on = sum(1 for n in kids if n in checked)
             usable = [n for n in kids if self.is_checkable(n)]
             top.setText(TASK, f"{FAMILY_TITLES.get(family, family)} ({on}/{len(kids)})")
@@ -450,6 +498,7 @@ class TaskChecklist(QWidget):
             "the gains grow with the number of tasks beyond that."
         )
         self._warning.setVisible(count < MIN_TASKS)
+        self._no_data.setVisible(not self.has_real_data())
         self._refresh_shares()
         if emit and checked != self._last:
             self._last = checked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -19,8 +20,10 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
+    QInputDialog,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QSlider,
@@ -32,9 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core import presets
 from studio.core.config import CHOICES, RunConfig
+from studio.core.errors import ConfigError
 from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
 from studio.ui.fields import SciSpinBox, WheelGuard
+
+log = logging.getLogger(__name__)
 
 HELP_FILE = Path(__file__).resolve().parents[2] / "resources" / "config_help.yaml"
 
@@ -99,6 +106,8 @@ class ConfigForm(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._loading = False
+        self._device = "cpu"  # until the window's probe says otherwise
+        self._pristine = False  # showing a preset the window chose, not yet edited
         self._tasks: list[str] = []
         self._weights: dict[str, float] = {}
         self._guard = WheelGuard(self)
@@ -127,6 +136,8 @@ class ConfigForm(QWidget):
 
     def set_config(self, cfg: RunConfig) -> None:
         """Fill the form from `cfg` (its tasks are for the checklist); emits `changed` once."""
+        self._pristine = False
+        self._preset_chosen_index(0)
         self._loading = True
         try:
             f = self.fields
@@ -165,8 +176,36 @@ class ConfigForm(QWidget):
         return box.itemData(index) if index >= 0 else text
 
     def set_device_info(self, text: str) -> None:
-        """What was detected, e.g. 'CUDA: NVIDIA H200, 139 GB' or 'CPU: 2 cores'."""
+        """What was detected, e.g. 'CUDA: NVIDIA H200, 139 GB' or 'CPU: 2 cores'. A quick look
+        nobody has edited yet is sized again for that device."""
         self._device_info.setText(text)
+        self._device = presets.device_kind(text)
+        if self._pristine and self._preset.currentText() == presets.QUICK_LOOK:
+            self.apply_preset(presets.QUICK_LOOK, pristine=True)
+
+    def preset_names(self) -> list[str]:
+        """The built-in presets, then the user's saved ones."""
+        return [self._preset.itemText(i) for i in range(1, self._preset.count())]
+
+    def apply_preset(self, name: str, pristine: bool = False) -> None:
+        """Fill the form with a preset's settings; the run name, tasks and weights stay.
+        `pristine`: the window's own choice, sized again when the device is detected."""
+        settings = self._presets().get(name)
+        if settings is None:
+            return
+        try:
+            current = self.config(self._tasks or ("_",))
+        except ConfigError:  # a half-edited form: the preset starts from the defaults
+            current = RunConfig(tasks=("_",), name=self.fields["name"].text().strip())
+        self.set_config(presets.apply(current, settings))
+        self._show_preset(name)
+        self._pristine = pristine
+
+    def save_preset(self, name: str) -> None:
+        """Save the form's settings as the user preset `name` (ConfigError if it cannot be)."""
+        presets.save(name, self.config(self._tasks or ("_",)))
+        self._fill_presets()
+        self._show_preset(name)
 
     def focus_field(self, key: str) -> None:
         """Bring a field into view and focus it (e.g. the key a ConfigError names)."""
@@ -196,7 +235,69 @@ class ConfigForm(QWidget):
         self._scroll.setWidget(body)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self._preset_bar())
         layout.addWidget(self._scroll)
+
+    def _preset_bar(self) -> QWidget:
+        self._preset = QComboBox()
+        self._preset.setToolTip(HELP["preset"])
+        self._preset.setMinimumContentsLength(28)
+        self._preset.activated.connect(self._preset_chosen)
+        self._fill_presets()
+        save = QPushButton("Save as preset…")
+        save.setToolTip("Keep these settings (not the tasks) under a name of your own.")
+        save.clicked.connect(self._ask_preset_name)
+        self._delete_preset = QPushButton("Delete preset")
+        self._delete_preset.setToolTip("Delete the chosen preset of your own.")
+        self._delete_preset.clicked.connect(self._remove_preset)
+        bar = self._hbox(QLabel("Preset"), self._preset, save, self._delete_preset,
+                         stretches=(0, 0, 0, 0))  # fmt: skip
+        bar.layout().addStretch(1)
+        bar.layout().setContentsMargins(4, 4, 4, 0)
+        self._preset_chosen_index(0)
+        return bar
+
+    def _presets(self) -> dict[str, dict]:
+        saved, problems = presets.user_presets()
+        for problem in problems:
+            log.warning("preset skipped: %s", problem)
+        return presets.builtin_presets(self._device) | saved
+
+    def _fill_presets(self) -> None:
+        box = self._preset
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("Custom settings")
+        for name in self._presets():
+            box.addItem(name)
+        box.blockSignals(False)
+
+    def _show_preset(self, name: str) -> None:
+        self._preset_chosen_index(max(self._preset.findText(name), 0))
+
+    def _preset_chosen_index(self, index: int) -> None:
+        self._preset.setCurrentIndex(index)
+        builtin = self._preset.currentText() in (presets.QUICK_LOOK, presets.MUPPET)
+        self._delete_preset.setEnabled(index > 0 and not builtin)
+
+    def _preset_chosen(self, index: int) -> None:
+        if index > 0:
+            self.apply_preset(self._preset.itemText(index))
+        self._preset_chosen_index(index)
+
+    def _ask_preset_name(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save as preset", "Preset name:")
+        if ok and name.strip():
+            try:
+                self.save_preset(name.strip())
+            except ConfigError as exc:
+                QMessageBox.warning(self, "The preset was not saved", str(exc))
+
+    def _remove_preset(self) -> None:
+        name = self._preset.currentText()
+        (presets.presets_dir() / f"{name}.yaml").unlink(missing_ok=True)
+        self._fill_presets()
+        self._preset_chosen_index(0)
 
     def _group(self, title: str) -> tuple[QGroupBox, QFormLayout]:
         box = QGroupBox(title)
@@ -425,4 +526,6 @@ class ConfigForm(QWidget):
 
     def _edited(self, *_: object) -> None:
         if not self._loading:
+            self._pristine = False
+            self._preset_chosen_index(0)  # the settings no longer are the preset's
             self.changed.emit()

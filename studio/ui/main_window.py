@@ -25,6 +25,7 @@ from studio.core.config import RunConfig, load_config
 from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
+from studio.core.presets import QUICK_LOOK, demo_config
 from studio.core.tasks import TaskSpec, studio_catalog
 from studio.store import RunStore
 from studio.ui.checklist import TaskChecklist
@@ -118,6 +119,8 @@ class MainWindow(QMainWindow):
         self.checklist.taskSelected.connect(self._task_selected)
         self.checklist.previewRequested.connect(self.show_data)
         self.checklist.addRequested.connect(self.add_task)
+        self.checklist.demoRequested.connect(self.try_demo)
+        self.checklist.dataFolderRequested.connect(self.choose_data_dir)
         self.checklist.editRequested.connect(self.edit_task)
         self.checklist.removeRequested.connect(self.remove_task)
         self.tabs.currentChanged.connect(self._tab_changed)
@@ -126,6 +129,10 @@ class MainWindow(QMainWindow):
         self.form.changed.connect(self._update_generation)
         self.form.changed.connect(self._update_shares)
         self.runs.openRuns.connect(self.open_runs)
+        self.runs.demoRequested.connect(self.try_demo)
+        self.runs.storeRequested.connect(self.choose_store)
+        self.monitor.demoRequested.connect(self.try_demo)
+        self.monitor.runsRequested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
         self.runs.resumeRun.connect(self.resume)
         self.runs.exportRun.connect(self.export)
         self.transfer.startRequested.connect(self.start_transfer)
@@ -200,6 +207,11 @@ class MainWindow(QMainWindow):
             self.choose_data_dir,
             "The folder of local task data (one sub-folder per task)",
         )
+        demo_action = self._action(
+            "Try the demo",
+            self.try_demo,
+            "A one-minute run on the synthetic demo tasks, offline, with live curves",
+        )
         quit_action = self._action("Quit", self.close, "Quit Muppet Studio", "Ctrl+Q")
         toolbar = self.addToolBar("Run")
         toolbar.setObjectName("run-toolbar")
@@ -223,6 +235,8 @@ class MainWindow(QMainWindow):
         run_menu = self.menuBar().addMenu("&Run")
         for action in (self.start_action, self.stop_action, self.resume_action):
             run_menu.addAction(action)
+        run_menu.addSeparator()
+        run_menu.addAction(demo_action)
 
     def _restore(self) -> None:
         geometry = self.settings.value("geometry")
@@ -234,11 +248,14 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         text = self.settings.value("config_yaml", "")
-        if text:
-            try:
+        try:
+            if text:
                 self._apply_config(_config_from_text(text))
-            except StudioError as exc:
-                log.warning("ignoring the remembered config: %s", exc)
+                return
+        except StudioError as exc:
+            log.warning("ignoring the remembered config: %s", exc)
+        # A first start: settings sized for this machine, not a GPU recipe on a laptop.
+        self.form.apply_preset(QUICK_LOOK, pristine=True)
 
     def _probe_device(self) -> None:
         """Ask a separate Python which device training would use, without importing torch here."""
@@ -249,7 +266,9 @@ class MainWindow(QMainWindow):
         self.probe.start(sys.executable, ["-c", PROBE])
 
     def _probe_done(self) -> None:
-        text = bytes(self.probe.readAllStandardOutput().data()).decode().strip()
+        self._probe_done_text(bytes(self.probe.readAllStandardOutput().data()).decode().strip())
+
+    def _probe_done_text(self, text: str) -> None:
         self.form.set_device_info(text or "could not detect the device")
 
     # -- shares and config --------------------------------------------------------------------
@@ -425,6 +444,18 @@ class MainWindow(QMainWindow):
         self.settings.setValue("config_yaml", config.to_yaml())
         job = train_job(config, self.catalog, self.data_dir, self.store_path)
         self._launch(Worker(job), "Starting…")
+
+    def try_demo(self) -> None:
+        """Check the demo tasks, size the run for a first look, and start it."""
+        if self._busy():
+            return
+        try:
+            config = demo_config(self.catalog)
+        except StudioError as exc:
+            self.show_error("There is no demo to run", str(exc))
+            return
+        self._apply_config(config)
+        self.start_run()
 
     def resume(self, run_id: str | None, allow_data_change: bool = False) -> None:
         run_id = run_id or (self.monitor.run_ids[0] if self.monitor.run_ids else None)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFontDatabase, QIcon, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSlider,
     QSplitter,
+    QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
@@ -31,8 +32,9 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, studio_catalog
 from studio.store.runs import RunStore
+from studio.ui.empty_state import EmptyState
 from studio.ui.plots import MINUTES, RUN_STYLES, STEP, PlotPanel, Series, palette
-from studio.ui.run_status import LogPanel, ProgressLine
+from studio.ui.run_status import FailureBanner, LogPanel, ProgressLine
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +78,9 @@ class _Run:
 
 class MonitorView(QWidget):
     """Live curves, progress and log of one primary run, with other runs overlaid."""
+
+    demoRequested = Signal()  # the empty state's buttons
+    runsRequested = Signal()
 
     def __init__(
         self, store_path: Path, catalog: dict[str, TaskSpec] | None = None, parent=None
@@ -153,13 +158,32 @@ class MonitorView(QWidget):
         across = _splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (side, 160))
 
         self.log_view = LogPanel()
-        layout = QVBoxLayout(self)
+        self.failure = FailureBanner()
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.status)
+        layout.addWidget(self.failure)
         layout.addLayout(
             _row(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
                  self.log_check, 16, QLabel("X axis"), self.x_combo, fit, 16, (self.readout, 1))
         )  # fmt: skip
         layout.addWidget(_splitter(Qt.Orientation.Vertical, (across, 700), (self.log_view, 140)), 1)
+        self.empty = EmptyState(
+            "No run shown",
+            "Check tasks in the Tasks panel and press <b>Start</b> (Ctrl+R): the curves of the "
+            "run appear here from its first update. Open a past run from the <b>Runs</b> tab, "
+            "or try a one-minute run on the synthetic demo tasks.",
+            (
+                ("Try the demo", "A one-minute run on the synthetic demo tasks",
+                 self.demoRequested.emit),
+                ("Show runs", "The Runs tab: every run in the store", self.runsRequested.emit),
+            ),
+        )  # fmt: skip
+        self.pages = QStackedLayout(self)
+        self.pages.addWidget(content)
+        self.pages.addWidget(self.empty)
+        self.pages.setCurrentWidget(self.empty)
         self._sync_controls()
 
     def _sync_controls(self) -> None:
@@ -195,6 +219,7 @@ class MonitorView(QWidget):
         self._redraw(set(self._series))
         self._poll_logs()
         self._poll_progress()
+        self.pages.setCurrentWidget(self.empty if not self._runs else self.pages.widget(0))
         if self._runs:
             self._timer.start()
 
@@ -321,6 +346,7 @@ class MonitorView(QWidget):
         self.task_list.clear()
         self.log_view.reset()
         self.status.reset()
+        self.failure.show_failure(None, [])
         self.readout.setText(" ")
 
     def _describe(self, run_id: str, index: int) -> _Run:
@@ -457,7 +483,11 @@ class MonitorView(QWidget):
             info = None
         rate = self._series.get((run.run_id, None, "examples_per_s"))
         clock = next((s for n in CLOCKS if (s := self._series.get((run.run_id, None, n)))), None)
-        return self.status.show_run(run.run_id, info, rate, clock)
+        changed = self.status.show_run(run.run_id, info, rate, clock)
+        if changed:
+            failed = info is not None and info["status"] == "failed"
+            self.failure.show_failure(info, self._store.logs(run.run_id) if failed else [])
+        return changed
 
     def _poll_logs(self) -> bool:
         run = next(iter(self._runs.values()), None)

@@ -97,6 +97,55 @@ class ProgressLine(QWidget):
         return f"{self.bar.text()} · {status}"
 
 
+class FailureBanner(QLabel):
+    """Where a failed run's reason shows: its error and the log line that explains it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("failure")
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.setStyleSheet(
+            f"QLabel#failure {{ background: #FDECEA; color: {RED}; border: 1px solid #F5B7B1;"
+            " border-radius: 4px; padding: 6px 8px; }"
+        )
+        self.hide()
+
+    def show_failure(self, info: dict[str, Any] | None, logs: list[dict[str, Any]]) -> None:
+        """Show the run's error if it failed (else hide); `logs` are its log rows."""
+        if info is None or info.get("status") != "failed":
+            self.hide()
+            return
+        error = str(info.get("error") or "no error was recorded")
+        step = int(info.get("step") or 0)
+        text = f"<b>This run failed at update {step:,}:</b> {html.escape(error)}"
+        line = explaining_line(logs, error)
+        if line:
+            text += f"<br><b>Log:</b> <code>{html.escape(line)}</code>"
+        text += "<br>The full log with the traceback is below."
+        self.setText(text)
+        self.show()
+
+
+def explaining_line(logs: list[dict[str, Any]], error: str) -> str | None:
+    """The log line that best explains a failure: the exception line that ends the error's
+    traceback, else the last warning before it (e.g. a non-finite loss, an out-of-memory)."""
+    errors = [r for r in logs if str(r["level"]).lower() in ("error", "critical")]
+    for row in reversed(errors):
+        lines = [x.strip() for x in str(row["message"] or "").splitlines() if x.strip()]
+        cause = next((x for x in reversed(lines) if x != error and _is_exception(x)), None)
+        if cause:
+            return cause
+    warnings = [r for r in logs if str(r["level"]).lower() == "warning"]
+    return str(warnings[-1]["message"]).splitlines()[0] if warnings else None
+
+
+def _is_exception(line: str) -> bool:
+    """'ValueError: ...', 'torch.OutOfMemoryError: ...': a traceback's last line."""
+    return re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b", line) is not None
+
+
 class LogPanel(QPlainTextEdit):
     """The run's log rows, coloured by level, read incrementally from the store."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import sqlite3
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QStackedLayout,
     QTableView,
     QTableWidget,
     QTableWidgetItem,
@@ -37,6 +39,7 @@ from PySide6.QtWidgets import (
 
 from studio.session import run_dir
 from studio.store import RunBusy, RunStore, StoreError
+from studio.ui.empty_state import EmptyState
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,8 @@ class RunsView(QWidget):
     openRuns = Signal(list)  # run ids to plot (first is the primary)
     resumeRun = Signal(str)
     exportRun = Signal(str)
+    demoRequested = Signal()  # the empty state's buttons
+    storeRequested = Signal()
 
     def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -206,10 +211,24 @@ class RunsView(QWidget):
         filters.addWidget(QLabel("Show"))
         filters.addWidget(self.kind_combo)
         filters.addWidget(self.search_edit, 1)
-        layout = QVBoxLayout(self)
+        table_page = QWidget()
+        layout = QVBoxLayout(table_page)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
         layout.addLayout(filters)
         layout.addWidget(self.table)
+        self.empty = EmptyState(
+            "No runs yet",
+            "",
+            (
+                ("Try the demo", "A one-minute run on the synthetic demo tasks",
+                 self.demoRequested.emit),
+                ("Open run store…", "Follow another run store file", self.storeRequested.emit),
+            ),
+        )  # fmt: skip
+        self.pages = QStackedLayout(self)
+        self.pages.addWidget(table_page)
+        self.pages.addWidget(self.empty)
         self.runs: dict[str, dict[str, Any]] = {}
         self.refresh()
         # Runs change status in other processes (a window's job, a CLI resume): follow them,
@@ -237,6 +256,13 @@ class RunsView(QWidget):
         self.table.sortByColumn(STARTED_COLUMN, Qt.SortOrder.DescendingOrder)
         self.select(selected)
         self._update_buttons()
+        self.empty.set_text(
+            f"The run store {html.escape(str(self.store_path))} holds no run. Check tasks in the "
+            "Tasks panel and press <b>Start</b> (Ctrl+R); every run, stopped or finished, is "
+            "listed here to open, compare, resume or export. From a terminal: "
+            "<code>muppet-studio-cli demo</code>."
+        )
+        self.pages.setCurrentWidget(self.empty if not runs else self.pages.widget(0))
 
     def poll(self) -> bool:
         """Follow the store: refresh when runs came, went or changed status; update steps.

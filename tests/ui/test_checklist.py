@@ -11,10 +11,16 @@ from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QPushButton  # noqa: E402
 
 from studio.core.availability import resolve  # noqa: E402
-from studio.core.tasks import default_tasks_dir, load_catalog  # noqa: E402
+from studio.core.tasks import (  # noqa: E402
+    FAMILIES,  # noqa: E402
+    default_tasks_dir,
+    load_catalog,
+)
 from studio.ui.checklist import (  # noqa: E402
+    DEMO,
     FAMILY_TITLES,
     MIN_TASKS,
     SHARE,
@@ -23,6 +29,7 @@ from studio.ui.checklist import (  # noqa: E402
     TASK,
     TaskChecklist,
     compute_shares,
+    group,
 )
 
 DATA = Path("/work/shared/data")
@@ -46,7 +53,7 @@ def available(widget: TaskChecklist, family: str | None = None) -> list[str]:
     return [
         n
         for n, s in CATALOG.items()
-        if widget.is_checkable(n) and (family is None or s.family == family)
+        if widget.is_checkable(n) and (family is None or group(s) == family)
     ]
 
 
@@ -61,7 +68,7 @@ def shown_shares(widget: TaskChecklist) -> dict[str, float]:
 
 def test_groups_and_counts_match_the_catalog(checklist: TaskChecklist) -> None:
     tree = checklist._tree
-    families = Counter(s.family for s in CATALOG.values())
+    families = Counter(group(s) for s in CATALOG.values())
     assert tree.topLevelItemCount() == len(families)
     for i in range(tree.topLevelItemCount()):
         top = tree.topLevelItem(i)
@@ -196,6 +203,18 @@ def test_synthetic_tasks_are_marked(checklist: TaskChecklist) -> None:
     assert checklist.is_checkable("synth_sentiment")
 
 
+def test_demo_tasks_have_their_own_group(checklist: TaskChecklist) -> None:
+    demo = [n for n, s in CATALOG.items() if s.is_synthetic]
+    assert demo and all(group(CATALOG[n]) == DEMO for n in demo)
+    assert checklist._families[DEMO].text(TASK).startswith("Demo tasks")
+    for family in FAMILIES:  # a family's box never mixes toys into a real run
+        checklist.set_family_checked(family, True)
+    assert checklist.checked() and not set(demo) & set(checklist.checked())
+    checklist.select_none()
+    checklist._families[DEMO].setCheckState(TASK, Qt.CheckState.Checked)
+    assert set(checklist.checked()) == {n for n in demo if checklist.is_checkable(n)}
+
+
 def test_summarization_can_be_switched_off(checklist: TaskChecklist) -> None:
     checklist.set_checked(["aeslc", "rte"])
     reason = "the base model is encoder-only and cannot generate summaries"
@@ -218,3 +237,20 @@ def test_new_availability_keeps_checked_tasks(checklist: TaskChecklist, tmp_path
     checklist.set_availability(offline)  # no data folder: only the synthetic suite is left
     assert checklist.checked() == ["synth_topic"]
     assert checklist._items["rte"].text(SOURCE) == "unavailable"
+
+
+def test_without_real_data_a_banner_offers_the_demo(qtbot, tmp_path: Path) -> None:
+    availability = {
+        name: resolve(spec, tmp_path / "no-data", tmp_path / "synthetic", online=False)
+        for name, spec in CATALOG.items()
+    }
+    widget = TaskChecklist(CATALOG, availability)
+    qtbot.addWidget(widget)
+    assert not widget.has_real_data() and not widget._no_data.isHidden()
+    demo = next(b for b in widget._no_data.findChildren(QPushButton) if b.text() == "Try the demo")
+    with qtbot.waitSignal(widget.demoRequested):
+        demo.click()
+
+
+def test_with_real_data_there_is_no_banner(checklist: TaskChecklist) -> None:
+    assert checklist.has_real_data() and checklist._no_data.isHidden()

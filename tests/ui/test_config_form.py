@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (  # noqa: E402
     QSpinBox,
 )
 
+from studio.core import paths, presets  # noqa: E402
 from studio.core.config import RunConfig  # noqa: E402
 from studio.core.errors import ConfigError  # noqa: E402
 from studio.ui.config_form import ConfigForm  # noqa: E402
@@ -237,3 +238,41 @@ def test_scientific_spin_box(qtbot) -> None:
 def test_device_info(form: ConfigForm) -> None:
     form.set_device_info("CUDA: NVIDIA H200, 139 GB")
     assert form._device_info.text() == "CUDA: NVIDIA H200, 139 GB"
+
+
+def test_presets_fill_the_form_but_keep_name_and_tasks(form: ConfigForm) -> None:
+    form.set_config(RunConfig(tasks=TASKS, name="mine", max_length=512, loss_scaling="none"))
+    form.set_tasks(TASKS)
+    assert form.preset_names()[:2] == [presets.QUICK_LOOK, presets.MUPPET]
+    form.apply_preset(presets.MUPPET)
+    config = form.config(TASKS)
+    assert (config.name, config.tasks, config.loss_scaling) == ("mine", TASKS, "log_n")
+    assert form._preset.currentText() == presets.MUPPET
+    form.fields["batch_size"].setValue(5)  # an edit: the settings are no longer the preset's
+    assert form._preset.currentText() == "Custom settings"
+
+
+def test_a_pristine_quick_look_follows_the_detected_device(form: ConfigForm) -> None:
+    form.apply_preset(presets.QUICK_LOOK, pristine=True)
+    cpu = presets.quick_look("cpu")
+    assert form.config(TASKS).max_length == cpu["max_length"]
+    form.set_device_info("CUDA: NVIDIA H200, 139 GiB")
+    assert form.config(TASKS).max_length == presets.quick_look("cuda")["max_length"]
+    form.fields["max_steps"].setValue(77)  # edited: a later probe leaves it alone
+    form.set_device_info("CPU: 2 cores")
+    assert (form.config(TASKS).max_steps, form.config(TASKS).max_length) == (77, 256)
+
+
+def test_saving_and_deleting_a_preset(form: ConfigForm) -> None:
+    form.set_config(RunConfig(tasks=TASKS, batch_size=3))
+    form.save_preset("tiny batches")
+    assert "tiny batches" in form.preset_names()
+    assert (paths.studio_home() / "presets" / "tiny batches.yaml").is_file()
+    form.fields["batch_size"].setValue(40)
+    form.apply_preset("tiny batches")
+    assert form.config(TASKS).batch_size == 3
+    assert form._delete_preset.isEnabled()
+    form._remove_preset()
+    assert "tiny batches" not in form.preset_names()
+    with pytest.raises(ConfigError, match="built-in"):
+        form.save_preset(presets.MUPPET)

@@ -11,6 +11,7 @@ from PySide6.QtCore import QSettings
 from transformers import AutoModel
 
 from studio.core.config import RunConfig, load_config
+from studio.core.presets import QUICK_LOOK, quick_look
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui import main_window as main_window_module
@@ -271,3 +272,29 @@ def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
     assert window.store_path == other  # unchanged
     for box in window.findChildren(main_window_module.QMessageBox):
         box.close()
+
+
+def test_a_first_start_uses_the_quick_look_for_this_machine(window: MainWindow) -> None:
+    assert window.form._preset.currentText() == QUICK_LOOK
+    config = window.form.config(["rte"])
+    assert config.max_length == quick_look("cpu")["max_length"]
+    window._probe_done_text("CUDA: NVIDIA H200, 139 GiB")
+    assert window.form.config(["rte"]).max_length == quick_look("cuda")["max_length"]
+
+
+def test_try_the_demo_trains_on_the_demo_tasks(
+    window: MainWindow, qtbot, tiny_model: str, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    real = main_window_module.demo_config
+    monkeypatch.setattr(
+        main_window_module,
+        "demo_config",
+        lambda catalog: real(catalog, steps=4).replace(model=tiny_model, max_length=32),
+    )
+    window.try_demo()
+    qtbot.waitUntil(lambda: window.worker is None and bool(window.runs.runs), timeout=JOB_MS)
+    with RunStore(window.store_path) as store:
+        (run,) = store.list_runs()
+    assert (run["name"], run["status"]) == ("demo (synthetic tasks)", "finished")
+    assert all(t.startswith("synth_") for t in run["config"]["tasks"])
+    assert window.tabs.currentWidget() is window.monitor

@@ -15,6 +15,7 @@ from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.monitor import MonitorView
 from studio.ui.plots import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
+from studio.ui.run_status import explaining_line
 
 TASKS = ["rte", "cola"]
 T0 = 1_700_000_000.0  # wall time of step 1; each step takes 2 s
@@ -386,3 +387,47 @@ def test_rows_deleted_by_a_resume_elsewhere_are_redrawn(view: MonitorView, store
     np.testing.assert_array_equal(x, np.arange(1, 16))  # not 1-15 then 11-15 again
     assert y[-1] == pytest.approx(6.0 + 1.0 / 15)
     assert view.poll() is False
+
+
+def test_nothing_shown_says_what_to_do(qtbot, view: MonitorView, store: RunStore) -> None:
+    assert view.pages.currentWidget() is view.empty
+    assert "Start" in view.empty.text.text()
+    with qtbot.waitSignal(view.demoRequested):
+        view.empty.buttons["Try the demo"].click()
+    view.show_runs([_make_run(store)])
+    assert view.pages.currentWidget() is not view.empty
+    view.show_runs([])
+    assert view.pages.currentWidget() is view.empty
+
+
+def test_a_failed_run_shows_its_error_and_the_line_that_explains_it(
+    view: MonitorView, store: RunStore
+) -> None:
+    run = _make_run(store, steps=5)
+    view.show_runs([run])
+    assert view.failure.isHidden()
+    trace = (
+        "Traceback (most recent call last):\n  File x\ntorch.OutOfMemoryError: CUDA out of memory"
+    )
+    store.add_logs(run, [(T0 + 9, "ERROR", f"training failed\n{trace}")])
+    store.set_status(run, "failed", error="training failed")
+    view.poll()
+    assert not view.failure.isHidden()
+    text = view.failure.text()
+    assert "failed at update 5" in text and "training failed" in text
+    assert "torch.OutOfMemoryError: CUDA OOM" in text
+
+
+@pytest.mark.parametrize(
+    ("logs", "line"),
+    [
+        ([("ERROR", "loss is NaN\nTraceback\nValueError: loss is NaN")], None),  # the error again
+        ([("WARNING", "task cola: loss not finite at update 3"), ("ERROR", "loss is NaN")],
+         "task cola: loss not finite at update 3"),
+        ([("ERROR", "loss is NaN\nTraceback\nKeyError: 'label'")], "KeyError: 'label'"),
+        ([], None),
+    ],
+)  # fmt: skip
+def test_explaining_line(logs: list[tuple[str, str]], line: str | None) -> None:
+    rows = [{"level": level, "message": message} for level, message in logs]
+    assert explaining_line(rows, "ValueError: loss is NaN") == line

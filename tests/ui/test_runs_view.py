@@ -190,3 +190,16 @@ def test_the_tab_follows_runs_other_processes_start_and_refuses_to_delete_a_live
     assert _cells(view, runs["stopped"])["Status"] == "interrupted"
     view.select([runs["stopped"]])
     assert view.buttons["delete"].isEnabled()
+
+
+def test_an_empty_store_says_what_to_do(qtbot, tmp_path: Path) -> None:
+    widget = RunsView(tmp_path / "empty.db")
+    qtbot.addWidget(widget)
+    assert widget.pages.currentWidget() is widget.empty
+    assert "holds no run" in widget.empty.text.text() and "Start" in widget.empty.text.text()
+    with qtbot.waitSignal(widget.demoRequested):
+        widget.empty.buttons["Try the demo"].click()
+    with RunStore(tmp_path / "empty.db") as store:
+        store.create_run("first", "pretrain", {"tasks": ["rte"]}, "tiny", status="running")
+    assert widget.poll()  # a run came: the table shows
+    assert widget.pages.currentWidget() is not widget.empty
