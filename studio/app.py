@@ -23,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="another folder of your own task specs (repeatable; also STUDIO_TASKS_DIR)",
     )
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        help="open the window, save a picture of it to PNG once it has settled, and quit",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
@@ -66,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     ticker = QTimer()
     ticker.timeout.connect(lambda: None)
     ticker.start(250)
+    if args.screenshot:
+        QTimer.singleShot(1500, lambda: (window.grab().save(args.screenshot), window.close()))
     return app.exec()
 
 

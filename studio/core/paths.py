@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from importlib import resources
 from pathlib import Path
 
 import platformdirs
@@ -12,6 +13,12 @@ def studio_home() -> Path:
     """`STUDIO_HOME`, or the user's data directory."""
     env = os.environ.get("STUDIO_HOME")
     return Path(env) if env else Path(platformdirs.user_data_dir("muppet-studio", appauthor=False))
+
+
+def package_dir(name: str) -> Path:
+    """A folder of package data: 'tasks' (the built-in catalog) or 'resources' (help, icons).
+    Installed, they live inside the package as `studio.<name>`."""
+    return Path(str(resources.files(f"studio.{name}")))
 
 
 def store_path() -> Path:

@@ -231,8 +231,8 @@ def load_catalog(tasks_dir: Path) -> dict[str, TaskSpec]:
 
 
 def default_tasks_dir() -> Path:
-    """The catalog shipped with the project (top-level `tasks/`)."""
-    return Path(__file__).resolve().parents[2] / "tasks"
+    """The catalog shipped with the studio (the checkout's `tasks/`, package data)."""
+    return paths.package_dir("tasks")
 
 
 @dataclass(frozen=True)

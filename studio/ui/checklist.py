@@ -497,7 +497,7 @@ class TaskChecklist(QWidget):
             f"pre-finetuning on fewer than ~{MIN_TASKS} tasks can hurt downstream performance; "
             "the gains grow with the number of tasks beyond that."
         )
-        self._warning.setVisible(count < MIN_TASKS)
+        self._warning.setVisible(0 < count < MIN_TASKS)
         self._no_data.setVisible(not self.has_real_data())
         self._refresh_shares()
         if emit and checked != self._last:

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import presets
+from studio.core import paths, presets
 from studio.core.config import CHOICES, RunConfig
 from studio.core.errors import ConfigError
 from studio.core.models import DEFAULT_MODEL, SEQ2SEQ_MODEL, is_encoder_decoder
@@ -43,7 +43,7 @@ from studio.ui.fields import SciSpinBox, WheelGuard
 
 log = logging.getLogger(__name__)
 
-HELP_FILE = Path(__file__).resolve().parents[2] / "resources" / "config_help.yaml"
+HELP_FILE = paths.package_dir("resources") / "config_help.yaml"
 
 # Friendly names for choice values; the value itself is the item's data.
 CHOICE_LABELS = {

@@ -8,7 +8,9 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
-ICONS_DIR = Path(__file__).resolve().parents[2] / "resources" / "icons"
+from studio.core import paths
+
+ICONS_DIR = paths.package_dir("resources") / "icons"
 
 # Rendered sizes; QIcon picks the nearest one, so small tree icons stay sharp.
 SIZES = (16, 20, 24, 32, 48, 64, 128, 256)
