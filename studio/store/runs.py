@@ -15,11 +15,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-import sqlite_utils
-
 from studio.core.errors import StudioError
 from studio.core.paths import store_path
 from studio.core.sink import MetricRow
+from studio.store.db import sqlite_utils
 from studio.store.liveness import run_alive
 from studio.store.schema import (
     KINDS,

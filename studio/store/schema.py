@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-import sqlite_utils
+from studio.store.db import sqlite_utils
 
 SCHEMA_VERSION = 4  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir
 

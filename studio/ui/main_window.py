@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core import paths
-from studio.core.availability import Availability, resolve
+from studio.core.availability import Availability, hub_online, resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.library import removable, remove
@@ -89,6 +89,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("Muppet Studio")
         self.setWindowIcon(app_icon())
 
+        self.hub_reachable = False  # until _check_hub finds otherwise
+        self.hub_worker: Worker | None = None
         self.availability = self._resolve_all()
         self.checklist = TaskChecklist(catalog, self.availability)
         self.checklist.set_problems(list(problems))
@@ -141,12 +143,30 @@ class MainWindow(QMainWindow):
         self._update_shares()
         self._update_actions()
         QTimer.singleShot(300, self._probe_device)
+        QTimer.singleShot(0, self._check_hub)
 
     # -- setup -------------------------------------------------------------------------------
 
     def _resolve_all(self) -> dict[str, Availability]:
+        """Where each task's data is. The hub counts only once the background check found it
+        reachable: a network probe on the GUI thread could freeze the window for seconds."""
         home = paths.synthetic_dir()
-        return {n: resolve(s, self.data_dir, home) for n, s in self.catalog.items()}
+        online = self.hub_reachable
+        return {n: resolve(s, self.data_dir, home, online) for n, s in self.catalog.items()}
+
+    def _check_hub(self) -> None:
+        """Probe the hub in a worker thread, only if some task could come from it."""
+        if not any(a.source == "hub" and not a.available for a in self.availability.values()):
+            return
+        self.hub_worker = Worker(lambda worker: hub_online())
+        self.hub_worker.finished.connect(self._hub_checked)
+        self._start(self.hub_worker)
+
+    def _hub_checked(self, reachable: bool) -> None:
+        self.hub_worker = None
+        if reachable:
+            self.hub_reachable = True
+            self.reload_catalog()
 
     def _action(self, text: str, slot: Any, tip: str, shortcut: str | None = None) -> QAction:
         action = QAction(text, self)

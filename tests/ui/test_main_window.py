@@ -298,3 +298,28 @@ def test_try_the_demo_trains_on_the_demo_tasks(
     assert (run["name"], run["status"]) == ("demo (synthetic tasks)", "finished")
     assert all(t.startswith("synth_") for t in run["config"]["tasks"])
     assert window.tabs.currentWidget() is window.monitor
+
+
+def test_the_hub_is_probed_off_the_gui_thread(
+    qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    probed: list[threading.Thread] = []
+
+    def probe() -> bool:
+        probed.append(threading.current_thread())
+        return True
+
+    monkeypatch.setattr(main_window_module, "hub_online", probe)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "no-data"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
+    qtbot.addWidget(win)
+    hub_tasks = [n for n, a in win.availability.items() if a.source == "hub"]
+    assert hub_tasks and not any(win.availability[n].available for n in hub_tasks)
+    qtbot.waitUntil(lambda: win.hub_reachable, timeout=10_000)
+    assert probed and probed[0] is not threading.main_thread()
+    assert any(win.availability[n].available for n in hub_tasks)  # reachable now
+    win.close()
+    if hasattr(win, "probe"):
+        win.probe.waitForFinished(30_000)
+    qtbot.waitUntil(lambda: not win.active_threads, timeout=10_000)
