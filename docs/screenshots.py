@@ -6,6 +6,9 @@ Usage (from the checkout, with ../shared/data beside it):
 Writes docs/<tab>.png and docs/wizard-*.png. Takes a few minutes on a CPU (MiniLM, 16 real
 tasks). With --store, no training: the newest pre-finetuning runs and transfer experiment of
 that store are shown. With --tasks, only the wizard and the Data tab (a fresh STUDIO_HOME).
+With --first-hour, what a new user meets (a fresh STUDIO_HOME, no data folder): the quick-look
+preset and the demo group, the Muppet recipe preset, the empty Monitor and Runs tabs, and a run
+that failed on a bad record (docs/first-*.png).
 """
 
 from __future__ import annotations
@@ -186,7 +189,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--store", help="show the runs of this store instead of training")
     parser.add_argument("--tasks", action="store_true", help="only the wizard and the Data tab")
+    parser.add_argument("--first-hour", action="store_true", help="only the new user's views")
     args = parser.parse_args()
+    if args.first_hour:
+        first_hour()
+        return
     if args.tasks:
         wizard_only()
         return
@@ -220,6 +227,75 @@ def wizard_only() -> None:
     window.show()
     window.form.set_device_info("CPU: 2 cores")
     grab_wizard(window, app)
+    window.close()
+
+
+def first_hour() -> None:
+    import json
+    import time
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from studio.core.presets import MUPPET
+    from studio.core.tasks import studio_catalog
+    from studio.ui.checklist import DEMO
+    from studio.ui.main_window import MainWindow
+
+    os.environ.pop("STUDIO_DATA_DIR", None)
+    home = Path(tempfile.mkdtemp())
+    os.environ["STUDIO_HOME"] = str(home)
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(home / "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(studio_catalog().tasks, home / "studio.db", None, settings)
+    window.resize(1500, 920)
+    window.show()
+    window._probe_done_text("CPU: 2 cores")
+
+    def settle(seconds: float = 0.3) -> None:
+        end = time.time() + seconds
+        while time.time() < end:
+            app.processEvents()
+            time.sleep(0.02)
+
+    def shot(name: str) -> None:
+        settle()
+        window.grab().save(str(DOCS / f"first-{name}.png"))
+
+    tree = window.checklist._tree
+    tree.scrollToItem(window.checklist._families[DEMO])
+    shot("start")  # quick look, no data: the banner and the demo group
+    for name, tab in (("monitor", window.monitor), ("runs", window.runs)):
+        window.tabs.setCurrentWidget(tab)
+        shot(name)
+
+    window.set_data_dir(DATA)
+    window.tabs.setCurrentWidget(window.form)
+    window.form.apply_preset(MUPPET)
+    window.checklist.set_family_checked("commonsense", True)
+    tree.scrollToItem(window.checklist._families[DEMO])
+    shot("presets")
+
+    # A run that fails on a bad record: where its reason shows.
+    bad = home / "bad-data" / "copa"
+    bad.mkdir(parents=True)
+    good = {"context": "The man broke his toe.", "question": "cause", "label": 0,
+            "choices": ["He dropped a hammer on his foot.", "He wore new shoes."]}  # fmt: skip
+    lines = [json.dumps(good), json.dumps({**good, "label": 5})]
+    (bad / "train.jsonl").write_text("\n".join(lines) + "\n")
+    (bad / "validation.jsonl").write_text(lines[0] + "\n")
+    window.set_data_dir(bad.parent)
+    window.form.apply_preset(MUPPET)
+    window._apply_config(window.current_config().replace(tasks=("copa",), max_steps=10))
+    window.start_run()
+    end = time.time() + 120
+    while (window.worker is not None or not hasattr(window, "last_error")) and time.time() < end:
+        settle(0.1)
+    for box in window.findChildren(QMessageBox):
+        box.close()
+    window.tabs.setCurrentWidget(window.monitor)
+    window.monitor.poll()
+    shot("failed")
     window.close()
 
 

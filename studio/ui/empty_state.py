@@ -25,7 +25,7 @@ class EmptyState(QWidget):
         self.text = QLabel(text)
         self.text.setWordWrap(True)
         self.text.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.text.setMaximumWidth(560)
+        self.text.setFixedWidth(520)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -42,6 +42,9 @@ class EmptyState(QWidget):
         layout.addWidget(self.text, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addLayout(row)
         layout.addStretch(2)
+        self.set_text(text)
 
     def set_text(self, text: str) -> None:
         self.text.setText(text)
+        # A stacked page gets no height-for-width pass: give the wrapped text its lines.
+        self.text.setFixedHeight(max(self.text.heightForWidth(self.text.width()), 0))

@@ -119,11 +119,12 @@ class FailureBanner(QLabel):
             return
         error = str(info.get("error") or "no error was recorded")
         step = int(info.get("step") or 0)
-        text = f"<b>This run failed at update {step:,}:</b> {html.escape(error)}"
+        when = f"at update {step:,}" if step else "before its first update"
+        text = f"<b>This run failed {when}:</b> {html.escape(error)}"
         line = explaining_line(logs, error)
         if line:
             text += f"<br><b>Log:</b> <code>{html.escape(line)}</code>"
-        text += "<br>The full log with the traceback is below."
+        text += "<br>Its whole log is below."
         self.setText(text)
         self.show()
 
