@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 import datasets
+import numpy as np
 import torch
 import transformers
 from accelerate import Accelerator
@@ -189,17 +191,37 @@ def load_tasks(
 
 
 def keeps_process_settings(train: Callable[P, R]) -> Callable[P, R]:
-    """Put back the process-wide settings a training changes (torch's thread count) when it
-    ends, so the next training in the same process (a sweep's fine-tunings after its
+    """Put back the process-wide settings a training changes when it ends: torch's thread
+    count, the global random states its seed set, and the libraries' logging and progress bars
+    it quietened. The next training in the same process (a sweep's fine-tunings after its
     pre-finetuning, a notebook, the tests) starts from the process's own."""
 
     @functools.wraps(train)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         threads = torch.get_num_threads()
+        rng = random.getstate(), np.random.get_state(), torch.random.get_rng_state()
+        cuda_rng = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else None
+        verbosity = datasets.logging.get_verbosity(), transformers.logging.get_verbosity()
+        bars = datasets.is_progress_bar_enabled(), transformers.logging.is_progress_bar_enabled()
         try:
             return train(*args, **kwargs)
         finally:
             torch.set_num_threads(threads)
+            random.setstate(rng[0])
+            np.random.set_state(rng[1])
+            torch.random.set_rng_state(rng[2])
+            if cuda_rng is not None:
+                torch.cuda.set_rng_state_all(cuda_rng)
+            datasets.logging.set_verbosity(verbosity[0])
+            transformers.logging.set_verbosity(verbosity[1])
+            if bars[0]:
+                datasets.enable_progress_bars()
+            else:
+                datasets.disable_progress_bars()
+            if bars[1]:
+                transformers.logging.enable_progress_bar()
+            else:
+                transformers.logging.disable_progress_bar()
 
     return wrapper
 

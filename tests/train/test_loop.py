@@ -218,18 +218,35 @@ def test_every_run_that_trained_has_a_curve(tiny_model: str, workspace: Workspac
     assert [r.step for r in stopped.rows if r.name == "total_loss"] == [1, 3]
 
 
-def test_a_run_puts_back_the_thread_count_it_changed(tiny_model: str, workspace: Workspace) -> None:
+def test_a_run_puts_back_the_process_settings_it_changed(
+    tiny_model: str, workspace: Workspace
+) -> None:
+    import random
+
+    import datasets
+    import numpy as np
     import torch
+    import transformers
 
     before = torch.get_num_threads()
     torch.set_num_threads(2)
+    transformers.logging.set_verbosity_info()
+    datasets.enable_progress_bars()
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    states = random.getstate(), np.random.get_state()[1].copy(), torch.random.get_rng_state()
     try:
         train(
-            _config(tiny_model, max_steps=1, num_threads=1),
+            _config(tiny_model, max_steps=1, num_threads=1, seed=5),
             NullSink(),
             threading.Event(),
             workspace,
         )
         assert torch.get_num_threads() == 2
+        assert transformers.logging.get_verbosity() == transformers.logging.INFO
+        assert datasets.is_progress_bar_enabled()
+        assert random.getstate() == states[0]
+        assert (np.random.get_state()[1] == states[1]).all()
+        assert torch.equal(torch.random.get_rng_state(), states[2])
     finally:
         torch.set_num_threads(before)
+        transformers.logging.set_verbosity_warning()
