@@ -415,7 +415,7 @@ def test_a_failed_run_shows_its_error_and_the_line_that_explains_it(
     assert not view.failure.isHidden()
     text = view.failure.text()
     assert "failed at update 5" in text and "training failed" in text
-    assert "torch.OutOfMemoryError: CUDA OOM" in text
+    assert "torch.OutOfMemoryError: CUDA out of memory" in text
 
 
 @pytest.mark.parametrize(
