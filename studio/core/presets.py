@@ -28,18 +28,17 @@ NOT_SETTINGS = ("tasks", "name", "manual_weights")
 
 def quick_look(device: str) -> dict[str, Any]:
     """Short inputs, small batches and a log point every few updates; a GPU affords more."""
-    if device == "cpu":
-        return {
-            "model": "minilm", "max_length": 128, "batch_size": 8, "tasks_per_update": 2,
-            "max_steps": 300, "log_every": 5, "eval_every": 100, "eval_max_examples": 100,
-            "checkpoint_every": 100, "learning_rate": 5e-5, "mixed_precision": "auto",
-            "device": "auto",
-        }  # fmt: skip
-    return {
-        "model": "minilm", "max_length": 256, "batch_size": 16, "tasks_per_update": 4,
-        "max_steps": 1000, "log_every": 10, "eval_every": 200, "eval_max_examples": 500,
-        "checkpoint_every": 500, "learning_rate": 5e-5, "mixed_precision": "auto",
+    cpu = {
+        "model": "minilm", "max_length": 128, "batch_size": 8, "tasks_per_update": 2,
+        "max_steps": 300, "log_every": 5, "eval_every": 100, "eval_max_examples": 100,
+        "checkpoint_every": 100, "learning_rate": 5e-5, "mixed_precision": "auto",
         "device": "auto",
+    }  # fmt: skip
+    if device == "cpu":
+        return cpu
+    return cpu | {
+        "max_length": 256, "batch_size": 16, "tasks_per_update": 4, "max_steps": 1000,
+        "log_every": 10, "eval_every": 200, "eval_max_examples": 500, "checkpoint_every": 500,
     }  # fmt: skip
 
 
