@@ -23,6 +23,7 @@ run: setup
 lint: setup
 	$(BIN)/ruff check studio tests bench docs main.py
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 test: lint
 	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
@@ -35,4 +36,4 @@ bench: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m bench.gui_latency
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

@@ -7,7 +7,7 @@ import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -171,6 +171,10 @@ class SweepConfig:
         return [self.pool[:n] for n in self.counts]
 
 
+# The configs that _from_dict builds from YAML settings.
+_Config = TypeVar("_Config", FinetuneConfig, TransferConfig, SweepConfig)
+
+
 def _coerce(key: str, kind: str, value: Any) -> Any:
     """Check one YAML value against its field type, naming the key (as the run config does)."""
     if kind.startswith("tuple"):
@@ -188,7 +192,7 @@ def _coerce(key: str, kind: str, value: Any) -> Any:
     return coerce_value(key, kind, value)
 
 
-def _from_dict(cls: type, data: Any, where: str) -> Any:
+def _from_dict(cls: type[_Config], data: Any, where: str) -> _Config:
     """A config from flat YAML settings; the fine-tuning settings go to its `settings`."""
     if not isinstance(data, dict):
         raise ConfigError(f"{where}: must be a mapping of settings")

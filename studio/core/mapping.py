@@ -63,7 +63,7 @@ def _labelled(row: Mapping[str, Any], plan: ImportPlan, rec: dict[str, Any]) -> 
     if plan.format == "regression":
         value = row.get(column)
         try:
-            number = float(value)  # type: ignore[arg-type]
+            number = math.nan if value is None else float(value)
         except (TypeError, ValueError):
             number = math.nan
         if isinstance(value, bool) or math.isnan(number):
@@ -179,9 +179,9 @@ def build_record(
         problem = None
     if problem:
         return None, problem
-    text = record_problem(rec, spec)
-    if text:
-        field = re.search(r"'(\w+)'", text)
-        column = plan.column(field.group(1)) if field else None
-        return None, (column or "—", text)
+    wrong = record_problem(rec, spec)
+    if wrong:
+        named = re.search(r"'(\w+)'", wrong)
+        column = plan.column(named.group(1)) if named else None
+        return None, (column or "—", wrong)
     return rec, None

@@ -31,7 +31,7 @@ def pid_alive(pid: int) -> bool:
 
 def _windows_pid_alive(pid: int) -> bool:
     # On Windows os.kill(pid, 0) would *terminate* the process, so ask the kernel instead.
-    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]  # Windows only
     handle = kernel32.OpenProcess(_PROCESS_QUERY_LIMITED_INFORMATION, False, pid)
     if not handle:
         return bool(kernel32.GetLastError() == _ERROR_ACCESS_DENIED)

@@ -6,7 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +98,7 @@ def record_problem(rec: Any, spec: TaskSpec) -> str | None:
 
 def iter_jsonl(
     path: Path, progress: Callable[[int], None] | None = None
-) -> Iterator[tuple[int, Any]]:
+) -> Generator[tuple[int, Any], None, None]:
     """(line number, parsed object) for every non-blank line; bad lines name their number.
 
     `progress(bytes read)` is called every PROGRESS_LINES lines.

@@ -97,23 +97,25 @@ def create_schema(db: sqlite_utils.Database) -> None:
     The caller wraps this in a transaction so a second process opening the same file concurrently
     never sees half a schema.
     """
-    db["runs"].create(RUN_COLUMNS, pk="id", not_null={"id", "kind", "status"}, if_not_exists=True)
-    missing = set(RUN_COLUMNS) - set(db["runs"].columns_dict)
+    runs, metrics = db.table("runs"), db.table("metrics")
+    runs.create(RUN_COLUMNS, pk="id", not_null={"id", "kind", "status"}, if_not_exists=True)
+    missing = set(RUN_COLUMNS) - set(runs.columns_dict)
     for name in sorted(missing):  # a store written by an older studio
-        db["runs"].add_column(name, RUN_COLUMNS[name])
-    db["checkpoints"].create(CHECKPOINT_COLUMNS, pk=("run_id", "step"), if_not_exists=True)
+        runs.add_column(name, RUN_COLUMNS[name])
+    db.table("checkpoints").create(CHECKPOINT_COLUMNS, pk=("run_id", "step"), if_not_exists=True)
     db.execute(_METRICS_SQL)
     db.execute(_LOGS_SQL)
     # (run_id, id): the live plot's "rows after id N for this run" poll.
-    db["metrics"].create_index(["run_id", "id"], "idx_metrics_run_id", if_not_exists=True)
+    metrics.create_index(["run_id", "id"], "idx_metrics_run_id", if_not_exists=True)
     # (run_id, name, task, step): opening a finished run reads one series at a time.
-    db["metrics"].create_index(
+    metrics.create_index(
         ["run_id", "name", "task", "step"], "idx_metrics_series", if_not_exists=True
     )
-    db["logs"].create_index(["run_id", "id"], "idx_logs_run_id", if_not_exists=True)
-    db["runs"].create_index(["created"], "idx_runs_created", if_not_exists=True)
-    db["results"].create(RESULT_COLUMNS, if_not_exists=True)
-    db["results"].create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
+    db.table("logs").create_index(["run_id", "id"], "idx_logs_run_id", if_not_exists=True)
+    runs.create_index(["created"], "idx_runs_created", if_not_exists=True)
+    results = db.table("results")
+    results.create(RESULT_COLUMNS, if_not_exists=True)
+    results.create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

@@ -254,7 +254,7 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
             if "metric" in record:
                 rows.append(MetricRow(*record["metric"]))
             elif "log" in record:
-                logs.append(tuple(record["log"]))  # type: ignore[arg-type]
+                logs.append(tuple(record["log"]))
             elif "checkpoint" in record:
                 ops.append(tuple(record["checkpoint"]))
         except (ValueError, TypeError):
