@@ -41,7 +41,7 @@ def fill(store: RunStore, points: int) -> str:
             MetricRow(int(s), "total_loss", float(v), None, T0 + 0.01 * float(s))
             for s, v in zip(steps, values, strict=True)
         ]
-        store.add_metrics(rows, run_id)
+        store.add_metrics(run_id, rows)
     store.update_run(run_id, step=points)
     return run_id
 
@@ -113,7 +113,7 @@ def main() -> None:
                     MetricRow(step[0] + k, "total_loss", 0.5, None, T0 + 0.01 * (step[0] + k))
                     for k in range(1, 11)
                 ]
-                writer.add_metrics(rows, run_id)
+                writer.add_metrics(run_id, rows)
                 step[0] += 10
 
             def poll_new() -> None:

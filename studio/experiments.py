@@ -259,7 +259,7 @@ def _sweep_subsets(
         )
         with RunStore(store_path) as store:
             point = sweep_point(store.results(transfer_id))
-            store.add_metrics([MetricRow(len(subset), k, v) for k, v in point.items()], sweep_id)
+            store.add_metrics(sweep_id, [MetricRow(len(subset), k, v) for k, v in point.items()])
             children.append(
                 {"tasks": len(subset), "pretrain": outcome.run_id, "transfer": transfer_id}
             )

@@ -238,18 +238,21 @@ class RunStore:
         for _ in range(100):
             run_id = new_run_id()
             try:
-                self._insert_run({"id": run_id, **row})
+                self._insert("runs", {"id": run_id, **row})
             except sqlite3.IntegrityError:
                 continue  # two runs created in the same second drew the same suffix
             return run_id
         raise StoreError(f"{self.path}: could not find a free run id")
 
-    def _insert_run(self, row: Mapping[str, Any]) -> None:
+    def _insert(self, table: str, row: Mapping[str, Any]) -> None:
+        """Insert one row of `table`, its keys naming the columns."""
         # Plain SQL rather than Table.insert: older sqlite-utils commits inside its own writes.
         columns = ", ".join(f"[{k}]" for k in row)
         marks = ", ".join("?" for _ in row)
         with self.transaction():
-            self._conn.execute(f"INSERT INTO runs ({columns}) VALUES ({marks})", list(row.values()))
+            self._conn.execute(
+                f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
+            )
 
     def set_status(self, run_id: str, status: str, error: str | None = None) -> None:
         """Move a run to `status`, stamping start/finish times, pid and host as due."""
@@ -381,7 +384,7 @@ class RunStore:
 
     # -- metrics -----------------------------------------------------------------------------
 
-    def add_metrics(self, rows: Sequence[MetricRow], run_id: str) -> None:
+    def add_metrics(self, run_id: str, rows: Sequence[MetricRow]) -> None:
         """Append metric rows for a run in one transaction."""
         if not rows:
             return
@@ -432,12 +435,7 @@ class RunStore:
 
     def add_result(self, row: Mapping[str, Any]) -> None:
         """Record one fine-tuning result of a transfer experiment (see schema.RESULT_COLUMNS)."""
-        columns = ", ".join(f"[{k}]" for k in row)
-        marks = ", ".join("?" for _ in row)
-        with self.transaction():
-            self._conn.execute(
-                f"INSERT INTO results ({columns}) VALUES ({marks})", list(row.values())
-            )
+        self._insert("results", row)
 
     def results(self, transfer_id: str) -> list[dict[str, Any]]:
         """Every result of one transfer experiment, in the order they were recorded."""

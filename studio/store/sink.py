@@ -178,7 +178,7 @@ class StoreSink:
     def _write(self) -> None:
         store = self.store
         with store.transaction():
-            store.add_metrics(self._rows, self.run_id)
+            store.add_metrics(self.run_id, self._rows)
             store.add_logs(self.run_id, self._logs)
             if self._progress is not None:
                 step, total = self._progress
@@ -260,7 +260,7 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
         except (ValueError, TypeError):
             log.warning("%s, line %d: not a spilled row; skipped", spill, number)
     with store.transaction():
-        store.add_metrics(rows, run_id)
+        store.add_metrics(run_id, rows)
         store.add_logs(run_id, logs)
         _apply_checkpoints(store, run_id, ops)
     spill.unlink()

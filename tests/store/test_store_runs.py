@@ -84,7 +84,7 @@ def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_integrity_check(store: RunStore, run_id: str) -> None:
-    store.add_metrics(_rows(10), run_id)
+    store.add_metrics(run_id, _rows(10))
     assert store.integrity_check() == "ok"
 
 
@@ -189,7 +189,7 @@ def test_missing_run_is_a_key_error_naming_it(store: RunStore) -> None:
 def test_delete_run_removes_its_rows_only(store: RunStore, run_id: str) -> None:
     other = store.create_run("other", "pretrain", {}, "m")
     for rid in (run_id, other):
-        store.add_metrics(_rows(5), rid)
+        store.add_metrics(rid, _rows(5))
         store.add_log(rid, "INFO", "hello")
         store.add_checkpoint(rid, 5, f"/runs/{rid}/step-5", {"loss": 0.5})
     store.delete_run(run_id)
@@ -202,7 +202,7 @@ def test_delete_run_removes_its_rows_only(store: RunStore, run_id: str) -> None:
 
 
 def test_add_metrics_and_series(store: RunStore, run_id: str) -> None:
-    store.add_metrics(_rows(3) + _rows(3, task="rte") + [MetricRow(3, "loss", math.nan)], run_id)
+    store.add_metrics(run_id, _rows(3) + _rows(3, task="rte") + [MetricRow(3, "loss", math.nan)])
     run_wide = store.metric_series(run_id, "loss")
     assert [(s, v) for s, v, _ in run_wide] == [(0, 0.0), (1, 1.0), (2, 2.0), (3, None)]
     assert [s for s, _, _ in store.metric_series(run_id, "loss", task="rte")] == [0, 1, 2]
@@ -212,20 +212,20 @@ def test_add_metrics_and_series(store: RunStore, run_id: str) -> None:
 def test_a_bad_batch_writes_nothing(store: RunStore, run_id: str) -> None:
     bad = _rows(5) + [MetricRow(step=5, name=None, value=1.0)]  # type: ignore[arg-type]
     with pytest.raises(Exception, match="NOT NULL"):
-        store.add_metrics(bad, run_id)
+        store.add_metrics(run_id, bad)
     assert store.metrics_after(0) == []
 
 
 def test_metrics_after_returns_only_new_rows(store: RunStore, run_id: str) -> None:
     other = store.create_run("other", "pretrain", {}, "m")
-    store.add_metrics(_rows(3), run_id)
-    store.add_metrics(_rows(2), other)
+    store.add_metrics(run_id, _rows(3))
+    store.add_metrics(other, _rows(2))
     first = store.metrics_after(0, run_id)
     assert [r["step"] for r in first] == [0, 1, 2]
     assert set(first[0]) == {"id", "run_id", "step", "task", "name", "value", "wall_time"}
     last = first[-1]["id"]
     assert store.metrics_after(last, run_id) == []
-    store.add_metrics(_rows(2, start=3), run_id)
+    store.add_metrics(run_id, _rows(2, start=3))
     assert [r["step"] for r in store.metrics_after(last, run_id)] == [3, 4]
     assert len(store.metrics_after(0)) == 7
     assert [r["step"] for r in store.metrics_after(0, run_id, limit=2)] == [0, 1]
@@ -254,11 +254,11 @@ def test_metrics_after_queries_use_an_index(
 
 
 def test_delete_metrics_after_and_ids_are_never_reused(store: RunStore, run_id: str) -> None:
-    store.add_metrics(_rows(10), run_id)
+    store.add_metrics(run_id, _rows(10))
     seen = store.metrics_after(0, run_id)[-1]["id"]
     assert store.delete_metrics_after(run_id, 4) == 5
     assert [s for s, _, _ in store.metric_series(run_id, "loss")] == [0, 1, 2, 3, 4]
-    store.add_metrics(_rows(3, start=5), run_id)
+    store.add_metrics(run_id, _rows(3, start=5))
     # A live reader that had read up to `seen` must still see the rows written after resuming.
     assert [r["step"] for r in store.metrics_after(seen, run_id)] == [5, 6, 7]
 
@@ -320,13 +320,13 @@ def test_mark_interrupted(store: RunStore) -> None:
 
 def test_transactions_nest_and_roll_back(store: RunStore, run_id: str) -> None:
     with store.transaction():
-        store.add_metrics(_rows(1), run_id)
+        store.add_metrics(run_id, _rows(1))
         with pytest.raises(RuntimeError), store.transaction():
-            store.add_metrics(_rows(1, start=1), run_id)
+            store.add_metrics(run_id, _rows(1, start=1))
             raise RuntimeError("inner block fails")
-        store.add_metrics(_rows(1, start=2), run_id)
+        store.add_metrics(run_id, _rows(1, start=2))
     with pytest.raises(RuntimeError), store.transaction():
-        store.add_metrics(_rows(1, start=3), run_id)
+        store.add_metrics(run_id, _rows(1, start=3))
         raise RuntimeError("outer block fails")
     assert [r["step"] for r in store.metrics_after(0)] == [0, 2]
     assert not store.db.conn.in_transaction
@@ -340,12 +340,12 @@ def test_best_values_per_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
         a = store.create_run("a", "pretrain", {}, "m")
         b = store.create_run("b", "pretrain", {}, "m")
         store.add_metrics(
+            a,
             [
                 MetricRow(1, "eval_mean", 0.5),
                 MetricRow(2, "eval_mean", 0.7),
                 MetricRow(2, "eval_mean", 0.9, "task"),
             ],
-            a,
         )
-        store.add_metrics([MetricRow(1, "loss", 3.0)], b)
+        store.add_metrics(b, [MetricRow(1, "loss", 3.0)])
         assert store.best_values() == {a: 0.7}

@@ -45,7 +45,7 @@ def _make_run(store: RunStore, name: str = "muppet", steps: int = 50, **kw) -> s
     run_id = store.create_run(
         name, "pretrain", {"tasks": TASKS}, "tiny", max_steps=100, status="running", **kw
     )
-    store.add_metrics(_rows(range(1, steps + 1)), run_id)
+    store.add_metrics(run_id, _rows(range(1, steps + 1)))
     store.update_run(run_id, step=steps)
     store.add_logs(
         run_id, [(T0, "INFO", "loading 2 tasks"), (T0 + 1, "ERROR", "NaN loss <cola> skipped")]
@@ -92,7 +92,7 @@ def test_poll_appends_to_the_same_curve_objects(view: MonitorView, store: RunSto
     keys = [("loss", "rte"), ("total_loss", None), ("eval_accuracy", "rte")]
     before = {(n, t): view.curve_item(run, n, t) for n, t in keys}
     assert view.poll() is False  # nothing new
-    store.add_metrics(_rows(range(51, 61)), run)
+    store.add_metrics(run, _rows(range(51, 61)))
     assert view.poll() is True
     x, _ = view.curve_data(run, "loss", "rte")
     np.testing.assert_array_equal(x, np.arange(1, 61))
@@ -164,7 +164,7 @@ def test_long_series_draw_an_incremental_min_max_envelope() -> None:
 def test_zooming_in_draws_every_point_and_fit_follows_again(view: MonitorView, store) -> None:
     run = store.create_run("long", "pretrain", {"tasks": []}, "tiny", max_steps=30_000)
     n = DETAIL_MAX + 5_000
-    store.add_metrics([MetricRow(s, "lr", 1e-5 * s, None, T0 + s) for s in range(n)], run)
+    store.add_metrics(run, [MetricRow(s, "lr", 1e-5 * s, None, T0 + s) for s in range(n)])
     view.show_runs([run])
     item = view.curve_item(run, "lr")
     assert item.xData.size < 2 * ENVELOPE_BLOCKS + 32  # following the run: an envelope
@@ -228,7 +228,7 @@ def test_overlay_draws_every_run_with_its_own_style(view: MonitorView, store) ->
     assert a.opts["pen"].style() != b.opts["pen"].style()
     labels = [label.text for _, label in view.plots["task_loss"].legend.items]
     assert "alpha · rte" in labels and "beta · cola" in labels
-    store.add_metrics(_rows(range(31, 33)), second)
+    store.add_metrics(second, _rows(range(31, 33)))
     assert view.poll() is True
     assert view.curve_data(second, "loss", "rte")[0].size == 32
 
@@ -241,7 +241,7 @@ def test_toggling_a_task_hides_its_curves(view: MonitorView, store) -> None:
     assert not view.curve_item(run, "loss", "rte").isVisible()
     assert not view.curve_item(run, "eval_accuracy", "rte").isVisible()
     assert view.curve_item(run, "loss", "cola").isVisible()
-    store.add_metrics(_rows(range(51, 53)), run)
+    store.add_metrics(run, _rows(range(51, 53)))
     view.poll()
     assert not view.curve_item(run, "loss", "rte").isVisible()  # new rows keep it hidden
     view.set_task_visible("rte", True)
@@ -323,8 +323,8 @@ def test_unknown_run_shows_an_empty_view(view: MonitorView) -> None:
 
 def test_nan_values_and_log_axis_do_not_warn(view: MonitorView, store) -> None:
     run = _make_run(store, steps=5)
-    store.add_metrics([MetricRow(6, "total_loss", float("nan"), None, T0 + 10)], run)
-    store.add_metrics([MetricRow(7, "total_loss", 0.0, None, T0 + 12)], run)
+    store.add_metrics(run, [MetricRow(6, "total_loss", float("nan"), None, T0 + 10)])
+    store.add_metrics(run, [MetricRow(7, "total_loss", 0.0, None, T0 + 12)])
     view.show_runs([run])
     view.set_log_y(True)
     view.grab()  # render: pyqtgraph maps the data to log10 here
@@ -355,7 +355,7 @@ def test_timer_follows_a_run_written_by_another_thread(qtbot, view, store) -> No
     def write() -> None:
         with RunStore(store.path) as writer:  # its own connection, as a training thread has
             for start in range(11, 51, 10):
-                writer.add_metrics(_rows(range(start, start + 10)), run)
+                writer.add_metrics(run, _rows(range(start, start + 10)))
 
     thread = threading.Thread(target=write)
     thread.start()
@@ -381,7 +381,7 @@ def test_rows_deleted_by_a_resume_elsewhere_are_redrawn(view: MonitorView, store
     again = [
         MetricRow(r.step, r.name, r.value + 5, r.task, r.wall_time) for r in _rows(range(11, 16))
     ]
-    store.add_metrics(again, run)
+    store.add_metrics(run, again)
     assert view.poll() is True
     x, y = view.curve_data(run, "loss", "rte")
     np.testing.assert_array_equal(x, np.arange(1, 16))  # not 1-15 then 11-15 again

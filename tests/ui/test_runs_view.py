@@ -39,9 +39,9 @@ def runs(store_path: Path) -> dict[str, str]:
         ids["finetune"] = store.create_run(
             "finetune mrpc k=32 seed 0", "finetune", {"task": "mrpc"}, str(checkpoint)
         )
-        store.add_metrics([MetricRow(5, "eval_mean", 0.61), MetricRow(9, "eval_mean", 0.72)],
-                          ids["muppet"])  # fmt: skip
-        store.add_metrics([MetricRow(3, "eval_mean", 0.4)], ids["finetune"])
+        store.add_metrics(ids["muppet"], [MetricRow(5, "eval_mean", 0.61),
+                                          MetricRow(9, "eval_mean", 0.72)])  # fmt: skip
+        store.add_metrics(ids["finetune"], [MetricRow(3, "eval_mean", 0.4)])
         store.update_run(ids["muppet"], step=9)
         store.update_run(ids["stopped"], step=4)
         for key in ("muppet", "transfer", "finetune"):

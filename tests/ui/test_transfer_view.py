@@ -195,7 +195,7 @@ def test_sweep_plots_mean_metric_against_task_count(view, store_path) -> None:
         for step, base, tuned in ((4, 0.60, 0.58), (8, 0.60, 0.66)):
             rows += [MetricRow(step, "base_mean", base), MetricRow(step, "pretuned_mean", tuned),
                      MetricRow(step, "gain", tuned - base)]  # fmt: skip
-        store.add_metrics(rows, sweep)
+        store.add_metrics(sweep, rows)
     view.refresh()
     index = view.results.combo.findData(sweep)
     assert index >= 0 and "Sweep" in view.results.combo.itemText(index)
