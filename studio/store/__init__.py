@@ -1,6 +1,15 @@
 """The SQLite run store."""
 
 from studio.store.runs import ReadOnlyStore, RunBusy, RunStore, StoreError, UnknownRun
+from studio.store.schema import RESUMABLE
 from studio.store.sink import StoreSink
 
-__all__ = ["ReadOnlyStore", "RunBusy", "RunStore", "StoreError", "StoreSink", "UnknownRun"]
+__all__ = [
+    "RESUMABLE",
+    "ReadOnlyStore",
+    "RunBusy",
+    "RunStore",
+    "StoreError",
+    "StoreSink",
+    "UnknownRun",
+]

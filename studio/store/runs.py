@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import socket
 import sqlite3
 import time
@@ -16,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from studio.core.errors import StudioError
-from studio.core.paths import store_path
+from studio.core.paths import run_dir, store_path
 from studio.core.sink import MetricRow
 from studio.store.db import sqlite_utils
 from studio.store.liveness import run_alive
@@ -351,6 +352,22 @@ class RunStore:
             self._conn.execute("DELETE FROM results WHERE transfer_id = ?", [run_id])
             cursor = self._conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
         return cursor.rowcount > 0
+
+    def delete_runs(self, run_ids: Sequence[str]) -> list[str]:
+        """Delete runs with their rows and their folders (checkpoints) beside the store.
+
+        A run that a live process trains (it may have started since the user chose it) is kept,
+        folder and all; returns why each kept run was.
+        """
+        refused = []
+        for run_id in run_ids:
+            try:
+                self.delete_run(run_id)
+            except RunBusy as e:
+                refused.append(str(e))
+                continue
+            shutil.rmtree(run_dir(self.path, run_id), ignore_errors=True)
+        return refused
 
     def mark_interrupted(self, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
         """Mark 'running' runs whose process is gone as 'interrupted'; return their ids.

@@ -37,8 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.session import run_dir
-from studio.store import RunBusy, RunStore, StoreError
+from studio.store import RESUMABLE, RunStore, StoreError
 from studio.ui.empty_state import EmptyState
 
 log = logging.getLogger(__name__)
@@ -361,7 +360,7 @@ class RunsView(QWidget):
         self.buttons["open"].setEnabled(one)
         self.buttons["overlay"].setEnabled(len(ids) > 1)
         self.buttons["diff"].setEnabled(len(ids) > 1)
-        self.buttons["resume"].setEnabled(status in ("stopped", "interrupted", "failed"))
+        self.buttons["resume"].setEnabled(status in RESUMABLE)
         self.buttons["export"].setEnabled(one)
         self.buttons["delete"].setEnabled(bool(ids) and status != "running")
 
@@ -384,7 +383,8 @@ class RunsView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        refused = delete_runs(self.store_path, ids)
+        with RunStore(self.store_path) as store:
+            refused = store.delete_runs(ids)
         self.refresh()
         if refused:
             QMessageBox.warning(self, "Some runs were not deleted", "\n\n".join(refused))
@@ -393,26 +393,6 @@ class RunsView(QWidget):
         ids = self.selected()
         dialog = ConfigDiff({i: self.runs[i] for i in ids}, self)
         dialog.exec()
-
-
-def delete_runs(store_path: Path, run_ids: list[str]) -> list[str]:
-    """Delete runs from the store and their folders (checkpoints) from disk.
-
-    A run that a live process trains (it may have started since the user chose it) is kept;
-    returns why each kept run was.
-    """
-    import shutil
-
-    refused = []
-    with RunStore(store_path) as store:
-        for run_id in run_ids:
-            try:
-                store.delete_run(run_id)
-            except RunBusy as e:
-                refused.append(str(e))
-                continue
-            shutil.rmtree(run_dir(store_path, run_id), ignore_errors=True)
-    return refused
 
 
 def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.core.paths import run_dir
 from studio.core.sink import MetricRow
 from studio.store import ReadOnlyStore, RunBusy, RunStore, StoreError, StoreSink
 from studio.store.schema import SCHEMA_VERSION
@@ -120,6 +121,22 @@ def test_a_live_run_cannot_be_deleted(store: RunStore, run_id: str) -> None:
     assert store.get_run(run_id)["status"] == "running"
     store.update_run(run_id, pid=2**22 + 12345)  # no such process: a dead run
     assert store.delete_run(run_id)
+
+
+def test_deleting_runs_removes_their_folders_and_keeps_a_live_one(
+    store: RunStore, db_path: Path
+) -> None:
+    done = store.create_run("done", "pretrain", {}, "m")
+    live = store.create_run("live", "pretrain", {}, "m", status="running")  # this live process
+    store.add_metrics(done, _rows(3))
+    for run_id in (done, live):
+        (run_dir(db_path, run_id) / "checkpoints" / "step-3").mkdir(parents=True)
+    refused = store.delete_runs([done, live, "no-such-run"])
+    assert len(refused) == 1 and f"run {live} is running" in refused[0]
+    assert "stop it before deleting it" in refused[0]
+    assert not run_dir(db_path, done).exists() and run_dir(db_path, live).is_dir()
+    assert [r["id"] for r in store.list_runs()] == [live]
+    assert store.metrics_after(0, done) == []
 
 
 # -- read-only stores ---------------------------------------------------------------------------
