@@ -89,3 +89,32 @@ def export_target_problem(folder: Path) -> str | None:
     if folder.is_dir() and any(folder.iterdir()):
         return f"{folder} exists and is not empty; choose a new or empty folder"
     return None
+
+
+# A run's folder: <store's folder>/runs/<run id>/checkpoints/step-<N>/, spill file beside them.
+RUNS = "runs"
+CHECKPOINTS = "checkpoints"
+
+
+def run_dir(store_path: Path, run_id: str) -> Path:
+    """Checkpoints and exports of a run live beside the store, under runs/<id>/."""
+    return Path(store_path).parent / RUNS / run_id
+
+
+def checkpoints_in(run_folder: Path) -> Path:
+    """The folder of a run's checkpoints (one step-<N> folder each), inside its run folder."""
+    return Path(run_folder) / CHECKPOINTS
+
+
+def checkpoints_dir(store_path: Path, run_id: str) -> Path:
+    """The checkpoints of run `run_id` of the store at `store_path`."""
+    return checkpoints_in(run_dir(store_path, run_id))
+
+
+def checkpoint_label(folder: Path) -> str | None:
+    """A run's checkpoint folder (.../<run id>/checkpoints/step-<N>) as "<run id> step-<N>";
+    None for any other folder."""
+    folder = Path(folder)
+    if folder.parent.name != CHECKPOINTS:
+        return None
+    return f"{folder.parent.parent.name} {folder.name}"
