@@ -36,7 +36,9 @@ class Sink(Protocol):
 
     def drop_checkpoint(self, step: int) -> None: ...
 
-    def flush(self) -> None: ...
+    def flush(self) -> object:
+        """Write what is buffered; the loop ignores whether it could (StoreSink says so)."""
+        ...
 
 
 class NullSink:

@@ -32,7 +32,7 @@ def test_schema_is_created_and_reopening_is_idempotent(db_path: Path) -> None:
         assert second.db.schema == schema
         assert second.get_run(rid)["name"] == "a"
         assert {"runs", "metrics", "checkpoints", "logs"} <= set(second.db.table_names())
-        assert set(second.db["metrics"].columns_dict) == {
+        assert set(second.db.table("metrics").columns_dict) == {
             "id",
             "run_id",
             "step",
@@ -41,7 +41,7 @@ def test_schema_is_created_and_reopening_is_idempotent(db_path: Path) -> None:
             "value",
             "wall_time",
         }
-        indexes = {tuple(i.columns) for i in second.db["metrics"].indexes}
+        indexes = {tuple(i.columns) for i in second.db.table("metrics").indexes}
         assert ("run_id", "id") in indexes
 
 
@@ -194,8 +194,8 @@ def test_delete_run_removes_its_rows_only(store: RunStore, run_id: str) -> None:
         store.add_checkpoint(rid, 5, f"/runs/{rid}/step-5", {"loss": 0.5})
     store.delete_run(run_id)
     for table in ("metrics", "logs", "checkpoints"):
-        assert store.db[table].count_where("run_id = ?", [run_id]) == 0
-        assert store.db[table].count_where("run_id = ?", [other]) > 0
+        assert store.db.table(table).count_where("run_id = ?", [run_id]) == 0
+        assert store.db.table(table).count_where("run_id = ?", [other]) > 0
 
 
 # -- metrics --------------------------------------------------------------------------------------
@@ -332,10 +332,7 @@ def test_transactions_nest_and_roll_back(store: RunStore, run_id: str) -> None:
     assert not store.db.conn.in_transaction
 
 
-def test_best_values_per_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from studio.core.sink import MetricRow
-    from studio.store import RunStore
-
+def test_best_values_per_run(tmp_path: Path) -> None:
     with RunStore(tmp_path / "s.db") as store:
         a = store.create_run("a", "pretrain", {}, "m")
         b = store.create_run("b", "pretrain", {}, "m")

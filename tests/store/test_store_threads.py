@@ -6,6 +6,7 @@ import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ def test_incremental_reads_while_another_thread_writes(db_path: Path) -> None:
         run_id = reader.create_run("live", "pretrain", {}, "minilm", max_steps=STEPS)
         pool = ThreadPoolExecutor(max_workers=1)
         writer = pool.submit(_train, db_path, run_id)
-        seen: list[dict[str, object]] = []
+        seen: list[dict[str, Any]] = []
         last_id = 0
         polls = 0
         deadline = time.monotonic() + 30
@@ -44,7 +45,7 @@ def test_incremental_reads_while_another_thread_writes(db_path: Path) -> None:
             polls += 1
             if new:
                 assert new[0]["id"] > last_id
-                last_id = int(new[-1]["id"])  # type: ignore[call-overload]
+                last_id = int(new[-1]["id"])
                 seen.extend(new)
             if finished:
                 break
