@@ -356,16 +356,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from studio.core.experiments import table
+    from studio.core.experiments import sweep_points, table
     from studio.store import RunStore
 
     with RunStore(_store(args)) as store:
         run = store.get_run(args.run_id)
         if run["kind"] == "sweep":
-            points = {}
-            for row in store.metrics_after(0, args.run_id):
-                points.setdefault(row["step"], {})[row["name"]] = row["value"]
-            rows = [{"tasks": n, **v} for n, v in sorted(points.items())]
+            points = sweep_points(store.metrics_after(0, args.run_id))
+            rows = [{"tasks": n, **v} for n, v in points.items()]
             text = "\n".join(
                 f"{r['tasks']:>4} tasks: "
                 + ", ".join(f"{k} {v:.4f}" for k, v in r.items() if k != "tasks")

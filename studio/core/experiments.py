@@ -1,10 +1,13 @@
-"""Fine-tuning and transfer experiment configs, and the transfer table (pure Python)."""
+"""Fine-tuning and transfer experiment configs, and the shapes of their stored results
+(the transfer table, the plotted curves, a sweep's points); pure Python."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -343,3 +346,68 @@ def export_mix(folder: Path) -> list[str]:
     if not isinstance(tasks, list):
         raise ConfigError(f"{config}: 'tasks' must be a list of task names, not {tasks!r}")
     return [str(t) for t in tasks]
+
+
+# The config key naming what a run trains on: pre-finetuning tasks, a transfer's targets,
+# a sweep's pool, a fine-tuning run's task.
+TASK_KEYS = ("tasks", "targets", "pool", "task")
+SWEEP_NAMES = ("base_mean", "pretuned_mean", "gain")
+
+
+def run_tasks(config: Any) -> list[str]:
+    """The tasks a stored run's config names, whatever kind of run it is."""
+    config = config if isinstance(config, dict) else {}
+    tasks = next((config[k] for k in TASK_KEYS if config.get(k)), [])
+    return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
+
+
+@dataclass(frozen=True)
+class MeanCurve:
+    """One line of a results plot: x (examples or task count), mean metric y, and its ± std."""
+
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    std: tuple[float, ...]
+
+
+def examples_by_size(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """Examples each (target, size) really used: for size 'all', the full training set."""
+    ks: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row.get("k") is not None:
+            key = (row["target"], str(row["size"]))
+            ks[key] = max(ks.get(key, 0), int(row["k"]))
+    return ks
+
+
+def transfer_curves(
+    cells: list[Cell], ks: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], MeanCurve]:
+    """(target, model) -> its curve sorted by k; a size 'all' without a recorded k is left out."""
+    points: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
+    for cell in cells:
+        # Rows written before `k` was recorded fall back to the size asked for.
+        k = float(ks.get((cell.target, cell.size)) or size_key(cell.size))
+        if math.isfinite(k):
+            points.setdefault((cell.target, cell.model), []).append((k, cell.mean, cell.std))
+    return {key: MeanCurve(*zip(*sorted(p), strict=True)) for key, p in points.items()}
+
+
+def sweep_points(rows: Iterable[dict[str, Any]]) -> dict[int, dict[str, float]]:
+    """Number of tasks -> {base_mean, pretuned_mean, gain} from a sweep run's metric rows."""
+    points: dict[int, dict[str, float]] = {}
+    for row in rows:
+        if row["task"] is None and row["name"] in SWEEP_NAMES and row["value"] is not None:
+            points.setdefault(int(row["step"]), {})[row["name"]] = float(row["value"])
+    return dict(sorted(points.items()))
+
+
+def sweep_curves(points: dict[int, dict[str, float]]) -> dict[str, MeanCurve]:
+    """model -> its mean target metric against the number of tasks (no spread: one value)."""
+    curves: dict[str, MeanCurve] = {}
+    for model in MODELS:
+        steps = [s for s, p in points.items() if f"{model}_mean" in p]
+        if steps:
+            y = tuple(points[s][f"{model}_mean"] for s in steps)
+            curves[model] = MeanCurve(tuple(map(float, steps)), y, (0.0,) * len(y))
+    return curves

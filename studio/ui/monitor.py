@@ -3,77 +3,53 @@
 from __future__ import annotations
 
 import logging
-import math
 import sqlite3
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QIcon, QPixmap
+from PySide6.QtGui import QColor, QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QHBoxLayout,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QSlider,
-    QSplitter,
     QStackedLayout,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.errors import StudioError
-from studio.core.tasks import TaskSpec, studio_catalog
+from studio.core.tasks import TaskSpec
 from studio.store.runs import RunStore
 from studio.ui.empty_state import EmptyState
-from studio.ui.plots import MINUTES, RUN_STYLES, STEP, PlotPanel, Series, palette
+from studio.ui.monitor_data import (
+    CLOCKS,
+    LOAD_CHUNK,
+    PLOTS,
+    POLL_LIMIT,
+    SeriesKey,
+    ShownRun,
+    default_catalog,
+    describe,
+    ingest,
+    label,
+    plot_for,
+    reported_metric,
+    rewound,
+)
+from studio.ui.monitor_tasks import TaskLegend
+from studio.ui.plots import RUN_STYLES, PlotPanel, panel_grid
 from studio.ui.run_status import FailureBanner, LogPanel, ProgressLine
+from studio.ui.series import MINUTES, STEP, Series
+from studio.ui.style import RUN_COLOURS
+from studio.ui.widgets import hbox, splitter
 
 log = logging.getLogger(__name__)
 
 POLL_MS = 300
-LOAD_CHUNK = 200_000  # rows per query while loading a run's history
-POLL_LIMIT = 50_000  # rows per run per tick, so catching up never freezes the GUI for long
-# key: (title, smoothable, log-y capable, symbols, row, column, row span, column span)
-PLOTS: dict[str, tuple[str, bool, bool, bool, int, int, int, int]] = {
-    "total": ("Total loss", True, True, False, 0, 0, 1, 1),
-    "task_loss": ("Per-task loss", True, True, False, 0, 1, 1, 2),
-    "validation": ("Validation (primary metric; dashed: mean)", False, False, True, 1, 0, 1, 2),
-    "shares": ("Task shares", False, False, False, 1, 2, 1, 1),
-    "lr": ("Learning rate", False, False, False, 2, 0, 1, 1),
-    "grad": ("Gradient norm", True, True, False, 2, 1, 1, 1),
-    "throughput": ("Throughput (examples/s)", True, False, False, 2, 2, 1, 1),
-}
-RUN_WIDE = {
-    "total_loss": "total",
-    "lr": "lr",
-    "grad_norm": "grad",
-    "examples_per_s": "throughput",
-    "eval_mean": "validation",
-}
-PER_TASK = {"loss": "task_loss", "share": "shares"}
-CLOCKS = ("total_loss", "examples_per_s", "lr")  # run-wide series whose rows time the steps
-RUN_COLOURS = ("#1f4e99", "#c0392b", "#1e8449", "#7d3c98", "#b9770e", "#117a65")
-SeriesKey = tuple[str, str | None, str]  # (run id, task or None, metric name)
-
-
-@dataclass
-class _Run:
-    """What the view tracks per shown run."""
-
-    run_id: str
-    index: int
-    name: str
-    tasks: list[str]
-    last_id: int = 0
-    t0: float = math.nan  # wall time of the run's first row: zero of the time axis
 
 
 class MonitorView(QWidget):
@@ -91,10 +67,9 @@ class MonitorView(QWidget):
         # sqlite connections belong to the thread that made them: close on the GUI thread.
         self._closer = [self._store]
         self.destroyed.connect(lambda *_, box=self._closer: box[0] and box[0].close())
-        self._catalog = catalog if catalog is not None else _default_catalog()
-        self._runs: dict[str, _Run] = {}
+        self._catalog = catalog if catalog is not None else default_catalog()
+        self._runs: dict[str, ShownRun] = {}
         self._series: dict[SeriesKey, Series] = {}
-        self._task_colours: dict[str, QColor] = {}  # insertion order: the task order
         self._hidden_tasks: set[str] = set()
         self._fallback_metric: dict[str, str] = {}
         self._alpha, self._log_y, self._x_axis = 0.8, False, "step"
@@ -122,16 +97,10 @@ class MonitorView(QWidget):
         fit.setToolTip("Zoom every plot back out to all of its data, and follow new rows")
         fit.clicked.connect(lambda: [p.plot.enableAutoRange() for p in self.plots.values()])
         self.readout = QLabel(" ")
-        fixed = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
-        self.readout.setFont(fixed)
+        self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.graphics.ci.setSpacing(6)
-        self.plots: dict[str, PlotPanel] = {}
-        for key, (title, smooth, logy, symbols, row, col, rs, cs) in PLOTS.items():
-            item = self.graphics.addPlot(row=row, col=col, rowspan=rs, colspan=cs)
-            self.plots[key] = panel = PlotPanel(item, title, smooth, logy, symbols)
+        self.graphics, self.plots = panel_grid(PLOTS)
+        for panel in self.plots.values():
             panel.set_x_axis("step")
             panel.set_smoothing(self._alpha > 0)
         # Rate-limited: a mouse move otherwise searches every curve at the event rate.
@@ -139,23 +108,10 @@ class MonitorView(QWidget):
             self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
         )
 
-        self.task_list = QListWidget()
-        self.task_list.setToolTip("Tick the tasks to show in the per-task plots")
-        self.task_list.itemChanged.connect(
-            lambda item: self.set_task_visible(
-                item.text(), item.checkState() == Qt.CheckState.Checked
-            )
-        )
-        show_all, show_none = QPushButton("All"), QPushButton("None")
-        show_all.clicked.connect(lambda: [self.set_task_visible(t, True) for t in self.tasks])
-        show_none.clicked.connect(lambda: [self.set_task_visible(t, False) for t in self.tasks])
-        side = QWidget()
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(0, 0, 0, 0)
-        side_layout.addWidget(QLabel("Tasks"))
-        side_layout.addWidget(self.task_list, 1)
-        side_layout.addLayout(_row(show_all, show_none))
-        across = _splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (side, 160))
+        self.task_legend = TaskLegend()
+        self.task_legend.toggled.connect(self.set_task_visible)
+        self.task_list = self.task_legend.list
+        across = splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (self.task_legend, 160))
 
         self.log_view = LogPanel()
         self.failure = FailureBanner()
@@ -165,10 +121,10 @@ class MonitorView(QWidget):
         layout.addWidget(self.status)
         layout.addWidget(self.failure)
         layout.addLayout(
-            _row(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
+            hbox(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
                  self.log_check, 16, QLabel("X axis"), self.x_combo, fit, 16, (self.readout, 1))
         )  # fmt: skip
-        layout.addWidget(_splitter(Qt.Orientation.Vertical, (across, 700), (self.log_view, 140)), 1)
+        layout.addWidget(splitter(Qt.Orientation.Vertical, (across, 700), (self.log_view, 140)), 1)
         self.empty = EmptyState(
             "No run shown",
             "Check tasks in the Tasks panel and press <b>Start</b> (Ctrl+R): the curves of the "
@@ -205,7 +161,7 @@ class MonitorView(QWidget):
             self._store = self._closer[0] = RunStore(self._store_path)
         self._reset()
         for index, run_id in enumerate(dict.fromkeys(run_ids)):
-            self._runs[run_id] = self._describe(run_id, index)
+            self._runs[run_id] = describe(self._store, run_id, index)
         for run in self._runs.values():
             for task in run.tasks:
                 self._add_task(task)
@@ -230,7 +186,7 @@ class MonitorView(QWidget):
         changed: set[SeriesKey] = set()
         for run in self._runs.values():
             rows = self._store.metrics_after(run.last_id, run.run_id, limit=POLL_LIMIT)
-            if rows and self._rewound(run, rows):
+            if rows and rewound(run, rows, self._series):
                 # Another process resumed the run: the rows after its checkpoint were deleted
                 # and come again. Draw the run from the store as it is now.
                 self.show_runs(list(self._runs))
@@ -296,10 +252,7 @@ class MonitorView(QWidget):
             for key in panel.curves:
                 if key[1] == task:
                     panel.set_visible(key, visible)
-        self.task_list.blockSignals(True)
-        for item in self.task_list.findItems(task, Qt.MatchFlag.MatchExactly):
-            item.setCheckState(Qt.CheckState.Checked if visible else Qt.CheckState.Unchecked)
-        self.task_list.blockSignals(False)
+        self.task_legend.set_checked(task, visible)
 
     @property
     def run_ids(self) -> list[str]:
@@ -309,7 +262,7 @@ class MonitorView(QWidget):
     @property
     def tasks(self) -> list[str]:
         """Every task of the shown runs, in colour order."""
-        return list(self._task_colours)
+        return list(self.task_legend.colours)
 
     def curve_data(
         self, run_id: str, name: str, task: str | None = None
@@ -341,62 +294,24 @@ class MonitorView(QWidget):
         self._timer.stop()
         for panel in self.plots.values():
             panel.clear()
-        for table in (self._runs, self._series, self._task_colours, self._fallback_metric):
+        for table in (self._runs, self._series, self._fallback_metric):
             table.clear()
-        self.task_list.clear()
+        self.task_legend.clear()
         self.log_view.reset()
         self.status.reset()
         self.failure.show_failure(None, [])
         self.readout.setText(" ")
 
-    def _describe(self, run_id: str, index: int) -> _Run:
-        assert self._store is not None
-        try:
-            info = self._store.get_run(run_id)
-        except KeyError:
-            return _Run(run_id, index, run_id, [])
-        config = info["config"] if isinstance(info.get("config"), dict) else {}
-        tasks = [t for t in config.get("tasks") or [] if isinstance(t, str)]
-        return _Run(run_id, index, info.get("name") or run_id, tasks)
-
-    def _ingest(self, run: _Run, rows: list[dict[str, Any]]) -> set[SeriesKey]:
-        """Append rows (one run, ordered by id) to their series; returns the keys that grew."""
-        groups: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
-        for row in rows:
-            groups.setdefault((row["task"], row["name"]), []).append(row)
-        if math.isnan(run.t0):
-            walls = [r["wall_time"] for r in rows if r["wall_time"] is not None]
-            run.t0 = min(walls) if walls else time.time()
-        run.last_id = rows[-1]["id"]
-        for (task, name), group in groups.items():
-            key = (run.run_id, task, name)
-            if key not in self._series:
-                self._series[key] = Series()
-                if task is not None:
-                    self._add_task(task)
-            steps = np.array([r["step"] for r in group], dtype=float)
-            walls = np.array([r["wall_time"] for r in group], dtype=float)
-            # None (a NaN the store kept as NULL) becomes NaN: a gap in the curve.
-            values = np.array([r["value"] for r in group], dtype=float)
-            self._series[key].extend(steps, (walls - run.t0) / 60.0, values)
-        return {(run.run_id, task, name) for task, name in groups}
-
-    def _rewound(self, run: _Run, rows: list[dict[str, Any]]) -> bool:
-        """Whether new rows go back to steps a series already has."""
-        for row in rows:
-            series = self._series.get((run.run_id, row["task"], row["name"]))
-            if series is not None and row["step"] <= series.last_step:
-                return True
-        return False
+    def _ingest(self, run: ShownRun, rows: list[dict[str, Any]]) -> set[SeriesKey]:
+        """Append rows to their series, listing new tasks; returns the keys that grew."""
+        keys = ingest(run, rows, self._series)
+        for _, task, _ in keys:
+            if task is not None:
+                self._add_task(task)
+        return set(keys)
 
     def _panel_for(self, key: SeriesKey) -> PlotPanel | None:
-        _, task, name = key
-        if task is None:
-            target = RUN_WIDE.get(name)
-        elif name in PER_TASK:
-            target = PER_TASK[name]
-        else:
-            target = "validation" if name == f"eval_{self._primary_metric(task)}" else None
+        target = plot_for(key, self._primary_metric)
         return self.plots[target] if target else None
 
     def _primary_metric(self, task: str) -> str | None:
@@ -405,15 +320,14 @@ class MonitorView(QWidget):
             return spec.metric
         if task not in self._fallback_metric:
             # Not in the catalog: the first evaluation metric the run reported for it.
-            for _, t, name in self._series:
-                if t == task and name.startswith("eval_") and name != "eval_loss":
-                    self._fallback_metric[task] = name[len("eval_") :]
-                    break
+            metric = reported_metric(self._series, task)
+            if metric is not None:
+                self._fallback_metric[task] = metric
         return self._fallback_metric.get(task)
 
     def _redraw(self, keys: set[SeriesKey]) -> None:
         # Sorted so curves (and legend entries) are created in run, then task order.
-        order = {t: i for i, t in enumerate(self._task_colours)}
+        order = {t: i for i, t in enumerate(self.task_legend.colours)}
         for key in sorted(keys, key=lambda k: (self._runs[k[0]].index, order.get(k[1], 1e9), k[2])):
             panel = self._panel_for(key)
             if panel is None:
@@ -421,49 +335,29 @@ class MonitorView(QWidget):
             run_id, task, name = key
             run, series = self._runs[run_id], self._series[key]
             colour, style = self._pen_for(run, task, name)
-            panel.ensure(key, series, colour, style, self._label(run, task, name))
+            panel.ensure(key, series, colour, style, label(run, key, len(self._runs) > 1))
             if task in self._hidden_tasks:
                 panel.set_visible(key, False)
             if panel.smoothable:
                 series.set_alpha(self._alpha)
             panel.refresh(key)
 
-    def _pen_for(self, run: _Run, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
+    def _pen_for(self, run: ShownRun, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
         if task is not None:  # colour is the task, line style the run
-            return self._task_colours[task], RUN_STYLES[run.index % len(RUN_STYLES)]
+            return self.task_legend.colours[task], RUN_STYLES[run.index % len(RUN_STYLES)]
         colour = QColor(RUN_COLOURS[run.index % len(RUN_COLOURS)])
         if name == "eval_mean":
             return (QColor("#333333") if run.index == 0 else colour), Qt.PenStyle.DashLine
         return colour, Qt.PenStyle.SolidLine
 
-    def _label(self, run: _Run, task: str | None, name: str) -> str:
-        what = task if task is not None else ("mean" if name == "eval_mean" else None)
-        if len(self._runs) < 2:
-            return what or name
-        return f"{run.name} · {what}" if what else run.name
-
     def _add_task(self, task: str) -> None:
-        if task in self._task_colours:
+        if not self.task_legend.add(task):
             return
-        self._task_colours[task] = QColor()
-        # A new task changes the palette size; recolour what is drawn so colours stay distinct.
-        self._task_colours = dict(
-            zip(self._task_colours, palette(len(self._task_colours)), strict=True)
-        )
+        # The palette grew: recolour what is drawn so colours stay distinct.
         for panel in self.plots.values():
             for key in panel.curves:
                 if key[1] is not None:
-                    panel.set_colour(key, self._task_colours[key[1]])
-        self.task_list.blockSignals(True)
-        item = QListWidgetItem(task)
-        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-        item.setCheckState(Qt.CheckState.Checked)
-        self.task_list.addItem(item)
-        for i, colour in enumerate(self._task_colours.values()):
-            pixmap = QPixmap(12, 12)
-            pixmap.fill(colour)
-            self.task_list.item(i).setIcon(QIcon(pixmap))
-        self.task_list.blockSignals(False)
+                    panel.set_colour(key, self.task_legend.colours[key[1]])
 
     def _on_mouse_moved(self, event: tuple) -> None:
         for panel in self.plots.values():
@@ -504,35 +398,3 @@ class MonitorView(QWidget):
         except sqlite3.Error as e:
             log.warning("monitor poll failed: %s", e)
             self.status.show_message(f"cannot read the run store: {e}")
-
-
-def _default_catalog() -> dict[str, TaskSpec]:
-    try:
-        return studio_catalog().tasks
-    except StudioError as e:
-        # Without the catalog, validation falls back to the first metric each task reports.
-        log.warning("monitor: task catalog unavailable: %s", e)
-        return {}
-
-
-def _row(*cells: QWidget | int | tuple[QWidget, int]) -> QHBoxLayout:
-    """A horizontal layout of widgets, (widget, stretch) pairs and int spacings."""
-    layout = QHBoxLayout()
-    for cell in cells:
-        if isinstance(cell, int):
-            layout.addSpacing(cell)
-        elif isinstance(cell, tuple):
-            layout.addWidget(*cell)
-        else:
-            layout.addWidget(cell)
-    return layout
-
-
-def _splitter(orientation: Qt.Orientation, *panes: tuple[QWidget, int]) -> QSplitter:
-    """A splitter whose first pane takes the extra space."""
-    splitter = QSplitter(orientation)
-    for widget, _ in panes:
-        splitter.addWidget(widget)
-    splitter.setStretchFactor(0, 1)
-    splitter.setSizes([size for _, size in panes])
-    return splitter

@@ -13,13 +13,13 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
 from studio.store.runs import RunStore
-from studio.ui.plots import Series
+from studio.ui.series import Series
+from studio.ui.style import AMBER, ATTENTION, RED, STATUS_COLOURS, coloured
+from studio.ui.text import duration
 
 LOG_BLOCKS = 5000
 RATE_WINDOW = 20  # rows of the step clock behind the ETA
-RED, AMBER = "#c0392b", "#b9770e"
 LEVEL_COLOURS = {"ERROR": RED, "CRITICAL": RED, "WARNING": AMBER}
-STATUS_COLOURS = {"failed": RED, "stopped": AMBER, "interrupted": AMBER}
 _UNSEEN = object()  # nothing drawn yet
 
 
@@ -71,9 +71,8 @@ class ProgressLine(QWidget):
         parts += [f"ETA {eta}"] if eta else []
         parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
         parts += [html.escape(str(info["error"]))] if info["error"] and status != "running" else []
-        colour = STATUS_COLOURS.get(status)
         text = " · ".join(parts)
-        self.label.setText(f'<span style="color:{colour}">{text}</span>' if colour else text)
+        self.label.setText(coloured(text, STATUS_COLOURS[status]) if status in ATTENTION else text)
         return True
 
     def _show_stage(self, stage: str, fraction: float | None) -> None:
@@ -174,7 +173,7 @@ class LogPanel(QPlainTextEdit):
             # &nbsp;: HTML would collapse the padding that lines the messages up.
             line = f"{stamp} {level:<7} {message}".replace("  ", "&nbsp; ")
             colour = LEVEL_COLOURS.get(level)
-            self.appendHtml(f'<span style="color:{colour}">{line}</span>' if colour else line)
+            self.appendHtml(coloured(line, colour) if colour else line)
         return True
 
 
@@ -187,13 +186,4 @@ def _eta(clock: Series | None, remaining: int) -> str | None:
     seconds = (clock.minutes[-1] - clock.minutes[-k]) * 60.0
     if steps <= 0 or seconds <= 0:
         return None
-    return _duration(remaining * seconds / steps)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60:02d}s"
-    return f"{seconds}s"
+    return duration(remaining * seconds / steps)

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-import time
-from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,26 +17,35 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
-    QSplitter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.core.experiments import MODELS, Cell, size_key, summarize
+from studio.core.experiments import (
+    MODELS,
+    Cell,
+    MeanCurve,
+    examples_by_size,
+    size_key,
+    summarize,
+    sweep_curves,
+    sweep_points,
+    transfer_curves,
+)
 from studio.store import RunStore
+from studio.ui.plots import dress
+from studio.ui.style import AMBER, AXIS, BLUE, GREEN, GREY, RED, TITLE, coloured
+from studio.ui.text import date_time
+from studio.ui.widgets import splitter
 
-BASE_COLOUR, TUNED_COLOUR = "#7f7f7f", "#1f4e99"
-GREEN, RED, AMBER = "#1e8449", "#c0392b", "#b9770e"
-AXIS_COLOUR, TITLE_COLOUR = "#444444", "#222222"
 # colour, marker, legend label
 STYLES = {
-    "base": (BASE_COLOUR, "o", "base model"),
-    "pretuned": (TUNED_COLOUR, "s", "pre-finetuned"),
+    "base": ("#7f7f7f", "o", "base model"),
+    "pretuned": (BLUE, "s", "pre-finetuned"),
 }
 LEAK_NOTE = "(in mix — leaked)"
-SWEEP_NAMES = ("base_mean", "pretuned_mean", "gain")
 # Base and pre-finetuned points at one size sit this far apart (log10 units) so that their
 # error bars do not hide each other; small enough to read as the same size.
 DODGE = 0.012
@@ -47,50 +53,6 @@ TRANSFER_COLUMNS = ("Target", "k", "Metric", "Base", "Pre-finetuned", "Gain", "L
 SWEEP_COLUMNS = ("Tasks in mix", "Base mean", "Pre-finetuned mean", "Gain")
 RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 SOLID = Qt.PenStyle.SolidLine
-
-
-@dataclass(frozen=True)
-class Curve:
-    """One line of a plot: x (examples or task count), y (mean metric) and ± std."""
-
-    x: np.ndarray
-    y: np.ndarray
-    std: np.ndarray
-
-
-def examples_by_size(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
-    """Examples each (target, size) really used: for size 'all', the full training set."""
-    ks: dict[tuple[str, str], int] = {}
-    for row in rows:
-        if row.get("k") is not None:
-            key = (row["target"], str(row["size"]))
-            ks[key] = max(ks.get(key, 0), int(row["k"]))
-    return ks
-
-
-def _k(cell: Cell, ks: dict[tuple[str, str], int]) -> float:
-    # Rows written before `k` was recorded fall back to the size asked for.
-    k = ks.get((cell.target, cell.size))
-    return float(k) if k else size_key(cell.size)
-
-
-def transfer_curves(cells: list[Cell], ks: dict[tuple[str, str], int]) -> dict[tuple, Curve]:
-    """(target, model) -> Curve sorted by k; a size 'all' without a recorded k is left out."""
-    points: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
-    for cell in cells:
-        k = _k(cell, ks)
-        if math.isfinite(k):
-            points.setdefault((cell.target, cell.model), []).append((k, cell.mean, cell.std))
-    return {key: Curve(*map(np.array, zip(*sorted(p), strict=True))) for key, p in points.items()}
-
-
-def sweep_points(rows: Iterable[dict[str, Any]]) -> dict[int, dict[str, float]]:
-    """Number of tasks -> {base_mean, pretuned_mean, gain} from a sweep run's metric rows."""
-    points: dict[int, dict[str, float]] = {}
-    for row in rows:
-        if row["task"] is None and row["name"] in SWEEP_NAMES and row["value"] is not None:
-            points.setdefault(int(row["step"]), {})[row["name"]] = float(row["value"])
-    return dict(sorted(points.items()))
 
 
 def _line(x: np.ndarray, y: np.ndarray, model: str, style: Qt.PenStyle = SOLID) -> pg.PlotDataItem:
@@ -109,7 +71,7 @@ class TransferPlots(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self.ci.setSpacing(10)
         self.titles: list[str] = []
-        self.curves: dict[tuple[str, str], Curve] = {}
+        self.curves: dict[tuple[str, str], MeanCurve] = {}
         self.plots: dict[str, pg.PlotItem] = {}
         self.show_message("Pick stored results above, or run a transfer experiment.")
 
@@ -120,25 +82,19 @@ class TransferPlots(pg.GraphicsLayoutWidget):
     def show_message(self, text: str) -> None:
         """An empty canvas with one line of text."""
         self._reset()
-        self.addLabel(html.escape(text), color="#777777", size="11pt")
+        self.addLabel(html.escape(text), color=GREY, size="11pt")
 
     def _legend(self, columns: int, extra: str = "") -> None:
         parts = [
-            f'<span style="color:{colour}">{"●" if marker == "o" else "■"} {label}</span>'
+            coloured(f"{'●' if marker == 'o' else '■'} {label}", colour)
             for colour, marker, label in STYLES.values()
         ]
         text = "&nbsp;&nbsp;&nbsp;".join(parts) + extra
-        self.addLabel(text, row=0, col=0, colspan=columns, size="9pt", color=TITLE_COLOUR)
+        self.addLabel(text, row=0, col=0, colspan=columns, size="9pt", color=TITLE)
 
     def _panel(self, row: int, col: int, title: str, colour: str) -> pg.PlotItem:
         plot = self.addPlot(row=row, col=col)
-        plot.setTitle(html.escape(title), size="10pt", color=colour, bold=True)
-        plot.setMenuEnabled(False, enableViewBoxMenu=True)
-        plot.showGrid(x=True, y=True, alpha=0.15)
-        for side in ("left", "bottom"):
-            axis = plot.getAxis(side)
-            axis.setPen(AXIS_COLOUR)
-            axis.setTextPen(AXIS_COLOUR)
+        dress(plot, html.escape(title), colour)
         plot.getAxis("left").setWidth(48)
         plot.getAxis("left").enableAutoSIPrefix(False)  # "accuracy (x0.001)" reads badly
         self.titles.append(title)
@@ -153,15 +109,15 @@ class TransferPlots(pg.GraphicsLayoutWidget):
         self.curves = transfer_curves(cells, ks)
         targets = sorted({c.target for c in cells})
         columns = 1 if len(targets) == 1 else 2 if len(targets) <= 4 else 3
-        self._legend(columns, "&nbsp;&nbsp;&nbsp;<span style='color:#777777'>bars: ± std over "
-                     "seeds · x: training examples (log scale)</span>")  # fmt: skip
+        note = coloured("bars: ± std over seeds · x: training examples (log scale)", GREY)
+        self._legend(columns, f"&nbsp;&nbsp;&nbsp;{note}")
         for i, target in enumerate(targets):
             mine = [c for c in cells if c.target == target]
             leaked = any(c.leaked for c in mine)
             title = f"{target} {LEAK_NOTE}" if leaked else target
-            colour = AMBER if leaked else TITLE_COLOUR
+            colour = AMBER if leaked else TITLE
             plot = self._panel(1 + i // columns, i % columns, title, colour)
-            plot.setLabel("left", mine[0].metric, color=AXIS_COLOUR, size="8pt")
+            plot.setLabel("left", mine[0].metric, color=AXIS, size="8pt")
             self.plots[target] = plot
             self._draw_target(plot, target)
 
@@ -172,12 +128,12 @@ class TransferPlots(pg.GraphicsLayoutWidget):
             curve = self.curves.get((target, model))
             if curve is None:
                 continue
-            x = np.log10(curve.x) + offset
+            x, y, std = np.log10(curve.x) + offset, np.array(curve.y), np.array(curve.std)
             pen = pg.mkPen(STYLES[model][0], width=1.2)
-            bars = pg.ErrorBarItem(x=x, y=curve.y, top=curve.std, bottom=curve.std, beam=0.025)
+            bars = pg.ErrorBarItem(x=x, y=y, top=std, bottom=std, beam=0.025)
             bars.setData(pen=pen)
             plot.addItem(bars)
-            plot.addItem(_line(x, curve.y, model))
+            plot.addItem(_line(x, y, model))
             xs.update(float(v) for v in curve.x)
         ticks = [(math.log10(k), f"{k:,.0f}") for k in sorted(xs)]
         plot.getAxis("bottom").setTicks([ticks, []])
@@ -192,20 +148,16 @@ class TransferPlots(pg.GraphicsLayoutWidget):
         if not points:
             self.show_message("No sweep points yet: the first subset is still training.")
             return
-        self._legend(1, "&nbsp;&nbsp;&nbsp;<span style='color:#777777'>base: dashed reference"
-                     " · labels: gain of pre-finetuning</span>")  # fmt: skip
-        plot = self._panel(1, 0, "Mean target metric vs. number of pre-finetuning tasks",
-                           TITLE_COLOUR)  # fmt: skip
-        plot.setLabel("bottom", "tasks in the pre-finetuning mix", color=AXIS_COLOUR, size="8pt")
-        plot.setLabel("left", "mean target metric", color=AXIS_COLOUR, size="8pt")
+        note = coloured("base: dashed reference · labels: gain of pre-finetuning", GREY)
+        self._legend(1, f"&nbsp;&nbsp;&nbsp;{note}")
+        plot = self._panel(1, 0, "Mean target metric vs. number of pre-finetuning tasks", TITLE)
+        plot.setLabel("bottom", "tasks in the pre-finetuning mix", color=AXIS, size="8pt")
+        plot.setLabel("left", "mean target metric", color=AXIS, size="8pt")
         self.plots["sweep"] = plot
-        for model, style in (("base", Qt.PenStyle.DashLine), ("pretuned", Qt.PenStyle.SolidLine)):
-            steps = [s for s, p in points.items() if f"{model}_mean" in p]
-            if not steps:
-                continue
-            y = np.array([points[s][f"{model}_mean"] for s in steps])
-            self.curves[("sweep", model)] = Curve(np.array(steps, float), y, np.zeros(len(y)))
-            plot.addItem(_line(np.array(steps), y, model, style))
+        styles = {"base": Qt.PenStyle.DashLine, "pretuned": Qt.PenStyle.SolidLine}
+        for model, curve in sweep_curves(points).items():
+            self.curves[("sweep", model)] = curve
+            plot.addItem(_line(np.array(curve.x), np.array(curve.y), model, styles[model]))
         for step, point in points.items():
             if "gain" in point and "pretuned_mean" in point:
                 colour = GREEN if point["gain"] >= 0 else RED
@@ -323,11 +275,7 @@ class TransferResults(QWidget):
         self.table = QTableWidget()
         self.table.verticalHeader().hide()
         self.table.setAlternatingRowColors(True)
-        split = QSplitter(Qt.Orientation.Vertical)
-        split.addWidget(self.plots)
-        split.addWidget(self.table)
-        split.setStretchFactor(0, 1)
-        split.setSizes([560, 220])
+        split = splitter(Qt.Orientation.Vertical, (self.plots, 560), (self.table, 220))
         top = QHBoxLayout()
         top.addWidget(QLabel("Results of"))
         top.addWidget(self.combo, 1)
@@ -347,7 +295,7 @@ class TransferResults(QWidget):
         self.combo.clear()
         for run in runs:
             kind = "Transfer" if run["kind"] == "transfer" else "Sweep"
-            stamp = time.strftime("%Y-%m-%d %H:%M", time.localtime(run["created"]))
+            stamp = date_time(run["created"])
             self.combo.addItem(f"{kind} · {run['name']} · {run['status']} · {stamp}", run["id"])
         if not runs:
             self.combo.addItem("no stored transfer results yet", None)
@@ -404,11 +352,7 @@ def _summary(run: dict[str, Any], count: int, leaked: list[str]) -> str:
     parts += [html.escape(p) for p in (run["status"], what, f"base {base}", run["id"])]
     if leaked:
         names = html.escape(", ".join(leaked))
-        parts.append(_coloured(f"leaked: {names} (in the pre-finetuning mix)", AMBER))
+        parts.append(coloured(f"leaked: {names} (in the pre-finetuning mix)", AMBER))
     if run.get("error"):
-        parts.append(_coloured(html.escape(str(run["error"])), RED))
+        parts.append(coloured(html.escape(str(run["error"])), RED))
     return " · ".join(parts)
-
-
-def _coloured(text: str, colour: str) -> str:
-    return f'<span style="color:{colour}">{text}</span>'

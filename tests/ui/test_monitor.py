@@ -14,8 +14,8 @@ from PySide6.QtCore import QPointF, Qt
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.monitor import MonitorView
-from studio.ui.plots import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
 from studio.ui.run_status import explaining_line
+from studio.ui.series import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
 
 TASKS = ["rte", "cola"]
 T0 = 1_700_000_000.0  # wall time of step 1; each step takes 2 s
