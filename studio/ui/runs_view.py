@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import json
 import logging
 import sqlite3
 import time
@@ -22,8 +21,6 @@ from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -31,14 +28,16 @@ from PySide6.QtWidgets import (
     QPushButton,
     QStackedLayout,
     QTableView,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.core.experiments import run_tasks
 from studio.store import RESUMABLE, RunStore, StoreError
+from studio.ui.config_diff import ConfigDiff
 from studio.ui.empty_state import EmptyState
+from studio.ui.style import STATUS_COLOURS
+from studio.ui.text import date_time, duration
 
 log = logging.getLogger(__name__)
 
@@ -64,21 +63,13 @@ KINDS = (
     ("Fine-tuning", "finetune"),
     ("Sweeps", "sweep"),
 )
-STATUS_COLOURS = {
-    "running": "#1f77b4",
-    "finished": "#2ca02c",
-    "failed": "#d62728",
-    "stopped": "#ff7f0e",
-    "interrupted": "#9467bd",
-}
 
 
 def _duration(run: dict[str, Any]) -> str:
     if not run.get("started"):
         return ""
     end = run.get("finished") or (time.time() if run["status"] == "running" else run["started"])
-    seconds = int(end - run["started"])
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    return duration(end - run["started"])
 
 
 def _model_name(path: str) -> str:
@@ -89,13 +80,6 @@ def _model_name(path: str) -> str:
     if folder.parent.name == "checkpoints":
         return f"{folder.parent.parent.name} {folder.name}"
     return folder.name
-
-
-def _tasks(run: dict[str, Any]) -> list[str]:
-    """Pre-finetuning tasks, a transfer's targets, a sweep's pool, or a fine-tuning run's task."""
-    config = run["config"] if isinstance(run["config"], dict) else {}
-    tasks = next((config[k] for k in ("tasks", "targets", "pool", "task") if config.get(k)), [])
-    return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
 
 
 class _RunFilter(QSortFilterProxyModel):
@@ -311,7 +295,7 @@ class RunsView(QWidget):
         self._update_buttons()
 
     def _row(self, run: dict[str, Any], best: float | None) -> list[QStandardItem]:
-        tasks = _tasks(run)
+        tasks = run_tasks(run["config"])
         started = run.get("started") or run["created"]
         values = [
             (run["name"], run["name"]),
@@ -321,7 +305,7 @@ class RunsView(QWidget):
             (str(len(tasks)), len(tasks)),
             (f"{run.get('step') or 0} / {run.get('max_steps') or '?'}", run.get("step") or 0),
             ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
-            (time.strftime("%Y-%m-%d %H:%M", time.localtime(started)), started),
+            (date_time(started), started),
             (_duration(run), run.get("finished") or 0),
             (run["id"], run["id"]),
         ]
@@ -393,40 +377,3 @@ class RunsView(QWidget):
         ids = self.selected()
         dialog = ConfigDiff({i: self.runs[i] for i in ids}, self)
         dialog.exec()
-
-
-def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
-    """Settings whose values are not the same in every config, in the configs' order."""
-    keys = sorted({k for c in configs.values() for k in c})
-    diff = {}
-    for key in keys:
-        values = [c.get(key) for c in configs.values()]
-        if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
-            diff[key] = values
-    return diff
-
-
-class ConfigDiff(QDialog):
-    """A table of the settings that differ between runs."""
-
-    def __init__(self, runs: dict[str, dict[str, Any]], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle("Config differences")
-        diff = config_differences({i: r["config"] for i, r in runs.items()})
-        table = QTableWidget(len(diff), len(runs))
-        table.setHorizontalHeaderLabels([r["name"] for r in runs.values()])
-        table.setVerticalHeaderLabels(list(diff))
-        for row, values in enumerate(diff.values()):
-            for col, value in enumerate(values):
-                text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
-                item = QTableWidgetItem(text)
-                item.setToolTip(text)
-                table.setItem(row, col, item)
-        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table = table
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        layout.addWidget(table if diff else QLabel("The configs are identical."))
-        layout.addWidget(buttons)
-        self.resize(720, 420)

@@ -11,7 +11,8 @@ from PySide6.QtWidgets import QMessageBox
 from studio.core.sink import MetricRow
 from studio.session import run_dir
 from studio.store.runs import RunStore
-from studio.ui.runs_view import ConfigDiff, RunsView, config_differences
+from studio.ui.config_diff import ConfigDiff, config_differences
+from studio.ui.runs_view import RunsView
 
 
 @pytest.fixture

@@ -1,0 +1,54 @@
+"""Compare configs: the settings that differ between runs, side by side."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+
+def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    """Settings whose values are not the same in every config, in the configs' order."""
+    keys = sorted({k for c in configs.values() for k in c})
+    diff = {}
+    for key in keys:
+        values = [c.get(key) for c in configs.values()]
+        if len({json.dumps(v, sort_keys=True) for v in values}) > 1:
+            diff[key] = values
+    return diff
+
+
+class ConfigDiff(QDialog):
+    """A table of the settings that differ between runs."""
+
+    def __init__(self, runs: dict[str, dict[str, Any]], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Config differences")
+        diff = config_differences({i: r["config"] for i, r in runs.items()})
+        table = QTableWidget(len(diff), len(runs))
+        table.setHorizontalHeaderLabels([r["name"] for r in runs.values()])
+        table.setVerticalHeaderLabels(list(diff))
+        for row, values in enumerate(diff.values()):
+            for col, value in enumerate(values):
+                text = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+                item = QTableWidgetItem(text)
+                item.setToolTip(text)
+                table.setItem(row, col, item)
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table if diff else QLabel("The configs are identical."))
+        layout.addWidget(buttons)
+        self.resize(720, 420)
