@@ -16,6 +16,16 @@ from studio.core.errors import ConfigError
 
 DEFAULT_MODEL = "minilm"
 SEQ2SEQ_MODEL = "minilm-seq2seq"
+# The base models the forms offer, as (config value, label); any hub id or folder also works.
+BASE_MODELS = (
+    (DEFAULT_MODEL, "minilm — all-MiniLM-L6-v2 (offline)"),
+    (SEQ2SEQ_MODEL, "MiniLM encoder-decoder (offline)"),
+    ("roberta-base", "roberta-base"),
+    ("bert-base-uncased", "bert-base-uncased"),
+    ("microsoft/deberta-v3-base", "microsoft/deberta-v3-base"),
+    ("facebook/bart-base", "facebook/bart-base"),
+    ("t5-small", "t5-small"),
+)
 
 # model_type values of encoder-decoder architectures in transformers (config.json).
 SEQ2SEQ_TYPES = frozenset(
@@ -83,3 +93,8 @@ def is_encoder_decoder(name: str) -> bool:
         return config.get("model_type") in SEQ2SEQ_TYPES
     parts = re.split(r"[/\-_.]", name.lower())
     return any(SEQ2SEQ_NAME.match(part) for part in parts)
+
+
+def encoders() -> list[str]:
+    """The offered base models that are encoders only: what a transfer fine-tunes."""
+    return [name for name, _ in BASE_MODELS if not is_encoder_decoder(name)]

@@ -7,25 +7,18 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
-    QSpinBox,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -40,19 +33,18 @@ from studio.core.experiments import (
     parse_seeds,
     parse_sizes,
 )
-from studio.core.models import DEFAULT_MODEL
+from studio.core.models import encoders
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
 from studio.ui.fields import SciSpinBox
-from studio.ui.transfer_plots import AMBER, RED, TransferResults
+from studio.ui.style import AMBER, GREY, RED, coloured
+from studio.ui.target_picker import IN_MIX_TIP, TargetPicker
+from studio.ui.transfer_plots import TransferResults
+from studio.ui.widgets import double_spin, form_group, int_spin
 
 EXPORT_ITEM = "Export folder…"
 SOURCE_STATUSES = ("finished", "stopped")
-IN_MIX_TIP = "was in the pre-finetuning mix: results would be leaked"
 LEAK_TIP = f"{IN_MIX_TIP} (flagged in the results)"
-BASE_MODELS = (DEFAULT_MODEL, "roberta-base", "bert-base-uncased", "microsoft/deberta-v3-base")
-ROLE = Qt.ItemDataRole.UserRole
-GREY = "#555555"
 # Keyed by the attribute holding the widget; _build sets them all in one place.
 TIPS = {
     "source_combo": "The pre-finetuned encoder to test: a finished or stopped pre-finetuning run"
@@ -100,7 +92,6 @@ class TransferView(QWidget):
         self.store_path = Path(store_path)
         self._mixes: dict[str, list[str]] = {}  # source (run id or folder) -> its tasks
         self._folders: list[str] = []  # export folders picked this session
-        self._checked: set[str] = set()
         self.last_message = ""  # the form's latest note or error, as plain text
         self._build()
         self.refresh()
@@ -112,7 +103,10 @@ class TransferView(QWidget):
         form = QWidget()
         column = QVBoxLayout(form)
         column.addWidget(self._source_group())
-        column.addWidget(self._targets_group(), 1)
+        self.targets = TargetPicker(self.catalog)
+        self.targets.changed.connect(self._validate)
+        self.target_list, self.filter_edit = self.targets.list, self.targets.filter_edit
+        column.addWidget(self.targets, 1)
         column.addWidget(self._settings_group())
         self.run_button, self.stop_button = QPushButton("Run transfer"), QPushButton("Stop")
         self.run_button.setDefault(True)
@@ -159,28 +153,11 @@ class TransferView(QWidget):
         self.checkpoint_combo.addItems(["best", "latest"])
         self.base_combo = QComboBox()
         self.base_combo.setEditable(True)
-        self.base_combo.addItems(list(BASE_MODELS))
-        group, layout = _group("Source")
+        self.base_combo.addItems(encoders())
+        group, layout = form_group("Source")
         layout.addRow("Pre-finetuned", self.source_combo)
         layout.addRow("Checkpoint", self.checkpoint_combo)
         layout.addRow("Base model", self.base_combo)
-        return group
-
-    def _targets_group(self) -> QGroupBox:
-        self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("filter tasks…")
-        self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self._apply_filter)
-        self.target_list = QListWidget()
-        self.target_list.setMinimumHeight(180)
-        self.target_list.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.target_list.itemChanged.connect(self._on_target_changed)
-        self.targets_label = QLabel()
-        group = QGroupBox("Held-out targets")
-        layout = QVBoxLayout(group)
-        layout.addWidget(self.filter_edit)
-        layout.addWidget(self.target_list, 1)
-        layout.addWidget(self.targets_label)
         return group
 
     def _settings_group(self) -> QGroupBox:
@@ -192,13 +169,10 @@ class TransferView(QWidget):
         self.reuse_check.setChecked(True)
         self.lr_spin = SciSpinBox(1e-7, 1.0)
         self.lr_spin.setValue(3e-5)
-        self.batch_spin = _spin(1, 4096, 16)
-        self.epochs_spin = QDoubleSpinBox()
-        self.epochs_spin.setRange(0.1, 1000.0)
-        self.epochs_spin.setValue(3.0)
-        self.length_spin = _spin(16, 8192, 256)
-        self.eval_spin = _spin(0, 100_000_000, 0)
-        self.eval_spin.setSpecialValueText("full split")
+        self.batch_spin = int_spin(1, 4096, 16)
+        self.epochs_spin = double_spin(0.1, 1000.0, 2, 1.0, 3.0)
+        self.length_spin = int_spin(16, 8192, 256)
+        self.eval_spin = int_spin(1, 100_000_000, special="full split")
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cuda", "mps", "cpu"])
         self.name_edit = QLineEdit()
@@ -227,8 +201,7 @@ class TransferView(QWidget):
     def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
         """Tasks added or removed: the target list follows."""
         self.catalog = catalog
-        self._checked &= set(catalog)
-        self._fill_targets()
+        self.targets.set_catalog(catalog)
 
     def set_store(self, store_path: Path) -> None:
         self.store_path = self.results.store_path = Path(store_path)
@@ -296,17 +269,15 @@ class TransferView(QWidget):
 
     def is_marked_in_mix(self, name: str) -> bool:
         """Whether the target list marks `name` as part of the source's mix."""
-        items = self.target_list.findItems(name, Qt.MatchFlag.MatchStartsWith)
-        return any(i.data(ROLE) == name and "in mix" in i.text() for i in items)
+        return self.targets.is_marked_in_mix(name)
 
     def checked_targets(self) -> list[str]:
         """Checked target tasks, in list order."""
-        return [n for n in self._target_names() if n in self._checked]
+        return self.targets.checked()
 
     def set_targets(self, names: list[str]) -> None:
         """Check exactly these targets."""
-        self._checked = {n for n in names if n in self._targetable()}
-        self._fill_targets()
+        self.targets.set_checked(names)
 
     def set_running(self, running: bool) -> None:
         """The window started or ended a transfer job."""
@@ -339,7 +310,7 @@ class TransferView(QWidget):
     def plot_data(self, target: str, model: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(x, y, std) drawn for a target and model ('sweep' as target for a sweep's curve)."""
         curve = self.plots.curves[(target, model)]
-        return curve.x, curve.y, curve.std
+        return np.array(curve.x), np.array(curve.y), np.array(curve.std)
 
     # -- sources and targets -----------------------------------------------------------------
 
@@ -377,61 +348,13 @@ class TransferView(QWidget):
     def _on_source_changed(self, *_: object) -> None:
         is_run = bool(self.source()) and self.source() not in self._folders
         self.checkpoint_combo.setEnabled(is_run)
-        self._fill_targets()
-
-    def _targetable(self) -> list[str]:
-        # Summarization needs a decoder; the transfer fine-tunes encoders only.
-        return [n for n, s in self.catalog.items() if s.family != "summarization"]
-
-    def _target_names(self) -> list[str]:
-        return [self.target_list.item(i).data(ROLE) for i in range(self.target_list.count())]
-
-    def _fill_targets(self) -> None:
-        """Rebuild the list: tasks outside the source's mix first, then those in it."""
-        mix = set(self.mix())
-        names = self._targetable()
-        ordered = [n for n in names if n not in mix] + [n for n in names if n in mix]
-        self.target_list.blockSignals(True)
-        self.target_list.clear()
-        for name in ordered:
-            spec = self.catalog[name]
-            item = QListWidgetItem(f"{name}   — in mix" if name in mix else name)
-            item.setData(ROLE, name)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
-            checked = name in self._checked
-            item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
-            tip = f"{spec.title} · {spec.family} · {spec.metric}"
-            if name in mix:
-                item.setForeground(QColor(AMBER))
-                tip = f"{name} {IN_MIX_TIP}.<br>{tip}"
-            item.setToolTip(tip)
-            self.target_list.addItem(item)
-        self.target_list.blockSignals(False)
-        self._apply_filter(self.filter_edit.text())
-        self._validate()
-
-    def _apply_filter(self, text: str) -> None:
-        needle = text.strip().lower()
-        for i in range(self.target_list.count()):
-            item = self.target_list.item(i)
-            name = item.data(ROLE)
-            hay = f"{name}\n{self.catalog[name].title}".lower()
-            item.setHidden(bool(needle) and needle not in hay)
-
-    def _on_target_changed(self, item: QListWidgetItem) -> None:
-        name = item.data(ROLE)
-        if item.checkState() == Qt.CheckState.Checked:
-            self._checked.add(name)
-        else:
-            self._checked.discard(name)
-        self._validate()
+        self.targets.set_mix(self.mix())
 
     # -- form feedback -----------------------------------------------------------------------
 
     def _validate(self, *_: object) -> None:
         """Live feedback: size/seed typos in red, leaked targets as an amber note."""
         checked = self.checked_targets()
-        self.targets_label.setText(f"{len(checked)} of {self.target_list.count()} checked")
         try:
             sizes, seeds = parse_sizes(self.sizes_edit.text()), parse_seeds(self.seeds_edit.text())
         except ConfigError as exc:
@@ -447,7 +370,7 @@ class TransferView(QWidget):
             self._show_message("")
 
     def _show_message(self, text: str, colour: str = GREY) -> None:
-        self.message.setText(f'<span style="color:{colour}">{html.escape(text)}</span>')
+        self.message.setText(coloured(html.escape(text), colour))
         self.last_message = text
 
     def _on_run(self) -> None:
@@ -457,17 +380,3 @@ class TransferView(QWidget):
             self._show_message(str(exc), RED)
             return
         self.startRequested.emit(config)
-
-
-def _group(title: str) -> tuple[QGroupBox, QFormLayout]:
-    group = QGroupBox(title)
-    layout = QFormLayout(group)
-    layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    return group, layout
-
-
-def _spin(low: int, high: int, value: int) -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(low, high)
-    spin.setValue(value)
-    return spin

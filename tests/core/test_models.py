@@ -11,6 +11,7 @@ from studio.core.errors import ConfigError
 from studio.core.models import (
     DEFAULT_MODEL,
     SEQ2SEQ_MODEL,
+    encoders,
     is_encoder_decoder,
     minilm_folder,
     resolve_model,
@@ -81,3 +82,8 @@ def test_folders_are_judged_by_their_config(tmp_path: Path) -> None:
     empty = tmp_path / "empty-bart"
     empty.mkdir()
     assert not is_encoder_decoder(str(empty))  # a folder is never guessed from its name
+
+
+def test_a_transfer_offers_the_encoders_of_the_offered_models() -> None:
+    expected = ["minilm", "roberta-base", "bert-base-uncased", "microsoft/deberta-v3-base"]
+    assert encoders() == expected

@@ -14,7 +14,8 @@ from studio.core.experiments import TransferConfig
 from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.store.runs import RunStore
-from studio.ui.transfer_plots import AMBER, GREEN, LEAK_NOTE, RED
+from studio.ui.style import AMBER, GREEN, RED
+from studio.ui.transfer_plots import LEAK_NOTE
 from studio.ui.transfer_view import TransferView
 
 MIX = ["synth_sentiment", "synth_pair"]
@@ -85,7 +86,7 @@ def test_source_combo_lists_finished_pretrain_runs_and_marks_the_mix(view, store
     for name in MIX:
         assert view.is_marked_in_mix(name)
     assert not view.is_marked_in_mix("synth_topic")
-    names = view._target_names()
+    names = view.targets.names()
     assert "synth_summary" not in names  # summarization needs a decoder
     in_mix = [i for i, n in enumerate(names) if n in MIX]
     assert in_mix == list(range(len(names) - len(MIX), len(names)))  # in-mix tasks come last
