@@ -17,7 +17,7 @@ Cell = QWidget | int | tuple[QWidget, int]  # a widget, a spacing, or (widget, s
 
 
 def int_spin(
-    minimum: int, maximum: int, value: int | None = None, special: str | None = None
+    minimum: int, maximum: int, *, value: int | None = None, special: str | None = None
 ) -> QSpinBox:
     """An integer field; with `special`, 0 shows that text and means None (all, auto, ...)."""
     spin = QSpinBox()
@@ -31,7 +31,7 @@ def int_spin(
 
 
 def double_spin(
-    minimum: float, maximum: float, decimals: int, step: float, value: float | None = None
+    minimum: float, maximum: float, decimals: int, step: float, *, value: float | None = None
 ) -> QDoubleSpinBox:
     spin = QDoubleSpinBox()
     spin.setRange(minimum, maximum)

@@ -247,9 +247,9 @@ def test_presets_fill_the_form_but_keep_name_and_tasks(form: ConfigForm) -> None
     form.apply_preset(presets.MUPPET)
     config = form.config(TASKS)
     assert (config.name, config.tasks, config.loss_scaling) == ("mine", TASKS, "log_n")
-    assert form._preset.currentText() == presets.MUPPET
+    assert form.preset_bar.current() == presets.MUPPET
     form.fields["batch_size"].setValue(5)  # an edit: the settings are no longer the preset's
-    assert form._preset.currentText() == "Custom settings"
+    assert form.preset_bar.current() == "Custom settings"
 
 
 def test_a_pristine_quick_look_follows_the_detected_device(form: ConfigForm) -> None:
@@ -271,8 +271,8 @@ def test_saving_and_deleting_a_preset(form: ConfigForm) -> None:
     form.fields["batch_size"].setValue(40)
     form.apply_preset("tiny batches")
     assert form.config(TASKS).batch_size == 3
-    assert form._delete_preset.isEnabled()
-    form._remove_preset()
+    assert form.preset_bar.delete_button.isEnabled()
+    form.preset_bar.remove()
     assert "tiny batches" not in form.preset_names()
     with pytest.raises(ConfigError, match="built-in"):
         form.save_preset(presets.MUPPET)

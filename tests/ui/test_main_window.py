@@ -275,7 +275,7 @@ def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
 
 
 def test_a_first_start_uses_the_quick_look_for_this_machine(window: MainWindow) -> None:
-    assert window.form._preset.currentText() == QUICK_LOOK
+    assert window.form.preset_bar.current() == QUICK_LOOK
     config = window.form.config(["rte"])
     assert config.max_length == quick_look("cpu")["max_length"]
     window._probe_done_text("CUDA: NVIDIA H200, 139 GiB")
