@@ -35,7 +35,7 @@ class TaskStream:
             part = order[start : start + chunk]
             part = part[np.argsort(self.lengths[part], kind="stable")]
             batches += [part[i : i + self.batch_size] for i in range(0, len(part), self.batch_size)]
-        rng.shuffle(batches)  # type: ignore[arg-type]
+        rng.shuffle(batches)
         return batches
 
     def next(self) -> np.ndarray:

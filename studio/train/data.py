@@ -49,7 +49,7 @@ class TaskData:
 
 def rows(features: datasets.Dataset, indices: np.ndarray) -> dict[str, list[Any]]:
     """The features at `indices`, as lists (what `collate` pads); only these leave Arrow."""
-    return features[indices.tolist()]  # type: ignore[no-any-return]
+    return features[indices.tolist()]
 
 
 def column(features: datasets.Dataset, name: str) -> np.ndarray:

@@ -131,19 +131,19 @@ def evaluate_task(
             texts = data.tokenizer.batch_decode(ids, skip_special_tokens=True)
             generated += zip(indices.tolist(), (t.strip() for t in texts), strict=True)
             continue
-        logits = logits.float().cpu().numpy()
+        scores = logits.float().cpu().numpy()
         if fmt == "extractive_qa":
-            for j, row in enumerate(logits):
+            for j, row in enumerate(scores):
                 example = chosen["example_index"][j]
                 offsets = chosen["offsets"][j]
                 span = best_span(row[: len(offsets), 0], row[: len(offsets), 1], offsets)
                 if example not in spans or span[0] > spans[example][0]:
                     spans[example] = span
         elif fmt == "regression":
-            preds += logits.tolist()
+            preds += scores.tolist()
             labels += batch["labels"].tolist()
         else:
-            preds += logits.argmax(-1).tolist()
+            preds += scores.argmax(-1).tolist()
             labels += batch["labels"].tolist()
     model.train()
     result = {"loss": float(np.mean(losses)) if losses else float("nan")}

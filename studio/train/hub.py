@@ -142,8 +142,8 @@ def _map_batch(
         try:
             rec = map_hub_row(row, spec)
         except KeyError as exc:
-            problem = f"task '{spec.name}': {exc.args[0]}"
-            raise DataError(f"{where}, row {index}", None, problem) from None
+            where_row = f"{where}, row {index}"
+            raise DataError(where_row, None, f"task '{spec.name}': {exc.args[0]}") from None
         problem = record_problem(rec, spec)
         if problem:
             raise DataError(f"{where}, row {index}", None, f"task '{spec.name}': {problem}")

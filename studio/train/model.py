@@ -7,12 +7,12 @@ outputs and summarization trains through its own decoder and LM head (no new par
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import GenerationMixin, PreTrainedModel
 
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
@@ -109,7 +109,7 @@ class MultiTaskModel(nn.Module):
         spec = self.specs[task]
         if spec.format == "summarization":
             return self._decoder_logits(batch, inputs_embeds)
-        inputs = {
+        inputs: dict[str, torch.Tensor] = {
             k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
         }
         shape = inputs["input_ids"].shape
@@ -240,7 +240,8 @@ class MultiTaskModel(nn.Module):
         minimum length is capped by the run's bound, which it could not reach.
         """
         min_length = min(self.encoder.generation_config.min_length or 0, max_new_tokens)
-        return self.encoder.generate(
+        generator = cast(GenerationMixin, self.encoder)  # an encoder-decoder with its LM head
+        ids = generator.generate(
             input_ids=batch["input_ids"],
             attention_mask=batch["attention_mask"],
             max_new_tokens=max_new_tokens,
@@ -248,6 +249,8 @@ class MultiTaskModel(nn.Module):
             num_beams=num_beams,
             do_sample=False,
         )
+        assert isinstance(ids, torch.Tensor)  # not asked for a dict (return_dict_in_generate)
+        return ids
 
     def describe_heads(self) -> list[dict[str, Any]]:
         """Each head: key, format, the tasks sharing it and their labels (for export)."""

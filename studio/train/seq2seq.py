@@ -36,7 +36,7 @@ def is_seq2seq(config: PretrainedConfig) -> bool:
     return bool(getattr(config, "is_encoder_decoder", False))
 
 
-def model_class(config: PretrainedConfig) -> type:
+def model_class(config: PretrainedConfig) -> type[AutoModel] | type[AutoModelForSeq2SeqLM]:
     """AutoModelForSeq2SeqLM for an encoder-decoder (its LM head generates), else AutoModel."""
     return AutoModelForSeq2SeqLM if is_seq2seq(config) else AutoModel
 
