@@ -357,7 +357,7 @@ SWEEP_NAMES = ("base_mean", "pretuned_mean", "gain")
 def run_tasks(config: Any) -> list[str]:
     """The tasks a stored run's config names, whatever kind of run it is."""
     config = config if isinstance(config, dict) else {}
-    tasks = next((config[k] for k in TASK_KEYS if config.get(k)), [])
+    tasks: Any = next((config[k] for k in TASK_KEYS if config.get(k)), [])  # a name or a list
     return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
 
 
