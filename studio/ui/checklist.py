@@ -27,6 +27,7 @@ from studio.core.library import removable
 from studio.core.sampling import task_probabilities
 from studio.core.tasks import TaskSpec
 from studio.ui.icons import family_icon
+from studio.ui.style import RED
 
 DEMO = "demo"  # the synthetic tasks' own group: never checked with a real family
 GROUPS = (*FAMILIES, DEMO)
@@ -320,7 +321,7 @@ class TaskChecklist(QWidget):
         layout.addWidget(self._no_data_banner())
         self._problems = QLabel()
         self._problems.setWordWrap(True)
-        self._problems.setStyleSheet("color: #B00020;")
+        self._problems.setStyleSheet(f"color: {RED};")
         self._problems.hide()
         layout.addWidget(self._problems)
 

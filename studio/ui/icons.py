@@ -59,11 +59,3 @@ def family_icon(family: str) -> QIcon:
 def app_icon() -> QIcon:
     """The application icon (window, taskbar, about box)."""
     return load_icon("app")
-
-
-def render_png(name: str, size: int = 256) -> Path:
-    """Write `resources/icons/<name>.png` from the SVG (used to refresh the shipped app.png)."""
-    out = icon_path(name).with_suffix(".png")
-    if not _render(icon_path(name), size).save(str(out)):
-        raise OSError(f"{out}: could not write the PNG")
-    return out

@@ -24,12 +24,12 @@ from studio.core.availability import Availability
 from studio.core.config import RunConfig
 from studio.core.preview import describe_stats, label_name
 from studio.core.tasks import TaskSpec
+from studio.ui.style import GREY, RED
 from studio.ui.worker import Worker, child_job
 
 SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>", "[UNK]", "<unk>"}
 TOKEN = "background-color:#E8EEF7;"
 ANSWER = "background-color:#C8EBC8;"
-GREY, RED = "#777777", "#B00020"
 
 
 def token_html(tokens: list[str], answer: tuple[int, int] | None = None) -> str:

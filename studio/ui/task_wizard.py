@@ -34,6 +34,7 @@ from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.importing import ImportPlan, SourceRef, SourceTable, StageReport, edit_plan
 from studio.core.tasks import TaskSpec
+from studio.ui.style import RED
 from studio.ui.wizard_columns import ColumnsPage
 from studio.ui.wizard_pages import (
     CHECK,
@@ -50,7 +51,7 @@ from studio.ui.wizard_pages import (
 from studio.ui.worker import Worker, child_job
 
 FILE_FILTER = "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.parquet *.pq);;All (*)"
-ERROR_STYLE = "color: #B00020;"
+ERROR_STYLE = f"color: {RED};"
 
 
 class TaskWizard(QWizard):

@@ -41,6 +41,7 @@ from studio.core.importing import (
     check_name,
     suggest_name,
 )
+from studio.ui.style import RED
 
 SOURCE, COLUMNS, SPLITS, LABELS, DETAILS, CHECK = range(6)
 CARVE = "(carve from train)"
@@ -340,7 +341,7 @@ class DetailsPage(Page):
             check_name(text)
             library.check_free(text, wizard.catalog, replacing)
         except StudioError as exc:
-            self.name_state.setStyleSheet("color: #B00020;")
+            self.name_state.setStyleSheet(f"color: {RED};")
             self.name_state.setText(str(exc))
             return
         self.name_state.setStyleSheet("color: #555555;")

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QMessageBox, QWizard
 from studio.core import paths
 from studio.core.tasks import studio_catalog
 from studio.ui.main_window import MainWindow
+from studio.ui.style import RED
 from studio.ui.task_wizard import TaskWizard
 from studio.ui.wizard_pages import CHECK, COLUMNS, DETAILS, LABELS, SOURCE, SPLITS
 
@@ -48,7 +49,7 @@ def _next(wizard: TaskWizard, qtbot, page: int) -> None:  # type: ignore[no-unty
 
 def _checked(wizard: TaskWizard, qtbot) -> None:  # type: ignore[no-untyped-def]
     check = wizard.page(CHECK)
-    qtbot.waitUntil(lambda: wizard.report is not None or "B00020" in check.summary.styleSheet(),
+    qtbot.waitUntil(lambda: wizard.report is not None or RED in check.summary.styleSheet(),
                     timeout=JOB_MS)  # fmt: skip
 
 
