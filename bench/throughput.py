@@ -27,7 +27,7 @@ from studio.core.scaling import loss_scale
 from studio.train.batching import collate
 from studio.train.data import rows
 from studio.train.model import MultiTaskModel
-from studio.train.setup import check_tasks, load_encoder, load_tasks, load_tokenizer
+from studio.train.setup import check_tasks, load_backbone, load_tasks, load_tokenizer
 
 TASKS = ("sst2", "rte", "cola", "copa", "social_i_qa", "squad_v1", "ag_news", "mrpc")
 WARMUP = 3
@@ -63,7 +63,7 @@ def bare_run(config: RunConfig, ws, drawn: list[tuple[str, np.ndarray]]) -> list
     tasks = load_tasks(check_tasks(config, ws), tok, config, ws)
     torch.manual_seed(config.seed)
     model = MultiTaskModel(
-        load_encoder(config.model), [d.spec for d in tasks.values()], config.head_sharing
+        load_backbone(config.model), [d.spec for d in tasks.values()], config.head_sharing
     )
     model.train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate)

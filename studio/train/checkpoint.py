@@ -38,6 +38,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from studio.core.errors import DATA_CHANGED, StudioError
+from studio.train.model import MultiTaskModel
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +182,9 @@ def rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         for i, state in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"torch_cuda_{i}"] = state
     version, internal, gauss = random.getstate()
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    legacy = np.random.get_state()
+    assert isinstance(legacy, tuple)  # legacy=True (the default): never the dict form
+    kind, keys, pos, has_gauss, cached = legacy
     plain = {
         "python": [version, list(internal), gauss],
         "numpy": [kind, keys.tolist(), int(pos), int(has_gauss), float(cached)],
@@ -203,7 +206,7 @@ def set_rng_state(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> No
 def save_checkpoint(
     root: Path,
     step: int,
-    model: torch.nn.Module,
+    model: MultiTaskModel,
     optimizer: Any,
     scheduler: Any,
     scaler: Any,
@@ -265,6 +268,20 @@ def read_state(folder: Path) -> dict[str, Any]:
     return json.loads((folder / STATE_FILE).read_text())
 
 
+def split_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """A checkpoint's weights as (backbone, heads), each without its prefix in model.safetensors
+    ("encoder.", "heads.")."""
+    backbone: dict[str, torch.Tensor] = {}
+    heads: dict[str, torch.Tensor] = {}
+    parts = {"encoder": backbone, "heads": heads}
+    with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
+        for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
+            prefix, dot, name = key.partition(".")
+            if dot and prefix in parts:
+                parts[prefix][name] = f.get_tensor(key)
+    return backbone, heads
+
+
 def prune(root: Path, keep_last: int) -> list[int]:
     """Delete all but the newest `keep_last` checkpoints and the best one; return what went.
 
@@ -273,7 +290,7 @@ def prune(root: Path, keep_last: int) -> list[int]:
     """
     found = complete_checkpoints(root)
     keep = set(list(found)[-keep_last:])
-    best = _best_step(found)
+    best = best_step(found)
     if best is not None:
         keep.add(best)
     removed = [s for s in found if s not in keep]
@@ -282,13 +299,9 @@ def prune(root: Path, keep_last: int) -> list[int]:
     return removed
 
 
-def best_checkpoint(root: Path) -> Path | None:
-    found = complete_checkpoints(root)
-    best = _best_step(found)
-    return None if best is None else found[best]
-
-
-def _best_step(found: dict[int, Path]) -> int | None:
+def best_step(found: dict[int, Path]) -> int | None:
+    """The step of the best of the checkpoints `found` (highest `eval_mean`, the later one of
+    equals); None when none was validated."""
     scored = {}
     for step, folder in found.items():
         try:

@@ -17,17 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from safetensors import safe_open
 from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
 from studio.core.paths import export_target_problem
 from studio.train.checkpoint import (
-    best_checkpoint,
+    best_step,
     complete_checkpoints,
     damaged_checkpoints,
     read_state,
+    split_weights,
 )
 from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
@@ -58,10 +58,10 @@ def select_checkpoint(root: Path, which: str) -> Path:
     if which == "latest":
         return found[max(found)]
     if which == "best":
-        best = best_checkpoint(root)
+        best = best_step(found)
         if best is None:
             raise ExportError("no checkpoint of this run was validated; use --checkpoint latest")
-        return best
+        return found[best]
     if not which.isdigit() or int(which) not in found:
         raise ExportError(
             f"checkpoint {which!r} does not exist; have best, latest or steps {sorted(found)}"
@@ -89,23 +89,12 @@ def check_target(out_dir: Path, needed_bytes: int) -> None:
         )
 
 
-def _split_weights(checkpoint: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    encoder, heads = {}, {}
-    with safe_open(str(checkpoint / "model.safetensors"), framework="pt") as f:
-        for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
-            if key.startswith("encoder."):
-                encoder[key.removeprefix("encoder.")] = f.get_tensor(key)
-            elif key.startswith("heads."):
-                heads[key.removeprefix("heads.")] = f.get_tensor(key)
-    return encoder, heads
-
-
 def _write(
     checkpoint: Path, tmp: Path, state: dict[str, Any], run: dict[str, Any], progress: Progress
 ) -> None:
     progress(0.1, "loading the checkpoint")
-    encoder_weights, head_weights = _split_weights(checkpoint)
-    encoder = load_checkpoint_model(checkpoint, encoder_weights)
+    backbone_weights, head_weights = split_weights(checkpoint)
+    encoder = load_checkpoint_model(checkpoint, backbone_weights)
     seq2seq = is_seq2seq(encoder.config)
     # The heads read the encoder (of an encoder-decoder, its encoder stack).
     hidden = int((encoder.get_encoder() if seq2seq else encoder).config.hidden_size)

@@ -12,16 +12,16 @@ import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
-from safetensors import safe_open
+from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
     AutoTokenizer,
     PreTrainedModel,
     PreTrainedTokenizerFast,
-    get_linear_schedule_with_warmup,
     set_seed,
 )
 
@@ -31,6 +31,7 @@ from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments import FinetuneConfig
 from studio.core.sink import MetricRow, Sink
 from studio.train.batching import TaskStream, collate
+from studio.train.checkpoint import split_weights
 from studio.train.data import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
@@ -38,12 +39,16 @@ from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
     keeps_process_settings,
-    load_encoder,
+    load_backbone,
     load_tokenizer,
-    make_accelerator,
-    optimizer_groups,
     quiet_libraries,
 )
+from studio.train.steps import RunningLoss, clipped_update, prepare_training
+
+# What a fine-tuning has no setting for: the run config's defaults.
+PRECISION = "auto"
+GRAD_CLIP = 1.0
+LOG_EVERY = 10  # updates between two training-loss rows
 
 
 @dataclass
@@ -60,44 +65,42 @@ class FinetuneResult:
 
 @dataclass
 class Source:
-    """An encoder, its tokenizer, and the pre-finetuned heads that came with it (if any)."""
+    """A backbone (an encoder or an encoder-decoder), its tokenizer, and the pre-finetuned heads
+    that came with it (if any)."""
 
-    encoder: PreTrainedModel
+    backbone: PreTrainedModel
     tokenizer: PreTrainedTokenizerFast
     heads: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
-def _read_heads(path: Path, prefix: str) -> dict[str, dict[str, torch.Tensor]]:
+def _group_heads(weights: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     """Head tensors grouped by head key ("multiple_choice", "classification/rte", ...)."""
     heads: dict[str, dict[str, torch.Tensor]] = {}
-    with safe_open(str(path), framework="pt") as f:
-        for key in f.keys():  # noqa: SIM118 - safe_open is not a dict
-            if key.startswith(prefix):
-                head, _, param = key.removeprefix(prefix).rpartition(".")
-                head, _, module = head.rpartition(".")
-                heads.setdefault(head, {})[f"{module}.{param}"] = f.get_tensor(key)
+    for key, tensor in weights.items():
+        head, _, param = key.rpartition(".")
+        head, _, module = head.rpartition(".")
+        heads.setdefault(head, {})[f"{module}.{param}"] = tensor
     return heads
 
 
 def load_source(model: str) -> Source:
     """A checkpoint folder, an export folder, or a base model id / folder."""
+    # The casts: checkpoints and exports keep the fast tokenizer that load_tokenizer checked.
     folder = Path(model).expanduser()
     if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
-        weights = {}
-        with safe_open(str(folder / "model.safetensors"), framework="pt") as f:
-            for key in f.keys():  # noqa: SIM118
-                if key.startswith("encoder."):
-                    weights[key.removeprefix("encoder.")] = f.get_tensor(key)
-        encoder = load_checkpoint_model(folder, weights)
-        tokenizer = AutoTokenizer.from_pretrained(folder / "tokenizer")
-        return Source(encoder, tokenizer, _read_heads(folder / "model.safetensors", "heads."))
+        backbone, heads = split_weights(folder)
+        return Source(
+            load_checkpoint_model(folder, backbone),
+            cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder / "tokenizer")),
+            _group_heads(heads),
+        )
     if (folder / "heads.json").is_file():  # an export
         return Source(
             model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder),
-            AutoTokenizer.from_pretrained(folder),
-            _read_heads(folder / "heads.safetensors", ""),
+            cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder)),
+            _group_heads(load_file(str(folder / "heads.safetensors"))),
         )
-    return Source(load_encoder(model), load_tokenizer(model))
+    return Source(load_backbone(model), load_tokenizer(model))
 
 
 def _subsample(data: TaskData, k: int | None, seed: int) -> tuple[np.ndarray, int]:
@@ -149,8 +152,8 @@ def finetune(
     how = Tokenization(source.tokenizer, settings.max_length, settings.stride)
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
-    model = MultiTaskModel(source.encoder, [spec], "shared")
-    reused = _reuse_head(model, spec.name, source.heads) if config.reuse_heads else None
+    multitask = MultiTaskModel(source.backbone, [spec], "shared")
+    reused = _reuse_head(multitask, spec.name, source.heads) if config.reuse_heads else None
     features, examples = _subsample(data, config.k, config.seed)
     epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
     steps = max(settings.min_steps, epochs)
@@ -160,18 +163,13 @@ def finetune(
         + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
     )
 
-    accelerator = make_accelerator(settings.device, "auto", settings.num_threads)
-    optimizer = torch.optim.AdamW(
-        optimizer_groups(model, settings.weight_decay), lr=settings.learning_rate
-    )
-    warmup = int(settings.warmup_ratio * steps)
-    schedule = get_linear_schedule_with_warmup(optimizer, warmup, steps)
-    model, optimizer = accelerator.prepare(model, optimizer)
+    training = prepare_training(multitask, settings, PRECISION, steps)
+    accelerator, model = training.accelerator, training.model
     pad_id = source.tokenizer.pad_token_id or 0
     lengths = data.train_lengths[features]
     stream = TaskStream(lengths, min(settings.batch_size, len(features)), config.seed)
     model.train()
-    step, running = 0, []
+    step, running = 0, RunningLoss()
     while step < steps and not stop.is_set():
         batch, _, _ = collate(data.train, features[stream.next()], pad_id)
         batch = {k: v.to(accelerator.device) for k, v in batch.items()}
@@ -179,16 +177,12 @@ def finetune(
             losses, _ = model(spec.name, batch)
             loss = losses.mean()
         accelerator.backward(loss)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
+        clipped_update(training, GRAD_CLIP)
         step += 1
-        running.append(float(loss.detach()))
+        running.add(loss)
         sink.progress(step, steps)
-        if step % 10 == 0 or step == steps:
-            sink.metrics([MetricRow(step, "loss", float(np.mean(running)), spec.name)])
-            running = []
+        if step % LOG_EVERY == 0 or step == steps:
+            sink.metrics([MetricRow(step, "loss", running.pop(), spec.name)])
     metrics = evaluate_task(
         accelerator.unwrap_model(model),
         data,

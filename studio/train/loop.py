@@ -8,17 +8,18 @@ import math
 import os
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from transformers import get_linear_schedule_with_warmup, set_seed
+from accelerate import Accelerator
+from transformers import set_seed
 
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.paths import checkpoints_in
 from studio.core.sampling import TaskScheduler, task_probabilities
 from studio.core.scaling import loss_scale
 from studio.core.sink import MetricRow, Sink, Stages
@@ -33,18 +34,18 @@ from studio.train.checkpoint import (
 )
 from studio.train.data import TaskData, release_pages
 from studio.train.evaluate import evaluate_task
+from studio.train.loop_state import Increments, LoopState, RunningSums
 from studio.train.model import MultiTaskModel
 from studio.train.setup import (
     Workspace,
     check_tasks,
     keeps_process_settings,
-    load_encoder,
+    load_backbone,
     load_tasks,
     load_tokenizer,
-    make_accelerator,
-    optimizer_groups,
     quiet_libraries,
 )
+from studio.train.steps import Training, clipped_update, prepare_training
 from studio.train.tokenized import PreparationStopped
 
 log = logging.getLogger(__name__)
@@ -57,86 +58,6 @@ class TrainResult:
     status: str  # finished | stopped
     step: int
     eval_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
-
-
-@dataclass
-class Window:
-    """Running sums between two log points."""
-
-    start: float = field(default_factory=time.perf_counter)
-    examples: int = 0
-    real_tokens: int = 0
-    computed_tokens: int = 0
-    objective: Any = 0.0
-    updates: int = 0
-    task_loss: dict[str, Any] = field(default_factory=lambda: defaultdict(float))
-    task_examples: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-
-    def state(self) -> dict[str, Any]:
-        """The sums (not the clock), so a resumed run logs the same numbers."""
-        return {
-            "examples": self.examples,
-            "real_tokens": self.real_tokens,
-            "computed_tokens": self.computed_tokens,
-            "objective": float(self.objective),
-            "updates": self.updates,
-            "task_loss": {t: float(v) for t, v in self.task_loss.items()},
-            "task_examples": dict(self.task_examples),
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any]) -> Window:
-        window = cls(
-            examples=state["examples"],
-            real_tokens=state["real_tokens"],
-            computed_tokens=state["computed_tokens"],
-            objective=state["objective"],
-            updates=state["updates"],
-        )
-        window.task_loss.update(state["task_loss"])
-        window.task_examples.update(state["task_examples"])
-        return window
-
-    def add(self, update: Increments) -> None:
-        self.objective += update.objective
-        self.real_tokens += update.real_tokens
-        self.computed_tokens += update.computed_tokens
-        for task, loss in update.task_loss.items():
-            self.task_loss[task] += loss
-
-
-@dataclass
-class Increments:
-    """One update's sums on this process; summed over processes before they reach the Window."""
-
-    objective: Any = 0.0
-    real_tokens: int = 0
-    computed_tokens: int = 0
-    task_loss: dict[str, Any] = field(default_factory=lambda: defaultdict(float))
-
-    def add(self, task: str, loss_sum: Any, objective: Any) -> None:
-        self.task_loss[task] += loss_sum
-        self.objective += objective.detach()
-
-    def reduce(self, accelerator: Any, stop: bool, tasks: tuple[str, ...]) -> bool:
-        """Sum over processes (one collective); return whether any process asked to stop.
-
-        Stopping is agreed on here, so every process leaves the loop after the same update.
-        """
-        device = accelerator.device
-        parts = [self.objective, self.real_tokens, self.computed_tokens, float(stop)]
-        parts += [self.task_loss.get(t, 0.0) for t in tasks]
-        packed = torch.stack(
-            [torch.as_tensor(p, dtype=torch.float64, device=device) for p in parts]
-        )
-        total = accelerator.reduce(packed, reduction="sum").cpu().tolist()
-        objective, real, computed, stops = total[:4]
-        self.objective = objective / accelerator.num_processes  # each weighed by N
-        self.real_tokens, self.computed_tokens = int(real), int(computed)
-        self.task_loss = defaultdict(
-            float, {t: v for t, v in zip(tasks, total[4:], strict=True) if v}
-        )
-        return stops > 0
 
 
 @keeps_process_settings
@@ -160,13 +81,13 @@ def train(
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
     stages = Stages(sink)
-    # Several processes stop together at an update (see Window.reduce), not while preparing.
+    # Several processes stop together at an update (see Increments.reduce), not while preparing.
     preparing_stop = stop if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
     try:
         checked = check_tasks(config, ws, stages, preparing_stop)  # before any heavy work
         stages.begin("loading the model")
         tokenizer = load_tokenizer(config.model)
-        encoder = load_encoder(config.model)
+        backbone = load_backbone(config.model)
         tasks = load_tasks(checked, tokenizer, config, ws, stages, preparing_stop)
     except PreparationStopped as exc:
         stages.end()
@@ -182,7 +103,7 @@ def train(
             sink.log("warning", f"resuming on changed data: {change}")
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
-    model = MultiTaskModel(encoder, specs, config.head_sharing, config.label_smoothing)
+    multitask = MultiTaskModel(backbone, specs, config.head_sharing, config.label_smoothing)
     scales = {
         s.name: loss_scale(
             s, config.loss_scaling, config.max_length, len(tokenizer), config.manual_weights
@@ -203,26 +124,20 @@ def train(
         )
 
     # -- device, optimizer, schedule -----------------------------------------------------
-    accelerator = make_accelerator(config.device, config.mixed_precision, config.num_threads)
-    optimizer = torch.optim.AdamW(
-        optimizer_groups(model, config.weight_decay), lr=config.learning_rate
-    )
-    warmup = int(config.warmup_ratio * config.max_steps)
-    lr_schedule = get_linear_schedule_with_warmup(optimizer, warmup, config.max_steps)
-    # The schedule stays unprepared: accelerate would step a prepared one once per process.
-    model, optimizer = accelerator.prepare(model, optimizer)
+    training = prepare_training(multitask, config, config.mixed_precision, config.max_steps)
+    accelerator, model = training.accelerator, training.model
     device = accelerator.device
     pad_id = tokenizer.pad_token_id or 0
     multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
     # Every process draws the same tasks and the same global batches and keeps its share of
     # each batch (`_shard`): N processes train like one process on the same global batch.
-    scheduler = TaskScheduler(
-        probs, config.mixing, config.tasks_per_update, config.max_steps, config.seed
+    state = LoopState(
+        TaskScheduler(probs, config.mixing, config.tasks_per_update, config.max_steps, config.seed),
+        {
+            t: TaskStream(d.train_lengths, config.batch_size, config.seed + i)
+            for i, (t, d) in enumerate(tasks.items())
+        },
     )
-    streams = {
-        t: TaskStream(d.train_lengths, config.batch_size, config.seed + i)
-        for i, (t, d) in enumerate(tasks.items())
-    }
     processes, rank = accelerator.num_processes, accelerator.process_index
     sink.log(
         "info",
@@ -232,72 +147,55 @@ def train(
     )
 
     # -- where we start: fresh, or from a checkpoint ------------------------------------
-    step = 0
-    seen: dict[str, int] = defaultdict(int)
-    window = Window()
-    eval_metrics: dict[str, dict[str, float]] = {}
-    evaluated_at = saved_at = -1
+    saved_at = -1
     if resume is not None:
-        state = load_checkpoint(
-            resume, accelerator.unwrap_model(model), optimizer, lr_schedule, accelerator.scaler
-        )
-        step = saved_at = state["step"]
-        seen.update(state["seen"])
-        scheduler.load_state_dict(state["scheduler"])
-        for name, stream_state in state["streams"].items():
-            streams[name].load_state_dict(stream_state)
-        window = Window.from_state(state["window"])
-        eval_metrics = state["eval_metrics"]
-        evaluated_at = state["evaluated_at"]
-        sink.log("info", f"resumed from the checkpoint of update {step}")
+        state.load_state_dict(_load(resume, training))
+        saved_at = state.step
+        sink.log("info", f"resumed from the checkpoint of update {state.step}")
 
-    def save_checkpoint_now(validated: bool) -> None:
+    def save_checkpoint_now() -> None:
         """Save (main process), prune old checkpoints and tell the sink about both."""
         if accelerator.is_main_process and run_dir is not None:
-            state = {
-                "step": step,
-                "seen": dict(seen),
-                "scheduler": scheduler.state_dict(),
-                "streams": {t: s.state_dict() for t, s in streams.items()},
-                "window": window.state(),
-                "evaluated_at": evaluated_at,
-                "eval_metrics": eval_metrics if validated else {},
-                "eval_mean": _mean_metric(eval_metrics, tasks) if validated else None,
+            net = accelerator.unwrap_model(model)
+            saved = {
+                **state.state_dict(),
+                "eval_mean": _mean_metric(state.eval_metrics, tasks) if state.validated else None,
                 "config": config.to_dict(),
                 "probabilities": probs,
                 "train_examples": {t: d.train_examples for t, d in tasks.items()},
                 "data": {t: d.fingerprint for t, d in tasks.items()},
-                "heads": accelerator.unwrap_model(model).describe_heads(),
+                "heads": net.describe_heads(),
             }
             # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.
             sink.flush()
+            root = checkpoints_in(run_dir)
             folder = save_checkpoint(
-                run_dir / "checkpoints",
-                step,
-                accelerator.unwrap_model(model),
-                optimizer,
-                lr_schedule,
+                root,
+                state.step,
+                net,
+                training.optimizer,
+                training.schedule,
                 accelerator.scaler,
-                state,
+                saved,
                 tokenizer,
             )
-            sink.checkpoint(step, str(folder), _flat_metrics(state))
-            for old in prune(run_dir / "checkpoints", config.keep_checkpoints):
+            sink.checkpoint(state.step, str(folder), _flat_metrics(saved))
+            for old in prune(root, config.keep_checkpoints):
                 sink.drop_checkpoint(old)
         accelerator.wait_for_everyone()
 
     # -- the loop ------------------------------------------------------------------------
     model.train()
     halt = False
-    grad_norm = math.nan
+    grad_norm: Any = math.nan
     released = time.monotonic()
-    while step < config.max_steps:
+    while state.step < config.max_steps:
         if halt or (processes == 1 and stop.is_set()):
             break
-        slots = scheduler.next_update()
+        slots = state.scheduler.next_update()
         update = Increments()
         for j, task in enumerate(slots):
-            indices = streams[task].next()
+            indices = state.streams[task].next()
             mine, share = _shard(indices, rank, processes)
             batch, real, computed = collate(tasks[task].train, mine, pad_id, multiple)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
@@ -317,18 +215,16 @@ def train(
                 update.add(task, losses.detach().sum(), objective / len(slots))
                 update.real_tokens += real
                 update.computed_tokens += computed
-            window.task_examples[task] += len(indices)
-            window.examples += len(indices)
-            seen[task] += len(indices)
+            state.sums.task_examples[task] += len(indices)
+            state.sums.examples += len(indices)
+            state.seen[task] += len(indices)
         if processes > 1:
             halt = update.reduce(accelerator, stop.is_set(), config.tasks)
-        window.add(update)
-        grad_norm = float(accelerator.clip_grad_norm_(model.parameters(), config.grad_clip))
-        optimizer.step()
-        lr_schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        step += 1
-        window.updates += 1
+        state.sums.add(update)
+        grad_norm = clipped_update(training, config.grad_clip)
+        state.step += 1
+        state.sums.updates += 1
+        step = state.step
         sink.progress(step, config.max_steps)
         if time.monotonic() - released > RELEASE_SECONDS:  # memory flat however big the data
             release_pages(*(data.train for data in tasks.values()))
@@ -336,32 +232,45 @@ def train(
 
         # The first update too: a curve starts at once, however long the logging interval.
         if step % config.log_every == 0 or step in (1, config.max_steps):
-            _check_finite(window, step)
-            lr = lr_schedule.get_last_lr()[0]
-            sink.metrics(_train_rows(step, window, seen, scales, grad_norm, lr))
-            window = Window()
+            _log_sums(sink, state, scales, grad_norm, training.schedule)
+            state.sums = RunningSums()
         checkpoint_due = run_dir is not None and (
             step % config.checkpoint_every == 0 or step == config.max_steps
         )
         # A checkpoint is validated first, so the best one can be kept.
         if step % config.eval_every == 0 or step == config.max_steps or checkpoint_due:
-            eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
-            evaluated_at = step
+            state.eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
+            state.evaluated_at = step
         if checkpoint_due:
-            save_checkpoint_now(validated=True)
+            save_checkpoint_now()
             saved_at = step
 
+    step = state.step
     stopped = step < config.max_steps
     if stopped:
-        if window.updates and step > saved_at:  # the updates since the last log point
-            _check_finite(window, step)
-            lr = lr_schedule.get_last_lr()[0]
-            sink.metrics(_train_rows(step, window, seen, scales, grad_norm, lr))
+        if state.sums.updates and step > saved_at:  # the updates since the last log point
+            _log_sums(sink, state, scales, grad_norm, training.schedule)
         if saved_at != step:
-            save_checkpoint_now(validated=evaluated_at == step)
+            save_checkpoint_now()
         sink.log("info", f"stopped at update {step} of {config.max_steps}")
     sink.flush()
-    return TrainResult("stopped" if stopped else "finished", step, eval_metrics)
+    return TrainResult("stopped" if stopped else "finished", step, state.eval_metrics)
+
+
+def _load(folder: Path, training: Training) -> dict[str, Any]:
+    """Restore weights, optimizer, schedule, scaler and RNGs from a checkpoint; its state."""
+    accelerator = training.accelerator
+    net = accelerator.unwrap_model(training.model)
+    return load_checkpoint(folder, net, training.optimizer, training.schedule, accelerator.scaler)
+
+
+def _log_sums(
+    sink: Sink, state: LoopState, scales: dict[str, float], grad_norm: Any, schedule: Any
+) -> None:
+    """The training rows of the updates since the last log point (reads the device)."""
+    _check_finite(state.sums, state.step)
+    lr = schedule.get_last_lr()[0]
+    sink.metrics(_train_rows(state.step, state.sums, state.seen, scales, float(grad_norm), lr))
 
 
 def _shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
@@ -379,8 +288,8 @@ def _shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, 
     return mine, len(mine) * processes / len(indices)
 
 
-def _check_finite(window: Window, step: int) -> None:
-    for task, total in window.task_loss.items():
+def _check_finite(sums: RunningSums, step: int) -> None:
+    for task, total in sums.task_loss.items():
         if not np.isfinite(float(total)):
             raise StudioError(
                 f"the loss of task '{task}' became {total} by update {step}; "
@@ -390,31 +299,31 @@ def _check_finite(window: Window, step: int) -> None:
 
 def _train_rows(
     step: int,
-    window: Window,
+    sums: RunningSums,
     seen: dict[str, int],
     scales: dict[str, float],
     grad_norm: float,
     lr: float,
 ) -> list[MetricRow]:
     now = time.time()
-    elapsed = max(time.perf_counter() - window.start, 1e-9)
+    elapsed = max(time.perf_counter() - sums.start, 1e-9)
     total_seen = sum(seen.values())
     rows = [
-        MetricRow(step, "total_loss", float(window.objective) / max(window.updates, 1), None, now),
+        MetricRow(step, "total_loss", float(sums.objective) / max(sums.updates, 1), None, now),
         MetricRow(step, "lr", lr, None, now),
         MetricRow(step, "grad_norm", grad_norm, None, now),
-        MetricRow(step, "examples_per_s", window.examples / elapsed, None, now),
-        MetricRow(step, "tokens_per_s", window.real_tokens / elapsed, None, now),
+        MetricRow(step, "examples_per_s", sums.examples / elapsed, None, now),
+        MetricRow(step, "tokens_per_s", sums.real_tokens / elapsed, None, now),
         MetricRow(
             step,
             "padding_efficiency",
-            window.real_tokens / max(window.computed_tokens, 1),
+            sums.real_tokens / max(sums.computed_tokens, 1),
             None,
             now,
         ),
     ]
-    for task, count in window.task_examples.items():
-        loss = float(window.task_loss[task]) / count
+    for task, count in sums.task_examples.items():
+        loss = float(sums.task_loss[task]) / count
         rows += [
             MetricRow(step, "loss", loss, task, now),
             MetricRow(step, "scaled_loss", loss * scales[task], task, now),
@@ -425,12 +334,12 @@ def _train_rows(
 
 
 def _evaluate(
-    accelerator,
-    model,
-    tasks,
+    accelerator: Accelerator,
+    model: torch.nn.Module,
+    tasks: dict[str, TaskData],
     config: RunConfig,
     pad_id: int,
-    sink: Sink,  # type: ignore[no-untyped-def]
+    sink: Sink,
     step: int,
 ) -> dict[str, dict[str, float]]:
     """Validate every task on the main process; log eval_loss, eval_<metric> and eval_mean."""

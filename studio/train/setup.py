@@ -134,13 +134,14 @@ def decoder_start(model: str) -> int | None:
 
 def load_tokenizer(model: str) -> PreTrainedTokenizerFast:
     tok = AutoTokenizer.from_pretrained(model_path(model))
-    if not tok.is_fast:
+    if not isinstance(tok, PreTrainedTokenizerFast):  # not `tok.is_fast`
         raise ConfigError(f"model: {model} has no fast tokenizer, which span QA needs")
     return tok
 
 
-def load_encoder(model: str) -> PreTrainedModel:
-    """The base model: an encoder, or an encoder-decoder with its LM head (it generates)."""
+def load_backbone(model: str) -> PreTrainedModel:
+    """The base model the heads sit on: an encoder, or a whole encoder-decoder with its LM head
+    (summarization generates with it)."""
     try:
         path = model_path(model)
         return model_class(AutoConfig.from_pretrained(path)).from_pretrained(path)
@@ -259,7 +260,8 @@ def make_accelerator(device: str, mixed_precision: str, num_threads: int | None)
 
 def optimizer_groups(model: torch.nn.Module, weight_decay: float) -> list[dict[str, object]]:
     """AdamW groups: no weight decay on biases and normalisation weights."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue

@@ -24,8 +24,8 @@ from studio.train.finetune import load_source
 from studio.train.loop import train
 from studio.train.model import MultiTaskModel, _token_symmetric_kl
 from studio.train.seq2seq import ensure_minilm_seq2seq
-from studio.train.setup import Workspace, check_tasks, load_encoder, load_tokenizer
-from tests.support import tiny_config
+from studio.train.setup import Workspace, check_tasks, load_backbone, load_tokenizer
+from tests.support import StopAt, series, tiny_config
 
 MIX = ("synth_summary", "synth_sentiment", "synth_choice")
 
@@ -57,10 +57,6 @@ class LogSink(MemorySink):
         self.messages.append(message)
 
 
-def _series(sink: MemorySink, name: str, task: str | None = None) -> dict[int, float]:
-    return {r.step: r.value for r in sink.rows if r.name == name and r.task == task}
-
-
 def test_mixed_run_trains_generates_scores_rouge_and_exports(
     tiny_bart: str, workspace: Workspace, tmp_path: Path
 ) -> None:
@@ -69,14 +65,14 @@ def test_mixed_run_trains_generates_scores_rouge_and_exports(
     result = train(config, sink, threading.Event(), workspace, run_dir=tmp_path / "run")
     assert result.status == "finished"
 
-    loss = _series(sink, "loss", "synth_summary")
+    loss = series(sink, "loss", "synth_summary")
     assert loss[5] == pytest.approx(math.log(30522), rel=0.1)  # untrained: uniform over vocab
     assert loss[30] < 0.9 * loss[5]  # the decoder learns
-    scale = _series(sink, "loss_scale", "synth_summary")
+    scale = series(sink, "loss_scale", "synth_summary")
     assert scale[30] == pytest.approx(1 / math.log(30522))  # log n, n = vocabulary size
     for metric in ("eval_rouge_1", "eval_rouge_2", "eval_rouge_l", "eval_loss"):
-        assert 30 in _series(sink, metric, "synth_summary"), metric
-    assert 30 in _series(sink, "eval_accuracy", "synth_choice")
+        assert 30 in series(sink, metric, "synth_summary"), metric
+    assert 30 in series(sink, "eval_accuracy", "synth_choice")
     summary = result.eval_metrics["synth_summary"]
     assert 0 <= summary["rouge_2"] <= summary["rouge_1"] <= 1
     shown = [m for m in sink.messages if "synth_summary #" in m]
@@ -107,7 +103,7 @@ def test_mixed_run_trains_generates_scores_rouge_and_exports(
     assert ids[0, 0] == tokenizer.cls_token_id  # the decoder start survived the export
     # A transfer experiment can start from either: the encoder-decoder with its heads.
     for source in (load_source(str(checkpoint)), load_source(str(out))):
-        assert source.encoder.config.is_encoder_decoder
+        assert source.backbone.config.is_encoder_decoder
         assert {"multiple_choice", "classification/synth_sentiment"} <= set(source.heads)
 
 
@@ -145,7 +141,7 @@ def test_t5_trains_all_four_families_and_exports(
     result = train(config, sink, threading.Event(), workspace, run_dir=tmp_path / "run")
     assert result.status == "finished"
     assert set(result.eval_metrics) == set(tasks)
-    assert all(math.isfinite(v) for v in _series(sink, "total_loss").values())
+    assert all(math.isfinite(v) for v in series(sink, "total_loss").values())
 
     checkpoint = ckpt.complete_checkpoints(tmp_path / "run" / "checkpoints")[6]
     out = export_checkpoint(checkpoint, tmp_path / "export")
@@ -163,21 +159,14 @@ def test_stop_then_resume_equals_a_straight_run(
     train(config, straight, threading.Event(), workspace)
 
     stop = threading.Event()
-
-    class StopAtThree(MemorySink):
-        def progress(self, step: int, total: int) -> None:
-            super().progress(step, total)
-            if step == 3:
-                stop.set()
-
-    first = StopAtThree()
+    first = StopAt(stop, 3)
     assert train(config, first, stop, workspace, run_dir=tmp_path).step == 3
     saved = ckpt.complete_checkpoints(tmp_path / "checkpoints")[3]
     second = MemorySink()
     train(config, second, threading.Event(), workspace, run_dir=tmp_path, resume=saved)
     for name, task in [("total_loss", None), ("grad_norm", None), ("loss", "synth_summary")]:
-        expected = _series(straight, name, task)
-        got = _series(first, name, task) | _series(second, name, task)
+        expected = series(straight, name, task)
+        got = series(first, name, task) | series(second, name, task)
         assert sorted(got) == sorted(expected), name
         for step in expected:
             assert got[step] == pytest.approx(expected[step], rel=1e-4, abs=1e-6), (name, step)
@@ -221,7 +210,7 @@ def _summary_spec(catalog: dict[str, TaskSpec]) -> list[TaskSpec]:
 def test_loss_is_label_smoothed_and_averaged_per_example(
     tiny_bart: str, catalog: dict[str, TaskSpec]
 ) -> None:
-    model = MultiTaskModel(load_encoder(tiny_bart), _summary_spec(catalog), "shared", 0.1)
+    model = MultiTaskModel(load_backbone(tiny_bart), _summary_spec(catalog), "shared", 0.1)
     assert set(model.heads) == {"classification/synth_sentiment"}  # no summarization head
     features = {
         "input_ids": [[101, 2000, 2001, 102], [101, 2003, 102]],
@@ -258,7 +247,7 @@ def test_token_symmetric_kl_ignores_padding() -> None:
 def test_heads_read_the_encoder_of_an_encoder_decoder(
     tiny_bart: str, catalog: dict[str, TaskSpec]
 ) -> None:
-    model = MultiTaskModel(load_encoder(tiny_bart), _summary_spec(catalog), "shared")
+    model = MultiTaskModel(load_backbone(tiny_bart), _summary_spec(catalog), "shared")
     model.eval()
     ids = torch.tensor([[101, 2000, 2001, 102]])
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "token_type_ids": ids * 0}
@@ -277,7 +266,7 @@ def test_a_long_minimum_length_yields_to_the_runs_bound(
     tiny_bart: str, catalog: dict[str, TaskSpec]
 ) -> None:
     """bart-large-cnn asks for 56 tokens at least; a shorter bound must not warn at every eval."""
-    model = MultiTaskModel(load_encoder(tiny_bart), _summary_spec(catalog), "shared")
+    model = MultiTaskModel(load_backbone(tiny_bart), _summary_spec(catalog), "shared")
     model.encoder.generation_config.min_length = 56
     ids = torch.tensor([[101, 2000, 2001, 102]])
     batch = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
@@ -296,7 +285,7 @@ def test_minilm_seq2seq_is_built_once_and_generates(
     assert ensure_minilm_seq2seq() == folder
     assert (folder / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
 
-    model, tokenizer = load_encoder(SEQ2SEQ_MODEL), load_tokenizer(SEQ2SEQ_MODEL)
+    model, tokenizer = load_backbone(SEQ2SEQ_MODEL), load_tokenizer(SEQ2SEQ_MODEL)
     assert isinstance(model, EncoderDecoderModel)
     assert (model.config.decoder_start_token_id, model.config.pad_token_id) == (
         tokenizer.cls_token_id,
