@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench.common import SHARED_DATA
 from studio.core.config import RunConfig
-from studio.session import run_dir
+from studio.core.paths import checkpoints_dir
 from studio.store import RunStore
 
 TEMPORARY = (".tmp-step-", ".pruning-")
@@ -69,7 +69,7 @@ def _kill_during(proc: subprocess.Popen, home: Path, phase: str, rng: random.Ran
             return "ended"
         time.sleep(0.1)
     run_id = _run_id(home) or ""
-    root = run_dir(home / "studio.db", run_id) / "checkpoints"
+    root = checkpoints_dir(home / "studio.db", run_id)
     if phase == "update":  # once this process trains: not while it starts up
         start = _step(home, run_id)
         while _step(home, run_id) <= start and proc.poll() is None:
@@ -174,7 +174,7 @@ def main() -> None:
     with RunStore(broken / "studio.db") as store:
         status = store.get_run(run_id)["status"]
         integrity = store.integrity_check()
-    root = run_dir(broken / "studio.db", run_id) / "checkpoints"
+    root = checkpoints_dir(broken / "studio.db", run_id)
     stale = [p.name for p in root.iterdir() if p.name.startswith(TEMPORARY)]
     survived: Counter[str] = report["survived"]  # type: ignore[assignment]
     print(f"kills survived: {survived.total()} ("

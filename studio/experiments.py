@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from studio.core import paths
 from studio.core.config import config_from_dict
 from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments import (
@@ -28,7 +29,7 @@ from studio.core.experiments import (
 )
 from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec
-from studio.session import execute, run_dir
+from studio.session import execute
 from studio.store import RunStore, StoreSink
 from studio.store.sink import SPILL_FILE
 
@@ -61,7 +62,7 @@ def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceM
         return SourceModel(str(folder), None, tuple(export_mix(folder)))
     if run["kind"] != "pretrain":
         raise ConfigError(f"source: run {source} is a {run['kind']} run, not pre-finetuning")
-    checkpoint = select_checkpoint(run_dir(store.path, source) / "checkpoints", which)
+    checkpoint = select_checkpoint(paths.checkpoints_dir(store.path, source), which)
     return SourceModel(str(checkpoint), source, tuple(run["config"]["tasks"]))
 
 
@@ -88,7 +89,7 @@ def finetune_run(
         source_run=source_run,
         status="running",
     )
-    sink = StoreSink(store, run_id, spill=run_dir(store.path, run_id) / SPILL_FILE)
+    sink = StoreSink(store, run_id, spill=paths.run_dir(store.path, run_id) / SPILL_FILE)
     try:
         result = finetune(config, sink, stop, Workspace.default(catalog, data_dir))
     except Exception as exc:

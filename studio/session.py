@@ -40,11 +40,6 @@ def run_name(config: RunConfig) -> str:
     return config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
 
 
-def run_dir(store_path: Path, run_id: str) -> Path:
-    """Checkpoints and exports of a run live beside the store, under runs/<id>/."""
-    return Path(store_path).parent / "runs" / run_id
-
-
 def execute(
     config: RunConfig,
     catalog: dict[str, TaskSpec],
@@ -103,7 +98,7 @@ def resume(
         with RunStore(store_path) as store:  # only reads: the main process owns the run
             run = store.get_run(run_id)
         config = config_from_dict(run["config"], f"run {run_id}")
-        found = complete_checkpoints(run_dir(store_path, run_id) / "checkpoints")
+        found = complete_checkpoints(paths.checkpoints_dir(store_path, run_id))
         folder = found[max(found)] if found else None
         return _follower(config, catalog, _data_dir(run, data_dir), stop, folder)
     with RunStore(store_path) as store:
@@ -138,8 +133,8 @@ def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
     """Tidy the run's folder and rows for a resume; return the checkpoint to continue from."""
     from studio.train.checkpoint import complete_checkpoints, damaged_checkpoints, tidy
 
-    folder = run_dir(store.path, run_id)
-    root = folder / "checkpoints"
+    folder = paths.run_dir(store.path, run_id)
+    root = paths.checkpoints_in(folder)
     for name in tidy(root):
         store.add_log(run_id, "info", f"removed {root / name}, left by a save cut short")
     restored = recover_spill(store, run_id, folder / SPILL_FILE)
@@ -172,7 +167,7 @@ def export_run(
     """Export checkpoint `which` (best, latest or a step) of a run; return the folder."""
     from studio.train.export import ExportError, export_checkpoint, select_checkpoint
 
-    runs = run_dir(store_path, run_id).parent.resolve()
+    runs = paths.run_dir(store_path, run_id).parent.resolve()
     target = Path(out_dir).expanduser().resolve()
     if target == runs or runs in target.parents:
         raise ExportError(
@@ -181,7 +176,7 @@ def export_run(
         )
     with RunStore(store_path) as store:
         run = store.get_run(run_id)
-    checkpoint = select_checkpoint(run_dir(store_path, run_id) / "checkpoints", which)
+    checkpoint = select_checkpoint(paths.checkpoints_dir(store_path, run_id), which)
     return export_checkpoint(checkpoint, out_dir, run, progress)
 
 
@@ -237,7 +232,7 @@ def _train(
     from studio.train.loop import train
     from studio.train.setup import Workspace
 
-    folder = run_dir(store.path, run_id)
+    folder = paths.run_dir(store.path, run_id)
     sink = StoreSink(store, run_id, spill=folder / SPILL_FILE)
     full_sink: Sink = TeeSink(sink, extra_sink) if extra_sink is not None else sink
     try:

@@ -20,13 +20,13 @@ import pytest
 
 from studio.cli import main
 from studio.core.config import RunConfig
-from studio.core.sink import NullSink
+from studio.core.paths import checkpoints_dir
 from studio.core.tasks import default_tasks_dir, load_catalog
-from studio.session import execute, export_run, resume, run_dir
+from studio.session import execute, export_run, resume
 from studio.store import RunStore
 from studio.train.checkpoint import DataChanged
 from studio.train.export import ExportError
-from tests.support import tiny_config
+from tests.support import StopAt, tiny_config
 
 TASKS = ("synth_sentiment", "synth_choice")
 PIPES: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
@@ -34,15 +34,6 @@ PIPES: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": Tru
 
 def _config(model: str, **changes: object) -> RunConfig:
     return tiny_config(model, TASKS, checkpoint_every=2, eval_every=2).replace(**changes)
-
-
-class StopAt(NullSink):
-    def __init__(self, stop: threading.Event, at: int) -> None:
-        self.stop, self.at = stop, at
-
-    def progress(self, step: int, total: int) -> None:
-        if step == self.at:
-            self.stop.set()
 
 
 def _stopped_run(
@@ -107,7 +98,7 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_one_before(
 ) -> None:
     db = tmp_path / "studio.db"
     run_id = _stopped_run(tiny_model, db, at=5, keep_checkpoints=5)
-    root = run_dir(db, run_id) / "checkpoints"
+    root = checkpoints_dir(db, run_id)
     model = root / "step-5" / "model.safetensors"
     model.write_bytes(model.read_bytes()[: model.stat().st_size // 2])  # a truncated write
     (root / ".tmp-step-6-x1y2").mkdir()  # what a kill during a save leaves
@@ -229,13 +220,13 @@ def _step(db: Path) -> int:
 
 
 def test_sigterm_stops_a_window_job_with_a_checkpoint(tiny_model: str, tmp_path: Path) -> None:
-    from studio.jobs import COMMAND, _child_env, job
+    from studio.jobs.client import COMMAND, child_env, job_spec
 
     db = tmp_path / "studio.db"
     config = _config(tiny_model, max_steps=100000, checkpoint_every=100000)
-    spec = job("train", load_catalog(default_tasks_dir()), None, db, config=config.to_dict())
+    spec = job_spec("train", load_catalog(default_tasks_dir()), None, db, config=config.to_dict())
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
-    with subprocess.Popen(COMMAND, text=True, env=_child_env(), **pipes) as proc:
+    with subprocess.Popen(COMMAND, text=True, env=child_env(), **pipes) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(spec) + "\n")
         proc.stdin.flush()
@@ -301,6 +292,6 @@ def _finetune_step(db: Path) -> int:
 def test_an_export_inside_the_runs_folder_is_refused(tiny_model: str, tmp_path: Path) -> None:
     db = tmp_path / "studio.db"
     run_id = _stopped_run(tiny_model, db, at=2)
-    inside = run_dir(db, run_id) / "checkpoints" / "my-export"
+    inside = checkpoints_dir(db, run_id) / "my-export"
     assert main(["export", run_id, str(inside), "--store", str(db), "--checkpoint", "latest"]) == 2
     assert not inside.exists()

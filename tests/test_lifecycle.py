@@ -17,28 +17,19 @@ from transformers import AutoModel, AutoTokenizer
 
 from studio.cli import main
 from studio.core.config import RunConfig
-from studio.core.sink import NullSink
+from studio.core.paths import checkpoints_dir
 from studio.core.tasks import default_tasks_dir, load_catalog
-from studio.session import execute, resume, run_dir
+from studio.session import execute, resume
 from studio.store import RunStore
 from studio.train.checkpoint import complete_checkpoints
 from studio.train.export import ExportError, export_checkpoint
-from tests.support import tiny_config
+from tests.support import StopAt, tiny_config
 
 TASKS = ("synth_sentiment", "synth_choice", "synth_span")
 
 
 def _config(model: str, **changes: object) -> RunConfig:
     return tiny_config(model, TASKS, eval_every=5, checkpoint_every=5).replace(**changes)
-
-
-class StopAt(NullSink):
-    def __init__(self, stop: threading.Event, at: int) -> None:
-        self.stop, self.at = stop, at
-
-    def progress(self, step: int, total: int) -> None:
-        if step == self.at:
-            self.stop.set()
 
 
 def _steps(store: RunStore, run_id: str, name: str) -> list[int]:
@@ -130,7 +121,7 @@ def test_export_loads_with_plain_transformers(
         assert (out / name).is_file(), name
     model = AutoModel.from_pretrained(out).eval()
     tokenizer = AutoTokenizer.from_pretrained(out)
-    checkpoint = complete_checkpoints(run_dir(db, outcome.run_id) / "checkpoints")[10]
+    checkpoint = complete_checkpoints(checkpoints_dir(db, outcome.run_id))[10]
     from safetensors.torch import load_file
 
     weights = load_file(str(checkpoint / "model.safetensors"))
@@ -159,7 +150,7 @@ def test_bad_export_targets_fail_clearly_and_leave_nothing(
     catalog = load_catalog(default_tasks_dir())
     db = tmp_path / "studio.db"
     outcome = execute(_config(tiny_model, max_steps=5), catalog, None, db, threading.Event())
-    checkpoint = complete_checkpoints(run_dir(db, outcome.run_id) / "checkpoints")[5]
+    checkpoint = complete_checkpoints(checkpoints_dir(db, outcome.run_id))[5]
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "keep.txt").write_text("mine")
@@ -186,7 +177,7 @@ def test_a_full_disk_leaves_no_half_written_export(
     catalog = load_catalog(default_tasks_dir())
     db = tmp_path / "studio.db"
     outcome = execute(_config(tiny_model, max_steps=5), catalog, None, db, threading.Event())
-    checkpoint = complete_checkpoints(run_dir(db, outcome.run_id) / "checkpoints")[5]
+    checkpoint = complete_checkpoints(checkpoints_dir(db, outcome.run_id))[5]
     import errno
 
     from studio.train import export as export_module

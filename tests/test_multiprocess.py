@@ -18,8 +18,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from studio.core.paths import run_dir
 from studio.core.tasks import default_tasks_dir, load_catalog
-from studio.session import execute, run_dir
+from studio.session import execute
 from studio.store import RunStore
 from tests.support import save_tiny_bart, save_tiny_bert, tiny_config
 

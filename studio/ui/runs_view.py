@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.experiments import run_tasks
+from studio.core.paths import checkpoint_label
 from studio.store import RESUMABLE, RunStore, StoreError
 from studio.ui.config_diff import ConfigDiff
 from studio.ui.empty_state import EmptyState
@@ -77,9 +78,7 @@ def _model_name(path: str) -> str:
     folder = Path(path)
     if "/" not in path or not folder.exists():
         return path
-    if folder.parent.name == "checkpoints":
-        return f"{folder.parent.parent.name} {folder.name}"
-    return folder.name
+    return checkpoint_label(folder) or folder.name
 
 
 class _RunFilter(QSortFilterProxyModel):

@@ -8,8 +8,8 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox
 
+from studio.core.paths import checkpoints_dir, run_dir
 from studio.core.sink import MetricRow
-from studio.session import run_dir
 from studio.store.runs import RunStore
 from studio.ui.config_diff import ConfigDiff, config_differences
 from studio.ui.runs_view import RunsView
@@ -35,7 +35,7 @@ def runs(store_path: Path) -> dict[str, str]:
                 "transfer", "transfer", {"targets": ["mrpc", "copa", "boolq"]}, "minilm"
             ),
         }
-        checkpoint = run_dir(store_path, ids["muppet"]) / "checkpoints" / "step-9"
+        checkpoint = checkpoints_dir(store_path, ids["muppet"]) / "step-9"
         checkpoint.mkdir(parents=True)
         ids["finetune"] = store.create_run(
             "finetune mrpc k=32 seed 0", "finetune", {"task": "mrpc"}, str(checkpoint)
