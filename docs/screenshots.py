@@ -239,7 +239,7 @@ def first_hour() -> None:
 
     from studio.core.presets import MUPPET
     from studio.core.tasks import studio_catalog
-    from studio.ui.checklist import DEMO
+    from studio.ui.checklist_rows import DEMO
     from studio.ui.main_window import MainWindow
 
     os.environ.pop("STUDIO_DATA_DIR", None)

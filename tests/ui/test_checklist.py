@@ -19,7 +19,8 @@ from studio.core.tasks import (  # noqa: E402
     default_tasks_dir,
     load_catalog,
 )
-from studio.ui.checklist import (  # noqa: E402
+from studio.ui.checklist import TaskChecklist  # noqa: E402
+from studio.ui.checklist_rows import (  # noqa: E402
     DEMO,
     FAMILY_TITLES,
     MIN_TASKS,
@@ -27,7 +28,6 @@ from studio.ui.checklist import (  # noqa: E402
     SHARE_ROLE,
     SOURCE,
     TASK,
-    TaskChecklist,
     compute_shares,
     group,
 )
