@@ -1,12 +1,16 @@
-"""Shared fixtures: an isolated studio home and a tiny, seeded, randomly initialised model."""
+"""Shared fixtures: an isolated studio home, the built-in catalog, a fresh run store and a
+tiny, seeded, randomly initialised model."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.store import RunStore
 from tests.support import save_tiny_bert
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -35,6 +39,24 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} is not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def catalog() -> dict[str, TaskSpec]:
+    """The built-in task catalog, loaded once; specs are frozen, and no test adds to it."""
+    return load_catalog(default_tasks_dir())
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "studio.db"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[RunStore]:
+    """A fresh run store file per test."""
+    with RunStore(db_path) as s:
+        yield s
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,14 @@
-"""Builders shared by the test packages: tiny BERT and BART folders and a tiny run config."""
+"""Builders shared by the test packages: tiny BERT and BART folders, a tiny run config and
+a sink that stops a run at a given step."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
 from studio.core.config import RunConfig
+from studio.core.sink import MemorySink
 
 
 def save_tiny_bert(folder: Path, **overrides: Any) -> str:
@@ -76,6 +79,24 @@ def tiny_config(model: str, tasks: tuple[str, ...], **changes: Any) -> RunConfig
         eval_max_examples=20,
     )
     return base.replace(**changes)
+
+
+class StopAt(MemorySink):
+    """Keeps every report and sets `stop` once the run reports step `at`."""
+
+    def __init__(self, stop: threading.Event, at: int) -> None:
+        super().__init__()
+        self.stop, self.at = stop, at
+
+    def progress(self, step: int, total: int) -> None:
+        super().progress(step, total)
+        if step == self.at:
+            self.stop.set()
+
+
+def series(sink: MemorySink, name: str, task: str | None = None) -> dict[int, float]:
+    """The values a sink was given for metric `name` of `task`, by step."""
+    return {r.step: r.value for r in sink.rows if r.name == name and r.task == task}
 
 
 def read_only_command(folder: Path, argv: list[str]) -> list[str] | None:

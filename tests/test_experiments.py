@@ -20,7 +20,6 @@ from studio.core.experiments import (
     table,
 )
 from studio.core.sink import MemorySink
-from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.experiments import resolve_source, sweep, transfer
 from studio.session import execute
 from studio.store import RunStore
@@ -38,11 +37,6 @@ FAST = {
     "eval_max_examples": 20,
     "device": "cpu",
 }
-
-
-@pytest.fixture(scope="module")
-def catalog():  # type: ignore[no-untyped-def]
-    return load_catalog(default_tasks_dir())
 
 
 def _pretrain(catalog, model: str, db: Path, tasks=MIX) -> str:  # type: ignore[no-untyped-def]

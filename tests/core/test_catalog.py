@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.formats import METRICS, REQUIRED_FIELDS
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks import TaskSpec, default_tasks_dir
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 
@@ -30,11 +30,6 @@ PAPER_HUB = (
     "cnn_dailymail",
     "gigaword",
 )
-
-
-@pytest.fixture(scope="module")
-def catalog() -> dict[str, TaskSpec]:
-    return load_catalog(default_tasks_dir())
 
 
 def _data_folders() -> list[Path]:

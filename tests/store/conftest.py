@@ -1,24 +1,10 @@
-"""Fixtures for the run store tests: a fresh store file per test."""
+"""Fixtures for the run store tests: a run in the fresh store of tests/conftest.py."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from studio.store import RunStore
-
-
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
-    return tmp_path / "studio.db"
-
-
-@pytest.fixture
-def store(db_path: Path) -> Iterator[RunStore]:
-    with RunStore(db_path) as s:
-        yield s
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Fixtures for the training tests: the catalog and a workspace with the synthetic suite."""
+"""Fixtures for the training tests: a workspace with the synthetic suite, a tiny BART."""
 
 from __future__ import annotations
 
@@ -6,14 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks import TaskSpec
 from studio.train.setup import Workspace
 from tests.support import save_tiny_bart
-
-
-@pytest.fixture(scope="session")
-def catalog() -> dict[str, TaskSpec]:
-    return load_catalog(default_tasks_dir())
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from studio.core.sink import MemorySink, NullSink
 from studio.train import model as model_module
 from studio.train.loop import train
 from studio.train.setup import Workspace
-from tests.support import tiny_config
+from tests.support import StopAt, tiny_config
 
 SYNTH = ("synth_sentiment", "synth_pair", "synth_regression", "synth_choice", "synth_span")
 
@@ -74,14 +74,7 @@ def test_homogeneous_and_sequential_updates_hold_one_task(
 
 def test_stop_event_ends_the_run_within_one_update(tiny_model: str, workspace: Workspace) -> None:
     stop = threading.Event()
-
-    class StopAtThree(MemorySink):
-        def progress(self, step: int, total: int) -> None:
-            super().progress(step, total)
-            if step == 3:
-                stop.set()
-
-    sink = StopAtThree()
+    sink = StopAt(stop, 3)
     result = train(_config(tiny_model, max_steps=50), sink, stop, workspace)
     assert (result.status, result.step) == ("stopped", 3)
     assert sink.steps == [1, 2, 3]
@@ -195,24 +188,13 @@ def test_r3f_with_lambda_zero_is_a_run_without_it(tiny_model: str, workspace: Wo
     assert zero.values("grad_norm") == plain.values("grad_norm")
 
 
-class _StopAt(MemorySink):
-    def __init__(self, stop: threading.Event, at: int) -> None:
-        super().__init__()
-        self.stop, self.at = stop, at
-
-    def progress(self, step: int, total: int) -> None:
-        super().progress(step, total)
-        if step == self.at:
-            self.stop.set()
-
-
 def test_every_run_that_trained_has_a_curve(tiny_model: str, workspace: Workspace) -> None:
     """The first update is logged, and a stop logs the updates since the last log point."""
     one = MemorySink()
     train(_config(tiny_model, max_steps=1, log_every=10), one, threading.Event(), workspace)
     assert [r.step for r in one.rows if r.name == "total_loss"] == [1]
     stop = threading.Event()
-    stopped = _StopAt(stop, 3)
+    stopped = StopAt(stop, 3)
     result = train(_config(tiny_model, max_steps=50, log_every=10), stopped, stop, workspace)
     assert result.step == 3
     assert [r.step for r in stopped.rows if r.name == "total_loss"] == [1, 3]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import sqlite3
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,12 +50,6 @@ def _make_run(store: RunStore, name: str = "muppet", steps: int = 50, **kw) -> s
         run_id, [(T0, "INFO", "loading 2 tasks"), (T0 + 1, "ERROR", "NaN loss <cola> skipped")]
     )
     return run_id
-
-
-@pytest.fixture
-def store(tmp_path: Path):
-    with RunStore(tmp_path / "studio.db") as s:
-        yield s
 
 
 @pytest.fixture

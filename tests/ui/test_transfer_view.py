@@ -12,7 +12,6 @@ from PySide6.QtCore import Qt
 
 from studio.core.experiments import TransferConfig
 from studio.core.sink import MetricRow
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.store.runs import RunStore
 from studio.ui.style import AMBER, GREEN, RED
 from studio.ui.transfer_plots import LEAK_NOTE
@@ -27,11 +26,6 @@ def value(target: str, size: int, seed: int, model: str) -> float:
     """A made-up metric: pre-finetuning helps synth_topic and hurts synth_sentiment."""
     bonus = 0.1 if target == "synth_topic" else -0.05
     return 0.5 + size / 200 + 0.02 * seed + (bonus if model == "pretuned" else 0.0)
-
-
-@pytest.fixture(scope="module")
-def catalog() -> dict[str, TaskSpec]:
-    return load_catalog(default_tasks_dir())
 
 
 @pytest.fixture
