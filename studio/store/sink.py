@@ -6,7 +6,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -36,7 +36,8 @@ class StoreSink:
     everything buffered and is tried again later; nothing the loop reports is lost to a store
     problem. What close() still cannot write goes to `spill` (JSON lines, read back by
     `recover_spill`) and to stderr. Use it from the thread that created `store`; close()
-    leaves the store open: the caller owns it.
+    leaves the store open: the caller owns it. `clock` times the flush interval (tests pass a
+    fake one); close() waits for a busy store in real time.
     """
 
     def __init__(
@@ -46,19 +47,21 @@ class StoreSink:
         flush_interval: float = 1.0,
         spill: Path | None = None,
         patience: float = CLOSE_PATIENCE_S,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
         self.run_id = run_id
         self.flush_interval = flush_interval
         self.spill = spill
         self.patience = patience
+        self.clock = clock
         self._rows: list[MetricRow] = []
         self._logs: list[tuple[float, str, str]] = []
         self._progress: tuple[int, int] | None = None
         self._stage: tuple[str, float | None] | None = None
         # ("add", step, path, metrics) or ("drop", step), in the order they happened.
         self._checkpoints: list[tuple[Any, ...]] = []
-        self._last_write = time.monotonic()
+        self._last_write = clock()
         self._failing = False
 
     def __enter__(self) -> StoreSink:
@@ -148,7 +151,7 @@ class StoreSink:
     # -- writing -----------------------------------------------------------------------------
 
     def _maybe_write(self) -> None:
-        if time.monotonic() - self._last_write >= self.flush_interval:
+        if self.clock() - self._last_write >= self.flush_interval:
             self._try_write()
 
     def _try_write(self, wait_ms: int = QUICK_WAIT_MS) -> bool:
@@ -160,7 +163,7 @@ class StoreSink:
             finally:
                 self.store.busy_timeout(BUSY_TIMEOUT_MS)
         except (sqlite3.Error, StoreError) as e:
-            self._last_write = time.monotonic()
+            self._last_write = self.clock()
             if not self._failing:  # once per outage, not once per update
                 log.warning(
                     "run %s: could not write to %s (%s); keeping the rows to retry",
@@ -196,7 +199,7 @@ class StoreSink:
         self._progress = None
         self._stage = None
         self._checkpoints = []
-        self._last_write = time.monotonic()
+        self._last_write = self.clock()
 
     def _spill(self) -> None:
         """Keep what the store would not take in the run's folder, and say so on stderr."""

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-import time
 from pathlib import Path
 
 import pytest
 
-from studio.core.sink import MetricRow, Sink
+from studio.core.sink import MetricRow
 from studio.store import RunStore, StoreSink
 
 NEVER = 3600.0
@@ -23,9 +22,14 @@ def _count(reader: RunStore, table: str) -> int:
     return reader.db[table].count
 
 
-def test_is_a_sink(store: RunStore, run_id: str) -> None:
-    sink: Sink = StoreSink(store, run_id)
-    sink.flush()
+class FakeClock:
+    """A monotonic clock that moves only when a test sets `now`."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def test_nothing_is_written_before_the_interval_unless_flushed(
@@ -59,29 +63,30 @@ def test_close_flushes(store: RunStore, run_id: str) -> None:
 
 
 def test_writes_once_the_interval_has_passed(store: RunStore, run_id: str) -> None:
-    # Wide enough that a stalled CI machine cannot pass it between the first two lines.
-    sink = StoreSink(store, run_id, flush_interval=0.5)
+    clock = FakeClock()
+    sink = StoreSink(store, run_id, flush_interval=0.5, clock=clock)
     sink.metrics(_rows(2))
-    assert store.metrics_after(0) == []
-    time.sleep(0.55)
+    clock.now = 0.499
     sink.metrics(_rows(1, start=2))
-    assert [r["step"] for r in store.metrics_after(0)] == [0, 1, 2]
+    assert store.metrics_after(0) == []
+    clock.now = 0.5
+    sink.metrics(_rows(1, start=3))
+    assert [r["step"] for r in store.metrics_after(0)] == [0, 1, 2, 3]
 
 
 def test_progress_does_not_write_per_call(store: RunStore, run_id: str) -> None:
     statements: list[str] = []
     store.db.conn.set_trace_callback(statements.append)
-    sink = StoreSink(store, run_id, flush_interval=0.05)
-    deadline = time.monotonic() + 0.2
-    calls = 0
-    while time.monotonic() < deadline:
-        calls += 1
-        sink.progress(calls, 10_000)
+    clock = FakeClock()
+    sink = StoreSink(store, run_id, flush_interval=50, clock=clock)
+    calls = 200
+    for step in range(1, calls + 1):
+        clock.now = step  # one tick per training step
+        sink.progress(step, 10_000)
     sink.flush()
     store.db.conn.set_trace_callback(None)
     updates = [s for s in statements if s.startswith("UPDATE runs")]
-    assert calls > 100
-    assert 1 <= len(updates) <= 6
+    assert len(updates) == calls // 50  # one write per interval, none per call
     assert store.get_run(run_id)["step"] == calls
 
 
