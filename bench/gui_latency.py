@@ -73,19 +73,19 @@ def main() -> None:
         # A user clicks Start some seconds after the window opened.
         if "start" not in marks and now() > START_AFTER_MS:
             marks["start"] = now()
-            window.start_run()
+            window.run_actions.start_run()
         elif "start" in marks and "training" not in marks:
             if _store_step(window):
                 marks["training"] = now()
-                run_ids.append(window.running_id)
+                run_ids.append(window.jobs.training.run_id)
         elif (
             "end" not in marks
             and "training" in marks
             and now() - marks["training"] > args.seconds * 1000
         ):
             marks["end"] = now()
-            window.stop_run()
-        elif "end" in marks and window.worker is None:
+            window.run_actions.stop_run()
+        elif "end" in marks and not window.jobs.training.running:
             app.quit()
 
     watcher = QTimer()
@@ -124,10 +124,10 @@ def _examples_per_s(window, run_id: str) -> float:  # type: ignore[no-untyped-de
 def _store_step(window) -> int:  # type: ignore[no-untyped-def]
     from studio.store import RunStore
 
-    if not window.running_id:
+    if not window.jobs.training.run_id:
         return 0
     with RunStore(window.store_path) as store:
-        return int(store.get_run(window.running_id).get("step") or 0)
+        return int(store.get_run(window.jobs.training.run_id).get("step") or 0)
 
 
 if __name__ == "__main__":

@@ -162,7 +162,7 @@ def add_task(window, path: Path, wait, shots: bool) -> None:  # type: ignore[no-
     from studio.ui.wizard_pages import CHECK, COLUMNS, LABELS
 
     names = {COLUMNS: "columns", LABELS: "labels", CHECK: "check"}
-    window.add_task()
+    window.library.add_task()
     wizard = window.wizard
     wizard.page(0).train_file.setText(str(path))
     for page in range(1, CHECK + 1):
@@ -269,7 +269,7 @@ def first_hour() -> None:
         window.tabs.setCurrentWidget(tab)
         shot(name)
 
-    window.set_data_dir(DATA)
+    window.library.set_data_dir(DATA)
     window.tabs.setCurrentWidget(window.form)
     window.form.apply_preset(MUPPET)
     window.checklist.set_family_checked("commonsense", True)
@@ -284,12 +284,12 @@ def first_hour() -> None:
     lines = [json.dumps(good), json.dumps({**good, "label": 5})]
     (bad / "train.jsonl").write_text("\n".join(lines) + "\n")
     (bad / "validation.jsonl").write_text(lines[0] + "\n")
-    window.set_data_dir(bad.parent)
+    window.library.set_data_dir(bad.parent)
     window.form.apply_preset(MUPPET)
     window._apply_config(window.current_config().replace(tasks=("copa",), max_steps=10))
-    window.start_run()
+    window.run_actions.start_run()
     end = time.time() + 120
-    while (window.worker is not None or not hasattr(window, "last_error")) and time.time() < end:
+    while (window.jobs.training.running or not hasattr(window, "last_error")) and time.time() < end:
         settle(0.1)
     for box in window.findChildren(QMessageBox):
         box.close()

@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 
-from studio import jobs
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
-from studio.session import Outcome
+from studio.jobs.client import COMMAND, ChildJob, child_env, job_spec
 from studio.store import RunStore
 from tests.support import tiny_config
 
@@ -32,7 +31,7 @@ def _train_spec(model: str, store: Path, **changes: Any) -> dict[str, Any]:
         checkpoint_every=100_000,
         eval_max_examples=8,
     ).replace(**changes)
-    return jobs.job("train", CATALOG, None, store, config=config.to_dict())
+    return job_spec("train", CATALOG, None, store, config=config.to_dict())
 
 
 def _has_rows(store: Path, run_id: str) -> bool:
@@ -50,35 +49,33 @@ def _wait(condition: Any, alive: Any, seconds: float = 300) -> None:
 
 def test_stop_saves_and_the_outcome_comes_back(tiny_model: str, tmp_path: Path) -> None:
     store = tmp_path / "studio.db"
-    stop = threading.Event()
+    job = ChildJob(_train_spec(tiny_model, store))
     events: list[dict[str, Any]] = []
     result: list[Any] = []
-    runner = threading.Thread(
-        target=lambda: result.append(jobs.run(_train_spec(tiny_model, store), stop, events.append))
-    )
+    runner = threading.Thread(target=lambda: result.append(job.run(events.append)))
     runner.start()
     _wait(lambda: bool(events) and _has_rows(store, events[0]["run_id"]), runner.is_alive)
-    stop.set()
+    job.stop()
     runner.join(120)
     assert [e["event"] for e in events] == ["created"]
     outcome = result[0]
-    assert isinstance(outcome, Outcome) and outcome.run_id == events[0]["run_id"]
-    assert outcome.status == "stopped" and outcome.step > 0
+    assert outcome["run_id"] == events[0]["run_id"]
+    assert outcome["status"] == "stopped" and outcome["step"] > 0
     with RunStore(store) as db:
-        assert db.get_run(outcome.run_id)["status"] == "stopped"
-        assert db.checkpoints(outcome.run_id)
+        assert db.get_run(outcome["run_id"])["status"] == "stopped"
+        assert db.checkpoints(outcome["run_id"])
 
 
 def test_the_end_of_input_stops_the_child(tiny_model: str, tmp_path: Path) -> None:
     """When the window dies, its end of the pipe closes: the child saves and stops."""
     store = tmp_path / "studio.db"
     with subprocess.Popen(
-        jobs.COMMAND,
+        COMMAND,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
-        env=jobs._child_env(),
+        env=child_env(),
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         proc.stdin.write(json.dumps(_train_spec(tiny_model, store)) + "\n")
@@ -99,57 +96,91 @@ def test_a_failed_run_reports_the_file_and_line(tiny_model: str, tmp_path: Path)
     (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
     spec = _train_spec(tiny_model, tmp_path / "studio.db", tasks=("copa",), max_steps=2)
     spec["data_dir"] = str(tmp_path / "data")
-    outcome = jobs.run(spec, threading.Event(), lambda event: None)
-    assert outcome.status == "failed"
-    assert "train.jsonl, line 2" in outcome.error and "out of range" in outcome.error
+    outcome = ChildJob(spec).run(lambda event: None)
+    assert outcome["status"] == "failed"
+    assert "train.jsonl, line 2" in outcome["error"] and "out of range" in outcome["error"]
 
 
 def test_user_errors_are_raised_as_plain_messages(tmp_path: Path) -> None:
-    spec = jobs.job("resume", CATALOG, None, tmp_path / "studio.db", run_id="nope")
+    spec = job_spec("resume", CATALOG, None, tmp_path / "studio.db", run_id="nope")
     with pytest.raises(StudioError, match="no run with id 'nope'") as caught:
-        jobs.run(spec, threading.Event(), lambda event: None)
+        ChildJob(spec).run(lambda event: None)
     assert "Traceback" not in str(caught.value)
     with pytest.raises(StudioError, match="unknown job kind 'fly'"):
-        jobs.run({**spec, "kind": "fly"}, threading.Event(), lambda event: None)
+        ChildJob({**spec, "kind": "fly"}).run(lambda event: None)
+    with pytest.raises(StudioError, match="the train job needs a run store"):
+        ChildJob(job_spec("train", CATALOG, config={})).run(lambda event: None)
 
 
 def test_a_child_that_dies_is_reported_with_what_it_said() -> None:
     command = (sys.executable, "-c", "import sys; sys.stderr.write('out of memory\\n'); exit(3)")
-    spec = jobs.job("export", {}, None, Path("studio.db"))
+    spec = job_spec("export", store_path=Path("studio.db"))
     with pytest.raises(StudioError, match=r"(?s)exit code 3\).*out of memory"):
-        jobs.run(spec, threading.Event(), lambda event: None, command)
+        ChildJob(spec, command).run(lambda event: None)
 
 
 def test_tasks_must_come_from_files() -> None:
     spec = TaskSpec("adhoc", "Ad hoc", "classification", "single_sentence", "accuracy", ("a", "b"))
     with pytest.raises(StudioError, match=r"\['adhoc'\] were not read from a file"):
-        jobs.job("train", {"adhoc": spec}, None, Path("studio.db"))
+        job_spec("train", {"adhoc": spec}, None, Path("studio.db"))
 
 
 def test_a_stop_before_the_child_reads_its_job_stops_the_run(
     tiny_model: str, tmp_path: Path
 ) -> None:
     """Start and Stop at once (or closing the window right after Start): no garbled job."""
-    stop = threading.Event()
-    stop.set()
-    outcome = jobs.run(_train_spec(tiny_model, tmp_path / "studio.db"), stop, lambda e: None)
-    assert outcome.status == "stopped" and outcome.error is None
+    job = ChildJob(_train_spec(tiny_model, tmp_path / "studio.db"))
+    job.stop()
+    outcome = job.run(lambda e: None)
+    assert outcome["status"] == "stopped" and outcome["error"] is None
 
 
 def test_preview_gives_its_summary_first_and_stops_at_once(tiny_model: str, tmp_path: Path) -> None:
     config = tiny_config(tiny_model, ("synth_pair",))
-    spec = jobs.job("preview", CATALOG, None, tmp_path / "s.db", task="synth_pair",
+    spec = job_spec("preview", CATALOG, None, task="synth_pair",
                     config=config.to_dict())  # fmt: skip
     events: list[dict[str, Any]] = []
-    result = jobs.run(spec, threading.Event(), events.append)
+    result = ChildJob(spec).run(events.append)
     (partial,) = [e for e in events if e["event"] == "partial"]
     assert partial["value"]["summary"]["splits"]["train"]["size"] == 800
     batch = result["batch"]
     assert batch["task"] == "synth_pair" and len(batch["examples"]) == config.batch_size
     assert batch["examples"][0]["tokens"][0] == "[CLS]"
-    stop = threading.Event()
-    stop.set()  # nothing to save: the job process ends instead of finishing its work
+    job = ChildJob(spec)
+    job.stop()  # nothing to save: the job process ends instead of finishing its work
     started = time.monotonic()
     with pytest.raises(StudioError, match="preview job was stopped"):
-        jobs.run(spec, stop, events.append)
+        job.run(events.append)
     assert time.monotonic() - started < 60
+
+
+def test_kill_ends_a_job_at_once_without_saving(tiny_model: str, tmp_path: Path) -> None:
+    """A shutdown that cannot wait longer: the child ends, and the parent says so."""
+    store = tmp_path / "studio.db"
+    job = ChildJob(_train_spec(tiny_model, store))
+    events: list[dict[str, Any]] = []
+    errors: list[str] = []
+
+    def run() -> None:
+        try:
+            job.run(events.append)
+        except StudioError as exc:
+            errors.append(str(exc))
+
+    runner = threading.Thread(target=run)
+    runner.start()
+    _wait(lambda: bool(events), runner.is_alive)
+    job.kill()
+    runner.join(60)
+    assert not runner.is_alive() and errors == [
+        "The train process was ended before it could finish."
+    ]
+
+
+def test_the_device_probe_is_an_entry_point_and_a_job() -> None:
+    said = subprocess.run(
+        [*COMMAND, "probe"], capture_output=True, text=True, env=child_env(), timeout=120
+    )
+    assert said.returncode == 0 and said.stdout.startswith(("CPU: ", "CUDA: ", "Apple MPS"))
+    assert ChildJob(job_spec("probe")).run(lambda e: None) == said.stdout.strip()
+    assert ChildJob(job_spec("hub")).run(lambda e: None) is False  # the tests run offline

@@ -264,12 +264,18 @@ def config_from_dict(data: Any, where: str = "config") -> RunConfig:
         raise ConfigError(f"{where}: {exc}") from None
 
 
+def config_from_yaml(text: str, where: str = "config") -> RunConfig:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}: not valid YAML: {exc}") from exc
+    return config_from_dict(data, where)
+
+
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
-    return config_from_dict(data, str(path))
+    return config_from_yaml(text, str(path))

@@ -1,165 +1,26 @@
-"""The window's long jobs (train, resume, transfer, export) run in a child process.
-
-Why a process and not only a thread: while a run starts, torch, transformers, the tokenizers
-and scikit-learn hold the interpreter lock for up to ~350 ms at a time (imports, weight
-loading, tokenization), which froze the window when they ran in its worker thread. In a child
-process they cannot; a crash there (a segfault, running out of memory) cannot take the window
-down either. The window's worker thread only supervises the child (`run`).
-
-Protocol: the parent writes the job as one JSON line to the child's stdin and later `stop` to
-ask it to save and stop; end of input (the window died) stops it too. The child writes one
-JSON event per line to stdout: `created` (run_id), `progress` (fraction, message), `partial`
-(value: a first part of the result), and last `result` (value) or `error` (message). Anything
-else it prints goes to stderr, which the parent logs and quotes if the child dies without a
-last event.
-"""
+"""The child's side of a job: one runner per job kind, and the process's main loop."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
 import signal
-import subprocess
 import sys
 import threading
 import traceback
-from collections import deque
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, load_task
-from studio.session import Outcome
 
 log = logging.getLogger(__name__)
 
 Emit = Callable[..., None]  # emit(event, **fields)
-COMMAND = (sys.executable, "-m", "studio.jobs")
-STDERR_LINES = 40  # quoted when the child dies without saying why
 NICENESS = 5
-
-
-def job(
-    kind: str,
-    catalog: dict[str, TaskSpec],
-    data_dir: Path | None,
-    store_path: Path,
-    **fields: Any,
-) -> dict[str, Any]:
-    """The JSON-ready description of a job; the child reloads the catalog from its files."""
-    missing = [name for name, spec in catalog.items() if not spec.path]
-    if missing:
-        raise StudioError(f"tasks {missing} were not read from a file; a job cannot load them")
-    return {
-        "kind": kind,
-        "task_files": [[spec.path, spec.origin] for spec in catalog.values()],
-        "data_dir": str(data_dir) if data_dir is not None else None,
-        "store": str(store_path),
-        **fields,
-    }
-
-
-# -- the parent's side --------------------------------------------------------------------------
-
-
-def run(
-    spec: dict[str, Any],
-    stop: threading.Event,
-    on_event: Callable[[dict[str, Any]], None],
-    command: tuple[str, ...] = COMMAND,
-) -> Any:
-    """Run `spec` in a child process until it ends; return its result or raise StudioError.
-
-    `on_event` receives the created, progress and partial events (in this thread); `stop`
-    asks the child to save and stop.
-    """
-    tail: deque[str] = deque(maxlen=STDERR_LINES)
-    last = None
-    with subprocess.Popen(
-        command,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        env=_child_env(),
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-        _send(proc.stdin, json.dumps(spec))  # before any `stop`: the job is the first line
-        helpers = [
-            threading.Thread(target=_drain, args=(proc.stderr, tail), daemon=True),
-            threading.Thread(target=_forward_stop, args=(proc, stop), daemon=True),
-        ]
-        for helper in helpers:
-            helper.start()
-        for line in proc.stdout:
-            event = _parse(line)
-            if event is None:
-                continue
-            if event["event"] in ("result", "error"):
-                last = event
-            else:
-                on_event(event)
-        proc.wait()
-        for helper in helpers:
-            helper.join()
-    if last is None:
-        said = "".join(tail).strip() or "(it wrote nothing to stderr)"
-        raise StudioError(
-            f"The {spec['kind']} process ended without a result "
-            f"(exit code {proc.returncode}).\n\n{said}"
-        )
-    if last["event"] == "error":
-        raise StudioError(last["message"])
-    return Outcome(**last["value"]) if spec["kind"] in ("train", "resume") else last["value"]
-
-
-def _child_env() -> dict[str, str]:
-    """The parent's environment, with this copy of `studio` importable however it was found."""
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def _send(stream: IO[str], line: str) -> None:
-    try:
-        stream.write(line + "\n")
-        stream.flush()
-    except OSError:  # the child already ended; its exit says why
-        with contextlib.suppress(OSError):
-            stream.close()  # or Popen's exit would try to flush the same text again
-
-
-def _drain(stream: IO[str], tail: deque[str]) -> None:
-    for line in stream:
-        tail.append(line)
-        log.info("job: %s", line.rstrip())
-
-
-def _forward_stop(proc: subprocess.Popen[str], stop: threading.Event) -> None:
-    while proc.poll() is None:
-        if stop.wait(0.1):
-            assert proc.stdin is not None
-            _send(proc.stdin, "stop")
-            return
-
-
-def _parse(line: str) -> dict[str, Any] | None:
-    try:
-        event = json.loads(line)
-    except ValueError:
-        event = None
-    if not isinstance(event, dict) or "event" not in event:
-        log.warning("job: unexpected output %r", line.rstrip())
-        return None
-    return event
 
 
 # -- the child's side ---------------------------------------------------------------------------
@@ -170,9 +31,14 @@ def _catalog(spec: dict[str, Any]) -> dict[str, TaskSpec]:
     return {t.name: t for t in tasks}
 
 
+def _data_dir(spec: dict[str, Any]) -> Path | None:
+    return Path(spec["data_dir"]) if spec.get("data_dir") else None
+
+
 def _where(spec: dict[str, Any]) -> tuple[Path | None, Path]:
-    data_dir = spec["data_dir"]
-    return (Path(data_dir) if data_dir else None), Path(spec["store"])
+    if not spec.get("store"):
+        raise StudioError(f"the {spec['kind']} job needs a run store")
+    return _data_dir(spec), Path(spec["store"])
 
 
 def _train(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
@@ -257,8 +123,7 @@ def _preview(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     from studio.train.setup import Workspace
 
     catalog = _catalog(spec)
-    data_dir, _ = _where(spec)
-    ws = Workspace.default(catalog, data_dir)
+    ws = Workspace.default(catalog, _data_dir(spec))
     task = catalog[spec["task"]]
     where = resolve(task, ws.data_dir, ws.synthetic_root)
     emit("partial", value={"summary": summary(task, where, ws)})
@@ -266,6 +131,28 @@ def _preview(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
         return {"batch": None}
     config = config_from_dict(spec["config"], "the previewed config")
     return {"batch": first_batch(task, where, config, ws)}
+
+
+def describe_device() -> str:
+    """The device training would use, as the window's Configure tab shows it."""
+    import torch
+
+    if torch.cuda.is_available():
+        props = torch.cuda.get_device_properties(0)
+        return f"CUDA: {props.name}, {props.total_memory / 2**30:.0f} GiB"
+    if torch.backends.mps.is_available():
+        return "Apple MPS"
+    return f"CPU: {os.cpu_count()} cores"
+
+
+def _probe(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    return describe_device()
+
+
+def _hub(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    from studio.core.availability import hub_online
+
+    return hub_online()
 
 
 RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
@@ -276,12 +163,14 @@ RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
     "inspect": _inspect,
     "stage": _stage,
     "preview": _preview,
+    "probe": _probe,
+    "hub": _hub,
 }
 
 
 # Jobs with nothing to save: asked to stop, the process just ends (a hub download or a
 # tokenization that takes minutes must not hold the window's closing).
-ABANDONED = ("inspect", "preview")
+ABANDONED = ("inspect", "preview", "probe", "hub")
 
 
 def _watch_input(stop: threading.Event, kind: str, emit: Emit) -> None:
@@ -295,55 +184,63 @@ def _watch_input(stop: threading.Event, kind: str, emit: Emit) -> None:
         os._exit(1)
 
 
-def main() -> int:
-    # Events get their own copy of stdout; fd 1 then points at stderr, so whatever a library
-    # prints cannot break the event stream.
-    events = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    lock = threading.Lock()
-    stop = threading.Event()
+class Events:
+    """The child's event stream: one JSON object per line on the parent's pipe."""
 
-    def emit(event: str, **fields: Any) -> None:
-        with lock:
+    def __init__(self, stop: threading.Event) -> None:
+        # Events get their own copy of stdout; fd 1 then points at stderr, so whatever a
+        # library prints cannot break the event stream.
+        self.stream = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
+        os.dup2(2, 1)
+        self.stop = stop
+        self.lock = threading.Lock()  # the runner's thread and the input watcher both emit
+
+    def emit(self, event: str, **fields: Any) -> None:
+        with self.lock:
             try:
-                events.write(json.dumps({"event": event, **fields}) + "\n")
+                self.stream.write(json.dumps({"event": event, **fields}) + "\n")
             except OSError:  # nobody reads any more (the window died): save and stop
-                stop.set()
+                self.stop.set()
 
-    if hasattr(os, "nice"):
-        # Below the window's priority: when both want a core the window gets it at once, and
-        # when the window idles training still has every core.
-        os.nice(NICENESS)
-    kind = ""
+
+def _on_signals(stop: threading.Event, kind: str) -> None:
+    """Ctrl-C in the window's terminal, a logout, `kill PID` or a task manager: save and stop,
+    like Stop (a job with nothing to save just ends)."""
 
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
         if kind in ABANDONED:
             os._exit(1)
 
-    # Ctrl-C in the window's terminal, a logout, `kill PID` or a task manager: save and stop,
-    # like Stop (a job with nothing to save just ends).
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
+
+
+def serve() -> int:
+    """Read one job from stdin, run it, and report its events and its end on stdout."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    stop = threading.Event()
+    events = Events(stop)
+    if hasattr(os, "nice"):
+        # Below the window's priority: when both want a core the window gets it at once, and
+        # when the window idles training still has every core.
+        os.nice(NICENESS)
+    _on_signals(stop, "")  # until the job's kind is known, a signal saves and stops
     try:
         spec = json.loads(sys.stdin.readline())
         kind = str(spec.get("kind"))
-        threading.Thread(target=_watch_input, args=(stop, kind, emit), daemon=True).start()
-        runner = RUNNERS.get(spec.get("kind"))
+        _on_signals(stop, kind)
+        threading.Thread(target=_watch_input, args=(stop, kind, events.emit), daemon=True).start()
+        runner = RUNNERS.get(kind)
         if runner is None:
-            raise StudioError(f"unknown job kind {spec.get('kind')!r}; known: {sorted(RUNNERS)}")
-        value = runner(spec, stop, emit)
+            raise StudioError(f"unknown job kind {kind!r}; known: {sorted(RUNNERS)}")
+        value = runner(spec, stop, events.emit)
     except StudioError as exc:
-        emit("error", message=str(exc))
+        events.emit("error", message=str(exc))
         return 1
     except Exception as exc:  # noqa: BLE001 - every failure must reach the window
         log.exception("job failed")
-        emit("error", message=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
+        events.emit("error", message=f"{type(exc).__name__}: {exc}\n\n{traceback.format_exc()}")
         return 1
-    emit("result", value=value)
+    events.emit("result", value=value)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

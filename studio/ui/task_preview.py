@@ -24,8 +24,9 @@ from studio.core.availability import Availability
 from studio.core.config import RunConfig
 from studio.core.preview import describe_stats, label_name
 from studio.core.tasks import TaskSpec
+from studio.jobs.client import job_spec
 from studio.ui.style import GREY, RED
-from studio.ui.worker import Worker, child_job
+from studio.ui.worker import Worker
 
 SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>", "[UNK]", "<unk>"}
 TOKEN = "background-color:#E8EEF7;"
@@ -140,14 +141,14 @@ class TaskPreview(QWidget):
         fields["config"] = config.to_dict() if isinstance(config, RunConfig) else None
         request = {"catalog": {spec.name: spec}, "data_dir": data_dir, "fields": fields}
         if self.worker is not None:  # stopped: its job process ends, then this one starts
-            self.worker.stop.set()
+            self.worker.stop()
             self.pending = request
             return
         self._start(request)
 
     def _start(self, request: dict[str, Any]) -> None:
         worker = Worker(
-            child_job("preview", request["catalog"], request["data_dir"], **request["fields"])
+            job_spec("preview", request["catalog"], request["data_dir"], **request["fields"])
         )
         worker.partial.connect(self._summary)
         worker.finished.connect(self._finished)

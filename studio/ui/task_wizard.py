@@ -34,6 +34,7 @@ from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.importing import ImportPlan, SourceRef, SourceTable, StageReport, edit_plan
 from studio.core.tasks import TaskSpec
+from studio.jobs.client import job_spec
 from studio.ui.style import RED
 from studio.ui.wizard_columns import ColumnsPage
 from studio.ui.wizard_pages import (
@@ -48,7 +49,7 @@ from studio.ui.wizard_pages import (
     SplitsPage,
     note,
 )
-from studio.ui.worker import Worker, child_job
+from studio.ui.worker import Worker
 
 FILE_FILTER = "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.parquet *.pq);;All (*)"
 ERROR_STYLE = f"color: {RED};"
@@ -105,7 +106,7 @@ class TaskWizard(QWizard):
         """
         self._forget()
         self._callbacks = (on_result, on_error)
-        worker = Worker(child_job(kind, {}, None, **fields))
+        worker = Worker(job_spec(kind, **fields))
         # Bound methods: Qt queues them to this (GUI) thread.
         worker.finished.connect(self._job_done)
         worker.failed.connect(self._job_failed)
@@ -119,7 +120,7 @@ class TaskWizard(QWizard):
     def _forget(self) -> None:
         """Stop the running job; whatever it still answers is dropped (see `_current`)."""
         if self.worker is not None:
-            self.worker.stop.set()
+            self.worker.stop()
             self.worker = None
 
     def _current(self, result: Any = None) -> bool:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QMessageBox
 from transformers import AutoModel
 
 from studio.core.config import RunConfig, load_config
@@ -15,6 +16,7 @@ from studio.core.presets import QUICK_LOOK, quick_look
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui import main_window as main_window_module
+from studio.ui import run_actions as run_actions_module
 from studio.ui.main_window import MainWindow
 from tests.support import tiny_config
 
@@ -32,9 +34,7 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     qtbot.waitExposed(win)
     yield win
     win.close()
-    if hasattr(win, "probe"):
-        win.probe.waitForFinished(30_000)
-    qtbot.waitUntil(lambda: not win.active_threads, timeout=10_000)
+    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
     # Qt threads that ran Python show up as daemon "Dummy" entries; no real thread may linger.
     lingering = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
@@ -64,7 +64,7 @@ def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
     data = Path(__file__).resolve().parents[3] / "shared" / "data"
     if not data.is_dir():
         pytest.skip("../shared/data is not present")
-    window.set_data_dir(data)
+    window.library.set_data_dir(data)
     window.checklist.set_checked(["synth_sentiment", "cb"])  # 800 and 250 examples
     assert shares() == pytest.approx({"synth_sentiment": 800 / 1050, "cb": 250 / 1050})
     window._apply_config(window.current_config().replace(sampling="uniform"))
@@ -141,9 +141,9 @@ def test_start_stop_resume_finish_export(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     window._apply_config(_config(tiny_model))
-    window.start_run()
-    qtbot.waitUntil(lambda: window.running_id is not None, timeout=JOB_MS)
-    run_id = window.running_id
+    window.run_actions.start_run()
+    qtbot.waitUntil(lambda: window.jobs.training.run_id is not None, timeout=JOB_MS)
+    run_id = window.jobs.training.run_id
 
     def has_points() -> bool:
         window.monitor.poll()
@@ -151,25 +151,25 @@ def test_start_stop_resume_finish_export(
 
     qtbot.waitUntil(has_points, timeout=JOB_MS)
     assert window.stop_action.isEnabled() and not window.start_action.isEnabled()
-    window.stop_run()
-    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
+    window.run_actions.stop_run()
+    qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         run = store.get_run(run_id)
         assert run["status"] == "stopped" and 0 < run["step"] < 400
         assert store.checkpoints(run_id)
         stopped_at = run["step"]
-    window.resume(run_id)
-    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
+    window.run_actions.resume(run_id)
+    qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         assert store.get_run(run_id)["status"] == "finished"
         steps = [r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
         # The first update, every second one, and the stop's partial window (if it had one).
         assert steps == sorted({1, *range(2, 401, 2), stopped_at})
     FakeExportDialog.target = tmp_path / "exported"
-    monkeypatch.setattr(main_window_module, "ExportDialog", FakeExportDialog)
-    window.export(run_id)
-    qtbot.waitUntil(lambda: window.export_worker is None, timeout=JOB_MS)
-    for box in window.findChildren(main_window_module.QMessageBox):
+    monkeypatch.setattr(run_actions_module, "ExportDialog", FakeExportDialog)
+    window.run_actions.export(run_id)
+    qtbot.waitUntil(lambda: not window.jobs.export.running, timeout=JOB_MS)
+    for box in window.findChildren(QMessageBox):
         box.close()
     assert AutoModel.from_pretrained(tmp_path / "exported").config.hidden_size == 32
     assert json.loads((tmp_path / "exported" / "heads.json").read_text())["heads"]
@@ -186,18 +186,20 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     good = {"context": "c", "question": "q", "choices": ["a", "b"], "label": 0}
     (data / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 5}))
     (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
-    window.set_data_dir(tmp_path / "data")
+    window.library.set_data_dir(tmp_path / "data")
     window._apply_config(_config(tiny_model, tasks=("copa", "synth_sentiment"), max_steps=4))
     assert "copa" in window.checklist.checked()
-    window.start_run()
-    qtbot.waitUntil(lambda: window.worker is None and hasattr(window, "last_error"), timeout=JOB_MS)
+    window.run_actions.start_run()
+    qtbot.waitUntil(
+        lambda: not window.jobs.training.running and hasattr(window, "last_error"), timeout=JOB_MS
+    )
     assert "train.jsonl, line 2" in window.last_error and "out of range" in window.last_error
-    for box in window.findChildren(main_window_module.QMessageBox):
+    for box in window.findChildren(QMessageBox):
         box.close()
     assert window.start_action.isEnabled()
     window._apply_config(_config(tiny_model, max_steps=4))
-    window.start_run()
-    qtbot.waitUntil(lambda: window.worker is None, timeout=JOB_MS)
+    window.run_actions.start_run()
+    qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
 
@@ -207,9 +209,9 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
     win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
     win.show()
     win._apply_config(_config(tiny_model, max_steps=100_000))
-    win.start_run()
-    qtbot.waitUntil(lambda: win.running_id is not None, timeout=JOB_MS)
-    run_id = win.running_id
+    win.run_actions.start_run()
+    qtbot.waitUntil(lambda: win.jobs.training.run_id is not None, timeout=JOB_MS)
+    run_id = win.jobs.training.run_id
 
     def training() -> bool:  # past preparation (a Stop there ends with nothing to save)
         with RunStore(win.store_path) as store:
@@ -217,7 +219,7 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
 
     qtbot.waitUntil(training, timeout=JOB_MS)
     win.close()  # waits for the worker to finish its update and save, without a deadlock
-    assert not win.active_threads
+    assert not win.jobs.threads
     with RunStore(win.store_path) as store:
         assert store.get_run(run_id)["status"] == "stopped"
         assert store.checkpoints(run_id)  # the Stop on close saved one
@@ -246,7 +248,7 @@ def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: 
     view.eval_spin.setValue(20)
     view.device_combo.setCurrentText("cpu")
     view.run_button.click()
-    qtbot.waitUntil(lambda: window.transfer_worker is None, timeout=JOB_MS)
+    qtbot.waitUntil(lambda: not window.jobs.transfer.running, timeout=JOB_MS)
     cells = view.current_cells()
     assert {(c.size, c.model) for c in cells} == {
         (s, m) for s in ("8", "16") for m in ("base", "pretuned")
@@ -270,7 +272,7 @@ def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
     window.set_store(tmp_path / "broken.db")
     assert "broken.db: this file is not a run store" in window.last_error
     assert window.store_path == other  # unchanged
-    for box in window.findChildren(main_window_module.QMessageBox):
+    for box in window.findChildren(QMessageBox):
         box.close()
 
 
@@ -285,14 +287,16 @@ def test_a_first_start_uses_the_quick_look_for_this_machine(window: MainWindow) 
 def test_try_the_demo_trains_on_the_demo_tasks(
     window: MainWindow, qtbot, tiny_model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    real = main_window_module.demo_config
+    real = run_actions_module.demo_config
     monkeypatch.setattr(
-        main_window_module,
+        run_actions_module,
         "demo_config",
         lambda catalog: real(catalog, steps=4).replace(model=tiny_model, max_length=32),
     )
-    window.try_demo()
-    qtbot.waitUntil(lambda: window.worker is None and bool(window.runs.runs), timeout=JOB_MS)
+    window.run_actions.try_demo()
+    qtbot.waitUntil(
+        lambda: not window.jobs.training.running and bool(window.runs.runs), timeout=JOB_MS
+    )
     with RunStore(window.store_path) as store:
         (run,) = store.list_runs()
     assert (run["name"], run["status"]) == ("demo (synthetic tasks)", "finished")
@@ -300,26 +304,23 @@ def test_try_the_demo_trains_on_the_demo_tasks(
     assert window.tabs.currentWidget() is window.monitor
 
 
-def test_the_hub_is_probed_off_the_gui_thread(
+def test_the_hub_is_probed_in_a_child_job(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
-    probed: list[threading.Thread] = []
-
-    def probe() -> bool:
-        probed.append(threading.current_thread())
-        return True
-
-    monkeypatch.setattr(main_window_module, "hub_online", probe)
+    """A network probe on the GUI thread could freeze the window: the window asks a child."""
+    started: list[dict] = []
+    monkeypatch.setattr(
+        main_window_module.JobsController, "start", lambda self, w: started.append(w.job.spec)
+    )
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "no-data"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
     qtbot.addWidget(win)
-    hub_tasks = [n for n, a in win.availability.items() if a.source == "hub"]
-    assert hub_tasks and not any(win.availability[n].available for n in hub_tasks)
-    qtbot.waitUntil(lambda: win.hub_reachable, timeout=10_000)
-    assert probed and probed[0] is not threading.main_thread()
-    assert any(win.availability[n].available for n in hub_tasks)  # reachable now
+    library = win.library
+    hub_tasks = [n for n, a in library.availability.items() if a.source == "hub"]
+    assert hub_tasks and not any(library.availability[n].available for n in hub_tasks)
+    qtbot.waitUntil(lambda: "hub" in [spec["kind"] for spec in started])
+    library._hub_checked(True)  # what the child job answers when the hub is reachable
+    assert library.hub_reachable
+    assert any(library.availability[n].available for n in hub_tasks)
     win.close()
-    if hasattr(win, "probe"):
-        win.probe.waitForFinished(30_000)
-    qtbot.waitUntil(lambda: not win.active_threads, timeout=10_000)

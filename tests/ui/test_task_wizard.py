@@ -32,12 +32,12 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     win.show()
     yield win
     win.close()
-    qtbot.waitUntil(lambda: not win.active_threads, timeout=JOB_MS)
+    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=JOB_MS)
 
 
 def _open(window: MainWindow, qtbot) -> TaskWizard:  # type: ignore[no-untyped-def]
-    window.add_task()
-    wizard = window.wizard
+    window.library.add_task()
+    wizard = window.library.wizard
     qtbot.waitUntil(wizard.isVisible)
     return wizard
 
@@ -115,7 +115,7 @@ def test_a_csv_of_pairs_becomes_a_checked_task(window: MainWindow, qtbot, tmp_pa
     assert spec.added is not None and spec.added["skipped_rows"] == 1
     assert "my_pairs" in window.checklist.checked()
     assert window.checklist._items["my_pairs"].text(0) == "my_pairs (yours)"
-    assert window.availability["my_pairs"].train_size == 18 and not _staging()
+    assert window.library.availability["my_pairs"].train_size == 18 and not _staging()
 
 
 def test_a_parquet_of_questions_with_choice_columns(
@@ -185,8 +185,8 @@ def test_edit_reopens_the_task_and_remove_deletes_it(
     wizard.button(QWizard.WizardButton.FinishButton).click()
     qtbot.waitUntil(lambda: not wizard.isVisible())
 
-    window.edit_task("pairs")
-    editing = window.wizard
+    window.library.edit_task("pairs")
+    editing = window.library.wizard
     assert editing.windowTitle() == "Edit task pairs"
     assert editing.page(SOURCE).train_file.text() == str(path)
     _next(editing, qtbot, COLUMNS)
@@ -203,10 +203,10 @@ def test_edit_reopens_the_task_and_remove_deletes_it(
     assert window.catalog["pairs"].labels == ("disagree", "yes")
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a: QMessageBox.StandardButton.Yes)
-    window.remove_task("pairs")
+    window.library.remove_task("pairs")
     assert "pairs" not in window.catalog and "pairs" not in window.checklist._items
     assert not (paths.library_data_dir() / "pairs").exists()
-    window.remove_task("rte")
+    window.library.remove_task("rte")
     assert "built-in" in window.last_error
 
 
@@ -239,7 +239,7 @@ def test_going_back_while_checking_drops_the_stale_answer(
     _next(wizard, qtbot, CHECK)
     _checked(wizard, qtbot)
     assert wizard.report is not None and "refuted" in wizard.report.label_counts["train"]
-    qtbot.waitUntil(lambda: not window.active_threads, timeout=JOB_MS)
+    qtbot.waitUntil(lambda: not window.jobs.threads, timeout=JOB_MS)
     assert _staging() == [Path(wizard.report.folder)]  # the first job's records were dropped
     wizard.reject()
     assert not _staging()
@@ -256,6 +256,6 @@ def test_a_broken_library_file_is_shown_not_fatal(qtbot, tmp_path: Path) -> None
     assert not problems.isHidden() and "1 task file" in problems.text()
     assert "oops.yaml" in problems.toolTip() and "rte" in win.checklist._items
     (paths.user_tasks_dir() / "oops.yaml").unlink()
-    win.reload_catalog()
+    win.library.reload_catalog()
     assert problems.isHidden()
     win.close()

@@ -1,0 +1,118 @@
+"""The window's jobs: one thread per worker, the one-training-at-a-time rule, a bounded shutdown.
+
+The window asks for jobs by slot (training, transfer, export) and hears back through the
+slots' typed signals; short jobs (previews, imports, probes) go through `start` alone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any, cast
+
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+
+from studio.ui.worker import Worker
+
+SHUTDOWN_S = 60.0  # how long closing waits for runs to save before it ends their processes
+
+
+class JobSlot(QObject):
+    """At most one job of a kind; `ended` says how it ended, once, on the GUI thread."""
+
+    created = Signal(str)
+    progress = Signal(float, str)
+    ended = Signal(object, str)  # (result or None, error or "")
+
+    def __init__(self, controller: JobsController) -> None:
+        super().__init__(controller)
+        self.controller = controller
+        self.worker: Worker | None = None
+        self.subject: str | None = None  # what the job works on, e.g. the run it resumes
+        self.run_id: str | None = None  # the run the job created, once it has
+
+    @property
+    def running(self) -> bool:
+        return self.worker is not None
+
+    def start(self, spec: dict[str, Any], subject: str | None = None) -> None:
+        worker = Worker(spec)
+        # Bound methods of this GUI-thread object (or its signals): Qt queues the calls here.
+        # (A lambda would run in the worker's thread.)
+        worker.created.connect(self._created)
+        worker.progress.connect(self.progress)
+        worker.finished.connect(self._finished)
+        worker.failed.connect(self._failed)
+        self.worker, self.subject, self.run_id = worker, subject, None
+        self.controller.start(worker)
+
+    def stop(self) -> None:
+        if self.worker is not None:
+            self.worker.stop()
+
+    def _created(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.created.emit(run_id)
+
+    def _finished(self, result: object) -> None:
+        self.worker = None
+        self.ended.emit(result, "")
+
+    def _failed(self, error: str) -> None:
+        self.worker = None
+        self.ended.emit(None, error)
+
+
+class JobsController(QObject):
+    """Every job the window started, and the rules between them."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.threads: dict[QThread, Worker] = {}
+        self.training = JobSlot(self)  # pre-finetuning: start or resume
+        self.transfer = JobSlot(self)
+        self.export = JobSlot(self)
+
+    @property
+    def busy(self) -> bool:
+        """One training job at a time: two would compete for the same cores (or GPU) and each
+        would run at less than half speed."""
+        return self.training.running or self.transfer.running
+
+    def start(self, worker: Worker) -> QThread:
+        """Move `worker` to a new thread and start it; the thread is deleted when it ends.
+
+        The thread is in `threads` while it runs: added before it starts and removed when it
+        has finished, so even a job that ends at once leaves no entry behind.
+        """
+        thread = QThread()
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.finished.connect(thread.quit)
+        worker.failed.connect(thread.quit)
+        thread.finished.connect(self._thread_ended)
+        # The worker itself is owned by Python (its slot keeps it until its result arrives);
+        # deleting it from the finishing thread would free a Python object off the GUI thread.
+        thread.finished.connect(thread.deleteLater)
+        self.threads[thread] = worker
+        thread.start()
+        return thread
+
+    def _thread_ended(self) -> None:
+        self.threads.pop(cast(QThread, self.sender()), None)
+
+    def shutdown(self, timeout: float = SHUTDOWN_S) -> None:
+        """Ask every job to save and stop, wait up to `timeout` s, then end what is left."""
+        for worker in self.threads.values():
+            worker.stop()
+        deadline = time.monotonic() + timeout
+        while self.threads:
+            thread, worker = next(iter(self.threads.items()))
+            # Keep delivering events while waiting: the worker's "finished" reaches the
+            # thread's quit() through this (GUI) thread's event queue.
+            with contextlib.suppress(RuntimeError):  # already finished and deleted by Qt
+                while not thread.wait(50):
+                    QCoreApplication.processEvents()
+                    if time.monotonic() > deadline:
+                        worker.kill()
+            self.threads.pop(thread, None)

@@ -1,0 +1,188 @@
+"""The window's tasks: the catalog and where each task's data is, the user's own tasks (add,
+edit, remove) and the Data tab that previews one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from studio.core import paths
+from studio.core.availability import Availability, resolve
+from studio.core.config import RunConfig
+from studio.core.errors import StudioError
+from studio.core.library import removable, remove
+from studio.core.models import is_encoder_decoder
+from studio.core.tasks import TaskSpec, studio_catalog
+from studio.ui.task_wizard import TaskWizard
+from studio.ui.worker import Worker
+
+if TYPE_CHECKING:
+    from studio.ui.main_window import MainWindow
+
+NO_GENERATION = (
+    "Summarization needs an encoder-decoder base model to generate text: pick "
+    "'MiniLM encoder-decoder (offline)', BART or T5 as the base model in Configure."
+)
+
+
+class TaskLibrary(QObject):
+    """The catalog the window shows, kept in step with the files and settings it comes from."""
+
+    def __init__(
+        self,
+        window: MainWindow,
+        catalog: dict[str, TaskSpec],
+        data_dir: Path | None,
+        tasks_dirs: tuple[str, ...],
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.catalog = catalog
+        self.data_dir = data_dir
+        self.tasks_dirs = tasks_dirs  # more folders of user task specs (--tasks-dir)
+        self.hub_reachable = False  # until check_hub finds otherwise
+        self.availability = self._resolve_all()
+        self.generates: bool | None = None  # whether the chosen base model has a decoder
+        self.previewed: tuple[str, str] | None = None  # (task, config) the Data tab shows
+        self.hub_worker: Worker | None = None
+
+    def _resolve_all(self) -> dict[str, Availability]:
+        """Where each task's data is. The hub counts only once the background check found it
+        reachable: a network probe on the GUI thread could freeze the window for seconds."""
+        home = paths.synthetic_dir()
+        online = self.hub_reachable
+        return {n: resolve(s, self.data_dir, home, online) for n, s in self.catalog.items()}
+
+    def check_hub(self) -> None:
+        """Probe the hub in a child job, only if some task could come from it."""
+        if not any(a.source == "hub" and not a.available for a in self.availability.values()):
+            return
+        self.hub_worker = Worker({"kind": "hub"})
+        self.hub_worker.finished.connect(self._hub_checked)
+        self.window.jobs.start(self.hub_worker)
+
+    def _hub_checked(self, reachable: bool) -> None:
+        self.hub_worker = None
+        if reachable:
+            self.hub_reachable = True
+            self.reload_catalog()
+
+    def update_generation(self, *_: object) -> None:
+        """Summarization is checkable only with an encoder-decoder base model."""
+        generates = is_encoder_decoder(self.window.form.model_name())
+        if generates != self.generates:
+            self.generates = generates
+            self.window.checklist.set_summarization_enabled(generates, NO_GENERATION)
+
+    # -- the catalog ---------------------------------------------------------------------------
+
+    def choose_data_dir(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self.window, "Data folder", str(self.data_dir or "")
+        )
+        if folder:
+            self.set_data_dir(Path(folder))
+
+    def set_data_dir(self, folder: Path) -> None:
+        self.data_dir = folder
+        self.window.settings.setValue("data_dir", str(folder))
+        self.reload_catalog()
+
+    def reload_catalog(self, check: str | None = None) -> None:
+        """Read the catalog and the user's library again (a task added, edited or removed);
+        `check` is checked in the checklist."""
+        window = self.window
+        loaded = studio_catalog(self.tasks_dirs)
+        self.catalog = loaded.tasks
+        self.availability = self._resolve_all()
+        checked = [*window.checklist.checked(), *([check] if check else [])]
+        window.checklist.set_catalog(self.catalog, self.availability)
+        window.checklist.set_problems(list(loaded.problems))
+        window.checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
+        window.checklist.set_checked([n for n in checked if n in self.catalog])
+        window.monitor.set_catalog(self.catalog)
+        window.transfer.set_catalog(self.catalog)
+        self.previewed = None
+        window._update_shares()
+
+    # -- the user's tasks ----------------------------------------------------------------------
+
+    def add_task(self, editing: TaskSpec | None = None) -> None:
+        try:
+            self.wizard = TaskWizard(
+                self.catalog, self.window.jobs.start, editing or None, self.window
+            )
+        except StudioError as exc:
+            self.window.show_error("This task cannot be edited", str(exc))
+            return
+        self.wizard.finished.connect(self._wizard_finished)
+        self.wizard.open()
+
+    def edit_task(self, name: str) -> None:
+        problem = removable(self.catalog[name])
+        if problem:  # a built-in task, or one in a --tasks-dir folder: edit it there
+            self.window.show_error("This task cannot be edited here", problem)
+            return
+        self.add_task(self.catalog[name])
+
+    def _wizard_finished(self, *_: object) -> None:
+        saved = self.wizard.saved
+        if saved:
+            self.reload_catalog(check=saved)
+            self.window.status.setText(f"Task {saved} saved in your library")
+
+    def remove_task(self, name: str) -> None:
+        spec = self.catalog[name]
+        problem = removable(spec)
+        if problem:
+            self.window.show_error("This task cannot be removed", problem)
+            return
+        answer = QMessageBox.question(
+            self.window,
+            "Remove task",
+            f"Remove {name} from your library, with its records?\n\nRuns that trained on it "
+            "keep their metrics, but cannot be resumed or transferred without it.",
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            remove(spec)
+        except (StudioError, OSError) as exc:
+            self.window.show_error("The task could not be removed", str(exc))
+            return
+        self.reload_catalog()
+        self.window.status.setText(f"Task {name} removed")
+
+    # -- the Data tab --------------------------------------------------------------------------
+
+    def show_data(self, name: str) -> None:
+        """The Data tab, showing `name`."""
+        self.window.tabs.setCurrentWidget(self.window.preview)
+        self.preview_task(name)
+
+    def task_selected(self, name: str) -> None:
+        if self.window.tabs.currentWidget() is self.window.preview:
+            self.preview_task(name)
+
+    def tab_changed(self, *_: object) -> None:
+        name = self.window.checklist.selected()
+        if self.window.tabs.currentWidget() is self.window.preview and name:
+            self.preview_task(name)
+
+    def preview_task(self, name: str) -> None:
+        """Show `name` in the Data tab under the current settings (unless it already does)."""
+        window = self.window
+        try:
+            config: RunConfig | str = window.form.config(window.checklist.checked() or [name])
+            key = config.to_yaml()
+        except StudioError as exc:
+            config = key = str(exc)
+        if self.previewed == (name, key):
+            return
+        self.previewed = (name, key)
+        window.preview.show_task(
+            self.catalog[name], self.availability[name], config, self.catalog, self.data_dir
+        )
