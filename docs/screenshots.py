@@ -163,7 +163,7 @@ def add_task(window, path: Path, wait, shots: bool) -> None:  # type: ignore[no-
 
     names = {COLUMNS: "columns", LABELS: "labels", CHECK: "check"}
     window.library.add_task()
-    wizard = window.wizard
+    wizard = window.library.wizard
     wizard.page(0).train_file.setText(str(path))
     for page in range(1, CHECK + 1):
         wizard.next()
