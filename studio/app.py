@@ -1,7 +1,7 @@
-"""The desktop studio's composition root: `python main.py` or `python -m studio app`.
+"""The desktop studio's composition root: `python main.py` or the `muppet-studio` command.
 
-Nothing here imports torch, transformers or datasets: the window must open fast, and
-training code is imported lazily by the worker when a run starts.
+Nothing here imports torch, transformers or datasets: the window must open fast, and training
+runs in child processes (studio.jobs) that the window's workers start.
 """
 
 from __future__ import annotations
