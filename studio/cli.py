@@ -10,10 +10,10 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio import cli_task
 from studio.core import paths, presets
@@ -21,6 +21,9 @@ from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
 from studio.core.tasks import Catalog, studio_catalog
+
+if TYPE_CHECKING:
+    from studio.session import Outcome
 
 log = logging.getLogger("studio")
 
@@ -211,7 +214,7 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
     )
 
 
-def _finish(start: Any, total: int) -> int:
+def _finish(start: Callable[[threading.Event, TqdmSink], Outcome], total: int) -> int:
     """Run `start(stop, bar)` with a progress bar and Ctrl-C as Stop; print the run id last."""
     from studio.session import process_rank
 

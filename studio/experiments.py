@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core import paths
 from studio.core.config import config_from_dict
@@ -32,6 +32,9 @@ from studio.core.tasks import TaskSpec
 from studio.session import execute
 from studio.store import RunStore, StoreSink
 from studio.store.sink import SPILL_FILE
+
+if TYPE_CHECKING:
+    from studio.train.finetune import FinetuneResult
 
 log = logging.getLogger(__name__)
 Progress = Callable[[float, str], None]
@@ -74,8 +77,8 @@ def finetune_run(
     stop: threading.Event,
     source_run: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> tuple[str, Any]:
-    """One fine-tuning run in the store; returns (run id, FinetuneResult). Failures raise."""
+) -> tuple[str, FinetuneResult]:
+    """One fine-tuning run in the store; returns its id and result. Failures raise."""
     from studio.train.finetune import finetune
     from studio.train.setup import Workspace
 
