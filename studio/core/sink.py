@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from studio.core.text import duration
+
 
 @dataclass(frozen=True)
 class MetricRow:
@@ -163,19 +165,10 @@ class Stages:
         if done and seconds > 1.0 and done < total:
             rate = done / seconds
             text += f", {rate:,.0f} {unit}/s" if unit else ""
-            text += f", about {_duration((total - done) / rate)} left"
+            text += f", about {duration((total - done) / rate)} left"
         self.sink.stage(text, fraction)
 
     def end(self) -> None:
         """Preparation is over: training starts."""
         self._name = ""
         self.sink.stage("", None)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    if seconds >= 3600:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    if seconds >= 60:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds} s"
