@@ -1,4 +1,5 @@
-# `make run` launches the studio, `make test` runs the whole suite; both set up .venv first.
+# `make run` launches the studio, `make test` runs the whole suite, `make test-fast` the tests
+# that neither train nor start processes (no lint); all set up .venv first.
 # TORCH picks the PyTorch requirement: plain `torch` by default (CUDA wheels on Linux);
 # CI and CPU-only machines use `make test TORCH=torch==2.13.0`.
 PYTHON ?= python3
@@ -7,7 +8,7 @@ TORCH ?= torch
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,8 +26,13 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy
 
+TEST_ENV := QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1
+
 test: lint
-	QT_QPA_PLATFORM=offscreen HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 $(BIN)/python -m pytest
+	$(TEST_ENV) $(BIN)/python -m pytest
+
+test-fast: setup
+	$(TEST_ENV) $(BIN)/python -m pytest -m "not train and not process"
 
 bench: setup
 	$(BIN)/python -m bench.throughput

@@ -48,6 +48,7 @@ def test_tasks_json_lists_the_catalog(shared_data: Path, capsys: pytest.CaptureF
         assert all(key in r for r in rows.values())
 
 
+@pytest.mark.train
 def test_train_prints_the_run_id_and_fills_the_store(
     tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture
 ) -> None:
@@ -83,6 +84,7 @@ def test_bad_value_names_the_allowed_values(
     assert "mixing" in err and "heterogeneous" in err
 
 
+@pytest.mark.train
 def test_bad_data_fails_before_training_and_keeps_the_store(
     tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture
 ) -> None:

@@ -27,6 +27,8 @@ from studio.train.finetune import finetune
 from studio.train.setup import Workspace
 from tests.support import tiny_config
 
+pytestmark = pytest.mark.train
+
 MIX = ("synth_sentiment", "synth_pair", "synth_topic")
 FAST = {
     "learning_rate": 3e-3,

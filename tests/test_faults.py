@@ -28,6 +28,8 @@ from studio.train.checkpoint import DataChanged
 from studio.train.export import ExportError
 from tests.support import StopAt, tiny_config
 
+pytestmark = [pytest.mark.train, pytest.mark.process]
+
 TASKS = ("synth_sentiment", "synth_choice")
 PIPES: dict = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
 

@@ -18,6 +18,8 @@ from studio.jobs.client import COMMAND, ChildJob, child_env, job_spec
 from studio.store import RunStore
 from tests.support import tiny_config
 
+pytestmark = [pytest.mark.train, pytest.mark.process]
+
 CATALOG = load_catalog(default_tasks_dir())
 
 

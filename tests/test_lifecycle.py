@@ -25,6 +25,8 @@ from studio.train.checkpoint import complete_checkpoints
 from studio.train.export import ExportError, export_checkpoint
 from tests.support import StopAt, tiny_config
 
+pytestmark = [pytest.mark.train, pytest.mark.process]
+
 TASKS = ("synth_sentiment", "synth_choice", "synth_span")
 
 

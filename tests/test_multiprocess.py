@@ -24,6 +24,8 @@ from studio.session import execute
 from studio.store import RunStore
 from tests.support import save_tiny_bart, save_tiny_bert, tiny_config
 
+pytestmark = [pytest.mark.train, pytest.mark.process]
+
 STEPS = 30
 
 

@@ -6,11 +6,15 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
+
 from studio.core.sink import MemorySink
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.session import execute, resume
 from studio.store import RunStore
 from tests.support import tiny_config
+
+pytestmark = pytest.mark.train
 
 CATALOG = load_catalog(default_tasks_dir())
 

@@ -58,6 +58,7 @@ def _library() -> list[str]:
     )
 
 
+@pytest.mark.train
 def test_user_tasks_train_export_and_transfer(
     tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture
 ) -> None:

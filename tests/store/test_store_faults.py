@@ -93,6 +93,7 @@ CLAIMER = textwrap.dedent(
 )
 
 
+@pytest.mark.process
 def test_of_racing_claims_exactly_one_wins(store: RunStore, run_id: str, db_path: Path) -> None:
     store.set_status(run_id, "interrupted")
     procs = [
@@ -158,6 +159,7 @@ def _read_only_run(folder: Path, *argv: str) -> subprocess.CompletedProcess[str]
             f.chmod(0o644)
 
 
+@pytest.mark.process
 def test_a_read_only_store_lists_its_runs_and_refuses_writes_by_name(tmp_path: Path) -> None:
     home = tmp_path / "home"
     with RunStore(home / "studio.db") as store:

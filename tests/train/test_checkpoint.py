@@ -18,6 +18,8 @@ from studio.train.loop import train
 from studio.train.setup import Workspace
 from tests.support import StopAt, series, tiny_config
 
+pytestmark = pytest.mark.train
+
 TASKS = ("synth_sentiment", "synth_regression", "synth_choice", "synth_span")
 
 

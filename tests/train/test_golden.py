@@ -21,6 +21,8 @@ from studio.train.loop import train
 from studio.train.setup import Workspace
 from tests.support import save_tiny_bart, save_tiny_bert, tiny_config
 
+pytestmark = pytest.mark.train
+
 GOLDEN = Path(__file__).with_name("golden.json")
 ENCODER_TASKS = ("synth_sentiment", "synth_pair", "synth_regression", "synth_choice", "synth_span")
 RUNS = {

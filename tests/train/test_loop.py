@@ -17,6 +17,8 @@ from studio.train.loop import train
 from studio.train.setup import Workspace
 from tests.support import StopAt, tiny_config
 
+pytestmark = pytest.mark.train
+
 SYNTH = ("synth_sentiment", "synth_pair", "synth_regression", "synth_choice", "synth_span")
 
 

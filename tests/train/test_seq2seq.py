@@ -27,6 +27,8 @@ from studio.train.seq2seq import ensure_minilm_seq2seq
 from studio.train.setup import Workspace, check_tasks, load_backbone, load_tokenizer
 from tests.support import StopAt, series, tiny_config
 
+pytestmark = pytest.mark.train
+
 MIX = ("synth_summary", "synth_sentiment", "synth_choice")
 
 

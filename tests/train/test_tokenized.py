@@ -35,6 +35,7 @@ def _load(
 
 @pytest.mark.usefixtures("small_chunks")
 @pytest.mark.parametrize("name", ["synth_span", "synth_choice"])
+@pytest.mark.process
 def test_two_processes_make_the_same_features_as_one(
     name: str, workspace: Workspace, tiny_model: str, tmp_path: Path
 ) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+import pytest
+
 from studio.jobs.client import ChildJob
 from studio.ui.jobs_controller import JobsController
 from studio.ui.worker import Worker
@@ -13,6 +15,7 @@ from studio.ui.worker import Worker
 DEAF = (sys.executable, "-c", "import sys, time; sys.stdin.readline(); time.sleep(120)")
 
 
+@pytest.mark.process
 def test_shutdown_waits_then_ends_a_child_that_does_not_stop(qtbot) -> None:  # type: ignore[no-untyped-def]
     jobs = JobsController()
     worker = Worker({"kind": "train"})

@@ -133,6 +133,8 @@ class FakeExportDialog:
         return self.target
 
 
+@pytest.mark.train
+@pytest.mark.process
 def test_start_stop_resume_finish_export(
     window: MainWindow,
     qtbot,
@@ -175,6 +177,8 @@ def test_start_stop_resume_finish_export(
     assert json.loads((tmp_path / "exported" / "heads.json").read_text())["heads"]
 
 
+@pytest.mark.train
+@pytest.mark.process
 def test_a_failing_run_shows_its_error_and_the_window_survives(
     window: MainWindow,
     qtbot,
@@ -204,6 +208,8 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
         assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
 
 
+@pytest.mark.train
+@pytest.mark.process
 def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_model: str) -> None:  # type: ignore[no-untyped-def]
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
@@ -225,6 +231,8 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
         assert store.checkpoints(run_id)  # the Stop on close saved one
 
 
+@pytest.mark.train
+@pytest.mark.process
 def test_transfer_tab_runs_an_experiment(window: MainWindow, qtbot, tiny_model: str) -> None:  # type: ignore[no-untyped-def]
     from studio.session import execute
 
@@ -284,6 +292,8 @@ def test_a_first_start_uses_the_quick_look_for_this_machine(window: MainWindow) 
     assert window.form.config(["rte"]).max_length == quick_look("cuda")["max_length"]
 
 
+@pytest.mark.train
+@pytest.mark.process
 def test_try_the_demo_trains_on_the_demo_tasks(
     window: MainWindow, qtbot, tiny_model: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]
@@ -304,6 +314,7 @@ def test_try_the_demo_trains_on_the_demo_tasks(
     assert window.tabs.currentWidget() is window.monitor
 
 
+@pytest.mark.process
 def test_the_hub_is_probed_in_a_child_job(
     qtbot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:  # type: ignore[no-untyped-def]

@@ -157,6 +157,7 @@ def test_delete_removes_runs_with_their_folders(
         assert store.get_run(runs["stopped"])["status"] == "stopped"
 
 
+@pytest.mark.process
 def test_the_tab_follows_runs_other_processes_start_and_refuses_to_delete_a_live_one(
     view: RunsView, runs: dict[str, str], store_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -76,6 +76,7 @@ def test_a_usable_store_opens_without_a_dialog(tmp_path: Path) -> None:
     assert usable_store(tmp_path / "studio.db") == tmp_path / "studio.db"
 
 
+@pytest.mark.process
 def test_a_read_only_store_is_a_problem_for_the_window(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -18,6 +18,8 @@ from studio.ui.style import RED
 from studio.ui.task_wizard import TaskWizard
 from studio.ui.wizard_pages import CHECK, COLUMNS, DETAILS, LABELS, SOURCE, SPLITS
 
+pytestmark = pytest.mark.process
+
 JOB_MS = 120_000  # each step runs a job process that imports datasets
 PAIRS = "sentence1,sentence2,gold\n" + "".join(
     f"Line {i} here.,Claim {i}.,{'yes' if i % 2 else 'no'}\n" for i in range(20)
