@@ -32,6 +32,9 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
+    # The device probe starts 300 ms after the window opens: a shorter test would close the
+    # window first and leave the probe to start afterwards, with nothing left to end it.
+    qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)
     yield win
     win.close()
     qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
