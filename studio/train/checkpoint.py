@@ -3,8 +3,9 @@
 Layout of `checkpoints/step-<N>/`: `model.safetensors` (encoder and heads), `optimizer.pt`,
 `scheduler.pt`, `scaler.pt` (fp16 only), `rng.safetensors` (torch RNG states), `encoder/`
 (the base model's config; an encoder-decoder's generation config too), `tokenizer/`, and
-`trainer_state.json` (step, samplers, window sums, Python and NumPy RNG states, validation
-metrics, each task's data size and fingerprint), and last `manifest.json`, every file's size.
+`trainer_state.json` (step, samplers, running sums under "window", Python and NumPy RNG
+states, validation metrics, each task's data size and fingerprint: see loop_state.LoopState),
+and last `manifest.json`, every file's size.
 `.pt` files hold only tensors and plain containers, so they load with
 `torch.load(weights_only=True)`. Tied weights (BART's shared embeddings and LM head) are
 stored once: `save_model` / `load_model` handle the aliases.
