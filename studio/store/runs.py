@@ -412,6 +412,20 @@ class RunStore:
         with self.transaction():
             self._conn.executemany(_INSERT_METRIC, params)
 
+    def metric_keys(self, run_id: str) -> set[tuple[int, str, str | None, float]]:
+        """(step, name, task, wall_time) of every metric row of a run: what it already has."""
+        cursor = self._conn.execute(
+            "SELECT step, name, task, wall_time FROM metrics WHERE run_id = ?", [run_id]
+        )
+        return {(int(a), str(b), c, float(d)) for a, b, c, d in cursor}
+
+    def log_keys(self, run_id: str) -> set[tuple[float, str, str]]:
+        """(time, level, message) of every log line of a run."""
+        cursor = self._conn.execute(
+            "SELECT time, level, message FROM logs WHERE run_id = ?", [run_id]
+        )
+        return {(float(a), str(b), str(c)) for a, b, c in cursor}
+
     def metrics_after(
         self, after_id: int, run_id: str | None = None, limit: int | None = None
     ) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
@@ -61,6 +62,7 @@ class StoreSink:
         self._stage: tuple[str, float | None] | None = None
         # ("add", step, path, metrics) or ("drop", step), in the order they happened.
         self._checkpoints: list[tuple[Any, ...]] = []
+        self._spill_start: int | None = None  # where this sink's copy starts in the spill file
         self._last_write = clock()
         self._failing = False
 
@@ -112,8 +114,9 @@ class StoreSink:
         self._checkpoints.append(("add", int(step), str(path), dict(metrics)))
         if not self._try_write():
             # The checkpoint is on disk: a kill now must not lose the rows that led up to it,
-            # which a resume from it keeps. The spill file is merged at close() or on resume.
-            self._spill()
+            # which a resume from it keeps. They stay buffered too, so that the next write
+            # stores them in step order (and takes them back out of the spill file).
+            self._spill(keep=True)
 
     def drop_checkpoint(self, step: int) -> None:
         """The checkpoint of `step` was deleted from disk: forget its row."""
@@ -133,7 +136,7 @@ class StoreSink:
         wait_ms = min(BUSY_TIMEOUT_MS, int(self.patience * 1000 / 3))
         while not self._try_write(wait_ms):
             if time.monotonic() >= deadline:
-                self._spill()
+                self._spill(keep=False)
                 return False
             time.sleep(0.2)
         if self.spill is not None and self.spill.exists():
@@ -200,9 +203,14 @@ class StoreSink:
         self._stage = None
         self._checkpoints = []
         self._last_write = self.clock()
+        self._unspill()
 
-    def _spill(self) -> None:
-        """Keep what the store would not take in the run's folder, and say so on stderr."""
+    def _spill(self, keep: bool) -> None:
+        """Keep what the store would not take in the run's folder, and say so on stderr.
+
+        The file holds what an earlier process left (merged at close or on resume), then this
+        sink's buffer as of its latest spill; `keep` leaves the buffer to be written later.
+        """
         records: list[dict[str, Any]] = [
             {"metric": [r.step, r.name, r.value, r.task, r.wall_time]} for r in self._rows
         ]
@@ -216,8 +224,11 @@ class StoreSink:
         if self.spill is not None:
             try:
                 self.spill.parent.mkdir(parents=True, exist_ok=True)
-                with self.spill.open("a", encoding="utf-8") as out:
-                    out.writelines(json.dumps(r) + "\n" for r in records)
+                with self.spill.open("a+b") as out:
+                    if self._spill_start is None:
+                        self._spill_start = out.seek(0, os.SEEK_END)
+                    out.truncate(self._spill_start)  # the buffer replaces its earlier copy
+                    out.write("".join(json.dumps(r) + "\n" for r in records).encode())
                 where = str(self.spill)
             except OSError as e:
                 where = f"nowhere: {self.spill} could not be written either ({e})"
@@ -229,7 +240,23 @@ class StoreSink:
             self.store.path,
             where,
         )
-        self._rows, self._logs, self._checkpoints, self._progress = [], [], [], None
+        if not keep:
+            self._rows, self._logs, self._checkpoints, self._progress = [], [], [], None
+            self._spill_start = None  # the file keeps them now
+
+    def _unspill(self) -> None:
+        """The store took the buffer: drop its copy from the spill file. (A kill just before
+        this leaves rows the store has; `recover_spill` skips them.)"""
+        if self._spill_start is None or self.spill is None:
+            return
+        try:
+            if self._spill_start == 0:
+                self.spill.unlink(missing_ok=True)
+            else:
+                os.truncate(self.spill, self._spill_start)
+        except OSError as e:
+            log.warning("run %s: could not tidy %s (%s)", self.run_id, self.spill, e)
+        self._spill_start = None
 
 
 def _apply_checkpoints(store: RunStore, run_id: str, ops: list[tuple[Any, ...]]) -> None:
@@ -263,8 +290,14 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
         except (ValueError, TypeError):
             log.warning("%s, line %d: not a spilled row; skipped", spill, number)
     with store.transaction():
-        store.add_metrics(run_id, rows)
-        store.add_logs(run_id, logs)
+        known = store.metric_keys(run_id)
+        store.add_metrics(run_id, [r for r in rows if _metric_key(r) not in known])
+        known_logs = store.log_keys(run_id)
+        store.add_logs(run_id, [entry for entry in logs if tuple(entry) not in known_logs])
         _apply_checkpoints(store, run_id, ops)
     spill.unlink()
     return len(rows) + len(logs) + len(ops)
+
+
+def _metric_key(row: MetricRow) -> tuple[int, str, str | None, float]:
+    return int(row.step), row.name, row.task, float(row.wall_time)

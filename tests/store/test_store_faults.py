@@ -204,7 +204,7 @@ def test_a_sink_waits_briefly_keeps_everything_and_spills_what_close_cannot_writ
         sink.checkpoint(3, "/runs/x/step-3", {"eval_mean": 0.5})
         sink.metrics(_rows(2, start=4))
         sink.drop_checkpoint(3)
-        assert sink.pending == 3  # the rows before the checkpoint went to disk at once
+        assert sink.pending == 7  # on disk at the checkpoint, and still buffered
         sink.log("error", "last words")
         assert sink.close() is False  # no exception: the run must not die of it
     finally:
@@ -229,11 +229,18 @@ def test_rows_before_a_checkpoint_the_store_refused_are_kept_on_disk_until_it_ta
     try:
         sink.metrics(_rows(4))
         sink.checkpoint(4, "/runs/x/step-4", {})  # on disk now; a kill -9 may come next
-        assert len(spill.read_text().splitlines()) == 5 and sink.pending == 0
+        assert len(spill.read_text().splitlines()) == 5 and sink.pending == 5
         sink.metrics(_rows(2, start=5))
+        sink.checkpoint(6, "/runs/x/step-6", {})  # the file's copy is replaced, not added to
+        assert len(spill.read_text().splitlines()) == 8
+        kill_now = spill.read_text()
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
     assert sink.close() is True
-    assert [r["step"] for r in store.metrics_after(0)] == [5, 6, 1, 2, 3, 4]
-    assert [c["step"] for c in store.checkpoints(run_id)] == [4] and not spill.exists()
+    assert [r["step"] for r in store.metrics_after(0)] == [1, 2, 3, 4, 5, 6]  # in step order
+    assert [c["step"] for c in store.checkpoints(run_id)] == [4, 6] and not spill.exists()
+    # A kill between the store's commit and the file's tidy-up: a resume adds nothing twice.
+    spill.write_text(kill_now)
+    assert recover_spill(store, run_id, spill) == 8
+    assert [r["step"] for r in store.metrics_after(0)] == [1, 2, 3, 4, 5, 6]
