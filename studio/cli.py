@@ -83,6 +83,7 @@ def _parser() -> argparse.ArgumentParser:
         "run_id"
     )
     command("runs", "list the runs in the store (marks dead ones interrupted)", "store", "json")
+    _queue_parser(sub)
     cli_task.add_parser(sub, options)
     return parser
 
@@ -403,6 +404,88 @@ def cmd_runs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _queue_parser(sub: Any) -> None:
+    """`queue add | list | run | remove | move`: runs saved now, trained one after another."""
+    queue = sub.add_parser("queue", help="queue runs and train them one after another")
+    verbs = queue.add_subparsers(dest="verb", required=True)
+    add = verbs.add_parser("add", help="queue a run config (YAML) at the end of the queue")
+    add.add_argument("config", help="run config (YAML)")
+    add.add_argument("--name", help="the run's name (default: from its config)")
+    options(add, "data", "tasks", "store")
+    options(verbs.add_parser("list", help="the queued runs, next first"), "store", "json")
+    work = verbs.add_parser("run", help="train the queued runs one after another (Ctrl-C: stop)")
+    options(work, "data", "tasks", "store")
+    remove = verbs.add_parser("remove", help="take a queued run out of the queue")
+    remove.add_argument("run_id")
+    options(remove, "store")
+    move = verbs.add_parser("move", help="move a queued run to a place in the queue")
+    move.add_argument("run_id")
+    move.add_argument("position", type=int, help="its new place: 1 is next")
+    options(move, "store")
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from studio import queue
+    from studio.store import RunStore
+
+    store_path = _store(args)
+    if args.verb == "add":
+        config = load_config(args.config)
+        unknown = [t for t in config.tasks if t not in catalog(args).tasks]
+        if unknown:
+            raise StudioError(f"{args.config}: tasks: {unknown} are not in the task catalog")
+        data_dir = Path(args.data_dir) if args.data_dir else None
+        print(queue.enqueue(store_path, config, args.name, data_dir=data_dir))
+    elif args.verb == "list":
+        runs = queue.queued(store_path)
+        rows = [
+            {"position": i, "id": r["id"], "name": r["name"], "tasks": r["config"].get("tasks")}
+            for i, r in enumerate(runs, 1)
+        ]
+        if args.json:
+            print(json.dumps(rows, indent=1))
+        for r in [] if args.json else rows:
+            print(f"{r['position']:>3}  {r['id']:<22} {r['name']}  [{', '.join(r['tasks'])}]")
+    elif args.verb == "run":
+        return _run_queue(args, store_path)
+    else:
+        with RunStore(store_path) as store:
+            if args.verb == "remove":
+                store.remove_queued(args.run_id)
+            else:
+                store.move_queued(args.run_id, args.position - 1)
+    return 0
+
+
+def _run_queue(args: argparse.Namespace, store_path: Path) -> int:
+    """Train the queue with a bar per run; Ctrl-C stops the current run, the rest stay queued."""
+    from studio.queue import run_queue
+    from studio.store import RunStore
+
+    bar = TqdmSink(0)
+
+    def started(run_id: str) -> None:
+        with RunStore(store_path) as store:
+            run = store.get_run(run_id)
+        bar.bar.reset(total=int(run.get("max_steps") or 0))
+        bar.bar.set_description_str(f"{run_id} {run['name']}", refresh=True)
+
+    try:
+        with stopping() as stop:
+            outcomes = run_queue(
+                catalog(args).tasks, paths.data_dir(args.data_dir), store_path, stop, started,
+                extra_sink=bar,
+            )  # fmt: skip
+    finally:
+        bar.bar.close()
+    for o in outcomes:
+        print(f"{o.run_id} {o.status} at update {o.step}" + (f": {o.error}" if o.error else ""))
+    with RunStore(store_path) as store:
+        left = len(store.queued_runs())
+    log.info("%d run(s) trained; %d still queued", len(outcomes), left)
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
 COMMANDS = {
     "tasks": cmd_tasks,
     "train": cmd_train,
@@ -414,6 +497,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "results": cmd_results,
     "runs": cmd_runs,
+    "queue": cmd_queue,
     "task": lambda args: cli_task.VERBS[args.verb](args, catalog(args)),
 }
 

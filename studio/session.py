@@ -73,6 +73,40 @@ def execute(
         return _train(store, run_id, config, catalog, data_dir, stop, extra_sink)
 
 
+def execute_queued(
+    run_id: str,
+    catalog: dict[str, TaskSpec],
+    data_dir: Path | None,
+    store_path: Path,
+    stop: threading.Event,
+    extra_sink: Sink | None = None,
+    on_created: Callable[[str], None] | None = None,
+) -> Outcome | None:
+    """Train a queued run exactly as `execute` trains its stored config; None when the run is
+    not there to train (another worker claimed it, or it was removed or has ended).
+
+    The claim moves it from `queued` to `running` in one transaction, so of two queue
+    workers only one trains it. Its data folder: the one saved with it, else `data_dir`,
+    else STUDIO_DATA_DIR.
+    """
+    with RunStore(store_path) as store:
+        try:
+            run = store.claim(run_id, ("queued",))
+        except StudioError as exc:  # RunBusy, UnknownRun, or no longer queued
+            log.info("queued run %s not started: %s", run_id, exc)
+            return None
+        try:
+            config = config_from_dict(run["config"], f"queued run {run_id}")
+        except StudioError as exc:
+            _record_end(store, run_id, "failed", error=str(exc))
+            return Outcome(run_id, "failed", 0, str(exc))
+        folder = Path(run["data_dir"]) if run.get("data_dir") else data_dir or paths.data_dir()
+        store.update_run(run_id, data_dir=str(folder) if folder is not None else None)
+        if on_created is not None:
+            on_created(run_id)
+        return _train(store, run_id, config, catalog, folder, stop, extra_sink)
+
+
 def resume(
     run_id: str,
     catalog: dict[str, TaskSpec],

@@ -68,6 +68,17 @@ def _resume(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     return asdict(outcome)
 
 
+def _queue(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    """The queued runs, one after another (`only`: just these); `created` as each starts."""
+    from studio.queue import run_queue
+
+    data_dir, store = _where(spec)
+    created = lambda run_id: emit("created", run_id=run_id)  # noqa: E731
+    only = spec.get("only")
+    outcomes = run_queue(_catalog(spec), data_dir, store, stop, created, only)
+    return {"queue": [asdict(o) for o in outcomes], "stopped": stop.is_set()}
+
+
 def _transfer(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     from studio.core.experiments import transfer_config
     from studio.experiments import transfer
@@ -158,6 +169,7 @@ def _hub(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
 RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
     "train": _train,
     "resume": _resume,
+    "queue": _queue,
     "transfer": _transfer,
     "export": _export,
     "inspect": _inspect,

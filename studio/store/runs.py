@@ -328,6 +328,51 @@ class RunStore:
             self._update(run_id, {"status": "running", **status_stamps("running", now)})
         return {**run, "status": status}
 
+    # -- the run queue -----------------------------------------------------------------------
+    # A queued run is a `queued` pre-finetuning row with a queue_position (a row created
+    # `queued` without one is not in the queue). Claiming it (`claim(id, ("queued",))`) is what
+    # takes it out, so two queue workers can never start the same run.
+
+    def append_to_queue(self, run_id: str) -> None:
+        """Give a `queued` run the place after every other queued run."""
+        with self.transaction():
+            if self.get_run(run_id)["status"] != "queued":
+                raise StudioError(f"run {run_id} is not queued; only a queued run joins the queue")
+            (last,) = self._conn.execute(
+                "SELECT MAX(queue_position) FROM runs WHERE status = 'queued'"
+            ).fetchone()
+            self._update(run_id, {"queue_position": 0.0 if last is None else last + 1.0})
+
+    def queued_runs(self) -> list[dict[str, Any]]:
+        """The runs waiting in the queue, the next to run first; configs parsed."""
+        rows = self.db.query(
+            "SELECT * FROM runs WHERE status = 'queued' AND kind = 'pretrain'"
+            " AND queue_position IS NOT NULL ORDER BY queue_position, created, id"
+        )
+        return [_parse_run(r) for r in rows]
+
+    def move_queued(self, run_id: str, position: int) -> None:
+        """Move a queued run to `position` (0: next to run; past the end: last); the others
+        keep their order."""
+        with self.transaction():
+            order = [r["id"] for r in self.queued_runs()]
+            if run_id not in order:
+                raise StudioError(f"run {run_id} is not in the queue of {self.path}")
+            order.remove(run_id)
+            order.insert(max(0, min(int(position), len(order))), run_id)
+            self._conn.executemany(
+                "UPDATE runs SET queue_position = ? WHERE id = ?",
+                [(float(i), r) for i, r in enumerate(order)],
+            )
+
+    def remove_queued(self, run_id: str) -> None:
+        """Take a run out of the queue and delete its row; refused once a worker started it."""
+        with self.transaction():
+            status = self.get_run(run_id)["status"]
+            if status != "queued":
+                raise StudioError(f"run {run_id} is {status}, no longer queued; it stays")
+            self.delete_run(run_id)
+
     def run_states(self) -> dict[str, tuple[str, int]]:
         """Every run's (status, step): a cheap poll for views that list runs."""
         cursor = self._conn.execute("SELECT id, status, step FROM runs")

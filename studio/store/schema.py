@@ -11,7 +11,7 @@ from typing import Any
 
 from studio.store.db import sqlite_utils
 
-SCHEMA_VERSION = 4  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir
+SCHEMA_VERSION = 5  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
@@ -41,6 +41,7 @@ RUN_COLUMNS: dict[str, type] = {
     "stage": str,  # what a running run prepares ("tokenizing mnli: 41%"); empty once it trains
     "stage_progress": float,  # how far, 0..1 (null: not known)
     "data_dir": str,  # the local data folder the run trained on (resume uses it again)
+    "queue_position": float,  # a queued run's place in the run queue (lowest runs first)
 }
 
 # One fine-tuning result of a transfer experiment (v2).
