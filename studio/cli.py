@@ -1,5 +1,5 @@
 """The headless commands: `python -m studio tasks | train | demo | resume | export | finetune |
-transfer | sweep | results | runs`."""
+transfer | sweep | ablate | results | runs`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from studio import cli_task
+from studio import cli_export, cli_task
 from studio.core import paths, presets
 from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
@@ -79,12 +79,16 @@ def _parser() -> argparse.ArgumentParser:
         command(name, text, "data", "store", "json").add_argument(
             "config", help=f"{name} config (YAML)"
         )
-    command("results", "the table of a transfer or sweep run", "store", "json").add_argument(
-        "run_id"
-    )
+    command(
+        "ablate", "pre-finetune an ablation's variants, then compare them", "data", "store", "json"
+    ).add_argument("config", help="ablation file (YAML): base, vary, transfer")
+    command(
+        "results", "the table of a transfer, sweep or ablation run", "store", "json"
+    ).add_argument("run_id")
     command("runs", "list the runs in the store (marks dead ones interrupted)", "store", "json")
     _queue_parser(sub)
     cli_task.add_parser(sub, options)
+    cli_export.add_parsers(sub, options)
     return parser
 
 
@@ -359,13 +363,42 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return cmd_results(args)
 
 
+def cmd_ablate(args: argparse.Namespace) -> int:
+    from studio.ablation import run_ablation
+    from studio.core.ablation import load_ablation
+
+    config = load_ablation(args.config)
+    with stopping() as stop:
+        args.run_id = run_ablation(
+            config,
+            catalog(args).tasks,
+            paths.data_dir(args.data_dir),
+            _store(args),
+            stop,
+            lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
+        )
+    return cmd_results(args)
+
+
+def _ablation_results(store: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
+    from dataclasses import asdict
+
+    from studio.core.ablation import read_results, results_table
+
+    metrics = {name: spec.metric for name, spec in catalog(args).tasks.items()}
+    results = read_results(store, args.run_id, metrics)
+    return [asdict(r) for r in results], results_table(results)
+
+
 def cmd_results(args: argparse.Namespace) -> int:
     from studio.core.experiments import sweep_points, table
     from studio.store import RunStore
 
     with RunStore(_store(args)) as store:
         run = store.get_run(args.run_id)
-        if run["kind"] == "sweep":
+        if run["kind"] == "ablation":
+            rows, text = _ablation_results(store, args)
+        elif run["kind"] == "sweep":
             points = sweep_points(store.metrics_after(0, args.run_id))
             rows = [{"tasks": n, **v} for n, v in points.items()]
             text = "\n".join(
@@ -495,8 +528,10 @@ COMMANDS = {
     "finetune": cmd_finetune,
     "transfer": cmd_transfer,
     "sweep": cmd_sweep,
+    "ablate": cmd_ablate,
     "results": cmd_results,
     "runs": cmd_runs,
+    **cli_export.COMMANDS,
     "queue": cmd_queue,
     "task": lambda args: cli_task.VERBS[args.verb](args, catalog(args)),
 }

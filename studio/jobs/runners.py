@@ -95,6 +95,24 @@ def _transfer(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     )
 
 
+def _ablation(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
+    """An ablation's variants through the queue, then its transfers; `created` names the
+    ablation run, progress the variant or transfer at work."""
+    from studio.ablation import run_ablation
+    from studio.core.ablation import ablation_config
+
+    data_dir, store = _where(spec)
+    return run_ablation(
+        ablation_config(spec["config"], spec.get("where") or "the ablation"),
+        _catalog(spec),
+        data_dir,
+        store,
+        stop,
+        lambda fraction, message: emit("progress", fraction=fraction, message=message),
+        lambda run_id: emit("created", run_id=run_id),
+    )
+
+
 def _export(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
     from studio.session import export_run
 
@@ -171,6 +189,7 @@ RUNNERS: dict[str, Callable[[dict[str, Any], threading.Event, Emit], Any]] = {
     "resume": _resume,
     "queue": _queue,
     "transfer": _transfer,
+    "ablation": _ablation,
     "export": _export,
     "inspect": _inspect,
     "stage": _stage,

@@ -13,7 +13,7 @@ from studio.store.db import sqlite_utils
 
 SCHEMA_VERSION = 5  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position
 
-KINDS = ("pretrain", "finetune", "transfer", "sweep")
+KINDS = ("pretrain", "finetune", "transfer", "sweep", "ablation")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
 # A run in one of these can be continued from its latest checkpoint.
 RESUMABLE = ("stopped", "interrupted", "failed")

@@ -63,6 +63,7 @@ KINDS = (
     ("Transfer experiments", "transfer"),
     ("Fine-tuning", "finetune"),
     ("Sweeps", "sweep"),
+    ("Ablations", "ablation"),
 )
 
 
