@@ -1,0 +1,342 @@
+"""What a run's report shows, read from the store: one builder per run kind (BUILDERS), and
+`write_report`, which renders it (core.report) to one HTML file."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import platform
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.core.errors import StudioError
+from studio.core.experiments import (
+    MODELS,
+    examples_by_size,
+    size_key,
+    summarize,
+    sweep_curves,
+    sweep_points,
+    transfer_curves,
+)
+from studio.core.mix import task_mix
+from studio.core.report import Report, Table, render
+from studio.core.svg_chart import Chart, Line
+from studio.store.runs import RunStore
+
+log = logging.getLogger(__name__)
+
+Series = dict[tuple[str | None, str], list[tuple[int, float | None, float]]]
+Builder = Callable[[RunStore, dict[str, Any]], Report]
+LIBRARIES = ("torch", "transformers", "datasets", "accelerate", "muppet-studio")
+_DEVICE_LINE = re.compile(r"^training on (?P<device>.+?)(?: in \d+ processes)?, \d+ updates")
+MODEL_LABELS = {"base": "base model", "pretuned": "pre-finetuned"}
+
+
+def _fmt(value: float | None, digits: int = 4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _stamp(seconds: float | None) -> str:
+    return "" if not seconds else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(seconds))
+
+
+def series_of(store: RunStore, run_id: str) -> Series:
+    """(task, name) -> [(step, value, wall_time)] of every metric of a run, in step order."""
+    out: Series = {}
+    for row in store.metrics_after(0, run_id):
+        out.setdefault((row["task"], row["name"]), []).append(
+            (int(row["step"]), row["value"], float(row["wall_time"] or 0.0))
+        )
+    for points in out.values():
+        points.sort(key=lambda p: p[0])
+    return out
+
+
+def _line(label: str, points: list[tuple[int, float | None, float]], dashed: bool = False) -> Line:
+    return Line(label, tuple(float(p[0]) for p in points), tuple(p[1] for p in points), dashed)
+
+
+def _values(points: list[tuple[int, float | None, float]]) -> list[float]:
+    return [p[1] for p in points if p[1] is not None]
+
+
+def _facts(store: RunStore, run: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    started, finished = run.get("started"), run.get("finished")
+    took = f"{(finished - started) / 60:.1f} min" if started and finished else ""
+    facts = [
+        ("Name", str(run["name"])),
+        ("Id", str(run["id"])),
+        ("Kind", str(run["kind"])),
+        ("Status", str(run["status"])),
+        ("Base model", str(run.get("base_model") or "")),
+        ("Steps", f"{run.get('step') or 0} / {run.get('max_steps') or '?'}"),
+        ("Created", _stamp(run.get("created"))),
+        ("Started", _stamp(started)),
+        ("Finished", _stamp(finished)),
+        ("Wall time", took),
+        ("Source run", str(run.get("source_run") or "")),
+        ("Error", str(run.get("error") or "")),
+        ("Store", str(store.path)),
+        ("Report written", _stamp(time.time())),
+    ]
+    return tuple((k, v) for k, v in facts if v)
+
+
+def environment(store: RunStore, run: dict[str, Any]) -> Table:
+    """The device the run recorded, and the library versions of this machine now (the store
+    records none), labelled as such."""
+    messages = [row["message"] for row in store.logs(run["id"])]
+    used = [m["device"] for msg in messages if (m := _DEVICE_LINE.match(msg))]
+    rows = [
+        ("device setting (recorded)", str(run.get("device") or "—")),
+        ("device used (recorded in the run's log)", used[-1] if used else "—"),
+        ("host (recorded)", str(run.get("host") or "—")),
+        ("Python (at report time)", platform.python_version()),
+    ]
+    for name in LIBRARIES:
+        try:
+            version = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            version = "not installed"
+        rows.append((f"{name} (at report time)", version))
+    note = (
+        "The run store does not record library versions: those above are this machine's when"
+        " the report was written, not necessarily the run's."
+    )
+    return Table("Environment", ("what", "value"), tuple(rows), note)
+
+
+def _base(store: RunStore, run: dict[str, Any], **parts: Any) -> Report:
+    config = run["config"] if isinstance(run["config"], dict) else {}
+    return Report(
+        title=str(run["name"] or run["id"]),
+        kind=str(run["kind"]),
+        facts=_facts(store, run),
+        config=config,
+        environment=environment(store, run),
+        **parts,
+    )
+
+
+def _mix_table(store: RunStore, run: dict[str, Any], series: Series) -> Table:
+    messages = [row["message"] for row in store.logs(run["id"])]
+    last = {
+        (t, n): v[-1][1] for (t, n), v in series.items() if t is not None and v[-1][1] is not None
+    }
+    rows = task_mix(run["config"], messages, last)
+    cells = tuple(
+        (
+            r.task,
+            "—" if r.examples is None else f"{r.examples:,}",
+            _fmt(r.share, 3),
+            _fmt(r.observed, 3),
+            _fmt(r.scale),
+        )
+        for r in rows
+    )
+    config = run["config"]
+    note = (
+        f"sampling {config.get('sampling')}"
+        + (f" (T = {config.get('temperature')})" if config.get("sampling") == "temperature" else "")
+        + f", cap {config.get('examples_cap') or 'none'}, loss scaling"
+        f" {config.get('loss_scaling')}, mixing {config.get('mixing')}. Share: the sampling"
+        " probability from the config and the task sizes; drawn: the share of examples the run"
+        " really drew."
+    )
+    columns = ("task", "examples", "share", "drawn", "loss scale")
+    return Table("Tasks, shares and loss scales", columns, cells, note)
+
+
+def _eval_table(series: Series) -> Table:
+    """Each task's evaluation metrics: the last value and the best (highest, lowest for loss)."""
+    rows = []
+    for (task, name), points in sorted(series.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
+        values = _values(points)
+        if not name.startswith("eval_") or not values:
+            continue
+        best = min(values) if name.endswith("loss") else max(values)
+        rows.append((task or "(mean)", name.removeprefix("eval_"), _fmt(values[-1]), _fmt(best)))
+    return Table("Validation", ("task", "metric", "final", "best"), tuple(rows))
+
+
+def _training_charts(series: Series) -> tuple[Chart, ...]:
+    tasks = sorted({t for t, n in series if t is not None and n == "loss"})
+    evals = sorted(
+        (t, n) for t, n in series if t is not None and n.startswith("eval_") and n != "eval_loss"
+    )
+    charts = [
+        Chart("Total loss", (_line("total loss", series.get((None, "total_loss"), [])),)),
+        Chart("Per-task loss", tuple(_line(t, series[(t, "loss")]) for t in tasks)),
+        Chart(
+            "Validation",
+            (
+                _line("mean", series.get((None, "eval_mean"), []), dashed=True),
+                *(_line(f"{t} {n.removeprefix('eval_')}", series[(t, n)]) for t, n in evals),
+            ),
+        ),
+    ]
+    return tuple(c for c in charts if any(line.x for line in c.lines))
+
+
+def pretrain_report(store: RunStore, run: dict[str, Any]) -> Report:
+    series = series_of(store, run["id"])
+    checkpoints = tuple(
+        (str(c["step"]), ", ".join(f"{k} {v:.4f}" for k, v in c["metrics"].items()), c["path"])
+        for c in store.checkpoints(run["id"])
+    )
+    tables = [_eval_table(series)]
+    if checkpoints:
+        tables.append(Table("Checkpoints", ("step", "metrics", "path"), checkpoints))
+    mix = _mix_table(store, run, series) if run["config"].get("tasks") else None
+    return _base(store, run, mix=mix, charts=_training_charts(series), tables=tuple(tables))
+
+
+def finetune_report(store: RunStore, run: dict[str, Any]) -> Report:
+    series = series_of(store, run["id"])
+    return _base(store, run, charts=_training_charts(series), tables=(_eval_table(series),))
+
+
+def transfer_report(store: RunStore, run: dict[str, Any]) -> Report:
+    results = store.results(run["id"])
+    cells, ks = summarize(results), examples_by_size(results)
+    by_key = {(c.target, c.size, c.model): c for c in cells}
+    keys = sorted({(c.target, c.size) for c in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
+    rows = []
+    for target, size in keys:
+        base, tuned = by_key.get((target, size, "base")), by_key.get((target, size, "pretuned"))
+        cell = base or tuned
+        assert cell is not None  # every key came from a cell
+        k = ks.get((target, size))
+        rows.append(
+            (
+                target,
+                f"{k:,}" if k else size,
+                cell.metric,
+                "—" if base is None else f"{base.mean:.4f} ± {base.std:.4f} (n={base.n})",
+                "—" if tuned is None else f"{tuned.mean:.4f} ± {tuned.std:.4f} (n={tuned.n})",
+                f"{tuned.mean - base.mean:+.4f}" if base and tuned else "",
+                "yes" if cell.leaked else "",
+            )
+        )
+    columns = ("target", "k", "metric", "base", "pre-finetuned", "gain", "leaked")
+    summary = Table("Transfer: mean ± std over seeds", columns, tuple(rows))
+    raw_columns = ("target", "k", "size", "seed", "model", "metric", "value", "run")
+    raw = tuple(
+        tuple(str(r[c]) if c != "value" else _fmt(r[c]) for c in raw_columns[:-1]) + (r["run_id"],)
+        for r in results
+    )
+    curves = transfer_curves(cells, ks)
+    charts = tuple(
+        Chart(
+            target,
+            tuple(
+                Line(MODEL_LABELS[m], curves[(target, m)].x, curves[(target, m)].y, markers=True)
+                for m in MODELS
+                if (target, m) in curves
+            ),
+            x_label="training examples",
+            y_label=next(c.metric for c in cells if c.target == target),
+            log_x=True,
+        )
+        for target in sorted({c.target for c in cells})
+    )
+    all_results = Table("Every fine-tuning result", raw_columns, raw)
+    return _base(store, run, charts=charts, tables=(summary, all_results))
+
+
+def sweep_report(store: RunStore, run: dict[str, Any]) -> Report:
+    points = sweep_points(store.metrics_after(0, run["id"]))
+    rows = tuple(
+        (
+            str(n),
+            _fmt(p.get("base_mean")),
+            _fmt(p.get("pretuned_mean")),
+            "" if p.get("gain") is None else f"{p['gain']:+.4f}",
+        )
+        for n, p in points.items()
+    )
+    columns = ("tasks in mix", "base mean", "pre-finetuned mean", "gain")
+    lines = tuple(
+        Line(MODEL_LABELS[m], c.x, c.y, dashed=m == "base", markers=True)
+        for m, c in sweep_curves(points).items()
+    )
+    chart = Chart("Mean target metric vs. tasks in the mix", lines, "tasks in the mix", "metric")
+    children = _children_table(store, run)
+    tables = (Table("Sweep", columns, rows), *((children,) if children.rows else ()))
+    return _base(store, run, charts=(chart,) if lines else (), tables=tables)
+
+
+def _children_table(store: RunStore, run: dict[str, Any]) -> Table:
+    """The runs this one started (an ablation's variants, a sweep's subsets)."""
+    children = [r for r in store.list_runs() if r.get("source_run") == run["id"]]
+    rows = []
+    for child in reversed(children):  # oldest first: the order they were started
+        mean = _values([(0, v, 0.0) for _, v, _ in store.metric_series(child["id"], "eval_mean")])
+        started, finished = child.get("started"), child.get("finished")
+        took = f"{(finished - started) / 60:.1f} min" if started and finished else ""
+        rows.append(
+            (
+                str(child["name"]),
+                str(child["kind"]),
+                str(child["status"]),
+                _fmt(mean[-1] if mean else None),
+                _fmt(max(mean) if mean else None),
+                took,
+                str(child["id"]),
+            )
+        )
+    columns = ("run", "kind", "status", "final val. mean", "best val. mean", "wall time", "id")
+    return Table("Runs started by this one", columns, tuple(rows))
+
+
+def ablation_report(store: RunStore, run: dict[str, Any]) -> Report:
+    """The variants side by side: their table and their curves overlaid."""
+    children = [r for r in store.list_runs() if r.get("source_run") == run["id"]]
+    charts = []
+    for title, name in (("Total loss", "total_loss"), ("Validation mean", "eval_mean")):
+        lines = tuple(
+            _line(str(c["name"]), [(s, v, w) for s, v, w in store.metric_series(c["id"], name)])
+            for c in reversed(children)
+        )
+        if any(line.x for line in lines):
+            charts.append(Chart(f"{title} of every variant", lines))
+    return _base(store, run, charts=tuple(charts), tables=(_children_table(store, run),))
+
+
+# The report of each run kind; a new kind is one entry here.
+BUILDERS: dict[str, Builder] = {
+    "pretrain": pretrain_report,
+    "finetune": finetune_report,
+    "transfer": transfer_report,
+    "sweep": sweep_report,
+    "ablation": ablation_report,
+}
+
+
+def build_report(store: RunStore, run_id: str) -> Report:
+    """The report of one run; UnknownRun for an id the store does not have."""
+    run = store.get_run(run_id)
+    builder = BUILDERS.get(run["kind"])
+    if builder is None:
+        raise StudioError(f"run {run_id} is of kind {run['kind']!r}, which has no report")
+    return builder(store, run)
+
+
+def write_report(store_path: Path, run_id: str, out: Path) -> Path:
+    """Write the HTML report of a run to `out`; returns the file written."""
+    out = Path(out)
+    if out.is_dir():
+        raise StudioError(f"{out} is a folder; give the file to write, e.g. {out / 'report.html'}")
+    with RunStore(store_path) as store:
+        text = render(build_report(store, run_id))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise StudioError(f"{out}: cannot write: {exc}") from exc
+    log.info("wrote the report of %s to %s", run_id, out)
+    return out

@@ -1,0 +1,63 @@
+"""The report's pure parts: SVG line charts, the task mix from what a run recorded, escaping."""
+
+from __future__ import annotations
+
+import math
+import xml.etree.ElementTree as ET
+
+from studio.core.mix import task_mix
+from studio.core.report import Report, Table, render
+from studio.core.svg_chart import MAX_POINTS, Chart, Line, nice_ticks, render_chart
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def test_nice_ticks_are_round_and_cover_the_range() -> None:
+    assert nice_ticks(0.0, 1.0) == [0.0, 0.2, 0.4, 0.6000000000000001, 0.8, 1.0]
+    assert nice_ticks(3, 97) == [20, 40, 60, 80]
+    assert nice_ticks(5, 5) == [5]
+
+
+def test_a_missing_value_breaks_the_line_and_log_axes_skip_non_positive() -> None:
+    line = Line("a", (1, 2, 3, 4, 5), (1.0, None, 2.0, math.nan, 0.0))
+    root = ET.fromstring(render_chart(Chart("t", (line,))))
+    polylines = root.findall(f"{SVG}polyline")
+    assert [len(p.get("points", "").split()) for p in polylines] == [1, 1, 1]
+    log = ET.fromstring(render_chart(Chart("t", (line,), log_y=True)))
+    assert len(log.findall(f"{SVG}polyline")) == 2  # 0 has no logarithm
+
+
+def test_long_lines_are_thinned_and_empty_charts_say_so() -> None:
+    n = 10 * MAX_POINTS
+    line = Line("long", tuple(range(n)), tuple(float(i) for i in range(n)))
+    root = ET.fromstring(render_chart(Chart("t", (line,))))
+    assert len(root.find(f"{SVG}polyline").get("points", "").split()) == MAX_POINTS
+    empty = ET.fromstring(render_chart(Chart("nothing <b>", (Line("a", (), ()),))))
+    assert "no values recorded" in "".join(empty.itertext())
+    assert empty.find(f"{SVG}title").text == "nothing <b>"
+
+
+def test_mix_without_logs_uses_what_the_config_decides() -> None:
+    config = {"tasks": ["a", "b"], "loss_scaling": "manual", "manual_weights": {"a": 2.0}}
+    rows = task_mix(config, [], {("b", "share"): 0.3})
+    assert [(r.task, r.examples, r.share, r.observed, r.scale) for r in rows] == [
+        ("a", None, None, None, 2.0),
+        ("b", None, None, 0.3, None),
+    ]
+    logged = ["task a: 10 examples, share 0.100, loss scale 1.0000"]
+    config = {"tasks": ["a", "b"], "loss_scaling": "none", "sampling": "uniform"}
+    rows = task_mix(config, [*logged, "task b: 90 examples, share 0.900, loss scale 1.0000"], {})
+    assert [(r.examples, r.share, r.scale) for r in rows] == [(10, 0.5, 1.0), (90, 0.5, 1.0)]
+
+
+def test_render_escapes_every_text() -> None:
+    evil = "<img src=x onerror=alert(1)>"
+    report = Report(
+        title=evil,
+        kind="pretrain",
+        facts=(("Name", evil),),
+        config={"tasks": [evil]},
+        tables=(Table(evil, (evil,), ((evil,),), note=evil),),
+    )
+    text = render(report)
+    assert "<img" not in text and text.count("&lt;img") >= 6

@@ -1,0 +1,156 @@
+"""The HTML report of a stored run of each kind, end to end through `python -m studio report`:
+rows are written straight into a store (no training)."""
+
+from __future__ import annotations
+
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from studio.cli import main
+from studio.core.errors import StudioError
+from studio.core.sink import MetricRow
+from studio.store import RunStore
+from studio.store.report_data import BUILDERS, build_report, write_report
+
+EVIL = "<script>alert(1)</script>"
+
+
+class _Page(HTMLParser):
+    """The tags of a page, its text, and the text of each table's cells."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+        self.cells: list[str] = []
+        self._cell = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.tags.append(tag)
+        self._cell = tag in ("td", "th")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._cell = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._cell:
+            self.cells.append(data)
+
+
+def _parse(text: str) -> _Page:
+    page = _Page()
+    page.feed(text)
+    page.close()
+    return page
+
+
+def _pretrain(store: RunStore) -> str:
+    config = {
+        "tasks": ["rte", EVIL],
+        "sampling": "proportional",
+        "loss_scaling": "log_n",
+        "mixing": "heterogeneous",
+        "max_steps": 4,
+    }
+    run_id = store.create_run(f"mix {EVIL}", "pretrain", config, "minilm", "auto", 4)
+    store.set_status(run_id, "running")
+    for task, n, scale in (("rte", 300, 0.7213), (EVIL, 100, 0.9102)):
+        store.add_log(run_id, "info", f"task {task}: {n} examples, share 0.500, loss scale {scale}")
+    store.add_log(run_id, "info", "training on cpu (no precision), 4 updates of 2 sub-batches")
+    rows = []
+    for step in range(1, 5):
+        rows += [MetricRow(step, "total_loss", 2.0 / step)]
+        for task in ("rte", EVIL):
+            rows += [MetricRow(step, "loss", 1.0 / step, task), MetricRow(step, "share", 0.6, task)]
+            rows += [MetricRow(step, "loss_scale", 0.7213 if task == "rte" else 0.9102, task)]
+    rows += [MetricRow(2, "eval_mean", 0.55), MetricRow(4, "eval_mean", 0.61)]
+    rows += [MetricRow(4, "eval_accuracy", 0.62, "rte"), MetricRow(4, "eval_f1", 0.4, EVIL)]
+    store.add_metrics(run_id, rows)
+    store.set_status(run_id, "finished")
+    return run_id
+
+
+def test_pretrain_report_has_config_mix_curves_tables_and_escapes(
+    store: RunStore, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    run_id = _pretrain(store)
+    out = tmp_path / "reports" / "run.html"
+    assert main(["report", run_id, str(out), "--store", str(store.path)]) == 0
+    assert capsys.readouterr().out.strip() == str(out)
+    text = out.read_text(encoding="utf-8")
+    page = _parse(text)
+    assert "script" not in page.tags and EVIL not in text  # escaped everywhere
+    assert "&lt;script&gt;" in text
+    assert EVIL in "".join(page.text)  # and shown as text
+    # One <svg> per curve: total loss, per-task loss, validation.
+    assert page.tags.count("svg") == 3
+    assert page.tags.count("polyline") >= 1 + 2 + 3
+    # The config, as YAML.
+    assert "loss_scaling: log_n" in "".join(page.text)
+    # The mix: shares recomputed from the config and the logged sizes (proportional 300:100),
+    # the logged loss scales and the drawn shares.
+    cells = page.cells
+    rte = cells.index("rte")
+    assert cells[rte : rte + 5] == ["rte", "300", "0.750", "0.600", "0.7213"]
+    assert "0.250" in cells[cells.index(EVIL) : cells.index(EVIL) + 5]
+    # The validation table and the environment.
+    assert "accuracy" in cells and "0.6200" in cells
+    assert "cpu (no precision)" in cells
+    assert any("(at report time)" in c for c in cells)
+    assert "<script" not in text.lower()
+
+
+def test_transfer_and_sweep_reports_hold_their_tables(store: RunStore, tmp_path: Path) -> None:
+    transfer = store.create_run("tr", "transfer", {"source": "x", "targets": ["boolq"]}, "minilm")
+    for model, values in (("base", (0.5, 0.6)), ("pretuned", (0.7, 0.8))):
+        for seed, value in enumerate(values):
+            for k in (32, 100):
+                store.add_result(
+                    {"transfer_id": transfer, "target": "boolq", "k": k, "size": str(k),
+                     "seed": seed, "model": model, "metric": "accuracy",
+                     "value": value + k / 1000, "run_id": f"ft-{model}-{seed}-{k}", "leaked": 0}
+                )  # fmt: skip
+    path = write_report(store.path, transfer, tmp_path / "transfer.html")
+    page = _parse(path.read_text(encoding="utf-8"))
+    assert page.tags.count("svg") == 1  # one panel per target
+    assert "0.5820 ± 0.0707 (n=2)" in page.cells  # base at k=32: mean of .532 and .632
+    assert "+0.2000" in page.cells  # the gain
+    assert "ft-pretuned-1-100" in page.cells  # every result, too
+
+    sweep = store.create_run("sw", "sweep", {"pool": ["a", "b"], "counts": [1, 2]}, "minilm")
+    rows = []
+    for n, (base, tuned) in ((1, (0.5, 0.55)), (2, (0.5, 0.6))):
+        rows += [MetricRow(n, "base_mean", base), MetricRow(n, "pretuned_mean", tuned)]
+        rows += [MetricRow(n, "gain", tuned - base)]
+    store.add_metrics(sweep, rows)
+    child = store.create_run("subset 1", "pretrain", {"tasks": ["a"]}, "minilm", source_run=sweep)
+    store.add_metrics(child, [MetricRow(5, "eval_mean", 0.4)])
+    page = _parse(write_report(store.path, sweep, tmp_path / "s.html").read_text(encoding="utf-8"))
+    assert page.tags.count("svg") == 1
+    assert page.cells[page.cells.index("2") : page.cells.index("2") + 4] == [
+        "2",
+        "0.5000",
+        "0.6000",
+        "+0.1000",
+    ]
+    assert "subset 1" in page.cells and child in page.cells
+
+
+def test_every_kind_has_a_builder_and_unknown_runs_are_named(
+    store: RunStore, tmp_path: Path
+) -> None:
+    from studio.store.schema import KINDS
+
+    assert set(KINDS) <= set(BUILDERS)
+    finetune = store.create_run("ft", "finetune", {"task": "rte"}, "minilm")
+    store.add_metrics(
+        finetune, [MetricRow(1, "loss", 0.7, "rte"), MetricRow(2, "loss", 0.5, "rte")]
+    )
+    report = build_report(store, finetune)
+    assert [c.title for c in report.charts] == ["Per-task loss"]
+    with pytest.raises(StudioError, match="no run with id 'nope'"):
+        write_report(store.path, "nope", tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()
