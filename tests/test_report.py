@@ -154,3 +154,23 @@ def test_every_kind_has_a_builder_and_unknown_runs_are_named(
     with pytest.raises(StudioError, match="no run with id 'nope'"):
         write_report(store.path, "nope", tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_ablation_report_shows_the_variants_side_by_side(store: RunStore, tmp_path: Path) -> None:
+    ablation = store.create_run("mixing", "ablation", {"vary": {"mixing": ["a", "b"]}}, "minilm")
+    entries = []
+    for name, final in (("base", 0.6), ("mixing=homogeneous", 0.5)):
+        run_id = store.create_run(
+            name, "pretrain", {"tasks": ["rte"]}, "minilm", source_run=ablation
+        )
+        rows = [MetricRow(s, "total_loss", 1 / s) for s in (1, 2, 3)]
+        rows += [MetricRow(3, "eval_mean", final), MetricRow(3, "eval_accuracy", final, "rte")]
+        store.add_metrics(run_id, rows)
+        entries.append({"name": name, "changes": {}, "run_id": run_id, "transfer_id": None})
+    store.update_run(ablation, config={"variants": entries})
+    page = _parse(write_report(store.path, ablation, tmp_path / "a.html").read_text("utf-8"))
+    assert page.tags.count("svg") == 2  # total loss and validation mean, variants overlaid
+    assert page.tags.count("polyline") >= 3  # two loss lines and a one-point validation each
+    assert "rte (accuracy)" in page.cells  # the catalog's primary metric is a column
+    row = page.cells.index("mixing=homogeneous")
+    assert page.cells[row + 2 : row + 5] == ["0.5000", "0.5000", "-0.1000"]

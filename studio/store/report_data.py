@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from studio.core.ablation import read_results, table_rows, variant_entries
 from studio.core.errors import StudioError
 from studio.core.experiments import (
     MODELS,
@@ -25,6 +26,7 @@ from studio.core.experiments import (
 from studio.core.mix import task_mix
 from studio.core.report import Report, Table, render
 from studio.core.svg_chart import Chart, Line
+from studio.core.tasks import studio_catalog
 from studio.store.runs import RunStore
 
 log = logging.getLogger(__name__)
@@ -293,18 +295,35 @@ def _children_table(store: RunStore, run: dict[str, Any]) -> Table:
     return Table("Runs started by this one", columns, tuple(rows))
 
 
+def _primary_metrics(store: RunStore, run_ids: list[str]) -> dict[str, str]:
+    """Each task's primary metric: the catalog's, else the first one a run evaluated."""
+    known = {name: spec.metric for name, spec in studio_catalog().tasks.items()}
+    found: dict[str, str] = {}
+    for run_id in run_ids:
+        for row in store.metrics_after(0, run_id):
+            name, task = row["name"], row["task"]
+            if task and name.startswith("eval_") and name != "eval_loss":
+                found.setdefault(task, name.removeprefix("eval_"))
+    return found | {t: m for t, m in known.items() if t in found}
+
+
 def ablation_report(store: RunStore, run: dict[str, Any]) -> Report:
-    """The variants side by side: their table and their curves overlaid."""
-    children = [r for r in store.list_runs() if r.get("source_run") == run["id"]]
+    """The variants side by side: core.ablation's table and their curves overlaid."""
+    entries = [e for e in variant_entries(run) if e.get("run_id")]
+    ids = [str(e["run_id"]) for e in entries]
+    rows = read_results(store, run["id"], _primary_metrics(store, ids))
+    header, body = table_rows(rows)
+    note = "Δ vs base: the final validation mean minus the base variant's."
+    table = Table("Variants", tuple(header), tuple(tuple(r) for r in body), note)
     charts = []
     for title, name in (("Total loss", "total_loss"), ("Validation mean", "eval_mean")):
         lines = tuple(
-            _line(str(c["name"]), [(s, v, w) for s, v, w in store.metric_series(c["id"], name)])
-            for c in reversed(children)
+            _line(str(e["name"]), [(s, v, w) for s, v, w in store.metric_series(i, name)])
+            for e, i in zip(entries, ids, strict=True)
         )
         if any(line.x for line in lines):
             charts.append(Chart(f"{title} of every variant", lines))
-    return _base(store, run, charts=tuple(charts), tables=(_children_table(store, run),))
+    return _base(store, run, charts=tuple(charts), tables=(table,))
 
 
 # The report of each run kind; a new kind is one entry here.
