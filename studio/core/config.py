@@ -19,6 +19,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "device": ("auto", "cuda", "mps", "cpu"),
     "mixed_precision": ("auto", "no", "bf16", "fp16"),
     "r3f_noise": ("uniform", "normal"),
+    # accelerate's trackers that also get the run's metrics (the store always does)
+    "report_to": ("none", "tensorboard"),
 }
 
 
@@ -61,6 +63,7 @@ class RunConfig:
     r3f_lambda: float = 0.0
     r3f_eps: float = 1e-5
     r3f_noise: str = "uniform"
+    report_to: str = "none"
 
     def __post_init__(self) -> None:
         _validate(self)

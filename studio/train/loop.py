@@ -34,7 +34,8 @@ from studio.train.checkpoint import (
 )
 from studio.train.data import TaskData, release_pages
 from studio.train.evaluate import evaluate_task
-from studio.train.loop_state import Increments, LoopState, RunningSums
+from studio.train.loop_state import Increments, LoopState, RunningSums, train_rows
+from studio.train.memory import out_of_memory
 from studio.train.model import MultiTaskModel
 from studio.train.setup import (
     Workspace,
@@ -47,6 +48,7 @@ from studio.train.setup import (
 )
 from studio.train.steps import Training, clipped_update, prepare_training
 from studio.train.tokenized import PreparationStopped
+from studio.train.trackers import start_tracking, tracker_settings
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +79,29 @@ def train(
     checkpoint: there is nothing to save). Checkpoints go to `run_dir/checkpoints` (none
     without a run_dir); `resume` is a checkpoint folder to continue from. A task whose
     training data differs from the checkpoint's raises DataChanged unless `allow_data_change`.
+    The metrics also go to the tracker `config.report_to` (under `run_dir/tensorboard`). A GPU
+    out of memory raises OutOfMemory, which names the settings to lower.
     """
+    with contextlib.ExitStack() as cleanup:  # the trackers end however the run does
+        try:
+            return _pretrain(config, sink, stop, ws, run_dir, resume, allow_data_change, cleanup)
+        except torch.cuda.OutOfMemoryError as exc:
+            raise out_of_memory(config, exc) from exc
+
+
+def _pretrain(
+    config: RunConfig,
+    sink: Sink,
+    stop: threading.Event,
+    ws: Workspace,
+    run_dir: Path | None,
+    resume: Path | None,
+    allow_data_change: bool,
+    cleanup: contextlib.ExitStack,
+) -> TrainResult:
     # -- data and model ------------------------------------------------------------------
     quiet_libraries()
+    trackers = tracker_settings(config, run_dir)  # a tracker not installed: before any work
     stages = Stages(sink)
     # Several processes stop together at an update (see Increments.reduce), not while preparing.
     preparing_stop = stop if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
@@ -124,8 +146,10 @@ def train(
         )
 
     # -- device, optimizer, schedule -----------------------------------------------------
-    training = prepare_training(multitask, config, config.mixed_precision, config.max_steps)
+    steps = config.max_steps
+    training = prepare_training(multitask, config, config.mixed_precision, steps, *trackers)
     accelerator, model = training.accelerator, training.model
+    sink = start_tracking(accelerator, config, run_dir, sink, cleanup)
     device = accelerator.device
     pad_id = tokenizer.pad_token_id or 0
     multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
@@ -270,7 +294,7 @@ def _log_sums(
     """The training rows of the updates since the last log point (reads the device)."""
     _check_finite(state.sums, state.step)
     lr = schedule.get_last_lr()[0]
-    sink.metrics(_train_rows(state.step, state.sums, state.seen, scales, float(grad_norm), lr))
+    sink.metrics(train_rows(state.step, state.sums, state.seen, scales, float(grad_norm), lr))
 
 
 def _shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
@@ -295,42 +319,6 @@ def _check_finite(sums: RunningSums, step: int) -> None:
                 f"the loss of task '{task}' became {total} by update {step}; "
                 "lower the learning rate or check the task's data"
             )
-
-
-def _train_rows(
-    step: int,
-    sums: RunningSums,
-    seen: dict[str, int],
-    scales: dict[str, float],
-    grad_norm: float,
-    lr: float,
-) -> list[MetricRow]:
-    now = time.time()
-    elapsed = max(time.perf_counter() - sums.start, 1e-9)
-    total_seen = sum(seen.values())
-    rows = [
-        MetricRow(step, "total_loss", float(sums.objective) / max(sums.updates, 1), None, now),
-        MetricRow(step, "lr", lr, None, now),
-        MetricRow(step, "grad_norm", grad_norm, None, now),
-        MetricRow(step, "examples_per_s", sums.examples / elapsed, None, now),
-        MetricRow(step, "tokens_per_s", sums.real_tokens / elapsed, None, now),
-        MetricRow(
-            step,
-            "padding_efficiency",
-            sums.real_tokens / max(sums.computed_tokens, 1),
-            None,
-            now,
-        ),
-    ]
-    for task, count in sums.task_examples.items():
-        loss = float(sums.task_loss[task]) / count
-        rows += [
-            MetricRow(step, "loss", loss, task, now),
-            MetricRow(step, "scaled_loss", loss * scales[task], task, now),
-            MetricRow(step, "loss_scale", scales[task], task, now),
-        ]
-    rows += [MetricRow(step, "share", n / total_seen, t, now) for t, n in seen.items()]
-    return rows
 
 
 def _evaluate(

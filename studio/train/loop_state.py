@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from studio.core.sampling import TaskScheduler
+from studio.core.sink import MetricRow
 from studio.train.batching import TaskStream
 
 
@@ -135,3 +136,40 @@ class LoopState:
         self.sums = RunningSums.from_state_dict(state["window"])
         self.evaluated_at = state["evaluated_at"]
         self.eval_metrics = state["eval_metrics"]
+
+
+def train_rows(
+    step: int,
+    sums: RunningSums,
+    seen: dict[str, int],
+    scales: dict[str, float],
+    grad_norm: float,
+    lr: float,
+) -> list[MetricRow]:
+    """The training rows of the updates `sums` adds up, at update `step`."""
+    now = time.time()
+    elapsed = max(time.perf_counter() - sums.start, 1e-9)
+    total_seen = sum(seen.values())
+    rows = [
+        MetricRow(step, "total_loss", float(sums.objective) / max(sums.updates, 1), None, now),
+        MetricRow(step, "lr", lr, None, now),
+        MetricRow(step, "grad_norm", grad_norm, None, now),
+        MetricRow(step, "examples_per_s", sums.examples / elapsed, None, now),
+        MetricRow(step, "tokens_per_s", sums.real_tokens / elapsed, None, now),
+        MetricRow(
+            step,
+            "padding_efficiency",
+            sums.real_tokens / max(sums.computed_tokens, 1),
+            None,
+            now,
+        ),
+    ]
+    for task, count in sums.task_examples.items():
+        loss = float(sums.task_loss[task]) / count
+        rows += [
+            MetricRow(step, "loss", loss, task, now),
+            MetricRow(step, "scaled_loss", loss * scales[task], task, now),
+            MetricRow(step, "loss_scale", scales[task], task, now),
+        ]
+    rows += [MetricRow(step, "share", n / total_seen, t, now) for t, n in seen.items()]
+    return rows

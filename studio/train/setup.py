@@ -227,8 +227,15 @@ def keeps_process_settings(train: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def make_accelerator(device: str, mixed_precision: str, num_threads: int | None) -> Accelerator:
-    """Device placement and mixed precision from a run's settings (DESIGN.md §4)."""
+def make_accelerator(
+    device: str,
+    mixed_precision: str,
+    num_threads: int | None,
+    log_with: str | None = None,
+    project_dir: Path | None = None,
+) -> Accelerator:
+    """Device placement and mixed precision from a run's settings (DESIGN.md §4); `log_with`
+    names the tracker that also gets the metrics, writing under `project_dir`."""
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda was asked for but no CUDA device is available")
     if device == "mps" and not torch.backends.mps.is_available():
@@ -249,6 +256,8 @@ def make_accelerator(device: str, mixed_precision: str, num_threads: int | None)
     return Accelerator(
         cpu=device == "cpu",
         mixed_precision=precision,
+        log_with=log_with,
+        project_dir=project_dir,
         kwargs_handlers=[
             DistributedDataParallelKwargs(find_unused_parameters=True),
             # Validation (generation above all) runs on the main process while the others

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -38,10 +39,20 @@ class Training:
 
 
 def prepare_training(
-    model: torch.nn.Module, settings: OptimizerSettings, precision: str, steps: int
+    model: torch.nn.Module,
+    settings: OptimizerSettings,
+    precision: str,
+    steps: int,
+    log_with: str | None = None,
+    project_dir: Path | None = None,
 ) -> Training:
-    """AdamW (no decay on biases and norms) with linear warmup and decay over `steps`."""
-    accelerator = make_accelerator(settings.device, precision, settings.num_threads)
+    """AdamW (no decay on biases and norms) with linear warmup and decay over `steps`.
+
+    `log_with`: the tracker the accelerator also logs to, writing under `project_dir`.
+    """
+    accelerator = make_accelerator(
+        settings.device, precision, settings.num_threads, log_with, project_dir
+    )
     optimizer = torch.optim.AdamW(
         optimizer_groups(model, settings.weight_decay), lr=settings.learning_rate
     )

@@ -333,6 +333,7 @@ class ConfigForm(QWidget):
         self._row(form, "Log every", "log_every", int_spin(1, BIG))
         self._row(form, "Checkpoint every", "checkpoint_every", int_spin(1, BIG))
         self._row(form, "Keep checkpoints", "keep_checkpoints", int_spin(1, 1000))
+        self._row(form, "Report to", "report_to", self._combo("report_to"))
         for key in ("eval_every", "log_every", "checkpoint_every"):
             self.fields[key].setSuffix(" steps")
         return box

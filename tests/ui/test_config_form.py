@@ -64,6 +64,7 @@ NON_DEFAULT = RunConfig(
     r3f_lambda=1.0,
     r3f_eps=2e-6,
     r3f_noise="normal",
+    report_to="tensorboard",
 )
 
 
