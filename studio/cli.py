@@ -366,6 +366,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 def cmd_ablate(args: argparse.Namespace) -> int:
     from studio.ablation import run_ablation
     from studio.core.ablation import load_ablation
+    from studio.store import RunStore
 
     config = load_ablation(args.config)
     with stopping() as stop:
@@ -377,7 +378,10 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             stop,
             lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
         )
-    return cmd_results(args)
+    code = cmd_results(args)
+    with RunStore(_store(args)) as store:
+        failed = store.get_run(args.run_id)["status"] == "failed"  # every variant failed
+    return 1 if failed else code
 
 
 def _ablation_results(store: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
