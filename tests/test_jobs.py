@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from studio.core.errors import StudioError
+from studio.core.resources import ResourceSample
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
 from studio.jobs.client import COMMAND, ChildJob, child_env, job_spec
 from studio.store import RunStore
@@ -56,12 +57,16 @@ def test_stop_saves_and_the_outcome_comes_back(tiny_model: str, tmp_path: Path) 
     result: list[Any] = []
     runner = threading.Thread(target=lambda: result.append(job.run(events.append)))
     runner.start()
-    _wait(lambda: bool(events) and _has_rows(store, events[0]["run_id"]), runner.is_alive)
+    created = lambda: [e for e in events if e["event"] == "created"]  # noqa: E731
+    _wait(lambda: bool(created()) and _has_rows(store, created()[0]["run_id"]), runner.is_alive)
     job.stop()
     runner.join(120)
-    assert [e["event"] for e in events] == ["created"]
+    # Besides the run's creation, only the resource strip's samples (every 2 s while it runs).
+    assert [e["event"] for e in events if e["event"] != "resources"] == ["created"]
+    samples = [ResourceSample.from_event(e) for e in events if e["event"] == "resources"]
+    assert all(s.rss > 0 and s.cpu_percent >= 0 for s in samples)
     outcome = result[0]
-    assert outcome["run_id"] == events[0]["run_id"]
+    assert outcome["run_id"] == created()[0]["run_id"]
     assert outcome["status"] == "stopped" and outcome["step"] > 0
     with RunStore(store) as db:
         assert db.get_run(outcome["run_id"])["status"] == "stopped"

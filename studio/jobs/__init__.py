@@ -9,8 +9,11 @@ down either.
 Protocol: the parent writes the job as one JSON line to the child's stdin and later `stop` to
 ask it to save and stop; end of input (the window died) stops it too. The child writes one
 JSON event per line to stdout: `created` (run_id), `progress` (fraction, message), `partial`
-(value: a first part of the result), and last `result` (value) or `error` (message). Anything
-else it prints goes to stderr, which the parent quotes if the child dies without a last event.
+(value: a first part of the result), `resources` (every few seconds while a training job
+runs: cpu_percent, cores, rss, memory_total and gpus, a list of index, name, utilization,
+used, total and allocated; see studio.core.resources), and last `result` (value) or `error`
+(message). Anything else it prints goes to stderr, which the parent quotes if the child dies
+without a last event.
 
 `client` is the parent's side and imports nothing heavy (the window uses it); `runners` is the
 child's side; `python -m studio.jobs` starts a child, `python -m studio.jobs probe` prints the

@@ -16,6 +16,7 @@ from typing import Any
 
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, load_task
+from studio.jobs.resources import sampling
 
 log = logging.getLogger(__name__)
 
@@ -265,7 +266,8 @@ def serve() -> int:
         runner = RUNNERS.get(kind)
         if runner is None:
             raise StudioError(f"unknown job kind {kind!r}; known: {sorted(RUNNERS)}")
-        value = runner(spec, stop, events.emit)
+        with sampling(kind, events.emit):  # the Monitor's resource strip
+            value = runner(spec, stop, events.emit)
     except StudioError as exc:
         events.emit("error", message=str(exc))
         return 1

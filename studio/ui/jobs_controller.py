@@ -23,6 +23,7 @@ class JobSlot(QObject):
     created = Signal(str)
     progress = Signal(float, str)
     ended = Signal(object, str)  # (result or None, error or "")
+    resources = Signal(object)  # a ResourceSample, every few seconds while a training job runs
 
     def __init__(self, controller: JobsController) -> None:
         super().__init__(controller)
@@ -41,6 +42,7 @@ class JobSlot(QObject):
         # (A lambda would run in the worker's thread.)
         worker.created.connect(self._created)
         worker.progress.connect(self.progress)
+        worker.resources.connect(self.resources)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
         self.worker, self.subject, self.run_id = worker, subject, None

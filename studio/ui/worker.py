@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.core.errors import StudioError
+from studio.core.resources import ResourceSample
 from studio.jobs.client import ChildJob
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Worker(QObject):
     partial = Signal(object)  # a first part of the result (e.g. a preview's summary)
     finished = Signal(object)  # the job's result (JSON values: dicts, lists, str, numbers)
     failed = Signal(str)  # a readable message (with the traceback for unexpected errors)
+    resources = Signal(object)  # a ResourceSample: what the job's process uses of the machine
 
     def __init__(self, spec: dict[str, Any]) -> None:
         super().__init__()  # no parent: it is moved to its thread
@@ -61,3 +63,8 @@ class Worker(QObject):
             self.progress.emit(float(event["fraction"]), str(event["message"]))
         elif event["event"] == "partial":
             self.partial.emit(event["value"])
+        elif event["event"] == "resources":
+            try:
+                self.resources.emit(ResourceSample.from_event(event))
+            except StudioError as exc:  # a strip without a reading: no reason to fail the job
+                log.warning("job: %s", exc)
