@@ -41,6 +41,7 @@ from studio.ui.monitor_data import (
     rewound,
 )
 from studio.ui.monitor_tasks import TaskLegend
+from studio.ui.plot_export import save_button
 from studio.ui.plots import RUN_STYLES, PlotPanel, panel_grid
 from studio.ui.run_status import FailureBanner, LogPanel, ProgressLine
 from studio.ui.series import MINUTES, STEP, Series
@@ -122,7 +123,9 @@ class MonitorView(QWidget):
         layout.addWidget(self.failure)
         layout.addLayout(
             hbox(QLabel("Smoothing"), self.smoothing_slider, self.smoothing_value, 16,
-                 self.log_check, 16, QLabel("X axis"), self.x_combo, fit, 16, (self.readout, 1))
+                 self.log_check, 16, QLabel("X axis"), self.x_combo, fit,
+                 save_button(self, lambda: [p.plot for p in self.plots.values()]), 16,
+                 (self.readout, 1))
         )  # fmt: skip
         layout.addWidget(splitter(Qt.Orientation.Vertical, (across, 700), (self.log_view, 140)), 1)
         self.empty = EmptyState(

@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSizePolicy
 
+from studio.ui.plot_export import add_menu
 from studio.ui.series import MINUTES, SMOOTH, STEP, VALUE, Series
 from studio.ui.style import AXIS, TITLE
 
@@ -55,6 +56,7 @@ def dress(plot: pg.PlotItem, title: str, colour: str = TITLE) -> None:
     # Keep the view box menu (View All) but not the plot menu, whose transforms and
     # downsampling switches would fight the views' own controls.
     plot.setMenuEnabled(False, enableViewBoxMenu=True)
+    add_menu(plot)  # Save plot as PNG / SVG
     plot.showGrid(x=True, y=True, alpha=0.15)
     for side in ("left", "bottom"):
         axis = plot.getAxis(side)

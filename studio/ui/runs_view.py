@@ -38,6 +38,7 @@ from studio.store import RESUMABLE, RunStore, StoreError
 from studio.ui.config_diff import ConfigDiff
 from studio.ui.empty_state import EmptyState
 from studio.ui.style import STATUS_COLOURS
+from studio.ui.takeaway import export_metrics_dialog, report_dialog
 from studio.ui.text import date_time, duration
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class RunsView(QWidget):
     openRuns = Signal(list)  # run ids to plot (first is the primary)
     resumeRun = Signal(str)
     exportRun = Signal(str)
+    reportRun = Signal(str)
     demoRequested = Signal()  # the empty state's buttons
     storeRequested = Signal()
 
@@ -139,6 +141,7 @@ class RunsView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _: self._open())
+        self.reportRun.connect(lambda run_id: report_dialog(self, self.store_path, run_id))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
         buttons = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
@@ -162,6 +165,19 @@ class RunsView(QWidget):
                 "Export…",
                 "Export a checkpoint of the selected run",
                 lambda: self._emit_one(self.exportRun),
+            ),
+            (
+                "metrics",
+                "Export metrics…",
+                "Save every metric row of the selected runs as one CSV or Parquet table",
+                lambda: export_metrics_dialog(self, self.store_path, self.selected()),
+            ),
+            (
+                "report",
+                "Report…",
+                "Write one self-contained HTML report of the selected run (config, task mix,"
+                " curves, results tables, environment)",
+                lambda: self._emit_one(self.reportRun),
             ),
             (
                 "delete",
@@ -346,6 +362,8 @@ class RunsView(QWidget):
         self.buttons["diff"].setEnabled(len(ids) > 1)
         self.buttons["resume"].setEnabled(status in RESUMABLE)
         self.buttons["export"].setEnabled(one)
+        self.buttons["metrics"].setEnabled(bool(ids))
+        self.buttons["report"].setEnabled(one)
         self.buttons["delete"].setEnabled(bool(ids) and status != "running")
 
     def _open(self) -> None:

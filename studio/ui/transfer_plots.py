@@ -35,6 +35,7 @@ from studio.core.experiments import (
     transfer_curves,
 )
 from studio.store import RunStore
+from studio.ui.plot_export import save_button
 from studio.ui.plots import dress
 from studio.ui.style import AMBER, AXIS, BLUE, GREEN, GREY, RED, TITLE, coloured
 from studio.ui.text import date_time
@@ -280,6 +281,7 @@ class TransferResults(QWidget):
         top.addWidget(QLabel("Results of"))
         top.addWidget(self.combo, 1)
         top.addWidget(refresh)
+        top.addWidget(save_button(self, lambda: self.plots.plots.values()))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 0, 0)
         layout.addLayout(top)

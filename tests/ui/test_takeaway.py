@@ -1,0 +1,50 @@
+"""The Runs tab's Export metrics… and Report… buttons write what the commands write."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from studio.core.sink import MetricRow
+from studio.store import RunStore
+from studio.ui.runs_view import RunsView
+
+
+def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, monkeypatch) -> None:
+    db = tmp_path / "studio.db"
+    with RunStore(db) as store:
+        ids = [store.create_run(f"run {i}", "pretrain", {"tasks": ["rte"]}, "m") for i in (1, 2)]
+        for run_id in ids:
+            store.add_metrics(
+                run_id, [MetricRow(1, "total_loss", 0.5), MetricRow(2, "loss", 0.4, "rte")]
+            )
+    view = RunsView(db)
+    qtbot.addWidget(view)
+    assert not view.buttons["metrics"].isEnabled() and not view.buttons["report"].isEnabled()
+    view.select(ids)
+    assert view.buttons["metrics"].isEnabled() and not view.buttons["report"].isEnabled()
+    told: list[str] = []
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
+    # A name without a suffix takes the chosen filter's.
+    out = tmp_path / "all"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "CSV (*.csv)"))
+    view.buttons["metrics"].click()
+    with (tmp_path / "all.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert sorted((r["run_id"], r["name"]) for r in rows) == sorted(
+        (i, n) for i in ids for n in ("total_loss", "loss")
+    )
+    assert told == [f"4 rows of 2 run(s) in {tmp_path / 'all.csv'}"]
+
+    view.table.selectionModel().clearSelection()
+    view.select(ids[:1])
+    assert view.buttons["report"].isEnabled()
+    opened: list[str] = []
+    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    report = tmp_path / "r.html"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
+    view.buttons["report"].click()
+    assert "run 1" in report.read_text(encoding="utf-8") and opened == [str(report)]
