@@ -129,18 +129,29 @@ def _write(folder: Path, name: str) -> None:
                 handle.write(json.dumps(GENERATORS[name](rng)) + "\n")
 
 
+def _complete(folder: Path) -> bool:
+    return (folder / "validation.jsonl").is_file() and (folder / "train.jsonl").is_file()
+
+
 def ensure(name: str, root: Path) -> Path:
     """Generate the task's folder under `root` unless it is already complete; return it."""
     folder = root / name
-    if (folder / "validation.jsonl").is_file() and (folder / "train.jsonl").is_file():
+    if _complete(folder):
         return folder
     root.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=root))
     try:
         _write(tmp, name)
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
+        # Another process (a second queue worker) may have finished it meanwhile, and may be
+        # reading it: a complete folder is never replaced, only a partial one.
+        if not _complete(folder):
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+            try:
+                os.replace(tmp, folder)
+            except OSError:
+                if not _complete(folder):  # not a writer that won the race: a real failure
+                    raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
