@@ -18,7 +18,10 @@ def out_of_memory(config: RunConfig, exc: BaseException) -> OutOfMemory:
     Memory grows with the examples of a sub-batch (batch_size; validation takes twice as
     many), their length (max_length) and the bytes per activation (mixed_precision).
     """
-    said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    # torch's first three sentences: what it tried to allocate, what the device has free
+    # (the rest is advice on the allocator's settings, not on the run's)
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    said = ". ".join(first.split(". ")[:3]).rstrip(".")
     lower = [
         f"batch_size (now {config.batch_size}; validation batches are twice that)",
         f"max_length (now {config.max_length})",
