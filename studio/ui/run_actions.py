@@ -41,6 +41,10 @@ class RunActions(QObject):
         jobs.transfer.ended.connect(self._transfer_ended)
         jobs.export.progress.connect(self._export_progress)
         jobs.export.ended.connect(self._export_ended)
+        strip = self.window.monitor.status.resources  # the Monitor's resource strip
+        for slot in (jobs.training, jobs.transfer):
+            slot.resources.connect(strip.show_sample)
+            slot.ended.connect(strip.job_ended)
 
     def _spec(self, kind: str, **fields: Any) -> dict[str, Any]:
         w = self.window

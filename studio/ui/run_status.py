@@ -13,6 +13,7 @@ from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
 from studio.store.runs import RunStore
+from studio.ui.resource_strip import ResourceStrip
 from studio.ui.series import Series
 from studio.ui.style import AMBER, ATTENTION, RED, STATUS_COLOURS, coloured
 from studio.ui.text import duration
@@ -24,7 +25,8 @@ _UNSEEN = object()  # nothing drawn yet
 
 
 class ProgressLine(QWidget):
-    """A progress bar with step / total, and a status line: status, ETA, examples/s, error."""
+    """A progress bar with step / total, and a status line: status, ETA, examples/s, error;
+    at its end, while a training job runs, what the job uses of the machine (`resources`)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -35,6 +37,8 @@ class ProgressLine(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar, 2)
         layout.addWidget(self.label, 3)
+        self.resources = ResourceStrip()  # fed by the window's training jobs (RunActions)
+        layout.addWidget(self.resources)
         self._key: object = _UNSEEN
 
     def reset(self) -> None:

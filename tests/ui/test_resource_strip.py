@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSettings
 
 from studio.core.resources import GpuSample, ResourceSample
+from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.jobs.client import ChildJob
 from studio.ui import jobs_controller
 from studio.ui.jobs_controller import JobsController
+from studio.ui.main_window import MainWindow
 from studio.ui.resource_strip import ResourceStrip
 from studio.ui.worker import Worker
 
@@ -84,3 +88,21 @@ def test_a_childs_sample_reaches_the_strip_and_the_end_hides_it(  # type: ignore
     assert shown == [["CPU 42%", "RAM 3.0 GiB", "GPU 0 87%, 70.0 GiB / 140.0 GiB"]]
     assert strip.isHidden()
     qtbot.waitUntil(lambda: not jobs.threads, timeout=10_000)
+
+
+@pytest.mark.process  # the window starts its device probe in a child process
+def test_the_window_shows_its_training_jobs_samples_in_the_monitor(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path
+) -> None:
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
+    qtbot.addWidget(win)
+    qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)
+    strip = win.monitor.status.resources
+    assert strip.isHidden()
+    win.jobs.training.resources.emit(SAMPLE)
+    assert strip.sample == SAMPLE and strip.texts()[0] == "CPU 42%"
+    win.jobs.training.ended.emit({"run_id": "r1", "status": "finished", "step": 4}, "")
+    assert strip.isHidden()
+    win.close()
+    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
