@@ -13,6 +13,7 @@ import pytest
 from studio.cli import TqdmSink
 from studio.core.sink import MemorySink, MetricRow, NullSink, Sink, TeeSink
 from studio.store import RunStore, StoreSink
+from studio.train.trackers import TrackerSink
 
 # What a sink keeps, in one shape for all of them; a sink leaves out what it does not keep.
 Record = dict[str, Any]
@@ -135,7 +136,7 @@ def test_the_protocol_is_what_the_loop_calls() -> None:
     )
 
 
-@pytest.mark.parametrize("cls", [NullSink, MemorySink, TeeSink, StoreSink, TqdmSink])
+@pytest.mark.parametrize("cls", [NullSink, MemorySink, TeeSink, StoreSink, TqdmSink, TrackerSink])
 def test_every_sink_has_the_protocols_methods(cls: type) -> None:
     for name in PROTOCOL:
         method = getattr(cls, name, None)
