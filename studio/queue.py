@@ -36,19 +36,9 @@ def enqueue(
     `data_dir`: the data folder it will train on (else the worker's); `source_run`: the run
     that queued it (an ablation).
     """
-    with RunStore(store_path) as store, store.transaction():
-        run_id = store.create_run(
-            name or run_name(config),
-            "pretrain",
-            config.to_dict(),
-            config.model,
-            device=config.device,
-            max_steps=config.max_steps,
-            source_run=source_run,
-            status="queued",
-            data_dir=str(data_dir) if data_dir is not None else None,
-        )
-        store.append_to_queue(run_id)
+    folder = str(data_dir) if data_dir is not None else None
+    with RunStore(store_path) as store:
+        run_id = store.enqueue(config, name or run_name(config), source_run, folder)
     log.info("queued run %s (%s)", run_id, name or run_name(config))
     return run_id
 

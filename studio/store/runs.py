@@ -16,6 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.paths import run_dir, store_path
 from studio.core.sink import MetricRow
@@ -332,6 +333,29 @@ class RunStore:
     # A queued run is a `queued` pre-finetuning row with a queue_position (a row created
     # `queued` without one is not in the queue). Claiming it (`claim(id, ("queued",))`) is what
     # takes it out, so two queue workers can never start the same run.
+
+    def enqueue(
+        self,
+        config: RunConfig,
+        name: str,
+        source_run: str | None = None,
+        data_dir: str | None = None,
+    ) -> str:
+        """Save a pre-finetuning run as `queued`, last in the queue; return its id."""
+        with self.transaction():
+            run_id = self.create_run(
+                name,
+                "pretrain",
+                config.to_dict(),
+                config.model,
+                device=config.device,
+                max_steps=config.max_steps,
+                source_run=source_run,
+                status="queued",
+                data_dir=data_dir,
+            )
+            self.append_to_queue(run_id)
+        return run_id
 
     def append_to_queue(self, run_id: str) -> None:
         """Give a `queued` run the place after every other queued run."""

@@ -17,6 +17,13 @@ class Action:
 
 
 START = Action("Start", "Start pre-finetuning the checked tasks with this configuration", "Ctrl+R")
+ADD_TO_QUEUE = Action(
+    "Add to queue",
+    "Save this configuration and the checked tasks as a queued run; queued runs train one"
+    " after another (Run queue), and the queue survives closing the window",
+    "Ctrl+Shift+R",
+)
+RUN_QUEUE = Action("Run queue", "Train the queued runs (Runs tab) one after another")
 STOP = Action("Stop", "Finish the current update, save a checkpoint and stop", "Ctrl+.")
 RESUME = Action("Resume", "Continue the run shown in Monitor from its latest checkpoint")
 EXPORT = Action(
@@ -47,10 +54,10 @@ DEMO = Action(
 QUIT = Action("Quit", "Quit Muppet Studio", "Ctrl+Q")
 
 # Where each action shows; None is a separator.
-TOOLBAR = (START, STOP, RESUME, EXPORT, None, OPEN_CONFIG, SAVE_CONFIG)
+TOOLBAR = (START, ADD_TO_QUEUE, STOP, RESUME, EXPORT, None, OPEN_CONFIG, SAVE_CONFIG)
 MENUS = {
     "&File": (OPEN_CONFIG, SAVE_CONFIG, ADD_TASK, OPEN_STORE, DATA_FOLDER, EXPORT, None, QUIT),
-    "&Run": (START, STOP, RESUME, None, DEMO),
+    "&Run": (START, ADD_TO_QUEUE, RUN_QUEUE, STOP, RESUME, None, DEMO),
 }
 
 

@@ -24,6 +24,7 @@ from studio.ui.checklist import TaskChecklist
 from studio.ui.config_form import ConfigForm
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor import MonitorView
+from studio.ui.queue_actions import QueueActions
 from studio.ui.run_actions import RunActions
 from studio.ui.runs_view import RunsView
 from studio.ui.task_library import TaskLibrary
@@ -63,6 +64,7 @@ class MainWindow(QMainWindow):
         self.transfer = TransferView(catalog, self.store_path)
         self.preview = TaskPreview(self.jobs.start)
         self.run_actions = RunActions(self)
+        self.queue_actions = QueueActions(self)
         self._lay_out()
         self._connect()
         self._restore()
@@ -71,6 +73,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         QTimer.singleShot(300, self._probe_device)
         QTimer.singleShot(0, self.library.check_hub)
+        # Queued runs outlive the window: go on with them unless something trains already.
+        QTimer.singleShot(0, self.queue_actions.continue_queue)
 
     @property
     def catalog(self) -> dict[str, TaskSpec]:
@@ -106,6 +110,8 @@ class MainWindow(QMainWindow):
             self,
             {
                 A.START: ra.start_run,
+                A.ADD_TO_QUEUE: self.queue_actions.add_to_queue,
+                A.RUN_QUEUE: self.queue_actions.run_queue,
                 A.STOP: ra.stop_run,
                 A.RESUME: lambda: ra.resume(None),
                 A.EXPORT: lambda: self.run_actions.export(None),
@@ -143,6 +149,7 @@ class MainWindow(QMainWindow):
         self.runs.demoRequested.connect(ra.try_demo)
         self.runs.storeRequested.connect(self.choose_store)
         self.runs.resumeRun.connect(ra.resume)
+        self.runs.queue.runRequested.connect(self.queue_actions.run_queue)
         self.runs.exportRun.connect(self.run_actions.export)
         self.monitor.demoRequested.connect(ra.try_demo)
         self.monitor.runsRequested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
@@ -261,6 +268,7 @@ class MainWindow(QMainWindow):
         busy, shown = self.jobs.busy, bool(self.monitor.run_ids)
         self.start_action.setEnabled(not busy)
         self.stop_action.setEnabled(self.jobs.training.running)
+        self.menu_actions[A.RUN_QUEUE].setEnabled(not busy)
         self.resume_action.setEnabled(not busy and shown)
         self.export_action.setEnabled(shown and not self.jobs.export.running)
 

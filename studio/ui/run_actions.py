@@ -16,6 +16,7 @@ from studio.jobs.client import job_spec
 from studio.ui import messages
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
+from studio.ui.queue_actions import QUEUE_JOB
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -114,6 +115,8 @@ class RunActions(QObject):
 
     def _run_ended(self, outcome: dict[str, Any] | None, error: str) -> None:
         w = self.window
+        if w.jobs.training.subject == QUEUE_JOB:
+            return  # QueueActions shows how the queue ended
         resumed = w.jobs.training.subject
         w._update_actions()
         w.runs.refresh()

@@ -37,6 +37,7 @@ from studio.core.paths import checkpoint_label
 from studio.store import RESUMABLE, RunStore, StoreError
 from studio.ui.config_diff import ConfigDiff
 from studio.ui.empty_state import EmptyState
+from studio.ui.queue_view import QueueView
 from studio.ui.style import STATUS_COLOURS
 from studio.ui.takeaway import export_metrics_dialog, report_dialog
 from studio.ui.text import date_time, duration
@@ -213,6 +214,9 @@ class RunsView(QWidget):
         table_page = QWidget()
         layout = QVBoxLayout(table_page)
         layout.setContentsMargins(0, 0, 0, 0)
+        self.queue = QueueView(store_path)  # queued runs, in the order they will train
+        self.queue.changed.connect(self.refresh)
+        layout.addWidget(self.queue)
         layout.addLayout(buttons)
         layout.addLayout(filters)
         layout.addWidget(self.table)
@@ -248,6 +252,7 @@ class RunsView(QWidget):
             store.mark_interrupted()
             runs = store.list_runs()
             best = store.best_values()
+        self.queue.refresh()
         self.runs = {r["id"]: r for r in runs}
         self.model.removeRows(0, self.model.rowCount())
         for run in runs:
