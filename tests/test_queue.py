@@ -214,3 +214,39 @@ def test_queue_run_trains_every_queued_run(
     out = _cli(capsys, "queue", "run", *store).splitlines()
     assert out == [f"{i} finished at update 2" for i in ids]
     assert json.loads(_cli(capsys, "queue", "list", "--json", *store)) == []
+
+
+@pytest.mark.train
+@pytest.mark.process
+def test_a_worker_killed_mid_run_leaves_it_interrupted_and_the_queue_goes_on(
+    tmp_path: Path, tiny_model: str, db_path: Path, catalog: dict[str, TaskSpec]
+) -> None:
+    import os
+    import signal
+    import time
+
+    killed = enqueue(db_path, _config(tiny_model, "killed", steps=100_000))
+    waiting = enqueue(db_path, _config(tiny_model, "waiting"))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "studio", "queue", "run", "--store", str(db_path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    try:
+        deadline = time.monotonic() + 300  # a bound for a hung worker, not a timing claim
+        while time.monotonic() < deadline and worker.poll() is None:
+            with RunStore(db_path) as store:
+                if store.get_run(killed)["step"]:
+                    break
+            time.sleep(0.2)
+        with RunStore(db_path) as store:
+            assert store.get_run(killed)["status"] == "running" and store.get_run(killed)["step"]
+        worker.send_signal(signal.SIGKILL)  # no chance to save or record anything
+    finally:
+        worker.kill()
+        worker.wait()
+    outcomes = run_queue(catalog, None, db_path, threading.Event())
+    assert [(o.run_id, o.status) for o in outcomes] == [(waiting, "finished")]
+    with RunStore(db_path) as store:
+        assert store.get_run(killed)["status"] == "interrupted"
