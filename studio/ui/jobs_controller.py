@@ -73,13 +73,14 @@ class JobsController(QObject):
         self.threads: dict[QThread, Worker] = {}
         self.training = JobSlot(self)  # pre-finetuning: start or resume
         self.transfer = JobSlot(self)
+        self.ablation = JobSlot(self)  # an ablation's variants, then its transfers
         self.export = JobSlot(self)
 
     @property
     def busy(self) -> bool:
         """One training job at a time: two would compete for the same cores (or GPU) and each
         would run at less than half speed."""
-        return self.training.running or self.transfer.running
+        return self.training.running or self.transfer.running or self.ablation.running
 
     def start(self, worker: Worker) -> QThread:
         """Move `worker` to a new thread and start it; the thread is deleted when it ends.

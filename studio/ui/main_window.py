@@ -1,6 +1,6 @@
-"""The main window: task checklist; Configure, Monitor, Runs, Transfer and Data tabs; the run
-actions. Layout and wiring only: jobs go through `RunActions` and `JobsController`, the user's
-tasks through `TaskLibrary`."""
+"""The main window: task checklist; Configure, Monitor, Runs, Transfer, Ablation and Data tabs;
+the run actions. Layout and wiring only: jobs go through `RunActions` and `JobsController`, the
+user's tasks through `TaskLibrary`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from studio.core.tasks import TaskSpec
 from studio.store import RunStore
 from studio.ui import actions as A
 from studio.ui import messages
+from studio.ui.ablation_actions import AblationActions
+from studio.ui.ablation_view import AblationView
 from studio.ui.checklist import TaskChecklist
 from studio.ui.config_form import ConfigForm
 from studio.ui.jobs_controller import JobsController
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
         self.monitor = MonitorView(self.store_path, catalog)
         self.runs = RunsView(self.store_path)
         self.transfer = TransferView(catalog, self.store_path)
+        self.ablation = AblationView(catalog, self.store_path)
         self.preview = TaskPreview(self.jobs.start)
         self.run_actions = RunActions(self)
         self.queue_actions = QueueActions(self)
@@ -94,6 +97,7 @@ class MainWindow(QMainWindow):
             (self.monitor, "Monitor"),
             (self.runs, "Runs"),
             (self.transfer, "Transfer"),
+            (self.ablation, "Ablation"),
             (self.preview, "Data"),
         ):
             self.tabs.addTab(view, title)
@@ -156,6 +160,7 @@ class MainWindow(QMainWindow):
         self.transfer.startRequested.connect(ra.start_transfer)
         self.transfer.stopRequested.connect(self.jobs.transfer.stop)
         self.run_actions.connect_slots(self.jobs)
+        self.ablation_actions = AblationActions(self)
 
     def _restore(self) -> None:
         geometry = self.settings.value("geometry")
@@ -253,7 +258,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot open that run store", str(exc))
             return
         self.store_path = Path(store_path)
-        for view in (self.monitor, self.runs, self.transfer):
+        for view in (self.monitor, self.runs, self.transfer, self.ablation):
             view.set_store(self.store_path)
         self.setWindowTitle(f"Muppet Studio — {self.store_path}")
         self._update_actions()
