@@ -7,12 +7,15 @@ slots' typed signals; short jobs (previews, imports, probes) go through `start` 
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from typing import Any, cast
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
 from studio.ui.worker import Worker
+
+log = logging.getLogger(__name__)
 
 SHUTDOWN_S = 60.0  # how long closing waits for runs to save before it ends their processes
 
@@ -71,6 +74,7 @@ class JobsController(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.threads: dict[QThread, Worker] = {}
+        self.closed = False
         self.training = JobSlot(self)  # pre-finetuning: start or resume
         self.transfer = JobSlot(self)
         self.ablation = JobSlot(self)  # an ablation's variants, then its transfers
@@ -82,12 +86,16 @@ class JobsController(QObject):
         would run at less than half speed."""
         return self.training.running or self.transfer.running or self.ablation.running
 
-    def start(self, worker: Worker) -> QThread:
+    def start(self, worker: Worker) -> None:
         """Move `worker` to a new thread and start it; the thread is deleted when it ends.
 
         The thread is in `threads` while it runs: added before it starts and removed when it
-        has finished, so even a job that ends at once leaves no entry behind.
+        has finished, so even a job that ends at once leaves no entry behind. After `shutdown`
+        nothing starts (a timer set before the window closed may still fire).
         """
+        if self.closed:
+            log.info("not starting a %s job: the window has closed", worker.kind)
+            return
         thread = QThread()
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
@@ -99,13 +107,13 @@ class JobsController(QObject):
         thread.finished.connect(thread.deleteLater)
         self.threads[thread] = worker
         thread.start()
-        return thread
 
     def _thread_ended(self) -> None:
         self.threads.pop(cast(QThread, self.sender()), None)
 
     def shutdown(self, timeout: float = SHUTDOWN_S) -> None:
         """Ask every job to save and stop, wait up to `timeout` s, then end what is left."""
+        self.closed = True
         for worker in self.threads.values():
             worker.stop()
         deadline = time.monotonic() + timeout
