@@ -65,7 +65,7 @@ def run_ablation(
         # With transfers, training the variants is the first half of the progress bar.
         split = 1.0 if config.transfer is None else 0.5
         scaled = lambda f, m: report(f * split, m)  # noqa: E731
-        outcomes = _train(entries, catalog, data_dir, store_path, stop, scaled)
+        outcomes = _train(ablation_id, entries, catalog, data_dir, store_path, stop, scaled)
         if config.transfer is not None and not stop.is_set():
             rest = lambda f, m: report(split + f * (1 - split), m)  # noqa: E731
             jobs = (catalog, data_dir, store_path, stop, rest)
@@ -129,6 +129,7 @@ def _save_entries(store_path: Path, ablation_id: str, entries: list[dict[str, An
 
 
 def _train(
+    ablation_id: str,
     entries: list[dict[str, Any]],
     catalog: dict[str, TaskSpec],
     data_dir: Path | None,
@@ -144,6 +145,8 @@ def _train(
         started.append(run_id)
         where = f"variant {len(started)}/{len(entries)}"
         report((len(started) - 1) * share, f"{where}: {names.get(run_id, run_id)}")
+        with RunStore(store_path) as store:  # the Runs tab counts the ablation's variants done
+            store.update_run(ablation_id, step=len(started) - 1)
 
     outcomes = run_queue(catalog, data_dir, store_path, stop, on_created, only=list(names))
     return {o.run_id: o for o in outcomes}
@@ -204,9 +207,10 @@ def _finish(
     stop: threading.Event,
 ) -> None:
     failed = [e["name"] for e in entries if _status(outcomes, e["run_id"]) == "failed"]
-    waiting = [e["name"] for e in entries if e["run_id"] not in outcomes]
     with RunStore(store_path) as store:
-        store.update_run(ablation_id, step=len(outcomes))
+        # Read from the store: another queue worker may have taken a variant meanwhile.
+        waiting = [e["name"] for e in entries if _stored_status(store, e["run_id"]) == "queued"]
+        store.update_run(ablation_id, step=len(entries) - len(waiting))
         if failed:
             store.add_log(ablation_id, "warning", f"variants that failed: {', '.join(failed)}")
         if waiting:
@@ -222,6 +226,13 @@ def _finish(
             store.set_status(ablation_id, "failed", error="every variant failed")
         else:
             store.set_status(ablation_id, "finished")
+
+
+def _stored_status(store: RunStore, run_id: str) -> str | None:
+    try:
+        return str(store.get_run(run_id)["status"])
+    except KeyError:  # removed from the queue meanwhile
+        return None
 
 
 def _message(exc: Exception) -> str:
