@@ -128,8 +128,8 @@ class AblationView(QWidget):
         header.setContentsMargins(0, 0, 0, 0)
         header.addLayout(hbox((self.title, 1), self.open_button, saving))
         header.addWidget(self.table)
-        right = splitter(Qt.Orientation.Vertical, (top, 300), (self.graphics, 400))
-        sides = splitter(Qt.Orientation.Horizontal, (left, 300), (right, 1000))
+        right = splitter(Qt.Orientation.Vertical, (top, 220), (self.graphics, 480))
+        sides = splitter(Qt.Orientation.Horizontal, (left, 220), (right, 1000))
         sides.setStretchFactor(0, 0)  # the results take the extra width, not the list
         sides.setStretchFactor(1, 1)
         layout = QVBoxLayout(self)
@@ -154,8 +154,8 @@ class AblationView(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for run in runs:
-            text = f"{run['name']}  ·  {run['status']}  ·  {date_time(run['created'])}"
-            item = QListWidgetItem(text)
+            item = QListWidgetItem(f"{run['name']}  ·  {run['status']}")
+            item.setToolTip(f"{run['id']}, created {date_time(run['created'])}")
             item.setData(Qt.ItemDataRole.UserRole, run["id"])
             item.setForeground(QColor(STATUS_COLOURS.get(run["status"], GREY)))
             self.list.addItem(item)
@@ -253,6 +253,10 @@ class AblationView(QWidget):
                 rows = curves.get((result.run_id, key)) or []
                 if rows:
                     self._curve(panel, result, rows, colours[i], key == "total")
+            panel.hide_legend()  # the table's variant column is the legend: names are long
+        for row, colour in enumerate(colours[: len(results)]):
+            # A swatch of the variant's curve colour beside its name.
+            self.table.item(row, 0).setData(Qt.ItemDataRole.DecorationRole, colour)
 
     @staticmethod
     def _curve(

@@ -201,6 +201,11 @@ class PlotPanel:
             self.legend.hide()
         self._legend_shown = on
 
+    def hide_legend(self) -> None:
+        """Leave the legend out until the next curve: for a view that names its curves
+        elsewhere (the Ablation tab's table), where long names would squeeze the data."""
+        self._show_legend(False)
+
     def clear(self) -> None:
         """Remove every curve (a new set of runs is shown)."""
         for curve in self.curves.values():
