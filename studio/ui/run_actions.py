@@ -22,7 +22,8 @@ if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
 BUSY = (
-    "Stop the running pre-finetuning or transfer experiment first; one training job runs at a time."
+    "Stop the running pre-finetuning, transfer experiment or ablation first; one training job runs"
+    " at a time."
 )
 
 
