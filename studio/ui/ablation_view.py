@@ -8,6 +8,7 @@ file's validated config, and the window calls back with `set_running`, `set_prog
 
 from __future__ import annotations
 
+import csv
 import html
 import logging
 from pathlib import Path
@@ -115,6 +116,9 @@ class AblationView(QWidget):
         self.title.setWordWrap(True)
         self.open_button = QPushButton("Open variants in Monitor")
         self.open_button.clicked.connect(self._open_variants)
+        self.table_button = QPushButton("Save table…")
+        self.table_button.setToolTip("Save the variants' table as a CSV file")
+        self.table_button.clicked.connect(self._choose_table_file)
         self.table = QTableWidget(0, 0)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -126,7 +130,7 @@ class AblationView(QWidget):
         top = QWidget()
         header = QVBoxLayout(top)
         header.setContentsMargins(0, 0, 0, 0)
-        header.addLayout(hbox((self.title, 1), self.open_button, saving))
+        header.addLayout(hbox((self.title, 1), self.open_button, self.table_button, saving))
         header.addWidget(self.table)
         right = splitter(Qt.Orientation.Vertical, (top, 220), (self.graphics, 480))
         sides = splitter(Qt.Orientation.Horizontal, (left, 220), (right, 1000))
@@ -231,6 +235,7 @@ class AblationView(QWidget):
         self.results = results
         self.title.setText(title)
         self.open_button.setEnabled(bool(results))
+        self.table_button.setEnabled(bool(results))
         header, body = table_rows(results)
         self.table.clear()
         self.table.setColumnCount(len(header) if body else 0)
@@ -274,6 +279,21 @@ class AblationView(QWidget):
         key = (result.run_id,)
         panel.ensure(key, series, colour, style, result.variant)
         panel.refresh(key)
+
+    def save_table(self, path: Path) -> Path:
+        """The shown table as CSV: the header, then one row per variant, as the tab shows it."""
+        header, body = table_rows(self.results)
+        with Path(path).open("w", newline="", encoding="utf-8") as out:
+            csv.writer(out).writerows([header, *body])
+        return Path(path)
+
+    def _choose_table_file(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save table", "ablation.csv", "CSV (*.csv)")
+        if path:
+            try:
+                self.save_table(Path(path))
+            except OSError as exc:
+                self.message.setText(coloured(html.escape(f"{path}: {exc}"), RED))
 
     # -- events ------------------------------------------------------------------------------
 

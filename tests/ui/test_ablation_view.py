@@ -3,6 +3,7 @@ ablation file is validated before it is asked to run."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -73,6 +74,14 @@ def test_the_table_and_curves_of_the_stored_ablation(view: AblationView) -> None
     loss = next(iter(view.plots["total"].curves.values())).series
     assert list(loss.step) == [1, 2, 3, 4] and list(loss.value) == [2.0, 1.0, 2 / 3, 0.5]
     assert "mixing study" in view.title.text() and "finished" in view.title.text()
+
+
+def test_the_table_saves_as_csv(view: AblationView, tmp_path: Path) -> None:
+    path = view.save_table(tmp_path / "table.csv")
+    with path.open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0][:3] == ["variant", "status", "final mean"]
+    assert rows[1:] == _table(view)
 
 
 def test_open_variants_emits_their_runs(view: AblationView, qtbot) -> None:
