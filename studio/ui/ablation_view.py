@@ -179,6 +179,7 @@ class AblationView(QWidget):
         try:
             with RunStore(self.store_path) as store:
                 run = store.get_run(ablation_id)
+                notes = [e["message"] for e in store.logs(ablation_id)]
                 metrics = {name: spec.metric for name, spec in self.catalog.items()}
                 results = read_results(store, ablation_id, metrics)
                 curves = {
@@ -190,7 +191,11 @@ class AblationView(QWidget):
             self._show([], f"Cannot read ablation {ablation_id}: {exc}")
             return
         status = coloured(html.escape(run["status"]), STATUS_COLOURS.get(run["status"], GREY))
-        self._show(results, f"<b>{html.escape(run['name'])}</b> · {status} · {ablation_id}")
+        title = f"<b>{html.escape(run['name'])}</b> · {status} · {ablation_id}"
+        # Why it ended as it did: failed variants, variants left in the queue, its error.
+        for note in [*notes[-2:], *([run["error"]] if run.get("error") else [])]:
+            title += "<br>" + coloured(html.escape(note), GREY)
+        self._show(results, title)
         self._draw(results, curves)
         for i in range(self.list.count()):
             if self.list.item(i).data(Qt.ItemDataRole.UserRole) == ablation_id:

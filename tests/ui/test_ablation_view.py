@@ -40,6 +40,7 @@ def store_path(tmp_path: Path) -> Path:
             store.add_metrics(run_id, rows)
             entries.append({"name": name, "changes": {}, "run_id": run_id, "transfer_id": None})
         store.update_run(ablation, config={"variants": entries})
+        store.add_log(ablation, "warning", "variants that failed: none really")
     return path
 
 
@@ -74,6 +75,7 @@ def test_the_table_and_curves_of_the_stored_ablation(view: AblationView) -> None
     loss = next(iter(view.plots["total"].curves.values())).series
     assert list(loss.step) == [1, 2, 3, 4] and list(loss.value) == [2.0, 1.0, 2 / 3, 0.5]
     assert "mixing study" in view.title.text() and "finished" in view.title.text()
+    assert "variants that failed: none really" in view.title.text()  # the ablation's log
 
 
 def test_the_table_saves_as_csv(view: AblationView, tmp_path: Path) -> None:
