@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFontDatabase
+from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -42,10 +42,9 @@ from studio.ui.monitor_data import (
 )
 from studio.ui.monitor_tasks import TaskLegend
 from studio.ui.plot_export import save_button
-from studio.ui.plots import RUN_STYLES, PlotPanel, panel_grid
+from studio.ui.plots import PlotPanel, panel_grid
 from studio.ui.run_status import FailureBanner, LogPanel, ProgressLine
 from studio.ui.series import MINUTES, STEP, Series
-from studio.ui.style import RUN_COLOURS
 from studio.ui.widgets import hbox, splitter
 
 log = logging.getLogger(__name__)
@@ -337,21 +336,13 @@ class MonitorView(QWidget):
                 continue
             run_id, task, name = key
             run, series = self._runs[run_id], self._series[key]
-            colour, style = self._pen_for(run, task, name)
+            colour, style = self.task_legend.pen(run.index, task, name)
             panel.ensure(key, series, colour, style, label(run, key, len(self._runs) > 1))
             if task in self._hidden_tasks:
                 panel.set_visible(key, False)
             if panel.smoothable:
                 series.set_alpha(self._alpha)
             panel.refresh(key)
-
-    def _pen_for(self, run: ShownRun, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
-        if task is not None:  # colour is the task, line style the run
-            return self.task_legend.colours[task], RUN_STYLES[run.index % len(RUN_STYLES)]
-        colour = QColor(RUN_COLOURS[run.index % len(RUN_COLOURS)])
-        if name == "eval_mean":
-            return (QColor("#333333") if run.index == 0 else colour), Qt.PenStyle.DashLine
-        return colour, Qt.PenStyle.SolidLine
 
     def _add_task(self, task: str) -> None:
         if not self.task_legend.add(task):

@@ -13,7 +13,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.plots import palette
+from studio.ui.plots import RUN_STYLES, palette
+from studio.ui.style import RUN_COLOURS
 from studio.ui.widgets import hbox
 
 
@@ -68,3 +69,13 @@ class TaskLegend(QWidget):
     def clear(self) -> None:
         self.colours.clear()
         self.list.clear()
+
+    def pen(self, run_index: int, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
+        """How a curve is drawn: a task's colour and its run's line style; a run-wide curve
+        in its run's colour (the validation mean dashed)."""
+        if task is not None:
+            return self.colours[task], RUN_STYLES[run_index % len(RUN_STYLES)]
+        colour = QColor(RUN_COLOURS[run_index % len(RUN_COLOURS)])
+        if name == "eval_mean":
+            return (QColor("#333333") if run_index == 0 else colour), Qt.PenStyle.DashLine
+        return colour, Qt.PenStyle.SolidLine

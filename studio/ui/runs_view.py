@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import logging
 import sqlite3
-import time
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from studio.ui.empty_state import EmptyState
 from studio.ui.queue_view import QueueView
 from studio.ui.style import STATUS_COLOURS
 from studio.ui.takeaway import export_metrics_dialog, report_dialog
-from studio.ui.text import date_time, duration
+from studio.ui.text import date_time, run_duration
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +66,6 @@ KINDS = (
     ("Sweeps", "sweep"),
     ("Ablations", "ablation"),
 )
-
-
-def _duration(run: dict[str, Any]) -> str:
-    if not run.get("started"):
-        return ""
-    end = run.get("finished") or (time.time() if run["status"] == "running" else run["started"])
-    return duration(end - run["started"])
 
 
 def _model_name(path: str) -> str:
@@ -327,7 +319,7 @@ class RunsView(QWidget):
             (f"{run.get('step') or 0} / {run.get('max_steps') or '?'}", run.get("step") or 0),
             ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
             (date_time(started), started),
-            (_duration(run), run.get("finished") or 0),
+            (run_duration(run), run.get("finished") or 0),
             (run["id"], run["id"]),
         ]
         items = []
