@@ -43,9 +43,9 @@ class Sampler:
                     rss += known.memory_info().rss
                     alive[proc.pid] = known
         self._seen = alive
-        return ResourceSample(
-            cpu / self.cores, self.cores, rss, psutil.virtual_memory().total, gpus()
-        )
+        # Readings a few ms apart can add up past the whole machine: clock granularity.
+        share = min(cpu / self.cores, 100.0)
+        return ResourceSample(share, self.cores, rss, psutil.virtual_memory().total, gpus())
 
 
 def gpus() -> tuple[GpuSample, ...]:
