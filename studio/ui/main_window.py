@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.form.set_device_info(text or "could not detect the device")
 
     def _probe_failed(self, error: str) -> None:
-        log.warning("the device probe failed: %s", error)
+        log.info("the device probe ended without an answer: %s", error)
         self._probe_done_text("")
 
     # -- config ----------------------------------------------------------------------------
