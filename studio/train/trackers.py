@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 from collections import defaultdict
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from accelerate.tracking import get_available_trackers
 
 from studio.core.config import RunConfig
 from studio.core.errors import ConfigError
-from studio.core.sink import MetricRow, Sink, TeeSink
+from studio.core.sink import MetricRow, NullSink, Sink, TeeSink
 
 FOLDER = "tensorboard"  # inside the run's folder: runs/<id>/tensorboard/<id>/events.out...
 PACKAGES = {"tensorboard": "tensorboard"}  # what `pip install` brings a tracker
@@ -91,10 +90,11 @@ def tag(row: MetricRow) -> str:
     return row.name if row.task is None else f"{row.name}/{row.task}"
 
 
-class TrackerSink:
+class TrackerSink(NullSink):
     """Forwards metric rows to the accelerator's trackers, one `log` call per step.
 
-    Logs, progress and checkpoints stay with the store: a tracker gets only the curves.
+    Logs, progress and checkpoints stay with the store (the rest of NullSink's no-ops): a
+    tracker gets only the curves.
     """
 
     def __init__(self, accelerator: Accelerator) -> None:
@@ -106,21 +106,6 @@ class TrackerSink:
             by_step[row.step][tag(row)] = row.value
         for step, values in sorted(by_step.items()):
             self.accelerator.log(values, step=step)
-
-    def log(self, level: str, message: str) -> None:
-        pass
-
-    def progress(self, step: int, total: int) -> None:
-        pass
-
-    def stage(self, text: str, fraction: float | None) -> None:
-        pass
-
-    def checkpoint(self, step: int, path: str, metrics: Mapping[str, float]) -> None:
-        pass
-
-    def drop_checkpoint(self, step: int) -> None:
-        pass
 
     def flush(self) -> None:
         """Write what the trackers buffer (a checkpoint, the end): TensorBoard shows it then."""
