@@ -8,7 +8,9 @@ tasks). With --store, no training: the newest pre-finetuning runs and transfer e
 that store are shown. With --tasks, only the wizard and the Data tab (a fresh STUDIO_HOME).
 With --first-hour, what a new user meets (a fresh STUDIO_HOME, no data folder): the quick-look
 preset and the demo group, the Muppet recipe preset, the empty Monitor and Runs tabs, and a run
-that failed on a bad record (docs/first-*.png).
+that failed on a bad record (docs/first-*.png). With --queue, three queued demo runs, the
+window carrying on with the queue (docs/queue.png), and an HTML report of a finished run drawn
+by a headless Chromium (docs/report.png; skipped without one).
 """
 
 from __future__ import annotations
@@ -190,9 +192,13 @@ def main() -> None:
     parser.add_argument("--store", help="show the runs of this store instead of training")
     parser.add_argument("--tasks", action="store_true", help="only the wizard and the Data tab")
     parser.add_argument("--first-hour", action="store_true", help="only the new user's views")
+    parser.add_argument("--queue", action="store_true", help="only the queue and a report")
     args = parser.parse_args()
     if args.first_hour:
         first_hour()
+        return
+    if args.queue:
+        queue_and_report()
         return
     if args.tasks:
         wizard_only()
@@ -297,6 +303,59 @@ def first_hour() -> None:
     window.monitor.poll()
     shot("failed")
     window.close()
+
+
+def queue_and_report() -> None:
+    import shutil
+    import subprocess
+    import time
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from studio.core.presets import demo_config
+    from studio.core.tasks import studio_catalog
+    from studio.queue import enqueue
+    from studio.store.report_data import write_report
+    from studio.ui.main_window import MainWindow
+
+    home = Path(tempfile.mkdtemp())
+    os.environ["STUDIO_HOME"] = str(home)
+    store = home / "studio.db"
+    catalog = studio_catalog().tasks
+    for name, steps in (("demo: 60 updates", 60), ("demo: 80 updates", 80), ("demo: 40", 40)):
+        enqueue(store, demo_config(catalog, steps=steps).replace(name=name))
+    app = QApplication.instance() or QApplication([])
+    window = MainWindow(
+        catalog, store, None, QSettings(str(home / "s.ini"), QSettings.Format.IniFormat)
+    )
+    window.resize(1500, 920)
+    window.show()
+    window._probe_done_text("CPU: 2 cores")
+    end = time.time() + 300
+    while window.jobs.training.run_id is None and time.time() < end:
+        app.processEvents()
+        time.sleep(0.05)
+    first = window.jobs.training.run_id
+    while window.jobs.training.run_id == first and time.time() < end + 600:
+        app.processEvents()  # the first finishes, the second starts: one of each state
+        time.sleep(0.05)
+    window.tabs.setCurrentWidget(window.runs)
+    for _ in range(40):  # the Runs tab polls every 2 s: let it show the running one
+        app.processEvents()
+        time.sleep(0.1)
+    window.grab().save(str(DOCS / "queue.png"))
+    window.close()  # the running run stops (resumable); the last stays queued
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if first is None or chromium is None:
+        return
+    page = home / "report.html"
+    write_report(store, first, page)
+    subprocess.run(
+        [chromium, "--headless", "--no-sandbox", "--hide-scrollbars", "--window-size=1200,1500",
+         f"--screenshot={DOCS / 'report.png'}", page.as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
 
 
 if __name__ == "__main__":
