@@ -189,5 +189,6 @@ def test_the_device_probe_is_an_entry_point_and_a_job() -> None:
         [*COMMAND, "probe"], capture_output=True, text=True, env=child_env(), timeout=120
     )
     assert said.returncode == 0 and said.stdout.startswith(("CPU: ", "CUDA: ", "Apple MPS"))
+    assert "; auto precision: " in said.stdout  # what Configure shows beside the device
     assert ChildJob(job_spec("probe")).run(lambda e: None) == said.stdout.strip()
     assert ChildJob(job_spec("hub")).run(lambda e: None) is False  # the tests run offline

@@ -16,6 +16,7 @@ import yaml
 
 from studio.core.config import (
     BIG,
+    CHOICES,
     RANGES,
     Range,
     check_ranges,
@@ -49,11 +50,17 @@ class FinetuneSettings:
     weight_decay: float = 0.01
     eval_max_examples: int | None = None  # None: the full validation split
     device: str = "auto"
+    mixed_precision: str = "auto"  # as a run's: bf16 where the device computes it natively
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ConfigError(f"device: {self.device!r} is not allowed; use one of {list(DEVICES)}")
+        if self.mixed_precision not in CHOICES["mixed_precision"]:
+            raise ConfigError(
+                f"mixed_precision: {self.mixed_precision!r} is not allowed; use one of "
+                f"{list(CHOICES['mixed_precision'])}"
+            )
         check_ranges(self, SETTINGS_RANGES)
 
     @property

@@ -164,15 +164,21 @@ def _preview(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:
 
 
 def describe_device() -> str:
-    """The device training would use, as the window's Configure tab shows it."""
+    """The device training would use and what `mixed_precision: auto` means on it, as the
+    window's Configure tab shows it."""
     import torch
+
+    from studio.train.setup import auto_precision, cpu_bf16_features
 
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
-        return f"CUDA: {props.name}, {props.total_memory / 2**30:.0f} GiB"
+        device = f"CUDA: {props.name}, {props.total_memory / 2**30:.0f} GiB"
+        return f"{device}; auto precision: {auto_precision(True)}"
     if torch.backends.mps.is_available():
-        return "Apple MPS"
-    return f"CPU: {os.cpu_count()} cores"
+        return "Apple MPS; auto precision: no (fp32)"
+    precision = auto_precision(False)
+    how = f"bf16 ({', '.join(cpu_bf16_features())})" if precision == "bf16" else "no (fp32)"
+    return f"CPU: {os.cpu_count()} cores; auto precision: {how}"
 
 
 def _probe(spec: dict[str, Any], stop: threading.Event, emit: Emit) -> Any:

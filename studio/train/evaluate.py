@@ -82,7 +82,7 @@ def _summary_metrics(
     return rouge_metrics(predictions, references)
 
 
-@torch.no_grad()
+@torch.inference_mode()  # no autograd records at all: validation is never differentiated
 def evaluate_task(
     model: MultiTaskModel,
     data: TaskData,

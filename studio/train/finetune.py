@@ -46,7 +46,6 @@ from studio.train.setup import (
 from studio.train.steps import RunningLoss, clipped_update, prepare_training
 
 # What a fine-tuning has no setting for: the run config's defaults.
-PRECISION = "auto"
 GRAD_CLIP = 1.0
 LOG_EVERY = 10  # updates between two training-loss rows
 
@@ -163,7 +162,7 @@ def finetune(
         + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
     )
 
-    training = prepare_training(multitask, settings, PRECISION, steps)
+    training = prepare_training(multitask, settings, settings.mixed_precision, steps)
     accelerator, model = training.accelerator, training.model
     pad_id = source.tokenizer.pad_token_id or 0
     lengths = data.train_lengths[features]
