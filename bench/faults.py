@@ -28,6 +28,7 @@ from pathlib import Path
 from bench.common import SHARED_DATA
 from studio.core.config import RunConfig
 from studio.core.paths import checkpoints_dir
+from studio.core.sink import WALL_CLOCK
 from studio.store import RunStore
 
 TEMPORARY = (".tmp-step-", ".pruning-")
@@ -168,7 +169,7 @@ def main() -> None:
     got = {(r["step"], r["task"], r["name"]): r["value"] for r in rows}
     duplicates = sum(n - 1 for n in keys.values())
     missing = len(set(expected) - set(got))
-    timing = {"examples_per_s", "tokens_per_s", "padding_efficiency"}
+    timing = WALL_CLOCK | {"padding_efficiency"}
     losses = [k for k in expected if k[2] not in timing and "time" not in k[2]]
     differ = [k for k in losses if k in got and abs((got[k] or 0) - (expected[k] or 0)) > 1e-5]
     with RunStore(broken / "studio.db") as store:

@@ -19,6 +19,7 @@ import pytest
 from safetensors.torch import load_file
 
 from studio.core.paths import run_dir
+from studio.core.sink import WALL_CLOCK
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.session import execute
 from studio.store import RunStore
@@ -121,7 +122,7 @@ def _metrics(store: Path) -> tuple[str, dict[tuple[int, str | None, str], float]
         (run,) = db.list_runs()
         rows = db.metrics_after(0, run["id"])
     # Wall-clock rates, and padding: each process pads only its own part of a batch.
-    skip = {"examples_per_s", "tokens_per_s", "padding_efficiency"}
+    skip = WALL_CLOCK | {"padding_efficiency"}
     return run["id"], {
         (r["step"], r["task"], r["name"]): r["value"] for r in rows if r["name"] not in skip
     }

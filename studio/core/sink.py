@@ -9,6 +9,9 @@ from typing import Protocol
 
 from studio.core.text import duration
 
+# Metrics that time the machine, not the model: two runs of the same training differ in them.
+WALL_CLOCK = frozenset({"examples_per_s", "tokens_per_s", "eval_examples_per_s"})
+
 
 @dataclass(frozen=True)
 class MetricRow:

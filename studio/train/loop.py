@@ -335,6 +335,7 @@ def _evaluate(
     if accelerator.is_main_process:
         net = accelerator.unwrap_model(model)
         now = time.time()
+        started, examples = time.perf_counter(), 0
         rows = []
         for name, data in tasks.items():
             result = evaluate_task(
@@ -351,9 +352,18 @@ def _evaluate(
             )
             results[name] = result
             rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
+            limit = config.eval_max_examples
+            examples += (
+                len(data.validation_lengths)
+                if limit is None
+                else min(limit, len(data.validation_lengths))
+            )
             release_pages(data.validation)
         mean = _mean_metric(results, tasks)
         rows.append(MetricRow(step, "eval_mean", mean, None, now))
+        # Validation's own speed, beside training's examples_per_s (bench/eval_speed.py).
+        rate = examples / max(time.perf_counter() - started, 1e-9)
+        rows.append(MetricRow(step, "eval_examples_per_s", rate, None, now))
         sink.metrics(rows)
         sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
     accelerator.wait_for_everyone()

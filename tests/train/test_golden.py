@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.sink import MemorySink
+from studio.core.sink import WALL_CLOCK, MemorySink
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.train.loop import train
 from studio.train.setup import Workspace
@@ -42,7 +42,7 @@ def run(kind: str, model: str, workspace: Workspace) -> dict[str, list[float]]:
     assert result.status == "finished"
     values: dict[str, list[float]] = {}
     for row in sink.rows:
-        if row.name in ("examples_per_s", "tokens_per_s", "lr", "grad_norm"):
+        if row.name in WALL_CLOCK | {"lr", "grad_norm"}:
             continue  # wall-clock figures, and values the losses already pin down
         values.setdefault(f"{row.task or '-'}/{row.name}", []).append(row.value)
     return values
