@@ -387,7 +387,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
 def _ablation_results(store: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
     from dataclasses import asdict
 
-    from studio.core.ablation import read_results, results_table
+    from studio.core.ablation_results import read_results, results_table
 
     metrics = {name: spec.metric for name, spec in catalog(args).tasks.items()}
     results = read_results(store, args.run_id, metrics)

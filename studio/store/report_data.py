@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.ablation import read_results, table_rows, variant_entries
+from studio.core.ablation_results import read_results, table_rows, variant_entries
 from studio.core.errors import StudioError
 from studio.core.experiments import (
     MODELS,
@@ -308,7 +308,7 @@ def _primary_metrics(store: RunStore, run_ids: list[str]) -> dict[str, str]:
 
 
 def ablation_report(store: RunStore, run: dict[str, Any]) -> Report:
-    """The variants side by side: core.ablation's table and their curves overlaid."""
+    """The variants side by side: core.ablation_results' table and their curves overlaid."""
     entries = [e for e in variant_entries(run) if e.get("run_id")]
     ids = [str(e["run_id"]) for e in entries]
     rows = read_results(store, run["id"], _primary_metrics(store, ids))

@@ -31,7 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.ablation import BASE, VariantResult, load_ablation, read_results, table_rows
+from studio.core.ablation import BASE, load_ablation
+from studio.core.ablation_results import VariantResult, read_results, table_rows
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore

@@ -15,12 +15,9 @@ from studio.core.ablation import (
     ablation_config,
     format_value,
     load_ablation,
-    read_results,
-    results_table,
-    table_rows,
-    transfer_gain,
     variant_name,
 )
+from studio.core.ablation_results import read_results, results_table, table_rows, transfer_gain
 from studio.core.config import RunConfig
 from studio.core.errors import ConfigError
 
