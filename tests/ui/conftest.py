@@ -8,6 +8,7 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -105,3 +106,29 @@ def no_threads_or_processes_left(monkeypatch: pytest.MonkeyPatch) -> Iterator[No
             + "\n".join(problems),
             pytrace=False,
         )
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The main window on a store of its own, shown; closed and its jobs ended afterwards."""
+    from PySide6.QtCore import QSettings
+
+    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.ui.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    # The device probe starts 300 ms after the window opens: wait for it, so that every test
+    # also sees the probe's job started and ended by closing (not refused after the close).
+    qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)
+    yield win
+    win.close()
+    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
+    # Qt threads that ran Python show up as daemon "Dummy" entries; no real thread may linger.
+    lingering = [
+        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
+    ]
+    assert not lingering

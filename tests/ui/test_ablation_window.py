@@ -3,35 +3,15 @@ training is refused meanwhile, and the tab shows their table when it ends."""
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import pytest
 import yaml
-from PySide6.QtCore import QSettings
 
-from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui.main_window import MainWindow
 
 JOB_MS = 300_000  # a job starts a Python process that imports torch: slow on a busy machine
-
-
-@pytest.fixture
-def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)  # see test_main_window
-    yield win
-    win.close()
-    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
-    lingering = [
-        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
-    ]
-    assert not lingering
 
 
 @pytest.mark.train

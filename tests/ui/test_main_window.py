@@ -25,26 +25,6 @@ TASKS = ("synth_sentiment", "synth_choice", "synth_span")
 JOB_MS = 300_000
 
 
-@pytest.fixture
-def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    # The device probe starts 300 ms after the window opens: a shorter test would close the
-    # window first and leave the probe to start afterwards, with nothing left to end it.
-    qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)
-    yield win
-    win.close()
-    qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
-    # Qt threads that ran Python show up as daemon "Dummy" entries; no real thread may linger.
-    lingering = [
-        t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon
-    ]
-    assert not lingering
-
-
 def _config(model: str, **changes: object) -> RunConfig:
     steps = {"max_steps": 400, "eval_every": 50, "log_every": 2, "checkpoint_every": 50}
     return tiny_config(model, TASKS, **steps).replace(**changes)
