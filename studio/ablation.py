@@ -15,16 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.ablation import AblationConfig, Variant
-from studio.core.errors import ConfigError, StudioError
+from studio.core.errors import ConfigError
 from studio.core.experiments import transfer_config
 from studio.core.tasks import TaskSpec
-from studio.experiments import transfer
+from studio.experiments import Progress, fails_run, transfer
 from studio.queue import enqueue, run_queue
 from studio.session import Outcome
 from studio.store import RunStore
 
 log = logging.getLogger(__name__)
-Progress = Callable[[float, str], None]
 # Every variant makes the same number of updates, so the latest checkpoint compares like with
 # like (the best one would pick each variant's own step).
 CHECKPOINT = "latest"
@@ -60,7 +59,7 @@ def run_ablation(
         )
     if on_created is not None:
         on_created(ablation_id)
-    try:
+    with RunStore(store_path) as store, fails_run(store, ablation_id):
         entries = _queue(config, variants, ablation_id, data_dir, store_path)
         # With transfers, training the variants is the first half of the progress bar.
         split = 1.0 if config.transfer is None else 0.5
@@ -70,10 +69,6 @@ def run_ablation(
             rest = lambda f, m: report(split + f * (1 - split), m)  # noqa: E731
             jobs = (catalog, data_dir, store_path, stop, rest)
             _transfers(config, ablation_id, entries, outcomes, *jobs)
-    except Exception as exc:
-        with RunStore(store_path) as store:
-            store.set_status(ablation_id, "failed", error=_message(exc))
-        raise
     _finish(ablation_id, entries, outcomes, store_path, stop)
     report(1.0, "ablation finished")
     return ablation_id
@@ -233,7 +228,3 @@ def _stored_status(store: RunStore, run_id: str) -> str | None:
         return str(store.get_run(run_id)["status"])
     except KeyError:  # removed from the queue meanwhile
         return None
-
-
-def _message(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"

@@ -148,7 +148,7 @@ def transfer(
             for seed in config.seeds
             for label in ("base", "pretuned")
         ]
-        with _fails_run(store, transfer_id):
+        with fails_run(store, transfer_id):
             for done, (target, size, seed, label) in enumerate(jobs):
                 if stop.is_set():
                     store.set_status(transfer_id, "stopped")
@@ -216,7 +216,7 @@ def sweep(
             config.pretrain.get("model", "minilm"),
             status="running",
         )
-        with _fails_run(store, sweep_id):
+        with fails_run(store, sweep_id):
             _sweep_subsets(config, catalog, data_dir, store_path, stop, report, sweep_id)
         store.set_status(sweep_id, "stopped" if stop.is_set() else "finished")
     return sweep_id
@@ -289,7 +289,7 @@ def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
 
 
 @contextmanager
-def _fails_run(store: RunStore, run_id: str) -> Iterator[None]:
+def fails_run(store: RunStore, run_id: str) -> Iterator[None]:
     """Record an exception as the run's error (status failed), then let it propagate."""
     try:
         yield

@@ -168,7 +168,7 @@ def describe_device() -> str:
     window's Configure tab shows it."""
     import torch
 
-    from studio.train.setup import auto_precision, cpu_bf16_features
+    from studio.train.precision import auto_precision, cpu_bf16_features
 
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)

@@ -11,24 +11,25 @@ from studio.core.config import RunConfig
 from studio.core.errors import ConfigError
 from studio.core.experiments import FinetuneSettings
 from studio.core.sink import MemorySink
-from studio.train import setup
+from studio.train import precision
 from studio.train.loop import train
-from studio.train.setup import Workspace, auto_precision, cpu_bf16_features, make_accelerator
+from studio.train.precision import auto_precision, cpu_bf16_features
+from studio.train.setup import Workspace, make_accelerator
 from tests.support import tiny_config
 
 NATIVE_BF16 = bool(cpu_bf16_features())
 
 
 def test_auto_is_fp32_on_a_cpu_without_native_bf16(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(setup, "cpu_bf16_features", lambda: [])
+    monkeypatch.setattr(precision, "cpu_bf16_features", lambda: [])
     assert auto_precision(on_cuda=False) == "no"
     assert make_accelerator("cpu", "auto", None).mixed_precision == "no"
 
 
 def test_auto_is_bf16_on_a_cpu_that_computes_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(setup, "cpu_bf16_features", lambda: ["AMX"])
+    monkeypatch.setattr(precision, "cpu_bf16_features", lambda: ["AMX"])
     assert auto_precision(on_cuda=False) == "bf16"
-    monkeypatch.setattr(setup, "CPU_BF16_BY_DEFAULT", False)  # what the benchmark would undo
+    monkeypatch.setattr(precision, "CPU_BF16_BY_DEFAULT", False)  # what the benchmark would undo
     assert auto_precision(on_cuda=False) == "no"
 
 
@@ -50,14 +51,14 @@ def test_bf16_autocast_trains_on_this_cpu_close_to_fp32(
     tiny_model: str, workspace: Workspace
 ) -> None:
     losses = {}
-    for precision in ("no", "bf16"):
+    for mode in ("no", "bf16"):
         config: RunConfig = tiny_config(
-            tiny_model, ("synth_sentiment", "synth_choice"), mixed_precision=precision
+            tiny_model, ("synth_sentiment", "synth_choice"), mixed_precision=mode
         )
         sink = MemorySink()
         result = train(config, sink, threading.Event(), workspace)
         assert result.step == config.max_steps
-        losses[precision] = sink.values("total_loss")
+        losses[mode] = sink.values("total_loss")
     assert all(torch.isfinite(torch.tensor(losses["bf16"])))
     # bf16 keeps 8 bits of mantissa: the same run, losses within a few per cent.
     assert losses["bf16"] == pytest.approx(losses["no"], rel=0.05)
