@@ -238,7 +238,7 @@ class RunStore:
             **status_stamps(status, now),
         }
         for _ in range(100):
-            run_id = new_run_id()
+            run_id = new_run_id(now)
             try:
                 self._insert("runs", {"id": run_id, **row})
             except sqlite3.IntegrityError:

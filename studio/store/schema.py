@@ -120,9 +120,10 @@ def create_schema(db: sqlite_utils.Database) -> None:
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-def new_run_id() -> str:
-    """A readable id that sorts by creation time: local time plus 4 random hex digits."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
+def new_run_id(created: float) -> str:
+    """A readable id that sorts by creation time: the run's `created` time, local, plus 4
+    random hex digits (one clock reading for both, so they never name different seconds)."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(created))}-{secrets.token_hex(2)}"
 
 
 def check_choice(value: str, allowed: Sequence[str], what: str) -> None:
