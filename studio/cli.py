@@ -395,7 +395,8 @@ def _ablation_results(store: Any, args: argparse.Namespace) -> tuple[list[Any], 
 
 
 def cmd_results(args: argparse.Namespace) -> int:
-    from studio.core.experiments import sweep_points, table
+    from studio.core.experiments import sweep_points
+    from studio.core.paired import table
     from studio.store import RunStore
 
     with RunStore(_store(args)) as store:

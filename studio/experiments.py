@@ -148,6 +148,7 @@ def transfer(
             for seed in config.seeds
             for label in ("base", "pretuned")
         ]
+        orders: dict[tuple[str, int | str, int], str] = {}  # a base run's, for its pair
         with fails_run(store, transfer_id):
             for done, (target, size, seed, label) in enumerate(jobs):
                 if stop.is_set():
@@ -169,6 +170,15 @@ def transfer(
                 )
                 if result.status != "finished":  # stopped part-way: not a comparable result
                     continue
+                pair = orders.setdefault((target, size, seed), result.order)
+                if pair != result.order:
+                    store.add_log(
+                        transfer_id,
+                        "warning",
+                        f"{target}, k={size}, seed {seed}: base and pre-finetuned did not train "
+                        "on the same examples in the same order (do their tokenizers differ?); "
+                        "their paired difference is not a fair comparison",
+                    )
                 store.add_result(
                     {
                         "transfer_id": transfer_id,
@@ -181,6 +191,7 @@ def transfer(
                         "value": result.value,
                         "run_id": run_id,
                         "leaked": int(target in leaked),
+                        "baseline": result.baseline,
                     }
                 )
                 store.update_run(transfer_id, step=done + 1, max_steps=len(jobs))

@@ -17,8 +17,8 @@ from studio.core.experiments import (
     SweepConfig,
     TransferConfig,
     finetune_config,
-    table,
 )
+from studio.core.paired import table
 from studio.core.sink import MemorySink
 from studio.experiments import resolve_source, sweep, transfer
 from studio.session import execute
@@ -111,7 +111,7 @@ def test_transfer_grid_results_table_and_leakage(
         assert len(finetunes) == 16
         assert {r["source_run"] for r in finetunes} == {source}
         text = table(store.results(transfers[0]["id"]))
-    assert "LEAK" in text and text.count("\n") == 4  # header + 2 targets x 2 sizes
+    assert "LEAK" in text and text.count("\n") == 5  # header + 2 targets x 2 sizes + tally
     assert main(["results", transfers[0]["id"], "--store", str(db)]) == 0
     assert "synth_choice" in capsys.readouterr().out
 

@@ -16,6 +16,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "mixing": ("heterogeneous", "homogeneous", "sequential"),
     "sampling": ("proportional", "temperature", "uniform"),
     "head_sharing": ("shared", "per_dataset"),
+    "pooling": ("first", "mean"),  # what a pooled head reads: the first token, or the mean
     "device": ("auto", "cuda", "mps", "cpu"),
     "mixed_precision": ("auto", "no", "bf16", "fp16"),
     "r3f_noise": ("uniform", "normal"),
@@ -39,6 +40,7 @@ class RunConfig:
     temperature: float = 2.0
     examples_cap: int | None = None
     head_sharing: str = "shared"
+    pooling: str = "first"
     batch_size: int = 16
     learning_rate: float = 5e-5
     weight_decay: float = 0.01

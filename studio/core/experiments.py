@@ -52,15 +52,21 @@ class FinetuneSettings:
     device: str = "auto"
     mixed_precision: str = "auto"  # as a run's: bf16 where the device computes it natively
     num_threads: int | None = None
+    pooling: str = "first"  # what a pooled head reads: the first token, or the tokens' mean
+    # The probe: the encoder stays frozen and only the head trains (at its own learning rate),
+    # on features the encoder computed once: a cheap, low-variance reading of the encoder.
+    probe: bool = False
+    probe_learning_rate: float = 1e-3
 
     def __post_init__(self) -> None:
         if self.device not in DEVICES:
             raise ConfigError(f"device: {self.device!r} is not allowed; use one of {list(DEVICES)}")
-        if self.mixed_precision not in CHOICES["mixed_precision"]:
-            raise ConfigError(
-                f"mixed_precision: {self.mixed_precision!r} is not allowed; use one of "
-                f"{list(CHOICES['mixed_precision'])}"
-            )
+        for key in ("mixed_precision", "pooling"):
+            if getattr(self, key) not in CHOICES[key]:
+                raise ConfigError(
+                    f"{key}: {getattr(self, key)!r} is not allowed; use one of "
+                    f"{list(CHOICES[key])}"
+                )
         check_ranges(self, SETTINGS_RANGES)
 
     @property
@@ -74,6 +80,7 @@ SETTINGS_RANGES = {
     "num_threads": RANGES["num_threads"],
     "epochs": Range(0, 1000, above=True),
     "min_steps": Range(0, BIG),
+    "probe_learning_rate": RANGES["learning_rate"],
 }
 SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
 
@@ -297,25 +304,6 @@ def summarize(results: list[dict[str, Any]]) -> list[Cell]:
 
 def size_key(size: str) -> float:
     return float("inf") if size == "all" else float(size)
-
-
-def table(results: list[dict[str, Any]]) -> str:
-    """The transfer table: mean ± std per target, size and model, and the gain of pretuned."""
-    cells = {(c.target, c.size, c.model): c for c in summarize(results)}
-    keys = sorted({(t, s) for t, s, _ in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
-    lines = [f"{'target':<18} {'k':>6} {'metric':<12} {'base':>15} {'pretuned':>15} {'gain':>8}"]
-    for target, size in keys:
-        base, tuned = cells.get((target, size, "base")), cells.get((target, size, "pretuned"))
-        cell = base or tuned
-        assert cell is not None
-        fmt = lambda c: f"{c.mean:.4f} ± {c.std:.4f}" if c else "—"
-        gain = f"{tuned.mean - base.mean:+.4f}" if base and tuned else ""
-        flag = "  LEAK: target was in the pre-finetuning mix" if cell.leaked else ""
-        lines.append(
-            f"{target:<18} {size:>6} {cell.metric:<12} {fmt(base):>15} "
-            f"{fmt(tuned):>15} {gain:>8}{flag}"
-        )
-    return "\n".join(lines)
 
 
 def parse_sizes(text: str) -> tuple[int | str, ...]:

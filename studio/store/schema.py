@@ -11,7 +11,8 @@ from typing import Any
 
 from studio.store.db import sqlite_utils
 
-SCHEMA_VERSION = 5  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position
+SCHEMA_VERSION = 6  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
+# 6: results.baseline
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep", "ablation")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
@@ -56,6 +57,7 @@ RESULT_COLUMNS: dict[str, type] = {
     "value": float,
     "run_id": str,  # the fine-tuning run
     "leaked": int,  # 1 when the target was in the pre-finetuning mix
+    "baseline": float,  # the metric of the training sample's majority label (null for spans)
 }
 
 CHECKPOINT_COLUMNS: dict[str, type] = {
@@ -116,6 +118,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
     runs.create_index(["created"], "idx_runs_created", if_not_exists=True)
     results = db.table("results")
     results.create(RESULT_COLUMNS, if_not_exists=True)
+    for name in sorted(set(RESULT_COLUMNS) - set(results.columns_dict)):
+        results.add_column(name, RESULT_COLUMNS[name])
     results.create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 

@@ -103,14 +103,18 @@ def _write(
     AutoTokenizer.from_pretrained(checkpoint / "tokenizer").save_pretrained(tmp)
     progress(0.7, "writing the heads, config and model card")
     save_file({k: v.contiguous() for k, v in head_weights.items()}, str(tmp / "heads.safetensors"))
-    heads = [{**h, "architecture": _architecture(h["format"], hidden, h)} for h in state["heads"]]
+    pooling = state["config"].get("pooling", "first")
+    heads = [
+        {**h, "architecture": _architecture(h["format"], hidden, h, pooling)}
+        for h in state["heads"]
+    ]
     (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
     card = model_card(state, run, seq2seq=seq2seq)
     (tmp / "README.md").write_text(card, encoding="utf-8")
 
 
-def _architecture(fmt: str, hidden: int, head: dict[str, Any]) -> dict[str, Any]:
+def _architecture(fmt: str, hidden: int, head: dict[str, Any], pooling: str) -> dict[str, Any]:
     if fmt == "extractive_qa":
         return {
             "type": "span",
@@ -121,7 +125,8 @@ def _architecture(fmt: str, hidden: int, head: dict[str, Any]) -> dict[str, Any]
     outputs = len(head["labels"]) if head["labels"] else 1
     return {
         "type": "pooled",
-        "weights": "<head>.dense (tanh) then <head>.out on the first token",
+        "weights": "<head>.dense (tanh) then <head>.out on the pooled vector",
+        "pooling": "first token" if pooling == "first" else "mean of the non-padding tokens",
         "hidden": hidden,
         "outputs": outputs,
     }

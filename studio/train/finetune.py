@@ -8,11 +8,13 @@ as the paper recommends for small data.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import math
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -29,12 +31,14 @@ from studio.core.availability import resolve
 from studio.core.config import check_stride
 from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments import FinetuneConfig
+from studio.core.metrics import classification_metrics
 from studio.core.sink import MetricRow, Sink
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import split_weights
 from studio.train.data import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
+from studio.train.probe import FeatureCache, encode_features
 from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
@@ -60,6 +64,11 @@ class FinetuneResult:
     steps: int
     head_reused: str | None = None
     status: str = "finished"
+    # The metric of always answering the training sample's most frequent label (None for spans).
+    baseline: float | None = None
+    # Which examples it trained on, in which order: equal for two runs exactly when they were
+    # paired (same k-subsample, same seed, same batches).
+    order: str = ""
 
 
 @dataclass
@@ -151,30 +160,39 @@ def finetune(
     how = Tokenization(source.tokenizer, settings.max_length, settings.stride)
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
-    multitask = MultiTaskModel(source.backbone, [spec], "shared")
+    multitask = MultiTaskModel(source.backbone, [spec], "shared", pooling=settings.pooling)
     reused = _reuse_head(multitask, spec.name, source.heads) if config.reuse_heads else None
     features, examples = _subsample(data, config.k, config.seed)
     epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
     steps = max(settings.min_steps, epochs)
     sink.log(
         "info",
-        f"fine-tuning on {spec.name}: {examples} examples, {steps} updates"
-        + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
+        f"{'probing' if settings.probe else 'fine-tuning'} on {spec.name}: {examples} examples, "
+        f"{steps} updates" + (f", reusing the pre-finetuned head '{reused}'" if reused else ""),
     )
-
+    if settings.probe:
+        multitask.encoder.requires_grad_(False)
+        settings = dataclasses.replace(settings, learning_rate=settings.probe_learning_rate)
     training = prepare_training(multitask, settings, settings.mixed_precision, steps)
     accelerator, model = training.accelerator, training.model
     pad_id = source.tokenizer.pad_token_id or 0
     lengths = data.train_lengths[features]
+    cache = None
+    if settings.probe:
+        cache = encode_features(
+            accelerator.unwrap_model(model), spec.name, data.train, features, lengths,
+            settings.batch_size * 2, pad_id, accelerator.device, accelerator.autocast,
+        )  # fmt: skip
     stream = TaskStream(lengths, min(settings.batch_size, len(features)), config.seed)
+    order = hashlib.sha1(features.tobytes())
     model.train()
     step, running = 0, RunningLoss()
     while step < steps and not stop.is_set():
-        batch, _, _ = collate(data.train, features[stream.next()], pad_id)
-        batch = {k: v.to(accelerator.device) for k, v in batch.items()}
-        with accelerator.autocast():
-            losses, _ = model(spec.name, batch)
-            loss = losses.mean()
+        positions = stream.next()
+        order.update(positions.tobytes())
+        loss = _loss(
+            model, accelerator, spec.name, data, features[positions], pad_id, cache, positions
+        )
         accelerator.backward(loss)
         clipped_update(training, GRAD_CLIP)
         step += 1
@@ -196,6 +214,44 @@ def finetune(
     sink.metrics([*rows, MetricRow(step, "eval_mean", metrics[spec.metric])])
     sink.flush()
     status = "stopped" if step < steps else "finished"
+    baseline = majority_baseline(data, features, settings.eval_max_examples)
     return FinetuneResult(
-        spec.name, spec.metric, metrics[spec.metric], metrics, examples, step, reused, status
-    )
+        spec.name, spec.metric, metrics[spec.metric], metrics, examples, step, reused, status,
+        None if baseline is None else baseline[spec.metric], order.hexdigest(),
+    )  # fmt: skip
+
+
+def _loss(
+    model: torch.nn.Module,
+    accelerator: Any,
+    task: str,
+    data: TaskData,
+    chosen: np.ndarray,
+    pad_id: int,
+    cache: FeatureCache | None,
+    positions: np.ndarray,
+) -> torch.Tensor:
+    """The mean loss of one batch: through the whole model, or the head alone on the probe's
+    stored features."""
+    if cache is not None:
+        head = accelerator.unwrap_model(model)
+        features, targets = cache.batch(positions)
+        return head.example_losses(task, head.head_logits(task, features), targets).mean()
+    batch, _, _ = collate(data.train, chosen, pad_id)
+    batch = {k: v.to(accelerator.device) for k, v in batch.items()}
+    with accelerator.autocast():
+        losses, _ = model(task, batch)
+    return losses.mean()
+
+
+def majority_baseline(
+    data: TaskData, features: np.ndarray, limit: int | None
+) -> dict[str, float] | None:
+    """Every metric of answering the most frequent training label on the validation examples
+    the fine-tuned model was scored on: the floor a result must beat (None for spans)."""
+    if data.spec.format not in ("classification", "pair_classification", "multiple_choice"):
+        return None
+    train = column(data.train, "labels")[features]
+    labels = column(data.validation, "labels")[:limit]
+    majority = int(np.bincount(train).argmax())
+    return classification_metrics([majority] * len(labels), labels.tolist())

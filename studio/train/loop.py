@@ -125,7 +125,9 @@ def _pretrain(
             sink.log("warning", f"resuming on changed data: {change}")
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)
-    multitask = MultiTaskModel(backbone, specs, config.head_sharing, config.label_smoothing)
+    multitask = MultiTaskModel(
+        backbone, specs, config.head_sharing, config.label_smoothing, config.pooling
+    )
     scales = {
         s.name: loss_scale(
             s, config.loss_scaling, config.max_length, len(tokenizer), config.manual_weights

@@ -19,8 +19,17 @@ from studio.core.tasks import TaskSpec
 from studio.train.seq2seq import is_seq2seq
 
 
+def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
+    """One vector per sequence: the first token's (RoBERTa's head) or the mean of the real
+    tokens' (how sentence-transformers models such as MiniLM were trained)."""
+    if pooling == "first":
+        return hidden[:, 0]
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1)
+
+
 class PooledHead(nn.Module):
-    """Dense + tanh on the first token, then a projection (RoBERTa's classification head)."""
+    """Dense + tanh on the pooled vector, then a projection (RoBERTa's classification head)."""
 
     def __init__(self, hidden: int, outputs: int, dropout: float) -> None:
         super().__init__()
@@ -28,8 +37,8 @@ class PooledHead(nn.Module):
         self.dense = nn.Linear(hidden, hidden)
         self.out = nn.Linear(hidden, outputs)
 
-    def forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-        x = self.dropout(hidden_states[:, 0])
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        x = self.dropout(pooled)
         x = self.dropout(torch.tanh(self.dense(x)))
         return self.out(x)
 
@@ -74,9 +83,11 @@ class MultiTaskModel(nn.Module):
         specs: list[TaskSpec],
         head_sharing: str,
         label_smoothing: float = 0.1,
+        pooling: str = "first",
     ) -> None:
         super().__init__()
         self.encoder = encoder
+        self.pooling = pooling
         self.seq2seq = is_seq2seq(encoder.config)
         self.label_smoothing = label_smoothing
         self.specs = {s.name: s for s in specs}
@@ -106,9 +117,16 @@ class MultiTaskModel(nn.Module):
     ) -> torch.Tensor:
         """Task outputs: [B, classes], [B] (regression), [B, choices], [B, L, 2] (spans) or
         [B, T, vocab] (summarization: the decoder's next-token logits under teacher forcing)."""
-        spec = self.specs[task]
-        if spec.format == "summarization":
+        if self.specs[task].format == "summarization":
             return self._decoder_logits(batch, inputs_embeds)
+        return self.head_logits(task, self.encode(task, batch, inputs_embeds))
+
+    def encode(
+        self, task: str, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """What the task's head reads: the pooled vector [B, H] ([B, choices, H] for multiple
+        choice), or every token's state [B, L, H] for spans."""
+        spec = self.specs[task]
         inputs: dict[str, torch.Tensor] = {
             k: batch[k] for k in ("input_ids", "attention_mask", "token_type_ids") if k in batch
         }
@@ -124,10 +142,15 @@ class MultiTaskModel(nn.Module):
             hidden = self.encoder.get_encoder()(**inputs).last_hidden_state
         else:
             hidden = self.encoder(**inputs).last_hidden_state
-        out = self.heads[self.head_of[task]](hidden)
-        if spec.format == "multiple_choice":
-            return out.view(shape[0], shape[1])
-        if spec.format == "regression":
+        if spec.format == "extractive_qa":
+            return hidden
+        pooled = pool(hidden, inputs["attention_mask"], self.pooling)
+        return pooled.view(*shape[:-1], -1)  # [B, H], or [B, choices, H]
+
+    def head_logits(self, task: str, features: torch.Tensor) -> torch.Tensor:
+        """The task's head on what `encode` returned."""
+        out = self.heads[self.head_of[task]](features)
+        if self.specs[task].format in ("multiple_choice", "regression"):
             return out.squeeze(-1)
         return out
 

@@ -297,6 +297,7 @@ class ConfigForm(QWidget):
         cap_row = hbox_widget(self._cap_on, (cap, 1))
         self._row(form, "Examples cap", "examples_cap", cap, cap_row)
         self._row(form, "Head sharing", "head_sharing", self._combo("head_sharing"))
+        self._row(form, "Head pooling", "pooling", self._combo("pooling"))
         self._row(form, "R3F λ", "r3f_lambda", double_spin(0.0, 100.0, 3, 0.1))
         self._row(form, "R3F noise ε", "r3f_eps", SciSpinBox(1e-12, 1.0))
         self._row(form, "R3F noise", "r3f_noise", self._combo("r3f_noise"))

@@ -10,15 +10,12 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QPushButton,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
@@ -28,17 +25,18 @@ from studio.core.experiments import (
     Cell,
     MeanCurve,
     examples_by_size,
-    size_key,
     summarize,
     sweep_curves,
     sweep_points,
     transfer_curves,
 )
+from studio.core.paired import compare, tally
 from studio.store import RunStore
 from studio.ui.plot_export import save_button
 from studio.ui.plots import dress
 from studio.ui.style import AMBER, AXIS, BLUE, GREEN, GREY, RED, TITLE, coloured
 from studio.ui.text import date_time
+from studio.ui.transfer_table import fill_sweep_table, fill_transfer_table
 from studio.ui.widgets import splitter
 
 # colour, marker, legend label
@@ -50,9 +48,6 @@ LEAK_NOTE = "(in mix — leaked)"
 # Base and pre-finetuned points at one size sit this far apart (log10 units) so that their
 # error bars do not hide each other; small enough to read as the same size.
 DODGE = 0.012
-TRANSFER_COLUMNS = ("Target", "k", "Metric", "Base", "Pre-finetuned", "Gain", "Leaked")
-SWEEP_COLUMNS = ("Tasks in mix", "Base mean", "Pre-finetuned mean", "Gain")
-RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 SOLID = Qt.PenStyle.SolidLine
 
 
@@ -173,87 +168,6 @@ class TransferPlots(pg.GraphicsLayoutWidget):
         plot.setYRange(min(values) - 0.1 * span, max(values) + 0.2 * span, padding=0)
 
 
-def _item(text: str, align: Qt.AlignmentFlag | None = None, tip: str = "") -> QTableWidgetItem:
-    item = QTableWidgetItem(text)
-    item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable)
-    if align is not None:
-        item.setTextAlignment(align)
-    if tip:
-        item.setToolTip(tip)
-    return item
-
-
-def _mean_std(cell: Cell | None) -> str:
-    return "—" if cell is None else f"{cell.mean:.3f} ± {cell.std:.3f}"
-
-
-def _gain_item(gain: float | None) -> QTableWidgetItem:
-    if gain is None:
-        return _item("", RIGHT)
-    item = _item(f"{gain:+.3f}", RIGHT, "pre-finetuned minus base")
-    item.setForeground(QColor(GREEN if gain >= 0 else RED))
-    font = QFont()
-    font.setBold(True)
-    item.setFont(font)
-    return item
-
-
-def _setup(table: QTableWidget, columns: tuple[str, ...], rows: int) -> None:
-    table.clear()
-    table.setColumnCount(len(columns))
-    table.setHorizontalHeaderLabels(list(columns))
-    table.setRowCount(rows)
-    header = table.horizontalHeader()
-    header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    # No stretched column: a wide one would push the numbers away from the names.
-    header.setStretchLastSection(False)
-    table.verticalHeader().setDefaultSectionSize(24)
-
-
-def fill_transfer_table(
-    table: QTableWidget, cells: list[Cell], ks: dict[tuple[str, str], int]
-) -> None:
-    """target, k, metric, base and pre-finetuned mean ± std over seeds, gain, leaked."""
-    by_key = {(c.target, c.size, c.model): c for c in cells}
-    keys = sorted({(c.target, c.size) for c in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
-    _setup(table, TRANSFER_COLUMNS, len(keys))
-    for row, (target, size) in enumerate(keys):
-        base, tuned = by_key.get((target, size, "base")), by_key.get((target, size, "pretuned"))
-        cell = base or tuned
-        assert cell is not None  # every key came from a cell
-        k = ks.get((target, size))
-        k_text = f"{k:,}" if k else size
-        k_text += " (all)" if size == "all" and k else ""
-        seeds = ", ".join(f"{c.model}: {c.n} seed(s)" for c in (base, tuned) if c is not None)
-        items = [
-            _item(target),
-            _item(k_text, RIGHT, f"training examples used (size asked: {size})"),
-            _item(cell.metric),
-            _item(_mean_std(base), RIGHT, seeds),
-            _item(_mean_std(tuned), RIGHT, seeds),
-            _gain_item(tuned.mean - base.mean if base and tuned else None),
-            _item("yes" if cell.leaked else "", None),
-        ]
-        if cell.leaked:
-            tip = "was in the pre-finetuning mix: this result is leaked, not a transfer result"
-            for item in (items[0], items[-1]):
-                item.setForeground(QColor(AMBER))
-                item.setToolTip(tip)
-        for col, item in enumerate(items):
-            table.setItem(row, col, item)
-
-
-def fill_sweep_table(table: QTableWidget, points: dict[int, dict[str, float]]) -> None:
-    """Number of tasks, base and pre-finetuned mean target metric, and the gain."""
-    _setup(table, SWEEP_COLUMNS, len(points))
-    for row, (step, point) in enumerate(points.items()):
-        values = [point.get("base_mean"), point.get("pretuned_mean")]
-        cells = [_item("" if v is None else f"{v:.3f}", RIGHT) for v in values]
-        items = [_item(str(step), RIGHT), *cells, _gain_item(point.get("gain"))]
-        for col, item in enumerate(items):
-            table.setItem(row, col, item)
-
-
 class TransferResults(QWidget):
     """The stored results of one transfer or sweep run: a picker, a summary, plots, a table."""
 
@@ -331,6 +245,7 @@ class TransferResults(QWidget):
             sweep = run["kind"] == "sweep"
             rows = store.metrics_after(0, run_id) if sweep else store.results(run_id)
         self.shown = {"id": run_id, "status": run["status"]}
+        pairs = [] if sweep else compare(rows)
         if sweep:
             self.cells, points = [], sweep_points(rows)
             self.plots.show_sweep(points)
@@ -338,20 +253,24 @@ class TransferResults(QWidget):
         else:
             self.cells, ks = summarize(rows), examples_by_size(rows)
             self.plots.show_transfer(self.cells, ks)
-            fill_transfer_table(self.table, self.cells, ks)
+            fill_transfer_table(self.table, self.cells, ks, pairs)
         leaked = sorted({c.target for c in self.cells if c.leaked})
-        self.summary.setText(_summary(run, len(rows), leaked))
+        verdict = "" if sweep else tally(pairs)
+        self.summary.setText(_summary(run, len(rows), leaked, verdict))
 
 
-def _summary(run: dict[str, Any], count: int, leaked: list[str]) -> str:
+def _summary(run: dict[str, Any], count: int, leaked: list[str], verdict: str) -> str:
     config = run["config"] if isinstance(run["config"], dict) else {}
     if run["kind"] == "sweep":
         what = f"{len(config.get('children', []))} subsets done"
     else:
-        what = f"{count} results · source {config.get('source', '?')}"
+        mode = "probe (frozen encoder)" if config.get("probe") else "fine-tuning"
+        what = f"{count} results · {mode} · source {config.get('source', '?')}"
     base = str(run.get("base_model") or "?")
     parts = [f"<b>{html.escape(run['name'])}</b>"]
     parts += [html.escape(p) for p in (run["status"], what, f"base {base}", run["id"])]
+    if verdict:
+        parts.append(html.escape(verdict))
     if leaked:
         names = html.escape(", ".join(leaked))
         parts.append(coloured(f"leaked: {names} (in the pre-finetuning mix)", AMBER))

@@ -52,7 +52,7 @@ def store_path(tmp_path: Path) -> Path:
                             "size": str(size), "seed": seed, "model": model,
                             "metric": "accuracy", "value": value(target, size, seed, model),
                             "run_id": f"ft-{target}-{size}-{seed}-{model}",
-                            "leaked": int(target in MIX),
+                            "leaked": int(target in MIX), "baseline": 0.5,
                         })  # fmt: skip
     return path
 
@@ -156,13 +156,17 @@ def test_table_shows_gains_and_the_leaked_target(view, store_path) -> None:
     rows = {(table.item(r, 0).text(), table.item(r, 1).text()): r for r in range(table.rowCount())}
     assert set(rows) == {(t, str(k)) for t in TARGETS for k in SIZES}
     up, down = rows[("synth_topic", "16")], rows[("synth_sentiment", "64")]
-    assert table.item(up, 5).text() == "+0.100"
-    assert table.item(up, 5).foreground().color().name() == GREEN
-    assert table.item(down, 5).text() == "-0.050"
-    assert table.item(down, 5).foreground().color().name() == RED
-    assert table.item(down, 6).text() == "yes" and table.item(up, 6).text() == ""
-    assert "±" in table.item(up, 3).text() and "±" in table.item(up, 4).text()
-    assert "leaked" in view.results.summary.text()
+    assert table.item(up, 3).text() == "0.500"  # the majority label's accuracy
+    assert table.item(up, 6).text() == "+0.100"
+    assert table.item(up, 7).text() == "[+0.100, +0.100]"  # the same gain at both seeds
+    assert table.item(up, 8).text() == "gain"
+    assert table.item(up, 6).foreground().color().name() == GREEN
+    assert table.item(down, 6).text() == "-0.050" and table.item(down, 8).text() == "loss"
+    assert table.item(down, 6).foreground().color().name() == RED
+    assert table.item(down, 9).text() == "yes" and table.item(up, 9).text() == ""
+    assert "±" in table.item(up, 4).text() and "±" in table.item(up, 5).text()
+    summary = view.results.summary.text()
+    assert "leaked" in summary and "significant gain in 2 of 4 cells" in summary
 
 
 def test_size_all_is_plotted_at_the_examples_used(qtbot, catalog, tmp_path) -> None:
