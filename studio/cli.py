@@ -417,7 +417,7 @@ def cmd_results(args: argparse.Namespace) -> int:
                     k: r[k]
                     for k in ("target", "k", "size", "seed", "model", "metric", "value", "run_id")
                 }
-                | {"leaked": bool(r["leaked"])}
+                | {"leaked": bool(r["leaked"]), "baseline": r.get("baseline")}
                 for r in store.results(args.run_id)
             ]
             text = table(store.results(args.run_id))

@@ -64,8 +64,7 @@ class FinetuneSettings:
         for key in ("mixed_precision", "pooling"):
             if getattr(self, key) not in CHOICES[key]:
                 raise ConfigError(
-                    f"{key}: {getattr(self, key)!r} is not allowed; use one of "
-                    f"{list(CHOICES[key])}"
+                    f"{key}: {getattr(self, key)!r} is not allowed; use one of {list(CHOICES[key])}"
                 )
         check_ranges(self, SETTINGS_RANGES)
 

@@ -17,13 +17,13 @@ from studio.core.errors import StudioError
 from studio.core.experiments import (
     MODELS,
     examples_by_size,
-    size_key,
     summarize,
     sweep_curves,
     sweep_points,
     transfer_curves,
 )
 from studio.core.mix import task_mix
+from studio.core.paired import compare, tally
 from studio.core.report import Report, Table, render
 from studio.core.svg_chart import Chart, Line
 from studio.core.tasks import studio_catalog
@@ -205,27 +205,28 @@ def finetune_report(store: RunStore, run: dict[str, Any]) -> Report:
 def transfer_report(store: RunStore, run: dict[str, Any]) -> Report:
     results = store.results(run["id"])
     cells, ks = summarize(results), examples_by_size(results)
-    by_key = {(c.target, c.size, c.model): c for c in cells}
-    keys = sorted({(c.target, c.size) for c in cells}, key=lambda ts: (ts[0], size_key(ts[1])))
     rows = []
-    for target, size in keys:
-        base, tuned = by_key.get((target, size, "base")), by_key.get((target, size, "pretuned"))
-        cell = base or tuned
-        assert cell is not None  # every key came from a cell
-        k = ks.get((target, size))
+    for c in compare(results):
+        k = ks.get((c.target, c.size))
         rows.append(
             (
-                target,
-                f"{k:,}" if k else size,
-                cell.metric,
-                "—" if base is None else f"{base.mean:.4f} ± {base.std:.4f} (n={base.n})",
-                "—" if tuned is None else f"{tuned.mean:.4f} ± {tuned.std:.4f} (n={tuned.n})",
-                f"{tuned.mean - base.mean:+.4f}" if base and tuned else "",
-                "yes" if cell.leaked else "",
+                c.target,
+                f"{k:,}" if k else c.size,
+                c.metric,
+                "—" if c.baseline is None else f"{c.baseline:.4f}",
+                f"{c.base:.4f} ± {c.base_std:.4f}",
+                f"{c.pretuned:.4f} ± {c.pretuned_std:.4f}",
+                f"{c.gain:+.4f}",
+                "—" if c.low is None else f"[{c.low:+.4f}, {c.high:+.4f}]",
+                str(c.seeds),
+                c.verdict + (" (leaked)" if c.leaked else ""),
             )
         )
-    columns = ("target", "k", "metric", "base", "pre-finetuned", "gain", "leaked")
-    summary = Table("Transfer: mean ± std over seeds", columns, tuple(rows))
+    columns = (
+        "target", "k", "metric", "majority", "base", "pre-finetuned", "gain", "95% interval",
+        "seeds", "verdict",
+    )  # fmt: skip
+    summary = Table(f"Transfer, paired by seed: {tally(compare(results))}", columns, tuple(rows))
     raw_columns = ("target", "k", "size", "seed", "model", "metric", "value", "run")
     raw = tuple(
         tuple(str(r[c]) if c != "value" else _fmt(r[c]) for c in raw_columns[:-1]) + (r["run_id"],)

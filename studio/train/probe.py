@@ -54,12 +54,8 @@ def encode_features(
     """The encoder's output for `split[features]` (in eval mode: no dropout), kept in fp32."""
     spans = model.specs[task].format == "extractive_qa"
     if spans:
-        needed = (
-            len(features)
-            * int(lengths.max())
-            * model.heads[model.head_of[task]].out.in_features
-            * 4
-        )
+        hidden = next(model.heads[model.head_of[task]].parameters()).shape[-1]
+        needed = len(features) * int(lengths.max()) * hidden * 4
         if needed > MAX_CACHE_BYTES:
             raise ConfigError(
                 f"probe: the span task '{task}' would keep {needed / 2**30:.1f} GiB of token "

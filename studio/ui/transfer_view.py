@@ -39,6 +39,7 @@ from studio.store import RunStore
 from studio.ui.fields import SciSpinBox
 from studio.ui.style import AMBER, GREY, RED, coloured
 from studio.ui.target_picker import IN_MIX_TIP, TargetPicker
+from studio.ui.transfer_help import TIPS
 from studio.ui.transfer_plots import TransferResults
 from studio.ui.widgets import double_spin, form_group, int_spin
 
@@ -46,32 +47,6 @@ EXPORT_ITEM = "Export folder…"
 SOURCE_STATUSES = ("finished", "stopped")
 LEAK_TIP = f"{IN_MIX_TIP} (flagged in the results)"
 # Keyed by the attribute holding the widget; _build sets them all in one place.
-TIPS = {
-    "source_combo": "The pre-finetuned encoder to test: a finished or stopped pre-finetuning run"
-    " of this store, or an exported folder (one with heads.json).",
-    "checkpoint_combo": "Which checkpoint of the source run: the best by validation mean, or the"
-    " latest.",
-    "base_combo": "The plain model fine-tuned side by side with the pre-finetuned one; use the "
-    "source's own base model, so the gain is the pre-finetuning's alone.",
-    "filter_edit": "Show only targets whose name or title contains this text",
-    "target_list": "Held-out tasks to fine-tune on. Tasks marked 'in mix' were part of the "
-    "source's pre-finetuning: their results would be leaked, not transfer.",
-    "sizes_edit": "Training-set sizes k sampled from each target's training set, separated by "
-    "commas; 'all' uses the whole set. Small sizes show the sample-efficiency gain.",
-    "seeds_edit": "Random seeds: each size is fine-tuned once per seed (another sample and "
-    "initialisation); the plots show mean ± std over seeds.",
-    "reuse_check": "Start a target's head from the pre-finetuned head of the same task or format"
-    " when the source has one (the base model always starts from a fresh head).",
-    "lr_spin": "Peak learning rate of every fine-tuning run (linear warm-up and decay).",
-    "batch_spin": "Examples per optimizer update.",
-    "epochs_spin": "Passes over the k training examples (a few updates are always made).",
-    "length_spin": "Longest input in tokens; longer ones are truncated (MRC: split in windows).",
-    "eval_spin": "Validation examples scored per run; 0 scores the full validation split.",
-    "device_combo": "Where to fine-tune: auto picks CUDA, then Apple MPS, then the CPU.",
-    "name_edit": "A name for the results list; empty names it after the source.",
-    "run_button": "Fine-tune the base and the pre-finetuned model on every target × size × seed",
-    "stop_button": "Stop after the current fine-tuning run; finished results stay stored",
-}
 
 
 class TransferView(QWidget):
@@ -173,6 +148,19 @@ class TransferView(QWidget):
         self.epochs_spin = double_spin(0.1, 1000.0, 2, 1.0, value=3.0)
         self.length_spin = int_spin(16, 8192, value=256)
         self.eval_spin = int_spin(1, 100_000_000, special="full split")
+        defaults = FinetuneSettings()
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItems(["fine-tune", "probe"])
+        self.pooling_combo = QComboBox()
+        self.pooling_combo.addItems(["first", "mean"])
+        self.pooling_combo.setCurrentText(defaults.pooling)
+        self.min_steps_spin = int_spin(0, 1_000_000, value=defaults.min_steps)
+        self.probe_lr_spin = SciSpinBox(1e-7, 1.0)
+        self.probe_lr_spin.setValue(defaults.probe_learning_rate)
+        self.mode_combo.currentTextChanged.connect(
+            lambda mode: self.probe_lr_spin.setEnabled(mode == "probe")
+        )
+        self.probe_lr_spin.setEnabled(False)
         self.device_combo = QComboBox()
         self.device_combo.addItems(["auto", "cuda", "mps", "cpu"])
         self.name_edit = QLineEdit()
@@ -185,6 +173,8 @@ class TransferView(QWidget):
             ("Learning rate", self.lr_spin, 1), ("Batch size", self.batch_spin, 1),
             ("Epochs", self.epochs_spin, 1), ("Max length", self.length_spin, 1),
             ("Eval examples", self.eval_spin, 1), ("Device", self.device_combo, 1),
+            ("Mode", self.mode_combo, 1), ("Pooling", self.pooling_combo, 1),
+            ("Min updates", self.min_steps_spin, 1), ("Probe LR", self.probe_lr_spin, 1),
             ("Name", self.name_edit, 3), ("", self.reuse_check, 3),
         )  # fmt: skip
         row = col = 0
@@ -239,6 +229,10 @@ class TransferView(QWidget):
                 max_length=self.length_spin.value(),
                 eval_max_examples=self.eval_spin.value() or None,
                 device=self.device_combo.currentText(),
+                min_steps=self.min_steps_spin.value(),
+                pooling=self.pooling_combo.currentText(),
+                probe=self.mode_combo.currentText() == "probe",
+                probe_learning_rate=self.probe_lr_spin.value(),
             ),
         )
         return config

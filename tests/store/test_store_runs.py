@@ -62,6 +62,27 @@ def test_a_store_of_an_older_studio_gains_the_new_columns(db_path: Path) -> None
         assert store.get_run(rid)["stage"] == "tokenizing x: 5%"
 
 
+def test_results_of_an_older_studio_keep_their_rows_and_gain_the_baseline(db_path: Path) -> None:
+    import sqlite3
+
+    row = {
+        "transfer_id": "t", "target": "rte", "k": 32, "size": "32", "seed": 0, "model": "base",
+        "metric": "accuracy", "value": 0.6, "run_id": "r", "leaked": 0,
+    }  # fmt: skip
+    with RunStore(db_path) as store:
+        store.add_result(row)
+    conn = sqlite3.connect(db_path)  # schema version 5: results had no baseline
+    conn.execute("ALTER TABLE results DROP COLUMN baseline")
+    conn.execute("PRAGMA user_version=5")
+    conn.commit()
+    conn.close()
+    with RunStore(db_path) as store:
+        (old,) = store.results("t")
+        assert old["value"] == 0.6 and old["baseline"] is None
+        store.add_result({**row, "seed": 1, "baseline": 0.52})
+        assert [r["baseline"] for r in store.results("t")] == [None, 0.52]
+
+
 def test_pragmas(store: RunStore) -> None:
     assert store.db.journal_mode == "wal"
     assert store.db.execute("PRAGMA busy_timeout").fetchone()[0] == 10000
