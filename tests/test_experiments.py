@@ -102,6 +102,7 @@ def test_transfer_grid_results_table_and_leakage(
         for m in ("base", "pretuned")
     }
     assert all({"metric", "value"} <= set(r) for r in rows)
+    assert all(0 < r["baseline"] < 1 for r in rows)  # the majority label's metric
     assert {r["leaked"] for r in rows if r["target"] == "synth_sentiment"} == {True}
     assert {r["leaked"] for r in rows if r["target"] == "synth_choice"} == {False}
     with RunStore(db) as store:
@@ -111,6 +112,8 @@ def test_transfer_grid_results_table_and_leakage(
         assert len(finetunes) == 16
         assert {r["source_run"] for r in finetunes} == {source}
         text = table(store.results(transfers[0]["id"]))
+        messages = [entry["message"] for entry in store.logs(transfers[0]["id"])]
+        assert not any("same examples" in m for m in messages)  # every pair trained alike
     assert "LEAK" in text and text.count("\n") == 5  # header + 2 targets x 2 sizes + tally
     assert main(["results", transfers[0]["id"], "--store", str(db)]) == 0
     assert "synth_choice" in capsys.readouterr().out
@@ -187,3 +190,29 @@ def test_transfer_with_unknown_target_fails_clearly(catalog, tmp_path: Path) -> 
             tmp_path / "s.db",
             threading.Event(),
         )
+
+
+def test_a_pair_that_trained_differently_is_named_in_the_log(  # type: ignore[no-untyped-def]
+    catalog, tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from studio.train import finetune as module
+
+    real = module.finetune
+
+    def unpaired(config, *args):  # type: ignore[no-untyped-def]
+        result = real(config, *args)
+        return dataclasses.replace(result, order=result.order + config.model)
+
+    monkeypatch.setattr(module, "finetune", unpaired)
+    db = tmp_path / "studio.db"
+    source = _pretrain(catalog, tiny_model, db)
+    config = TransferConfig(
+        source, ("synth_choice",), tiny_model, sizes=(8,), seeds=(0,), checkpoint="latest",
+        settings=FinetuneSettings(**FAST),
+    )  # fmt: skip
+    transfer_id = transfer(config, catalog, None, db, threading.Event())
+    with RunStore(db) as store:
+        messages = [entry["message"] for entry in store.logs(transfer_id)]
+    assert any("synth_choice, k=8, seed 0: base and pre-finetuned did not" in m for m in messages)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PySide6.QtCore import Qt
 
-from studio.core.experiments import TransferConfig
+from studio.core.experiments import FinetuneSettings, TransferConfig
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.style import AMBER, GREEN, RED
@@ -105,6 +105,24 @@ def test_run_emits_the_config_from_the_form(view, qtbot) -> None:
     assert config.sizes == (16, 64, "all") and config.seeds == (3, 4)
     assert config.reuse_heads is False and config.settings.eval_max_examples is None
     assert config.base_model == "minilm" and config.checkpoint == "best"
+    assert config.settings == FinetuneSettings(
+        **{**FinetuneSettings().__dict__, "eval_max_examples": None}
+    )  # every other setting at its default
+
+
+def test_the_probe_mode_and_its_settings_reach_the_config(view, qtbot) -> None:
+    view.set_targets(["synth_topic"])
+    assert not view.probe_lr_spin.isEnabled()  # fine-tuning: the probe's rate does not apply
+    view.mode_combo.setCurrentText("probe")
+    assert view.probe_lr_spin.isEnabled()
+    view.probe_lr_spin.setValue(3e-3)
+    view.pooling_combo.setCurrentText("mean")
+    view.min_steps_spin.setValue(80)
+    with qtbot.waitSignal(view.startRequested) as blocker:
+        view.run_button.click()
+    settings = blocker.args[0].settings
+    assert settings.probe and settings.probe_learning_rate == pytest.approx(3e-3)
+    assert settings.pooling == "mean" and settings.min_steps == 80
 
 
 def test_bad_sizes_show_a_message_instead_of_raising(view, qtbot) -> None:
