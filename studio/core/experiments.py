@@ -43,7 +43,7 @@ class FinetuneSettings:
     learning_rate: float = 3e-5
     batch_size: int = 16
     epochs: float = 3.0
-    min_steps: int = 10
+    min_steps: int = 50  # at k = 32, 3 epochs are 6 updates: too few to leave the majority label
     max_length: int = 256
     doc_stride: int | None = None  # None: a quarter of max_length (span tasks only)
     warmup_ratio: float = 0.1

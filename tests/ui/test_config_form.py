@@ -40,6 +40,7 @@ NON_DEFAULT = RunConfig(
     temperature=3.5,
     examples_cap=20000,
     head_sharing="per_dataset",
+    pooling="mean",
     batch_size=24,
     learning_rate=3e-5,
     weight_decay=0.05,
