@@ -190,9 +190,7 @@ def finetune(
     while step < steps and not stop.is_set():
         positions = stream.next()
         order.update(positions.tobytes())
-        loss = _loss(
-            model, accelerator, spec.name, data, features[positions], pad_id, cache, positions
-        )
+        loss = _loss(model, accelerator, spec.name, data, features, positions, pad_id, cache)
         accelerator.backward(loss)
         clipped_update(training, GRAD_CLIP)
         step += 1
@@ -226,18 +224,18 @@ def _loss(
     accelerator: Any,
     task: str,
     data: TaskData,
-    chosen: np.ndarray,
+    features: np.ndarray,
+    positions: np.ndarray,
     pad_id: int,
     cache: FeatureCache | None,
-    positions: np.ndarray,
 ) -> torch.Tensor:
-    """The mean loss of one batch: through the whole model, or the head alone on the probe's
-    stored features."""
+    """The mean loss of the batch at `positions` of `features`: through the whole model, or
+    the head alone on the probe's stored features."""
     if cache is not None:
         head = accelerator.unwrap_model(model)
-        features, targets = cache.batch(positions)
-        return head.example_losses(task, head.head_logits(task, features), targets).mean()
-    batch, _, _ = collate(data.train, chosen, pad_id)
+        stored, targets = cache.batch(positions)
+        return head.example_losses(task, head.head_logits(task, stored), targets).mean()
+    batch, _, _ = collate(data.train, features[positions], pad_id)
     batch = {k: v.to(accelerator.device) for k, v in batch.items()}
     with accelerator.autocast():
         losses, _ = model(task, batch)
