@@ -16,7 +16,8 @@ TIPS = {
     "initialisation); the plots show mean ± std over seeds.",
     "reuse_check": "Start a target's head from the pre-finetuned head of the same task or format"
     " when the source has one (the base model always starts from a fresh head).",
-    "lr_spin": "Peak learning rate of every fine-tuning run (linear warm-up and decay).",
+    "lr_spin": "Peak learning rate of every fine-tuning run (linear warm-up and decay); 1e-4 "
+    "suits MiniLM, models of BERT-base size and up usually want 1e-5 to 3e-5.",
     "batch_spin": "Examples per optimizer update.",
     "epochs_spin": "Passes over the k training examples (a few updates are always made).",
     "length_spin": "Longest input in tokens; longer ones are truncated (MRC: split in windows).",

@@ -143,7 +143,7 @@ class TransferView(QWidget):
         self.reuse_check = QCheckBox("Reuse pre-finetuned heads")
         self.reuse_check.setChecked(True)
         self.lr_spin = SciSpinBox(1e-7, 1.0)
-        self.lr_spin.setValue(3e-5)
+        self.lr_spin.setValue(FinetuneSettings().learning_rate)
         self.batch_spin = int_spin(1, 4096, value=16)
         self.epochs_spin = double_spin(0.1, 1000.0, 2, 1.0, value=3.0)
         self.length_spin = int_spin(16, 8192, value=256)
