@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from pathlib import Path
@@ -131,6 +132,12 @@ def test_pretuned_model_reuses_the_shared_head(catalog, tiny_model: str, tmp_pat
     )
     result = finetune(config, MemorySink(), threading.Event(), ws)
     assert result.head_reused == "multiple_choice"
+    # A head trained on mean-pooled vectors would read first tokens: a fresh head instead.
+    first = FinetuneSettings(**{**FAST, "pooling": "first"})
+    sink = MemorySink()
+    other = finetune(dataclasses.replace(config, settings=first), sink, threading.Event(), ws)
+    assert other.head_reused is None
+    assert any("read mean pooling" in m for _, m in sink.logs)
 
 
 def test_bad_sources_and_configs_are_named(catalog, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

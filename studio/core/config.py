@@ -40,7 +40,9 @@ class RunConfig:
     temperature: float = 2.0
     examples_cap: int | None = None
     head_sharing: str = "shared"
-    pooling: str = "first"
+    # Mean: what MiniLM (the default model) was trained to pool; after pre-finetuning the
+    # first token does as well (README: the factor study).
+    pooling: str = "mean"
     batch_size: int = 16
     learning_rate: float = 5e-5
     weight_decay: float = 0.01

@@ -54,7 +54,7 @@ class FinetuneSettings:
     device: str = "auto"
     mixed_precision: str = "auto"  # as a run's: bf16 where the device computes it natively
     num_threads: int | None = None
-    pooling: str = "first"  # what a pooled head reads: the first token, or the tokens' mean
+    pooling: str = "mean"  # what a pooled head reads: the tokens' mean, or the first token
     # The probe: the encoder stays frozen and only the head trains (at its own learning rate),
     # on features the encoder computed once: a cheap, low-variance reading of the encoder.
     probe: bool = False

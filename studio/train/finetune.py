@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any, cast
 
 import numpy as np
 import torch
+import yaml
 from safetensors.torch import load_file
 from transformers import (
     AutoConfig,
@@ -79,6 +81,7 @@ class Source:
     backbone: PreTrainedModel
     tokenizer: PreTrainedTokenizerFast
     heads: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+    pooling: str = "first"  # what its heads were trained to read
 
 
 def _group_heads(weights: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -97,16 +100,20 @@ def load_source(model: str) -> Source:
     folder = Path(model).expanduser()
     if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
         backbone, heads = split_weights(folder)
+        state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
         return Source(
             load_checkpoint_model(folder, backbone),
             cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder / "tokenizer")),
             _group_heads(heads),
+            state["config"].get("pooling", "first"),  # runs from before pooling was a setting
         )
     if (folder / "heads.json").is_file():  # an export
+        config = yaml.safe_load((folder / "studio_config.yaml").read_text(encoding="utf-8"))
         return Source(
             model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder),
             cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder)),
             _group_heads(load_file(str(folder / "heads.safetensors"))),
+            config.get("pooling", "first"),
         )
     return Source(load_backbone(model), load_tokenizer(model))
 
@@ -161,7 +168,15 @@ def finetune(
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
     multitask = MultiTaskModel(source.backbone, [spec], "shared", pooling=settings.pooling)
-    reused = _reuse_head(multitask, spec.name, source.heads) if config.reuse_heads else None
+    reused = None
+    if config.reuse_heads and source.heads and source.pooling != settings.pooling:
+        sink.log(
+            "warning",
+            f"the pre-finetuned heads read {source.pooling} pooling and this fine-tuning "
+            f"uses {settings.pooling}: starting from a fresh head",
+        )
+    elif config.reuse_heads:
+        reused = _reuse_head(multitask, spec.name, source.heads)
     features, examples = _subsample(data, config.k, config.seed)
     epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
     steps = max(settings.min_steps, epochs)

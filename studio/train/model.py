@@ -83,7 +83,7 @@ class MultiTaskModel(nn.Module):
         specs: list[TaskSpec],
         head_sharing: str,
         label_smoothing: float = 0.1,
-        pooling: str = "first",
+        pooling: str = "mean",
     ) -> None:
         super().__init__()
         self.encoder = encoder

@@ -36,6 +36,7 @@ def run(kind: str, model: str, workspace: Workspace) -> dict[str, list[float]]:
     config = tiny_config(
         model, tasks, max_steps=6, log_every=1, eval_every=3, tasks_per_update=2,
         learning_rate=1e-3, seed=3, max_target_length=16,
+        pooling="first",  # as recorded: RoBERTa's first-token head
     )  # fmt: skip
     sink = MemorySink()
     result = train(config, sink, threading.Event(), workspace)
