@@ -78,7 +78,7 @@ def compare(source: str, args: argparse.Namespace, store: Path, probe: bool) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--steps", type=int, default=2000, help="pre-finetuning updates")
+    parser.add_argument("--steps", type=int, default=1000, help="pre-finetuning updates")
     parser.add_argument("--pooling", default=FINETUNE.pooling, choices=("first", "mean"))
     parser.add_argument("--targets", nargs="+", default=list(TARGETS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 256])
