@@ -94,7 +94,8 @@ def main() -> None:
     started = time.perf_counter()
     print(
         f"pre-finetuning MiniLM on {len(mix)} tasks for {args.steps} updates of "
-        f"{PRETRAIN['batch_size']} (held out: {', '.join(args.targets)}); store {store}",
+        f"{PRETRAIN['tasks_per_update']} tasks x {PRETRAIN['batch_size']} examples (held out: "
+        f"{', '.join(args.targets)}); store {store}",
         flush=True,
     )
     source = pretrain(mix, args.steps, store, args.pooling)
