@@ -35,8 +35,11 @@ class FeatureCache:
 
 def _pad_tokens(parts: list[torch.Tensor], width: int) -> list[torch.Tensor]:
     """Pad each part's token dimension (dim 1) with zeros to `width`."""
-    return [F.pad(p, (0, 0, 0, width - p.shape[1]) if p.dim() == 3 else (0, width - p.shape[1]))
-            for p in parts]  # fmt: skip
+    padded = []
+    for part in parts:
+        extra = width - part.shape[1]
+        padded.append(F.pad(part, (0, 0, 0, extra) if part.dim() == 3 else (0, extra)))
+    return padded
 
 
 @torch.no_grad()
