@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from bench.common import local_tasks, workspace
-from bench.factors import TARGETS
+from bench.factors import FINETUNE, TARGETS
 from studio.core.config import RunConfig
-from studio.core.experiments import FinetuneSettings, TransferConfig
+from studio.core.experiments import TransferConfig
 from studio.core.paired import table
 from studio.experiments import transfer
 from studio.session import execute
@@ -35,7 +35,6 @@ PRETRAIN = {
     "batch_size": 16, "tasks_per_update": 4, "max_length": 64, "learning_rate": 5e-5,
     "warmup_ratio": 0.06, "eval_max_examples": 100, "device": "cpu", "log_every": 20,
 }  # fmt: skip
-FINETUNE = FinetuneSettings(max_length=128, eval_max_examples=500, device="cpu")
 
 
 def pretrain(mix: tuple[str, ...], steps: int, store: Path, pooling: str) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core import paths
-from studio.core.config import RunConfig, config_from_dict
+from studio.core.config import RunConfig, stored_config
 from studio.core.errors import StudioError
 from studio.core.sink import Sink, TeeSink
 from studio.core.tasks import TaskSpec
@@ -96,7 +96,7 @@ def execute_queued(
             log.info("queued run %s not started: %s", run_id, exc)
             return None
         try:
-            config = config_from_dict(run["config"], f"queued run {run_id}")
+            config = stored_config(run["config"], f"queued run {run_id}")
         except StudioError as exc:
             _record_end(store, run_id, "failed", error=str(exc))
             return Outcome(run_id, "failed", 0, str(exc))
@@ -131,7 +131,7 @@ def resume(
 
         with RunStore(store_path) as store:  # only reads: the main process owns the run
             run = store.get_run(run_id)
-        config = config_from_dict(run["config"], f"run {run_id}")
+        config = stored_config(run["config"], f"run {run_id}")
         found = complete_checkpoints(paths.checkpoints_dir(store_path, run_id))
         folder = found[max(found)] if found else None
         return _follower(config, catalog, _data_dir(run, data_dir), stop, folder)
@@ -141,7 +141,7 @@ def resume(
             raise StudioError(f"run {run_id} is a {kind} run; only pre-finetuning runs resume")
         before = store.claim(run_id)
         try:
-            config = config_from_dict(before["config"], f"run {run_id}")
+            config = stored_config(before["config"], f"run {run_id}")
             data_dir = _data_dir(before, data_dir)
             store.update_run(run_id, data_dir=str(data_dir) if data_dir is not None else None)
             checkpoint = _prepare_resume(store, run_id)

@@ -255,6 +255,18 @@ def _flatten_r3f(data: dict[str, Any], where: str) -> dict[str, Any]:
     return flat | {R3F_KEYS[k]: v for k, v in nested.items()}
 
 
+# Settings a run stored before they existed trained with: its config lacks the key, and the
+# default has changed since (a resumed run must go on as it began).
+STORED_BEFORE = {"pooling": "first"}
+
+
+def stored_config(data: Any, where: str) -> RunConfig:
+    """The config a run was saved with, read back from the store."""
+    if isinstance(data, dict):
+        data = STORED_BEFORE | data
+    return config_from_dict(data, where)
+
+
 def config_from_dict(data: Any, where: str = "config") -> RunConfig:
     """Build a RunConfig; unknown keys and bad values name the key and what is allowed."""
     if not isinstance(data, dict):

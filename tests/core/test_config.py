@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 import yaml
 
-from studio.core.config import CHOICES, FIELDS, RunConfig, config_from_dict, load_config
+from studio.core.config import (
+    CHOICES,
+    FIELDS,
+    RunConfig,
+    config_from_dict,
+    load_config,
+    stored_config,
+)
 from studio.core.errors import ConfigError
 
 
@@ -261,3 +268,11 @@ def test_max_target_length_leaves_room_for_a_word() -> None:
     assert "max_target_length: must be in [4, 65536]" in _error(
         {"tasks": ["rte"], "max_target_length": 3}
     )
+
+
+def test_a_run_stored_before_pooling_existed_goes_on_with_the_first_token() -> None:
+    old = RunConfig(tasks=("rte",)).to_dict()
+    del old["pooling"]  # what a run created before the setting stored
+    assert stored_config(old, "run x").pooling == "first"
+    assert stored_config({**old, "pooling": "mean"}, "run x").pooling == "mean"
+    assert RunConfig(tasks=("rte",)).pooling == "mean"  # a new run: the current default
