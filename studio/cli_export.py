@@ -15,6 +15,11 @@ def _metrics_options(cmd: argparse.ArgumentParser) -> None:
     cmd.add_argument(
         "--format", help="csv (default) or parquet: one row per run, step, task and metric"
     )
+    _force_option(cmd)
+
+
+def _force_option(cmd: argparse.ArgumentParser) -> None:
+    cmd.add_argument("--force", action="store_true", help="replace OUT if it exists")
 
 
 def _metrics_parser() -> argparse.ArgumentParser:
@@ -45,6 +50,7 @@ def add_parsers(sub: Any, common: Any) -> None:
     common(report, "store")
     report.add_argument("run_id")
     report.add_argument("out", help="the HTML file to write")
+    _force_option(report)
 
 
 def _store(args: argparse.Namespace) -> Path:
@@ -57,7 +63,8 @@ def cmd_export_metrics(args: argparse.Namespace) -> int:
     inner = _metrics_parser().parse_intermixed_args(args.arguments)
     store = _store(argparse.Namespace(store=inner.store or args.store))
     fmt = inner.format or args.format or "csv"
-    count = export_metrics(store, inner.run_ids, fmt, Path(inner.out))
+    force = inner.force or args.force
+    count = export_metrics(store, inner.run_ids, fmt, Path(inner.out), force=force)
     print(f"{count} rows")
     print(inner.out)
     return 0
@@ -66,7 +73,7 @@ def cmd_export_metrics(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from studio.store.report_data import write_report
 
-    print(write_report(_store(args), args.run_id, Path(args.out)))
+    print(write_report(_store(args), args.run_id, Path(args.out), force=args.force))
     return 0
 
 

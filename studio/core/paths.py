@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 from importlib import resources
 from pathlib import Path
 
 import platformdirs
+
+from studio.core.errors import StudioError
 
 
 def studio_home() -> Path:
@@ -96,9 +99,31 @@ RUNS = "runs"
 CHECKPOINTS = "checkpoints"
 
 
+# What RunStore.create_run generates: the created time, then 4 random hex digits.
+RUN_ID = re.compile(r"[0-9]{8}-[0-9]{6}-[0-9a-f]{4}")
+
+
+class UnsafeRunId(StudioError, ValueError):
+    """A run id that is not of the generated pattern, so it may not name a folder."""
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is of the generated pattern; UnsafeRunId otherwise.
+
+    A store received from someone else may hold any text as an id ('..', '../../x'): joined
+    into a path, it would name a folder outside runs/.
+    """
+    if not isinstance(run_id, str) or not RUN_ID.fullmatch(run_id):
+        raise UnsafeRunId(
+            f"{str(run_id)[:80]!r} is not a run id of this studio (YYYYMMDD-HHMMSS-xxxx);"
+            " it names no folder"
+        )
+    return run_id
+
+
 def run_dir(store_path: Path, run_id: str) -> Path:
     """Checkpoints and exports of a run live beside the store, under runs/<id>/."""
-    return Path(store_path).parent / RUNS / run_id
+    return Path(store_path).parent / RUNS / check_run_id(run_id)
 
 
 def checkpoints_in(run_folder: Path) -> Path:

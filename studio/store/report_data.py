@@ -22,6 +22,7 @@ from studio.core.experiments import (
     sweep_points,
     transfer_curves,
 )
+from studio.core.files import check_output, write_atomically
 from studio.core.mix import task_mix
 from studio.core.paired import compare, tally
 from studio.core.report import Report, Table, render
@@ -346,17 +347,14 @@ def build_report(store: RunStore, run_id: str) -> Report:
     return builder(store, run)
 
 
-def write_report(store_path: Path, run_id: str, out: Path) -> Path:
-    """Write the HTML report of a run to `out`; returns the file written."""
-    out = Path(out)
-    if out.is_dir():
-        raise StudioError(f"{out} is a folder; give the file to write, e.g. {out / 'report.html'}")
+def write_report(store_path: Path, run_id: str, out: Path, force: bool = False) -> Path:
+    """Write the HTML report of a run to `out`; returns the file written.
+
+    The studio's own files are refused, and an existing `out` unless `force`.
+    """
+    out = check_output(out, store_path, force)
     with RunStore(store_path) as store:
         text = render(build_report(store, run_id))
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise StudioError(f"{out}: cannot write: {exc}") from exc
+    write_atomically(out, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     log.info("wrote the report of %s to %s", run_id, out)
     return out

@@ -18,7 +18,7 @@ from typing import Any
 
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
-from studio.core.paths import run_dir, store_path
+from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
 from studio.core.sink import MetricRow
 from studio.store.db import sqlite_utils
 from studio.store.liveness import run_alive
@@ -431,12 +431,27 @@ class RunStore:
         refused = []
         for run_id in run_ids:
             try:
-                self.delete_run(run_id)
+                existed = self.delete_run(run_id)
             except RunBusy as e:
                 refused.append(str(e))
                 continue
-            shutil.rmtree(run_dir(self.path, run_id), ignore_errors=True)
+            if existed:
+                self._remove_run_folder(run_id)
         return refused
+
+    def _remove_run_folder(self, run_id: str) -> None:
+        """Remove runs/<run_id> beside the store, and nothing else: an id that is not of the
+        generated pattern names no folder, and a link is unlinked, never followed."""
+        try:
+            folder = run_dir(self.path, run_id)
+        except UnsafeRunId as e:
+            log.warning("kept every folder of deleted run %r: %s", run_id, e)
+            return
+        runs = (self.path.parent / RUNS).resolve()
+        if folder.is_symlink():
+            folder.unlink()
+        elif folder.is_dir() and folder.resolve().parent == runs:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def mark_interrupted(self, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
         """Mark 'running' runs whose process is gone as 'interrupted'; return their ids.

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
+from studio.core.files import check_output, write_atomically
 from studio.store.runs import RunStore
 
 log = logging.getLogger(__name__)
@@ -63,22 +64,20 @@ def write_parquet(rows: Sequence[dict[str, Any]], out: Path) -> None:
 WRITERS = {"csv": write_csv, "parquet": write_parquet}
 
 
-def export_metrics(store_path: Path, run_ids: Sequence[str], fmt: str, out: Path) -> int:
-    """Write the metric rows of `run_ids` to `out` as `fmt`; returns how many rows."""
+def export_metrics(
+    store_path: Path, run_ids: Sequence[str], fmt: str, out: Path, force: bool = False
+) -> int:
+    """Write the metric rows of `run_ids` to `out` as `fmt`; returns how many rows.
+
+    The studio's own files are refused, and an existing `out` unless `force`.
+    """
     if fmt not in WRITERS:
         raise StudioError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not run_ids:
         raise StudioError("name at least one run to export")
+    out = check_output(out, store_path, force)
     with RunStore(store_path) as store:
         rows = metric_table(store, run_ids)
-    out = Path(out)
-    if out.is_dir():
-        example = out / f"metrics.{fmt}"
-        raise StudioError(f"{out} is a folder; give the file to write, e.g. {example}")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        WRITERS[fmt](rows, out)
-    except OSError as exc:
-        raise StudioError(f"{out}: cannot write: {exc}") from exc
+    write_atomically(out, lambda temporary: WRITERS[fmt](rows, temporary))
     log.info("wrote %d metric rows of %d run(s) to %s", len(rows), len(run_ids), out)
     return len(rows)

@@ -21,6 +21,15 @@ def _safe(name: str) -> str:
     return re.sub(r"[^\w.-]+", "-", name).strip("-") or "run"
 
 
+def _may_replace(parent: QWidget, out: Path, picked: str) -> bool | None:
+    """Whether writing `out` may replace it: the file dialog already asked about the path it
+    returned; a suffix added after it is asked here. None: the user declined."""
+    if out == Path(picked) or not out.exists():
+        return True
+    answer = QMessageBox.question(parent, "Replace the file?", f"{out} exists. Replace it?")
+    return True if answer == QMessageBox.StandardButton.Yes else None
+
+
 def export_metrics_dialog(parent: QWidget, store_path: Path, run_ids: list[str]) -> Path | None:
     """Ask for a file (CSV or Parquet, by the filter or the suffix) and write the runs' rows."""
     if not run_ids:
@@ -36,8 +45,11 @@ def export_metrics_dialog(parent: QWidget, store_path: Path, run_ids: list[str])
     if fmt not in FILTERS.values():
         fmt = FILTERS.get(chosen, "csv")
         out = out.with_name(f"{out.name}.{fmt}")
+    force = _may_replace(parent, out, path)
+    if force is None:
+        return None
     try:
-        count = export_metrics(store_path, run_ids, fmt, out)
+        count = export_metrics(store_path, run_ids, fmt, out, force=force)
     except StudioError as exc:
         QMessageBox.warning(parent, "The metrics were not exported", str(exc))
         return None
@@ -57,8 +69,11 @@ def report_dialog(
     if not path:
         return None
     out = Path(path if path.lower().endswith((".html", ".htm")) else f"{path}.html")
+    force = _may_replace(parent, out, path)
+    if force is None:
+        return None
     try:
-        write_report(store_path, run_id, out)
+        write_report(store_path, run_id, out, force=force)
     except StudioError as exc:
         QMessageBox.warning(parent, "The report was not written", str(exc))
         return None

@@ -107,5 +107,6 @@ def test_command_writes_the_file(
         == 0
     )
     assert capsys.readouterr().out.splitlines() == ["5 rows", str(parquet)]
-    assert main(["export-metrics", "nope", "--store", str(store.path), str(out)]) == 2
-    assert "no run with id 'nope'" in capsys.readouterr().err
+    other = tmp_path / "other.csv"
+    assert main(["export-metrics", "nope", "--store", str(store.path), str(other)]) == 2
+    assert "no run with id 'nope'" in capsys.readouterr().err and not other.exists()

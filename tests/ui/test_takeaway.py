@@ -48,3 +48,42 @@ def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, mon
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
     view.buttons["report"].click()
     assert "run 1" in report.read_text(encoding="utf-8") and opened == [str(report)]
+
+
+def test_a_file_the_dialog_did_not_confirm_is_replaced_only_after_asking(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    db = tmp_path / "studio.db"
+    with RunStore(db) as store:
+        run_id = store.create_run("run", "pretrain", {"tasks": ["rte"]}, "m")
+        store.add_metrics(run_id, [MetricRow(1, "total_loss", 0.5)])
+    view = RunsView(db)
+    qtbot.addWidget(view)
+    view.select([run_id])
+    existing = tmp_path / "all.csv"
+    existing.write_text("mine")
+    # The dialog confirmed "all"; the suffix it gains makes it an existing file.
+    monkeypatch.setattr(
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "all"), "CSV (*.csv)")
+    )
+    asked: list[str] = []
+
+    def answer(reply: QMessageBox.StandardButton):
+        return lambda *a: asked.append(a[2]) or reply
+
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))
+    view.buttons["metrics"].click()
+    assert existing.read_text() == "mine" and asked == [f"{existing} exists. Replace it?"]
+    monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
+    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
+    view.buttons["metrics"].click()
+    assert existing.read_text().startswith("run_id,")
+    # The store (here through a link) is refused with a warning, whatever the dialog confirmed.
+    warned: list[str] = []
+    link = tmp_path / "link.csv"
+    link.symlink_to(db)
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a: warned.append(a[2]))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(link), ""))
+    before = db.read_bytes()
+    view.buttons["metrics"].click()
+    assert "part of the run store" in warned[0] and db.read_bytes() == before
