@@ -13,7 +13,7 @@ from typing import Any
 from studio.core.errors import StudioError
 from studio.core.formats import FORMATS, LABELLED_FORMATS, METRICS, OPTIONAL_FIELDS, REQUIRED_FIELDS
 from studio.core.records import iter_jsonl
-from studio.core.tasks import HubSource, TaskSpec
+from studio.core.tasks import HubSource, TaskSpec, name_problem, shown_name
 
 SOURCE_KINDS = ("files", "folder", "hub")
 FILE_TYPES = {
@@ -214,10 +214,10 @@ class ImportPlan:
 
 
 def check_name(name: str) -> None:
-    if not name or not name.replace("_", "").isalnum() or not name.isascii():
-        raise StudioError(
-            f"task name {name!r} must be letters, digits and underscores (e.g. my_reviews)"
-        )
+    """The spec parser's name rule (`tasks.name_problem`), as the importer reports it."""
+    problem = name_problem(name)
+    if problem:
+        raise StudioError(f"task name {shown_name(name)} {problem}")
 
 
 @dataclass(frozen=True)

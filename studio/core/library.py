@@ -1,6 +1,6 @@
 """The user's task library on disk: a spec per task in `STUDIO_HOME/tasks/` and its records in
-`STUDIO_HOME/data/<name>/`. Records are staged and moved into place, and the spec file is
-replaced last, so a failure or a kill never leaves a half-written task behind."""
+`STUDIO_HOME/data/<name>/`. Records are staged, then saved with their spec through a journal
+(`core/journal.py`), so a failure or a kill never pairs a spec with another version's records."""
 
 from __future__ import annotations
 
@@ -8,22 +8,19 @@ import contextlib
 import datetime
 import os
 import shutil
-import time
 import uuid
 from pathlib import Path
 
 import yaml
 
-from studio.core import paths
+from studio.core import journal, paths
 from studio.core.errors import StudioError
 from studio.core.formats import LABELLED_FORMATS
-from studio.core.importing import ImportPlan, StageReport
-from studio.core.processes import pid_alive
+from studio.core.importing import ImportPlan, StageReport, check_name
 from studio.core.tasks import TaskSpec, parse_task
 
 STAGING = ".staging-"
-JOURNAL = ".saving-"
-STALE_AFTER = 24 * 3600.0  # seconds: a staging folder this old is abandoned whoever owns it
+REMOVING = ".removing-"  # `.removing-<pid>-<id>-<name>`: records set aside by `remove`
 
 
 def new_staging(owner: int | None = None) -> Path:
@@ -40,20 +37,23 @@ def new_staging(owner: int | None = None) -> Path:
     return folder
 
 
-def _abandoned(folder: Path) -> bool:
-    pid = folder.name.split("-")[1]
-    if not pid.isdigit():
-        return False
-    return not pid_alive(int(pid)) or time.time() - folder.stat().st_mtime > STALE_AFTER
-
-
-def clean_stale(root: Path) -> None:
-    """Drop staging folders whose owner is gone; undo saves that a kill interrupted."""
-    for folder in root.glob(".*-*"):
-        if folder.name.startswith(STAGING) and _abandoned(folder):
+def clean_stale(root: Path) -> list[str]:
+    """Drop staging folders whose owner is gone; finish the saves and removals that a kill
+    interrupted. Returns why any could not be finished."""
+    for folder in root.glob(f"{STAGING}*"):
+        if journal.owner_gone(folder):
             shutil.rmtree(folder, ignore_errors=True)
-        elif folder.name.startswith(JOURNAL) and _abandoned(folder):
-            _roll_back(folder, root)
+    problems = journal.recover(root, paths.user_tasks_dir())
+    for folder in root.glob(f"{REMOVING}*"):
+        if journal.owner_gone(folder):
+            problems += _finish_removal(folder, root)
+    return problems
+
+
+def recover() -> list[str]:
+    """What every start does before reading the library: `clean_stale` on its data folder."""
+    root = paths.library_data_dir()
+    return clean_stale(root) if root.is_dir() else []
 
 
 def discard(folder: Path | str) -> None:
@@ -95,6 +95,7 @@ def spec_data(plan: ImportPlan, report: StageReport) -> dict[str, object]:
 def check_free(name: str, catalog: dict[str, TaskSpec], replacing: str | None) -> None:
     """A new name must not be taken by a built-in task, another user task, or a library file
     that could not be read (it would be overwritten)."""
+    check_name(name)  # first: an over-long name is no file name to look for
     spec = catalog.get(name)
     if name == replacing:
         return
@@ -118,8 +119,8 @@ def commit(
 
     Refused (and the staged records dropped) when rows were bad and skipping was not
     chosen. `replacing` names the user task being edited: it is replaced in one step.
-    Replacing the spec file is the commit point; a journal folder lets a failure, or a
-    later start after a kill, put the old records back before it.
+    The journal (`core/journal.py`) saves spec and records together: a failure takes the
+    save back, a kill is finished by the next start.
     """
     staged = Path(report.folder)
     tasks_dir, data_root = paths.user_tasks_dir(), paths.library_data_dir()
@@ -140,36 +141,21 @@ def commit(
     except StudioError:
         discard(staged)
         raise
-    tasks_dir.mkdir(parents=True, exist_ok=True)
-    journal = data_root / f"{JOURNAL}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
-        journal.mkdir()
-        (journal / "name").write_text(plan.name, encoding="utf-8")
-        (journal / "spec.yaml").write_text(text, encoding="utf-8")
-        target = data_root / plan.name
-        if target.exists():  # an edit, or records left by a kill before their spec was written
-            target.rename(journal / "old")
-        staged.rename(target)
-        os.replace(journal / "spec.yaml", spec_path)  # the commit point
+        tasks_dir.mkdir(parents=True, exist_ok=True)
+        saving = journal.begin(data_root, plan.name, text, staged)
     except OSError as exc:
-        _roll_back(journal, data_root)
         discard(staged)
         raise StudioError(f"cannot save task '{plan.name}' in {tasks_dir}: {exc}") from None
-    shutil.rmtree(journal, ignore_errors=True)
+    try:
+        journal.roll_forward(saving, data_root, tasks_dir)
+    except OSError as exc:
+        with contextlib.suppress(OSError):  # what is left, the next start finishes
+            journal.roll_back(saving, data_root)
+        raise StudioError(f"cannot save task '{plan.name}' in {tasks_dir}: {exc}") from None
     if replacing and replacing != plan.name and replacing in catalog:
         remove(catalog[replacing])
     return spec_path
-
-
-def _roll_back(journal: Path, data_root: Path) -> None:
-    """Undo a save that did not reach its commit point: the old records go back in place."""
-    name_file = journal / "name"
-    if (journal / "spec.yaml").exists() and name_file.exists():
-        target = data_root / name_file.read_text(encoding="utf-8").strip()
-        if (journal / "old").exists():
-            shutil.rmtree(target, ignore_errors=True)
-            (journal / "old").rename(target)
-    shutil.rmtree(journal, ignore_errors=True)
 
 
 def removable(spec: TaskSpec) -> str | None:
@@ -181,13 +167,54 @@ def removable(spec: TaskSpec) -> str | None:
     return None
 
 
+def _same_entry(folder: str, path: Path) -> bool:
+    """Whether `folder` names the entry `path` itself (a link is not what it points to)."""
+    here = Path(folder)
+    return (
+        Path(os.path.realpath(here.parent)) / here.name
+        == Path(os.path.realpath(path.parent)) / path.name
+    )
+
+
 def remove(spec: TaskSpec) -> None:
-    """Delete a user task's spec and, if the library holds them, its records."""
+    """Delete a user task's spec and, if the library holds them, its records.
+
+    The records are first set aside (one rename: a link moves as a link), so the spec is
+    deleted only once they are known to go; then they are dropped, a link only unlinked.
+    """
     problem = removable(spec)
     if problem:
         raise StudioError(problem)
-    Path(spec.path).unlink(missing_ok=True)
-    data = paths.library_data_dir() / spec.name
-    if spec.folder and Path(spec.folder).resolve() == data.resolve():
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(data)
+    root = paths.library_data_dir()
+    data = root / spec.name
+    aside = None
+    if spec.folder and _same_entry(spec.folder, data) and os.path.lexists(data):
+        aside = root / f"{REMOVING}{os.getpid()}-{uuid.uuid4().hex[:8]}-{spec.name}"
+        try:
+            data.rename(aside)
+        except OSError as exc:
+            raise StudioError(
+                f"cannot remove the records of '{spec.name}' ({data}): {exc}"
+            ) from None
+    try:
+        Path(spec.path).unlink(missing_ok=True)
+    except OSError as exc:
+        if aside is not None:
+            aside.rename(data)
+        raise StudioError(f"cannot remove {spec.path}: {exc}") from None
+    if aside is not None:
+        journal.drop(aside)
+
+
+def _finish_removal(aside: Path, root: Path) -> list[str]:
+    """A removal a kill interrupted: its records go back while the spec is still there,
+    else they are dropped."""
+    name = aside.name.split("-", 3)[-1]
+    try:
+        if (paths.user_tasks_dir() / f"{name}.yaml").exists() and not os.path.lexists(root / name):
+            aside.rename(root / name)
+        else:
+            journal.drop(aside)
+    except OSError as exc:
+        return [f"{aside}: an interrupted removal could not be finished: {exc}"]
+    return []

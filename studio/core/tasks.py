@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ TASK_KEYS = {
 SOURCE_KEYS = {"local", "folder", "hub", "synthetic"}
 HUB_KEYS = {"path", "name", "revision", "data_dir", "splits", "columns", "label_map", "unsupported"}
 ORIGINS = ("builtin", "user")
+MAX_NAME = 64  # characters: a name is a file name (the spec) and a folder name (its records)
+MAX_SPEC_BYTES = 64 * 1024  # the longest built-in spec is about 1 KiB
 
 
 @dataclass(frozen=True)
@@ -106,10 +109,62 @@ def _fail(path: str, problem: str) -> TaskSpecError:
     return TaskSpecError(f"{path}: {problem}")
 
 
+def _kind(value: Any) -> str:
+    """How a message names a YAML value's type ("a list", "true/false" ...)."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "empty" if value is None else f"a {type(value).__name__}"
+
+
 def _check_keys(path: str, where: str, data: dict[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted((str(k) for k in set(data) - allowed), key=str)
     if unknown:
         raise _fail(path, f"unknown key(s) {unknown} in {where}; allowed: {sorted(allowed)}")
+
+
+def shown_name(name: Any) -> str:
+    """A name as messages quote it: cut, so a huge one does not flood the message."""
+    text = repr(name)
+    return text if len(text) <= MAX_NAME + 2 else text[: MAX_NAME - 8] + "…"
+
+
+def name_problem(name: Any) -> str | None:
+    """Why `name` cannot name a task, or None. The one rule of the spec parser and the
+    importer: a name is also a file and a folder name, so it is short, plain ASCII."""
+    if not isinstance(name, str) or not name:
+        return f"must be letters, digits and underscores, not {_kind(name)}"
+    if len(name) > MAX_NAME:
+        return f"is {len(name):,} characters long; use at most {MAX_NAME}"
+    if not name.isascii() or not name.replace("_", "").isalnum():
+        return "must be letters, digits and underscores (e.g. my_reviews)"
+    return None
+
+
+def _string(path: str, where: str, raw: Any, required: bool = False) -> str | None:
+    """A text value (None when absent and not required); anything else names its type."""
+    if raw is None and not required:
+        return None
+    if not isinstance(raw, str):
+        raise _fail(path, f"{where} must be text, not {_kind(raw)}")
+    return raw
+
+
+def _string_map(path: str, where: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """A mapping of scalars to text (hub splits and columns), in the order given."""
+    if not isinstance(raw, dict):
+        raise _fail(path, f"{where} must be a mapping, not {_kind(raw)}")
+    for key, value in raw.items():
+        if isinstance(key, (list, dict)) or key is None or not isinstance(value, str):
+            raise _fail(path, f"{where} must map names to text; {key!r}: {_kind(value)}")
+    return tuple((str(k), v) for k, v in raw.items())
 
 
 def _parse_hub(path: str, raw: Any) -> HubSource:
@@ -125,6 +180,8 @@ def _parse_hub(path: str, raw: Any) -> HubSource:
         raise _fail(path, "source.hub.columns and source.hub.label_map must be mappings")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in label_map.values()):
         raise _fail(path, "source.hub.label_map values must be integer label indices")
+    if any(isinstance(k, (list, dict)) or k is None for k in label_map):
+        raise _fail(path, "source.hub.label_map keys must be label values (text or numbers)")
     for key in ("name", "revision", "data_dir", "unsupported"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise _fail(path, f"source.hub.{key} must be a string")
@@ -134,8 +191,8 @@ def _parse_hub(path: str, raw: Any) -> HubSource:
         revision=raw.get("revision"),
         data_dir=raw.get("data_dir"),
         unsupported=raw.get("unsupported"),
-        splits=tuple((str(k), str(v)) for k, v in splits.items()),
-        columns=tuple((str(k), str(v)) for k, v in columns.items()),
+        splits=_string_map(path, "source.hub.splits", splits),
+        columns=_string_map(path, "source.hub.columns", columns),
         label_map=tuple((str(k), int(v)) for k, v in label_map.items()),
     )
 
@@ -144,43 +201,87 @@ def _folder(path: str, raw: Any) -> str | None:
     """`source.folder` as an absolute path: relative ones start at the spec file's folder."""
     if raw is None:
         return None
-    if not isinstance(raw, str) or not raw.strip():
+    if not isinstance(raw, str) or not raw.strip() or "\0" in raw:
         raise _fail(
             path, "source.folder must be a folder path (absolute, or relative to this file)"
         )
-    folder = Path(raw).expanduser()
+    try:
+        folder = Path(raw).expanduser()
+    except RuntimeError as exc:  # `~someone` of no known user
+        raise _fail(path, f"source.folder {raw!r}: {exc}") from None
     return os.path.normpath(folder if folder.is_absolute() else Path(path).parent / folder)
 
 
+def _source_name(path: str, source: dict[str, Any], key: str) -> str | None:
+    """`source.local` or `source.synthetic`: the name of a folder, as text."""
+    value = _string(path, f"source.{key}", source.get(key))
+    if value is not None and (not value.strip() or "\0" in value):
+        raise _fail(path, f"source.{key} must name a folder, not {value!r}")
+    return value
+
+
+def _labels(path: str, raw: Any, fmt: str) -> tuple[str, ...]:
+    if raw is None:
+        raw = []
+    if not isinstance(raw, list):
+        raise _fail(path, "labels must be a list of label names, e.g. [negative, positive]")
+    for item in raw:
+        if item is None or isinstance(item, (list, dict)):
+            raise _fail(path, f"labels must be a list of label names, not hold {_kind(item)}")
+    labels = tuple(str(x) for x in raw)
+    if fmt in LABELLED_FORMATS and len(labels) < 2:
+        raise _fail(path, f"a {fmt} task needs 'labels' with at least two names")
+    if len(set(labels)) != len(labels):
+        raise _fail(path, f"labels must be different from each other: {list(labels)}")
+    return labels
+
+
+def _choices(path: str, raw: Any, fmt: str) -> int | None:
+    if raw is None and fmt != "multiple_choice":
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw < 2:
+        raise _fail(path, "a multiple_choice task needs 'choices': the number of choices (>= 2)")
+    return raw if fmt == "multiple_choice" else None
+
+
+def _kind_of_task(path: str, data: dict[str, Any]) -> tuple[str, str, str]:
+    """(family, format, metric), each checked against what the studio knows."""
+    family, fmt = data["family"], data["format"]
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise _fail(path, f"family {family!r} is not one of {list(FAMILIES)}")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise _fail(path, f"format {fmt!r} is not one of {list(FORMATS)}")
+    metric = data.get("metric", METRICS[fmt][0])
+    if not isinstance(metric, str) or metric not in METRICS[fmt]:
+        raise _fail(
+            path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}"
+        )
+    return family, fmt, metric
+
+
+def _paper(path: str, raw: Any) -> bool:
+    """A real true/false: `paper: "no"` is text, and Python would read it as true."""
+    if raw is None:
+        return False
+    if not isinstance(raw, bool):
+        raise _fail(path, f"paper must be true or false, not {_kind(raw)} {raw!r}")
+    return raw
+
+
 def parse_task(data: Any, path: str, origin: str = "builtin") -> TaskSpec:
-    """Validate one task mapping; errors name the file and the key at fault."""
+    """Validate one task mapping, every value's type included; errors name the file and the
+    key at fault (a user's broken spec is then reported and left out, never a crash)."""
     if not isinstance(data, dict):
         raise _fail(path, "a task file must hold a mapping")
     _check_keys(path, "the task", data, TASK_KEYS)
     for key in ("name", "family", "format", "source"):
         if key not in data:
             raise _fail(path, f"missing key '{key}'")
-    name, family, fmt = data["name"], data["family"], data["format"]
-    if not isinstance(name, str) or not name.replace("_", "").isalnum():
-        raise _fail(path, f"name {name!r} must be letters, digits and underscores")
-    if family not in FAMILIES:
-        raise _fail(path, f"family {family!r} is not one of {list(FAMILIES)}")
-    if fmt not in FORMATS:
-        raise _fail(path, f"format {fmt!r} is not one of {list(FORMATS)}")
-    metric = data.get("metric", METRICS[fmt][0])
-    if metric not in METRICS[fmt]:
-        raise _fail(
-            path, f"metric {metric!r} is not allowed for {fmt}; use one of {list(METRICS[fmt])}"
-        )
-    raw_labels = data.get("labels") or []
-    if not isinstance(raw_labels, list):
-        raise _fail(path, "labels must be a list of label names, e.g. [negative, positive]")
-    labels = tuple(str(x) for x in raw_labels)
-    if fmt in LABELLED_FORMATS and len(labels) < 2:
-        raise _fail(path, f"a {fmt} task needs 'labels' with at least two names")
-    choices = data.get("choices")
-    if fmt == "multiple_choice" and (not isinstance(choices, int) or choices < 2):
-        raise _fail(path, "a multiple_choice task needs 'choices': the number of choices (>= 2)")
+    name = data["name"]
+    problem = name_problem(name)
+    if problem:
+        raise _fail(path, f"name {shown_name(name)} {problem}")
+    family, fmt, metric = _kind_of_task(path, data)
     source = data["source"]
     if not isinstance(source, dict) or not source:
         raise _fail(path, "source must be a mapping with 'local', 'folder', 'hub' or 'synthetic'")
@@ -191,32 +292,74 @@ def parse_task(data: Any, path: str, origin: str = "builtin") -> TaskSpec:
         raise _fail(path, "added must be a mapping (how the task was added)")
     return TaskSpec(
         name=name,
-        title=str(data.get("title") or name),
+        title=_string(path, "title", data.get("title")) or name,
         family=family,
         format=fmt,
         metric=metric,
-        labels=labels,
-        choices=choices if fmt == "multiple_choice" else None,
-        local=source.get("local"),
+        labels=_labels(path, data.get("labels"), fmt),
+        choices=_choices(path, data.get("choices"), fmt),
+        local=_source_name(path, source, "local"),
         folder=_folder(path, source.get("folder")),
         hub=hub,
-        synthetic=source.get("synthetic"),
-        description=str(data.get("description") or ""),
-        paper=bool(data.get("paper", False)),
+        synthetic=_source_name(path, source, "synthetic"),
+        description=_string(path, "description", data.get("description")) or "",
+        paper=_paper(path, data.get("paper")),
         added=added,
         path=path,
         origin=origin,
     )
 
 
-def load_task(path: Path, origin: str = "builtin") -> TaskSpec:
+class _SpecLoader(yaml.SafeLoader):
+    """The safe loader without anchors and aliases: a task spec never needs them, and nested
+    aliases let a few hundred bytes expand to gigabytes (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (& and *) are not allowed", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def read_spec(path: Path) -> str:
+    """A spec file's text. Only a regular file of at most MAX_SPEC_BYTES is read (at most one
+    byte more): a link to a device or an endless file must not hang the catalog."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _fail(str(path), f"cannot read: {exc}") from exc
+        fd = os.open(path, flags)  # non-blocking: opening a pipe must not wait for a writer
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise _fail(str(path), "not a regular file (a device, pipe or folder)")
+        with os.fdopen(fd, "rb") as file:
+            data = file.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise _fail(str(path), f"cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise _fail(str(path), f"larger than {MAX_SPEC_BYTES // 1024} KiB: not a task spec")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise _fail(str(path), f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def parse_yaml(text: str, path: str) -> Any:
+    """A spec's YAML, refused with the file named when it is invalid, uses aliases or nests
+    deeper than the parser can follow."""
+    loader = _SpecLoader(text)
+    try:
+        return loader.get_single_data()
     except yaml.YAMLError as exc:
-        raise _fail(str(path), f"not valid YAML: {exc}") from exc
-    spec = parse_task(data, str(path), origin)
+        raise _fail(path, f"not valid YAML: {exc}") from None
+    except RecursionError:
+        raise _fail(path, "not valid YAML: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def load_task(path: Path, origin: str = "builtin") -> TaskSpec:
+    spec = parse_task(parse_yaml(read_spec(path), str(path)), str(path), origin)
     if spec.name != path.stem:
         raise _fail(str(path), f"name {spec.name!r} must match the file name {path.stem!r}")
     return spec
@@ -247,6 +390,21 @@ class Catalog:
     problems: tuple[str, ...] = ()
 
 
+def _user_files(folder: Path) -> list[Path]:
+    """The `*.yaml` files of one user folder, sorted (none when it is not a folder)."""
+    return sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+
+
+def _load_user_task(path: Path) -> TaskSpec:
+    """One user spec; whatever goes wrong is a TaskSpecError naming the file."""
+    try:
+        return load_task(path, origin="user")
+    except TaskSpecError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one user file must never stop the catalog
+        raise _fail(str(path), f"cannot be read as a task: {type(exc).__name__}: {exc}") from None
+
+
 def load_user_tasks(
     folders: list[Path], taken: dict[str, TaskSpec]
 ) -> tuple[list[TaskSpec], list[str]]:
@@ -255,11 +413,14 @@ def load_user_tasks(
     problems: list[str] = []
     seen = dict(taken)
     for folder in folders:
-        if not folder.is_dir():
+        try:
+            files = _user_files(folder)
+        except OSError as exc:
+            problems.append(f"{folder}: cannot read the folder: {exc.strerror or exc}")
             continue
-        for path in sorted(folder.glob("*.yaml")):
+        for path in files:
             try:
-                spec = load_task(path, origin="user")
+                spec = _load_user_task(path)
             except TaskSpecError as exc:
                 problems.append(str(exc))
                 continue
@@ -287,5 +448,13 @@ def merged_catalog(builtin_dir: Path, user_dirs: list[Path]) -> Catalog:
 
 
 def studio_catalog(extra_dirs: list[str | Path] | tuple[str | Path, ...] = ()) -> Catalog:
-    """The catalog every command and the window use: built-in plus the user's library."""
-    return merged_catalog(default_tasks_dir(), paths.user_task_dirs(extra_dirs))
+    """The catalog every command and the window use: built-in plus the user's library.
+
+    Saves and removals that a kill interrupted are finished first, so no start reads a
+    spec paired with another version's records.
+    """
+    from studio.core import library  # here: the library module is built on this one
+
+    recovered = library.recover()
+    catalog = merged_catalog(default_tasks_dir(), paths.user_task_dirs(extra_dirs))
+    return Catalog(catalog.tasks, (*recovered, *catalog.problems))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -117,22 +118,110 @@ def test_a_failed_save_keeps_the_old_task(monkeypatch: pytest.MonkeyPatch) -> No
     assert studio_catalog().tasks["mine"].labels == ("bad", "good") and _leftovers() == []
 
 
-def test_a_save_killed_before_its_spec_is_undone_on_the_next_start() -> None:
+class Killed(BaseException):
+    """What a kill does to a save: it stops between two steps, and nothing runs after."""
+
+
+def _kill_at(monkeypatch: pytest.MonkeyPatch, step: int) -> list[int]:
+    """Stop the save at its `step`-th rename (1-based); returns the count of renames seen."""
+    seen = [0]
+    real_rename, real_replace = os.rename, os.replace
+
+    def counted(real: Any) -> Any:
+        def move(source: Any, target: Any) -> None:
+            seen[0] += 1
+            if seen[0] == step:
+                raise Killed
+            real(source, target)
+
+        return move
+
+    monkeypatch.setattr(os, "rename", counted(real_rename))
+    monkeypatch.setattr(os, "replace", counted(real_replace))
+    return seen
+
+
+def _as_if_dead(root: Path) -> None:
+    """Give this process's leftovers a dead owner, as a later start finds them."""
+    for folder in root.glob(f".*-{os.getpid()}-*"):
+        folder.rename(root / folder.name.replace(f"-{os.getpid()}-", "-999999999-", 1))
+
+
+def _new_records() -> StageReport:
+    report = _staged()
+    for split in ("train", "validation"):
+        (Path(report.folder) / f"{split}.jsonl").write_text('{"text": "new", "label": 0}\n')
+    return report
+
+
+@pytest.mark.parametrize("step", range(1, 6))
+def test_a_replace_killed_at_any_step_is_finished_or_undone_at_the_next_start(
+    step: int,
+) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    root = paths.library_data_dir()
+    edited = _plan().replace(labels=("good", "bad"))  # flipped: a wrong pairing shows
+    catalog, report = studio_catalog().tasks, _new_records()
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Killed):
+        seen = _kill_at(patch, step)
+        library.commit(edited, report, catalog, replacing="mine")
+    assert seen[0] == step
+    _as_if_dead(root)
+    loaded = studio_catalog()  # any start
+    spec = loaded.tasks["mine"]
+    records = (root / "mine" / "train.jsonl").read_text()
+    assert loaded.problems == ()
+    assert (spec.labels == ("good", "bad")) == ('"new"' in records)
+    assert spec.labels == (("bad", "good") if step <= 2 else ("good", "bad"))
+    assert _leftovers() == []
+
+
+@pytest.mark.parametrize("step", [5, 6])
+def test_a_failed_save_killed_while_it_is_taken_back_is_consistent_at_the_next_start(
+    step: int,
+) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    root = paths.library_data_dir()
+    edited = _plan().replace(labels=("good", "bad"))
+    catalog, report = studio_catalog().tasks, _new_records()
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Killed):
+        _kill_at(patch, step)  # 4 renames save, then the spec cannot be written
+
+        def full_disk(source: Any, target: Any) -> None:
+            raise OSError(28, "No space left on device")
+
+        patch.setattr(os, "replace", full_disk)
+        library.commit(edited, report, catalog, replacing="mine")
+    _as_if_dead(root)
+    loaded = studio_catalog()
+    records = (root / "mine" / "train.jsonl").read_text()
+    assert (loaded.tasks["mine"].labels == ("good", "bad")) == ('"new"' in records)
+    assert loaded.problems == () and _leftovers() == []
+
+
+def test_a_journal_is_left_alone_while_its_save_runs() -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    root = paths.library_data_dir()
+    running = root / f".saving-{os.getpid()}-live"
+    running.mkdir()
+    (running / "name").write_text("mine")
+    (running / "spec.yaml").write_text("name: mine\n")
+    assert studio_catalog().problems == () and running.exists()
+
+
+def test_a_journal_of_an_older_studio_keeps_the_old_task_when_records_are_gone() -> None:
     library.commit(_plan(), _staged(), BUILTIN)
     root = paths.library_data_dir()
     old = (root / "mine" / "train.jsonl").read_text()
-    new = _staged()
-    # What a kill leaves after the old records moved aside and the new ones moved in.
+    # An older save, killed after it set the old records aside and before the new moved in.
     journal = root / ".saving-999999999-dead"
     journal.mkdir()
     (journal / "name").write_text("mine")
     (journal / "spec.yaml").write_text("name: mine\n")
     (root / "mine").rename(journal / "old")
-    Path(new.folder).rename(root / "mine")
-    (root / "mine" / "train.jsonl").write_text('{"text": "new", "label": 0}\n')
     library.new_staging()  # any later save cleans up first
     assert (root / "mine" / "train.jsonl").read_text() == old
-    assert not journal.exists()
+    assert not journal.exists() and studio_catalog().tasks["mine"].labels == ("bad", "good")
 
 
 def test_remove_deletes_spec_and_records_but_not_builtin_tasks() -> None:
@@ -143,6 +232,48 @@ def test_remove_deletes_spec_and_records_but_not_builtin_tasks() -> None:
     assert not (paths.library_data_dir() / "mine").exists()
     with pytest.raises(StudioError, match="built-in"):
         library.remove(BUILTIN["rte"])
+
+
+def test_remove_unlinks_a_linked_data_folder_and_keeps_what_it_points_to(
+    tmp_path: Path,
+) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    data = paths.library_data_dir() / "mine"
+    elsewhere = tmp_path / "kept"
+    data.rename(elsewhere)
+    data.symlink_to(elsewhere, target_is_directory=True)
+    library.remove(studio_catalog().tasks["mine"])
+    assert not os.path.lexists(data) and (elsewhere / "train.jsonl").is_file()
+    assert "mine" not in studio_catalog().tasks and _leftovers() == []
+
+
+def test_a_remove_whose_records_cannot_go_keeps_the_spec(monkeypatch: pytest.MonkeyPatch) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+
+    def refused(source: Any, target: Any) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(os, "rename", refused)
+    with pytest.raises(StudioError, match="Permission denied"):
+        library.remove(studio_catalog().tasks["mine"])
+    monkeypatch.setattr(os, "rename", os.replace)
+    assert studio_catalog().tasks["mine"].labels == ("bad", "good")
+    assert (paths.library_data_dir() / "mine" / "train.jsonl").is_file()
+
+
+def test_a_remove_killed_before_the_spec_went_keeps_the_task() -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    root = paths.library_data_dir()
+
+    def killed(*_: Any, **__: Any) -> None:
+        raise Killed
+
+    with pytest.MonkeyPatch.context() as patch, pytest.raises(Killed):
+        patch.setattr(Path, "unlink", killed)  # the records are set aside, the spec stays
+        library.remove(studio_catalog().tasks["mine"])
+    _as_if_dead(root)
+    assert (studio_catalog().tasks["mine"].folder or "") == str(root / "mine")
+    assert (root / "mine" / "train.jsonl").is_file() and _leftovers() == []
 
 
 def test_broken_and_clashing_user_files_are_reported_not_fatal(
