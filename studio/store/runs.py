@@ -21,7 +21,7 @@ from studio.core.errors import StudioError
 from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
 from studio.core.sink import MetricRow
 from studio.store.db import sqlite_utils
-from studio.store.liveness import run_alive
+from studio.store.liveness import HEARTBEATS, INTERRUPTED_ERROR, run_alive
 from studio.store.schema import (
     KINDS,
     RESUMABLE,
@@ -37,6 +37,8 @@ from studio.store.schema import (
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 10_000
+# A running run whose heartbeat is older than this is interrupted, whatever holds its pid: its
+# owner writes one every liveness.BEAT_INTERVAL_S seconds from a thread of its own.
 HEARTBEAT_TIMEOUT_S = 120.0
 
 _METRIC_COLUMNS = "id, run_id, step, task, name, value, wall_time"
@@ -243,6 +245,7 @@ class RunStore:
                 self._insert("runs", {"id": run_id, **row})
             except sqlite3.IntegrityError:
                 continue  # two runs created in the same second drew the same suffix
+            self._track(run_id, row)
             return run_id
         raise StoreError(f"{self.path}: could not find a free run id")
 
@@ -263,6 +266,7 @@ class RunStore:
         if error is not None:
             fields["error"] = error
         self._update(run_id, fields)
+        self._track(run_id, fields)
 
     def update_run(self, run_id: str, **fields: Any) -> None:
         """Set columns of a run (step, heartbeat, device, max_steps, ...)."""
@@ -277,6 +281,16 @@ class RunStore:
             fields["config"] = _to_json(fields["config"])
         if fields:
             self._update(run_id, fields)
+        if fields.get("status", "running") != "running":
+            self._track(run_id, fields)
+
+    def _track(self, run_id: str, fields: Mapping[str, Any]) -> None:
+        """Beat the heartbeat of a run this process now runs (status_stamps made it the
+        owner); stop when the run leaves `running`."""
+        if fields.get("status") == "running" and fields.get("pid") == os.getpid():
+            HEARTBEATS.own(self.path.absolute(), run_id, fields["started"])
+        else:
+            HEARTBEATS.release(self.path.absolute(), run_id)
 
     def _update(self, run_id: str, fields: Mapping[str, Any]) -> None:
         assignments = ", ".join(f"[{k}] = ?" for k in fields)
@@ -326,7 +340,9 @@ class RunStore:
                     f"run {run_id} is {status}; only a run that is "
                     f"{', '.join(statuses)} can be resumed"
                 )
-            self._update(run_id, {"status": "running", **status_stamps("running", now)})
+            fields = {"status": "running", **status_stamps("running", now)}
+            self._update(run_id, fields)
+        self._track(run_id, fields)
         return {**run, "status": status}
 
     # -- the run queue -----------------------------------------------------------------------
@@ -456,8 +472,8 @@ class RunStore:
     def mark_interrupted(self, heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> list[str]:
         """Mark 'running' runs whose process is gone as 'interrupted'; return their ids.
 
-        On this host a run is alive while its pid is; for a run on another host (or without a
-        pid) we can only go by its heartbeat, which must be newer than `heartbeat_timeout`.
+        A run is dead once its heartbeat is older than `heartbeat_timeout`; on this host also
+        once its pid names no process, or a process that started after the run (pid reuse).
         """
         here = socket.gethostname()
         now = time.time()
@@ -472,10 +488,9 @@ class RunStore:
             for run_id in dead:
                 # The status guard: the run may have finished between our read and this write.
                 cursor = self._conn.execute(
-                    "UPDATE runs SET status = 'interrupted', finished = ?, error = COALESCE(error,"
-                    " 'the training process ended without finishing the run')"
-                    " WHERE id = ? AND status = 'running'",
-                    [now, run_id],
+                    "UPDATE runs SET status = 'interrupted', finished = ?,"
+                    " error = COALESCE(error, ?) WHERE id = ? AND status = 'running'",
+                    [now, INTERRUPTED_ERROR, run_id],
                 )
                 if cursor.rowcount:
                     marked.append(run_id)
