@@ -212,7 +212,7 @@ def _train(config: RunConfig, args: argparse.Namespace) -> int:
     from studio.session import execute
 
     specs = catalog(args).tasks
-    store = _store(args)
+    store = _store(args, create=True)
     data_dir = paths.data_dir(args.data_dir)
     return _finish(
         lambda stop, bar: execute(config, specs, data_dir, store, stop, bar), config.max_steps
@@ -273,8 +273,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(args: argparse.Namespace) -> Path:
-    return Path(args.store) if args.store else paths.store_path()
+def _store(args: argparse.Namespace, create: bool = False) -> Path:
+    """The run store a command uses (--store, else STUDIO_HOME's).
+
+    A mistyped --store must never leave folders and an empty store behind: its folder must
+    exist, and a command that only reads (`create` False) needs the file itself. Only a
+    command that records runs may start a new store, and only the default one creates its
+    folders.
+    """
+    from studio.store import NoStore
+    from studio.store.runs import missing_store
+
+    path = Path(args.store) if args.store else paths.store_path()
+    if (args.store and not path.parent.is_dir()) or (not create and not path.exists()):
+        raise NoStore(missing_store(path))
+    return path
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
@@ -286,7 +299,7 @@ def cmd_finetune(args: argparse.Namespace) -> int:
 
     config = finetune_config(load_yaml(args.config), args.config)
     specs = catalog(args).tasks
-    with RunStore(_store(args)) as store:
+    with RunStore(_store(args, create=True)) as store:
         source_run = None
         run, _, which = config.model.removeprefix("run:").partition("@")
         if config.model.startswith("run:") or _is_run(store, run):
@@ -336,7 +349,7 @@ def cmd_transfer(args: argparse.Namespace) -> int:
                 config,
                 catalog(args).tasks,
                 paths.data_dir(args.data_dir),
-                _store(args),
+                _store(args, create=True),
                 stop,
                 lambda f, m: (bar.progress(round(f * total), total), bar.bar.set_description(m)),
             )
@@ -356,7 +369,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             config,
             catalog(args).tasks,
             paths.data_dir(args.data_dir),
-            _store(args),
+            _store(args, create=True),
             stop,
             lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
         )
@@ -374,7 +387,7 @@ def cmd_ablate(args: argparse.Namespace) -> int:
             config,
             catalog(args).tasks,
             paths.data_dir(args.data_dir),
-            _store(args),
+            _store(args, create=True),
             stop,
             lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
         )
@@ -466,7 +479,7 @@ def cmd_queue(args: argparse.Namespace) -> int:
     from studio import queue
     from studio.store import RunStore
 
-    store_path = _store(args)
+    store_path = _store(args, create=args.verb == "add")
     if args.verb == "add":
         config = load_config(args.config)
         unknown = [t for t in config.tasks if t not in catalog(args).tasks]

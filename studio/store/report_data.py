@@ -353,7 +353,7 @@ def write_report(store_path: Path, run_id: str, out: Path, force: bool = False) 
     The studio's own files are refused, and an existing `out` unless `force`.
     """
     out = check_output(out, store_path, force)
-    with RunStore(store_path) as store:
+    with RunStore(store_path, create=False) as store:  # only reads: never makes a store
         text = render(build_report(store, run_id))
     write_atomically(out, lambda temporary: temporary.write_text(text, encoding="utf-8"))
     log.info("wrote the report of %s to %s", run_id, out)

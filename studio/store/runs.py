@@ -52,6 +52,10 @@ class StoreError(StudioError):
     """The store file cannot be opened or created; the message names the file."""
 
 
+class NoStore(StoreError):
+    """No run store at the path, and the caller may not create one there."""
+
+
 class ReadOnlyStore(StoreError):
     """A write to a store that this process may only read."""
 
@@ -87,8 +91,13 @@ class RunStore:
     makes concurrent writers wait instead of failing.
     """
 
-    def __init__(self, path: str | Path | None = None) -> None:
+    def __init__(self, path: str | Path | None = None, create: bool = True) -> None:
+        """Open the store at `path` (default: STUDIO_HOME's). With `create` False a missing
+        file is NoStore: a command that only reads must not leave an empty store (and its
+        folders) behind a mistyped path."""
         self.path = Path(path) if path is not None else store_path()
+        if not create and not self.path.exists():
+            raise NoStore(missing_store(self.path))
         self.readonly = _read_only(self.path)
         self._conn = self._connect()
         self.db = sqlite_utils.Database(self._conn)
@@ -643,6 +652,16 @@ class RunStore:
     def integrity_check(self) -> str:
         """SQLite's own consistency check: 'ok', or the problems found."""
         return "\n".join(str(r[0]) for r in self._conn.execute("PRAGMA integrity_check"))
+
+
+def missing_store(path: Path) -> str:
+    """Why there is no store at `path`, naming the first folder that is missing."""
+    if path.parent.exists():
+        return f"no run store at {path}"
+    missing = path.parent
+    while not missing.parent.exists() and missing.parent != missing:
+        missing = missing.parent
+    return f"no run store at {path}: the folder {missing} does not exist (a mistyped path?)"
 
 
 def _read_only(path: Path) -> bool:

@@ -76,7 +76,7 @@ def export_metrics(
     if not run_ids:
         raise StudioError("name at least one run to export")
     out = check_output(out, store_path, force)
-    with RunStore(store_path) as store:
+    with RunStore(store_path, create=False) as store:  # only reads: never makes a store
         rows = metric_table(store, run_ids)
     write_atomically(out, lambda temporary: WRITERS[fmt](rows, temporary))
     log.info("wrote %d metric rows of %d run(s) to %s", len(rows), len(run_ids), out)
