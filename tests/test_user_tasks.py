@@ -237,3 +237,58 @@ def test_one_config_of_a_parquet_export_from_the_hub(
     assert shown["added"]["sizes"] == {"train": 8, "validation": 8}  # cola only, not sst2
     assert shown["added"]["plan"]["source"]["data_dir"] == "cola"
     assert "me/glue [cola] @ refs/convert/parquet" in shown["added"]["from"]
+
+
+def test_a_long_name_is_refused_before_any_file_is_touched(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = _pairs_csv(tmp_path)
+    assert _add("a" * 5000, "--file", str(path)) == 2
+    err = capsys.readouterr().err
+    assert "5,000 characters long; use at most 64" in err and "Traceback" not in err
+    assert len(err) < 400 and _library() == []
+
+
+def test_na_like_labels_are_classes_and_imports_leave_no_cache(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "answers.csv"
+    values = ["None", "NA", "n/a"]
+    path.write_text("text,label\n" + "".join(f"t{i},{values[i % 3]}\n" for i in range(30)))
+    cache = paths.cache_dir()
+    assert _add("answers", "--file", str(path)) == 0
+    assert list(cache.rglob("*")) == []  # no Arrow copy of the file, no lock files
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\n" + "".join(f"t{i},{['a', 'b', ''][i % 3]}\n" for i in range(9)))
+    assert _add("refused", "--file", str(bad)) == 2  # blank labels: refused
+    assert list(cache.rglob("*")) == []
+    assert main(["task", "show", "answers"]) == 0
+    assert "labels:   n/a, NA, None" in capsys.readouterr().out
+
+
+def test_wrongly_typed_user_specs_are_left_out_and_a_linked_task_is_removed(
+    tmp_path: Path, capsys: pytest.CaptureFixture, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine = paths.user_tasks_dir()
+    mine.mkdir(parents=True)
+    spec = {"family": "classification", "format": "classification", "labels": ["a", "b"]}
+    (mine / "listed.yaml").write_text(
+        yaml.safe_dump({"name": "listed", **spec, "source": {"local": ["x", "y"]}})
+    )
+    (mine / "mapped.yaml").write_text(
+        yaml.safe_dump({"name": "mapped", **spec, "source": {"synthetic": {"n": 1}}})
+    )
+    assert main(["tasks", "--json"]) == 0
+    rows = {r["name"] for r in json.loads(capsys.readouterr().out)}
+    assert "rte" in rows and not rows & {"listed", "mapped"}
+    messages = "\n".join(r.message for r in caplog.records)
+    assert "listed.yaml: source.local must be text, not a list" in messages
+    assert "mapped.yaml: source.synthetic must be text, not a mapping" in messages
+    (mine / "listed.yaml").unlink()
+    (mine / "mapped.yaml").unlink()
+    assert _add("mine", "--file", str(_pairs_csv(tmp_path))) == 0
+    data = paths.library_data_dir() / "mine"
+    data.rename(tmp_path / "kept")
+    data.symlink_to(tmp_path / "kept", target_is_directory=True)
+    assert main(["task", "remove", "mine"]) == 0
+    assert (tmp_path / "kept" / "train.jsonl").is_file() and _library() == []

@@ -275,7 +275,23 @@ def draft_plan(
 ) -> ImportPlan:
     """A plan from `draft_fields` and the other plan fields in `details`."""
     drafted = draft_fields(table, fmt, columns, labels, choice_label)
+    if drafted["format"] in LABELLED_FORMATS and len(drafted["label_values"]) < 2:
+        problem = not_labels(table, (drafted["columns"].get("label") or ("",))[0])
+        if problem:
+            raise StudioError(f"a {drafted['format']} task needs labels, but {problem}")
     return ImportPlan(name=name, source=table.source, **drafted, **details)
+
+
+def not_labels(table: SourceTable, column: str) -> str | None:
+    """Why a label column gives no labels: so many distinct values that it holds text (its
+    values are not counted, so it would otherwise seem to have none)."""
+    many = table.distinct_values(column, used_splits(table.source))
+    if not many:
+        return None
+    return (
+        f"column '{column}' has {many:,} distinct values: it looks like a text column, not "
+        "labels; map another column to 'label'"
+    )
 
 
 def _usual_length(table: SourceTable, choices: Sequence[str], splits: list[str]) -> int:

@@ -227,7 +227,8 @@ class SourceTable:
     `types` gives each column a tag: str, int, float, bool, class (a `datasets` ClassLabel,
     its names in `class_names`), list[str], list[int], struct or other. `counts[split][column]`
     holds the value counts of columns with few distinct values (labels, mostly); list
-    columns get the counts of their lengths under `"#" + column`.
+    columns get the counts of their lengths under `"#" + column`. `distinct[split][column]`
+    is the number of distinct values of each column with too many to count.
     """
 
     source: SourceRef
@@ -236,6 +237,7 @@ class SourceTable:
     rows: list[dict[str, Any]]
     class_names: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     counts: dict[str, dict[str, dict[str, int]]] = dataclasses.field(default_factory=dict)
+    distinct: dict[str, dict[str, int]] = dataclasses.field(default_factory=dict)
 
     def value_counts(self, column: str, splits: list[str]) -> dict[str, int]:
         """A column's value counts summed over `splits` (empty when it has many values)."""
@@ -244,6 +246,11 @@ class SourceTable:
             for value, count in self.counts.get(split, {}).get(column, {}).items():
                 total[value] = total.get(value, 0) + count
         return total
+
+    def distinct_values(self, column: str, splits: list[str]) -> int:
+        """How many distinct values a column has in its largest split, when too many to count
+        (0 when its values are counted)."""
+        return max((self.distinct.get(split, {}).get(column, 0) for split in splits), default=0)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

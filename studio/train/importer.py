@@ -91,8 +91,18 @@ def stage(
     owner: int | None = None,
 ) -> StageReport:
     """Map and check every row; write the good ones to a new staging folder, owned by the
-    process `owner` (default: this one). `stop` ends the work early, leaving nothing behind."""
-    tables = open_source(plan.source, cache)
+    process `owner` (default: this one). `stop` ends the work early, leaving nothing behind
+    (nor anything of the import in the cache)."""
+    with open_source(plan.source, cache) as tables:
+        return _stage(plan, tables, stop or threading.Event(), owner)
+
+
+def _stage(
+    plan: ImportPlan,
+    tables: dict[str, datasets.Dataset],
+    stop: threading.Event,
+    owner: int | None,
+) -> StageReport:
     train, validation, train_name, validation_name = _parts(plan, tables)
     for table, where in ((train, train_name), (validation, validation_name)):
         if table is not None:
@@ -100,7 +110,7 @@ def stage(
     spec = plan.spec(_choice_count(plan, train))
     folder = new_staging(owner)
     try:
-        converter = _Converter(plan, spec, folder, stop or threading.Event())
+        converter = _Converter(plan, spec, folder, stop)
         if validation is None:
             converter.convert(train, train_name, "pool")
             converter.carve(train_name)

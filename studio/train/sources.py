@@ -3,7 +3,12 @@ opened with `datasets` and summarised for the wizard's preview."""
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,7 @@ import pyarrow.compute as pc
 
 from studio.core.errors import StudioError
 from studio.core.importing import FILE_TYPES, SourceRef, SourceTable
+from studio.core.journal import owner_gone
 from studio.core.mapping import label_key
 from studio.train.hub import load_hub
 
@@ -19,6 +25,10 @@ PREVIEW_ROWS = 20
 MAX_COUNTED = 200  # columns with more distinct values get no value counts
 COMPRESSION = (".gz", ".bz2", ".xz", ".zst", ".zip")
 TEXT_CELL = 2000  # characters of a text cell the preview keeps
+IMPORT_CACHE = ".import-"  # `.import-<pid>-...` in the cache: one import's copies of the data
+# Only an empty cell is blank: `None`, `NA` or `n/a` can be real classes (pandas reads them
+# as missing by default).
+CSV_OPTIONS = {"keep_default_na": False, "na_values": [""]}
 
 
 def file_type(path: Path) -> str:
@@ -62,13 +72,15 @@ def _load_file(path: Path, split: str, cache: Path) -> datasets.Dataset:
         raise StudioError(f"{path}: the file is empty")
     kind = file_type(path)
     builder = {"tsv": "csv"}.get(kind, kind)
-    options: dict[str, Any] = {"sep": "\t"} if kind == "tsv" else {}
+    options: dict[str, Any] = dict(CSV_OPTIONS) if builder == "csv" else {}
+    if kind == "tsv":
+        options["sep"] = "\t"
     try:
         table = datasets.load_dataset(
             builder,
             data_files={split: str(path)},
             split=split,
-            cache_dir=str(cache / "datasets"),
+            cache_dir=str(cache),
             **options,
         )
     except Exception as exc:  # noqa: BLE001 - pandas, pyarrow and datasets each raise their own
@@ -85,7 +97,7 @@ def _load_folder(folder: Path, cache: Path) -> dict[str, datasets.Dataset]:
         if (folder / "dataset_dict.json").is_file() or (folder / "state.json").is_file():
             loaded = datasets.load_from_disk(str(folder))
         else:
-            loaded = datasets.load_dataset(str(folder), cache_dir=str(cache / "datasets"))
+            loaded = datasets.load_dataset(str(folder), cache_dir=str(cache))
     except Exception as exc:  # noqa: BLE001
         raise StudioError(f"{folder}: cannot read the folder: {_cause(exc)}") from None
     if isinstance(loaded, datasets.Dataset):
@@ -93,9 +105,29 @@ def _load_folder(folder: Path, cache: Path) -> dict[str, datasets.Dataset]:
     return dict(loaded)
 
 
-def open_source(ref: SourceRef, cache: Path) -> dict[str, datasets.Dataset]:
-    """Every split the source holds, by name (files: `train` and maybe `validation`)."""
+@contextlib.contextmanager
+def open_source(ref: SourceRef, cache: Path) -> Iterator[dict[str, datasets.Dataset]]:
+    """Every split the source holds, by name (files: `train` and maybe `validation`), while
+    the block runs. `datasets` reads files through a cache folder of this import only, removed
+    when it ends, refused or not: the user's data is not copied into the cache for good."""
     datasets.disable_progress_bars()  # the caller reports progress in its own words
+    folder = _import_cache(cache)
+    try:
+        yield _open(ref, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _import_cache(cache: Path) -> Path:
+    """A new folder for one import's copies; those of imports a kill stopped are dropped."""
+    cache.mkdir(parents=True, exist_ok=True)
+    for stale in cache.glob(f"{IMPORT_CACHE}*"):
+        if owner_gone(stale):
+            shutil.rmtree(stale, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{IMPORT_CACHE}{os.getpid()}-", dir=cache))
+
+
+def _open(ref: SourceRef, cache: Path) -> dict[str, datasets.Dataset]:
     if ref.kind == "files":
         tables = {"train": _load_file(Path(ref.path).expanduser(), "train", cache)}
         if ref.validation:
@@ -146,8 +178,13 @@ def display_value(value: Any) -> Any:
     return f"<{type(value).__name__}>"
 
 
-def _counts(table: datasets.Dataset, types: dict[str, str]) -> dict[str, dict[str, int]]:
+def _counts(
+    table: datasets.Dataset, types: dict[str, str]
+) -> tuple[dict[str, dict[str, int]], dict[str, int]]:
+    """Value counts of the columns with few distinct values, and how many distinct values
+    each other column has (a label column of 50,000 values is a text column)."""
     counts: dict[str, dict[str, int]] = {}
+    distinct: dict[str, int] = {}
     for column, tag in types.items():
         if column not in table.column_names:
             continue
@@ -158,13 +195,14 @@ def _counts(table: datasets.Dataset, types: dict[str, str]) -> dict[str, dict[st
             continue
         values = pc.value_counts(data)
         if len(values) > MAX_COUNTED:
+            distinct[column] = len(values)
             continue
         found: dict[str, int] = {}
         for item in values.to_pylist():
             key = label_key(item["values"]) or ""
             found[key] = found.get(key, 0) + int(item["counts"])
         counts[column] = found
-    return counts
+    return counts, distinct
 
 
 def _whole(values: Any) -> bool:
@@ -176,7 +214,11 @@ def _whole(values: Any) -> bool:
 
 def inspect(ref: SourceRef, cache: Path, rows: int = PREVIEW_ROWS) -> SourceTable:
     """Splits, column types, the first rows and value counts of a source."""
-    tables = open_source(ref, cache)
+    with open_source(ref, cache) as tables:
+        return _summary(ref, tables, rows)
+
+
+def _summary(ref: SourceRef, tables: dict[str, datasets.Dataset], rows: int) -> SourceTable:
     if not tables:
         raise StudioError(f"{ref.describe()} holds no data")
     name = next((s for s in (ref.train_split, "train") if s in tables), next(iter(tables)))
@@ -191,11 +233,13 @@ def inspect(ref: SourceRef, cache: Path, rows: int = PREVIEW_ROWS) -> SourceTabl
         if isinstance(feature, datasets.ClassLabel)
     }
     head = first.select(range(min(rows, len(first))))
+    counted = {split: _counts(table, types) for split, table in tables.items()}
     return SourceTable(
         source=ref,
         splits={split: len(table) for split, table in tables.items()},
         types=types,
         rows=[{k: display_value(v) for k, v in row.items()} for row in head],
         class_names=names,
-        counts={split: _counts(table, types) for split, table in tables.items()},
+        counts={split: counts for split, (counts, _) in counted.items()},
+        distinct={split: distinct for split, (_, distinct) in counted.items()},
     )

@@ -32,7 +32,12 @@ from PySide6.QtWidgets import (
 from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.formats import FAMILIES, LABELLED_FORMATS, METRICS
-from studio.core.guessing import default_validation_split, draft_fields, used_splits
+from studio.core.guessing import (
+    default_validation_split,
+    draft_fields,
+    not_labels,
+    used_splits,
+)
 from studio.core.importing import (
     CHOICE_LABEL_HELP,
     CHOICE_LABELS,
@@ -199,6 +204,7 @@ class LabelsPage(Page):
         kind_form.setContentsMargins(0, 0, 0, 0)
         kind_form.addRow("The label gives", self.kind)
         self.explain = note("")
+        self.not_labels: str | None = None  # why the label column holds no labels
         layout = QVBoxLayout(self)
         layout.addWidget(self.explain)
         layout.addWidget(self.kind_row)
@@ -229,9 +235,12 @@ class LabelsPage(Page):
             names = guess["labels"] or values
             rows = self._keep_edits(list(zip(values, names, strict=True)))
             self._fill([(v, counts.get(v, 0), n) for v, n in rows], editable=True)
+            self.not_labels = None if values else not_labels(table, column or "")
             self.setSubTitle(
-                f"Column '{column}' has {len(values)} values. Rename them, or move them to set "
-                "the label order (index 0 first)."
+                f"{self.not_labels[0].upper()}{self.not_labels[1:]}."
+                if self.not_labels
+                else f"Column '{column}' has {len(values)} values. Rename them, or move them "
+                "to set the label order (index 0 first)."
             )
         notes = []
         if blanks:
@@ -282,7 +291,8 @@ class LabelsPage(Page):
             values = tuple(self.labels.item(r, 0).text() for r in rows)
             names = tuple(self.labels.item(r, 2).text().strip() for r in rows)
             if len(values) < 2:
-                return refuse(self, "A classification task needs at least two labels.")
+                why = f" The {self.not_labels}." if self.not_labels else ""
+                return refuse(self, f"A classification task needs at least two labels.{why}")
             if not all(names) or len(set(names)) < len(names):
                 return refuse(self, "Give every label a name of its own.")
             self.draft.update(label_values=values, labels=names if names != values else ())

@@ -242,3 +242,66 @@ def test_integer_labels_with_a_blank_stay_labels(tmp_path: Path) -> None:
     assert plan.format == "classification" and plan.label_values == ("1", "2", "3")
     report = stage(plan, _cache())
     assert report.bad_rows == 1 and report.problems[0].column == "stars"
+
+
+def _import_cache() -> list[str]:
+    """What an import left in the cache folder (the tokenized and record caches aside)."""
+    cache = _cache()
+    return sorted(str(p.relative_to(cache)) for p in cache.rglob("*")) if cache.exists() else []
+
+
+def test_none_na_and_n_a_are_classes_and_only_empty_cells_are_blank(tmp_path: Path) -> None:
+    path = tmp_path / "answers.csv"
+    values = ["None", "NA", "n/a", "null", "yes"]
+    path.write_text("text,label\n" + "".join(f"t{i},{values[i % 5]}\n" for i in range(20)) + "x,\n")
+    table = inspect(SourceRef("files", str(path)), _cache())
+    assert table.value_counts("label", ["train"]) == {**{v: 4 for v in values}, "": 1}
+    plan = draft_plan(table, "answers")
+    assert set(plan.label_values) == set(values)
+    report = stage(plan, _cache())
+    assert report.bad_rows == 1 and report.problems[0].problem == "is blank"
+    assert sum(report.sizes.values()) == 20
+
+
+def test_an_import_leaves_nothing_in_the_cache_refused_or_not(tmp_path: Path) -> None:
+    path = tmp_path / "nli.csv"
+    path.write_text(PAIRS)
+    assert _import_cache() == []
+    plan = draft_plan(inspect(SourceRef("files", str(path)), _cache()), "nli")
+    assert _import_cache() == []
+    stage(plan, _cache())
+    assert _import_cache() == []
+    bad = tmp_path / "ragged.csv"
+    bad.write_text("a,b\n1,2\n3,4,5\n")
+    with pytest.raises(StudioError):
+        inspect(SourceRef("files", str(bad)), _cache())
+    stop = threading.Event()
+    stop.set()
+    with pytest.raises(StudioError, match="stopped"):
+        stage(plan, _cache(), stop)
+    folder = tmp_path / "files"
+    folder.mkdir()
+    (folder / "train.csv").write_text(PAIRS)
+    inspect(SourceRef("folder", str(folder)), _cache())
+    assert _import_cache() == []
+
+
+def test_an_import_a_kill_stopped_is_dropped_by_the_next(tmp_path: Path) -> None:
+    left = _cache() / ".import-999999999-abc"  # its process is gone
+    (left / "csv").mkdir(parents=True)
+    path = tmp_path / "nli.csv"
+    path.write_text(PAIRS)
+    inspect(SourceRef("files", str(path)), _cache())
+    assert _import_cache() == []
+
+
+def test_a_label_column_of_many_values_is_called_a_text_column(tmp_path: Path) -> None:
+    path = tmp_path / "many.csv"
+    path.write_text("title,body\n" + "".join(f"t{i},body {i}\n" for i in range(50_000)))
+    table = inspect(SourceRef("files", str(path)), _cache())
+    assert table.distinct_values("body", ["train"]) == 50_000
+    with pytest.raises(StudioError) as info:
+        draft_plan(table, "many", "classification", {"text": ["title"], "label": ["body"]})
+    message = str(info.value)
+    assert "column 'body' has 50,000 distinct values" in message and "text column" in message
+    assert "0 value(s)" not in message
