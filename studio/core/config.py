@@ -291,10 +291,16 @@ def config_from_yaml(text: str, where: str = "config") -> RunConfig:
     return config_from_dict(data, where)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    path = Path(path)
+def read_config_file(path: str | Path) -> str:
+    """A config file's text: one that cannot be read, or is not UTF-8, is a ConfigError naming
+    it (and the byte where it stops being UTF-8), not a traceback."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    return config_from_yaml(text, str(path))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def load_config(path: str | Path) -> RunConfig:
+    return config_from_yaml(read_config_file(path), str(path))

@@ -22,6 +22,7 @@ from studio.core.config import (
     check_ranges,
     coerce_value,
     config_from_dict,
+    read_config_file,
     stride,
 )
 from studio.core.errors import ConfigError
@@ -235,10 +236,9 @@ def _from_dict(cls: type[_Config], data: Any, where: str) -> _Config:
 
 
 def load_yaml(path: str | Path) -> Any:
+    text = read_config_file(path)
     try:
-        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc}") from exc
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
 
@@ -337,7 +337,7 @@ def export_mix(folder: Path) -> list[str]:
     config = folder / "studio_config.yaml"
     try:
         tasks = yaml.safe_load(config.read_text(encoding="utf-8"))["tasks"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, KeyError, TypeError) as exc:
         raise ConfigError(f"{config}: cannot read the pre-finetuning tasks: {exc}") from None
     if not isinstance(tasks, list):
         raise ConfigError(f"{config}: 'tasks' must be a list of task names, not {tasks!r}")
