@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import json
+import logging
 import sys
 import threading
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from studio.core.errors import StudioError
 from studio.core.records import SPLITS, content_digest, validated
 from studio.core.tasks import TaskSpec
 from studio.train.hub import hub_records
-from studio.train.tokenize import FEATURE_VERSION, tokenize_function
+from studio.train.tokenize import FEATURE_VERSION, span_layout, tokenize_function
 from studio.train.tokenized import WRITER_BATCH, Report, tokenize
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -163,6 +166,8 @@ def tokenized(
     parts.append(how.stride)
     if spec.format == "summarization":
         parts += [how.max_target_length, how.decoder_start]
+    if spec.format == "extractive_qa":  # how long a question may be, the stride it leaves
+        parts.append(_span_layout(spec, how))
     digest = hashlib.sha1(json.dumps([*parts, split]).encode()).hexdigest()[:16]
     function = tokenize_function(
         spec.format, tok, how.max_length, how.stride, split, how.max_target_length,
@@ -171,6 +176,18 @@ def tokenized(
     prefix = cache / "tokenized" / f"{spec.name}-{split}-{digest}"
     with_indices = spec.format == "extractive_qa"
     return tokenize(raw, function, with_indices, prefix, how.workers, report, stop)
+
+
+def _span_layout(spec: TaskSpec, how: Tokenization) -> list[int]:
+    """The span QA layout at this length, saying when the stride had to shrink to fit."""
+    longest, stride = span_layout(how.tokenizer, how.max_length, how.stride)
+    if stride != how.stride:
+        log.warning(
+            "task %s: a doc_stride of %d leaves a %d-token window no new context after a "
+            "question of up to %d tokens; the windows overlap by %d tokens instead",
+            spec.name, how.stride, how.max_length, longest, stride,
+        )  # fmt: skip
+    return [longest, stride]
 
 
 def load_task(

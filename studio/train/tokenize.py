@@ -80,6 +80,28 @@ def summarization(
     return {"input_ids": enc["input_ids"], "labels": labels}
 
 
+def span_layout(tok: PreTrainedTokenizerFast, max_length: int, stride: int) -> tuple[int, int]:
+    """(longest question, stride) in tokens for span QA windows of `max_length`.
+
+    A question takes at most half of the room the special tokens leave, so the context
+    always keeps the other half; the windows' overlap must be shorter than that (the fast
+    tokenizer panics otherwise), so a larger stride shrinks to fit. At the usual lengths
+    (max_length >= 64, a stride of a quarter) nothing changes.
+    """
+    room = max(2, max_length - tok.num_special_tokens_to_add(pair=True))
+    question = room // 2
+    return question, max(0, min(stride, room - question - 1))
+
+
+def _cap_questions(questions: list[str], tok: PreTrainedTokenizerFast, limit: int) -> list[str]:
+    """Each question cut after its first `limit` tokens (at a token's end, in its text)."""
+    enc = tok(questions, add_special_tokens=False, return_offsets_mapping=True)
+    return [
+        q if len(offsets) <= limit else q[: offsets[limit - 1][1]]
+        for q, offsets in zip(questions, enc["offset_mapping"], strict=True)
+    ]
+
+
 def extractive_qa(
     batch: Batch,
     indices: list[int],
@@ -90,12 +112,15 @@ def extractive_qa(
 ) -> Batch:
     """Question + context windows of `max_length` overlapping by `stride` tokens.
 
-    A window that does not hold the answer points at the first token (position 0), as in
+    Only the context is split into windows: a question longer than half the room is cut
+    (`span_layout`), so no question, however long, leaves the context too little room. A
+    window that does not hold the answer points at the first token (position 0), as in
     the SQuAD recipes. Every feature keeps its example's index (for answer extraction and
     for subsampling by example); validation features also keep offsets (-1 outside the
     context).
     """
-    questions = [q.lstrip() for q in batch["question"]]
+    longest, stride = span_layout(tok, max_length, stride)
+    questions = _cap_questions([q.lstrip() for q in batch["question"]], tok, longest)
     enc = tok(
         questions,
         batch["context"],

@@ -11,7 +11,7 @@ from transformers import AutoTokenizer
 from studio.core.models import minilm_folder
 from studio.core.records import validate_file
 from studio.core.tasks import TaskSpec
-from studio.train.tokenize import extractive_qa, summarization, tokenize_function
+from studio.train.tokenize import extractive_qa, span_layout, summarization, tokenize_function
 
 
 @pytest.fixture(scope="module")
@@ -85,3 +85,49 @@ def test_summary_labels_drop_a_leading_decoder_start(tokenizer) -> None:
     assert summarization(batch, tokenizer, 32, 8, tokenizer.sep_token_id)["labels"][0] == kept
     long = {"document": ["x"], "summary": [" ".join(["word"] * 50)]}
     assert len(summarization(long, tokenizer, 32, 8)["labels"][0]) == 8
+
+
+def _span_batch(question: str) -> dict[str, list]:
+    context = "The old map says the treasure is hidden in Kathmandu, under the third stone. " * 4
+    start = context.index("Kathmandu")
+    return {
+        "context": [context],
+        "question": [question],
+        "answers": [{"text": ["Kathmandu"], "answer_start": [start]}],
+    }
+
+
+@pytest.mark.parametrize("words", [1, 12, 16, 18, 20, 24, 60, 400])
+def test_a_long_question_never_crashes_short_span_windows(tokenizer, words: int) -> None:
+    """At max_length 32 the derived stride is 8: a question of 18-23 tokens used to leave the
+    context 8 or fewer and the tokenizer panicked ('stride must be strictly less than
+    max_len'); a longer one failed to truncate. The question is cut to half the room now."""
+    question = "Where " + " ".join(["exactly"] * words) + " is the treasure?"
+    out = extractive_qa(_span_batch(question), [3], tokenizer, max_length=32, stride=8,
+                        with_offsets=True)  # fmt: skip
+    assert out["input_ids"] and all(len(ids) <= 32 for ids in out["input_ids"])
+    hits = [i for i, s in enumerate(out["start_positions"]) if s > 0]
+    assert hits, "some window must hold the answer"
+    context = _span_batch(question)["context"][0]
+    for i in hits:
+        s, e = out["start_positions"][i], out["end_positions"][i]
+        assert context[out["offsets"][i][s][0] : out["offsets"][i][e][1]] == "Kathmandu"
+    assert set(out["example_index"]) == {3}
+
+
+def test_a_stride_that_leaves_no_room_shrinks(tokenizer) -> None:
+    longest, stride = span_layout(tokenizer, 32, 30)
+    assert (longest, stride) == (14, 14)  # 29 tokens of room: half the question's at most
+    assert span_layout(tokenizer, 384, 96) == (190, 96)  # the usual lengths: unchanged
+    out = extractive_qa(_span_batch("Where?"), [0], tokenizer, 32, 30, with_offsets=False)
+    assert all(len(ids) <= 32 for ids in out["input_ids"])
+
+
+def test_squad_tokenizes_at_max_length_32(shared_data: Path, tokenizer) -> None:
+    """The reported crash: squad_v1 with max_length 32 on MiniLM."""
+    rows = _first_rows(shared_data / "squad_v1" / "validation.jsonl", 400)
+    rows["question"][0] = "What " + "very " * 40 + "long question is this?"
+    function = tokenize_function("extractive_qa", tokenizer, 32, 8, "validation")
+    out = function(rows, list(range(len(rows["question"]))))
+    assert set(out["example_index"]) == set(range(len(rows["question"])))
+    assert max(map(len, out["input_ids"])) <= 32
