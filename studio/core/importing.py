@@ -206,7 +206,7 @@ class ImportPlan:
             for key in ("label_values", "labels"):
                 values[key] = tuple(str(v) for v in values.get(key) or ())
             return cls(**values)
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:  # a hand-edited spec
             raise StudioError(f"not a complete import plan: {exc}") from None
 
     def replace(self, **changes: Any) -> ImportPlan:

@@ -344,3 +344,12 @@ def test_edit_reopens_the_plan_or_falls_back_to_the_records(tmp_path: Path) -> N
     assert plan.source.path.endswith("data/mine/train.jsonl")
     assert plan.columns == {"text": ("text",), "label": ("label",)}
     assert plan.label_values == ("0", "1") and plan.labels == ("bad", "good")
+
+
+@pytest.mark.parametrize("plan", [{"columns": 5}, {"source": "x"}, {"source": {"kind": "ftp"}}])
+def test_a_hand_edited_plan_that_is_broken_is_named(plan: dict[str, Any]) -> None:
+    library.commit(_plan(), _staged(), BUILTIN)
+    spec = studio_catalog().tasks["mine"]
+    stored = {**(spec.added or {})["plan"], **plan}
+    with pytest.raises(StudioError):
+        ImportPlan.from_dict(stored)
