@@ -165,7 +165,12 @@ def _data_dir(run: dict[str, Any], given: Path | None) -> Path | None:
 
 def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
     """Tidy the run's folder and rows for a resume; return the checkpoint to continue from."""
-    from studio.train.checkpoint import complete_checkpoints, damaged_checkpoints, tidy
+    from studio.train.checkpoint import (
+        complete_checkpoints,
+        damaged_checkpoints,
+        refused_problem,
+        tidy,
+    )
 
     folder = paths.run_dir(store.path, run_id)
     root = paths.checkpoints_in(folder)
@@ -175,9 +180,16 @@ def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
     if restored:
         store.add_log(run_id, "info", f"restored {restored} rows the store could not take before")
     found = complete_checkpoints(root)
+    problems = damaged_checkpoints(root)
+    # A file torch.load refuses as unsafe is damage too: the one before it is resumed from.
+    for step in sorted(found, reverse=True):
+        refused = refused_problem(found[step])
+        if refused is None:
+            break
+        problems[step] = f"{found.pop(step)}: {refused}"
     latest = max(found) if found else 0
     where = f"update {latest}" if latest else "the start (no usable checkpoint)"
-    for step, problem in damaged_checkpoints(root).items():
+    for step, problem in sorted(problems.items()):
         if step > latest:
             message = f"the checkpoint {problem}; resuming from {where} instead"
             log.warning("run %s: %s", run_id, message)

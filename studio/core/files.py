@@ -15,6 +15,18 @@ from studio.core.errors import StudioError
 
 # SQLite's companions of a store file: replacing any of them loses or corrupts runs.
 STORE_SIDECARS = ("", "-wal", "-shm", "-journal")
+# How writers that raise no OSError say the disk is full: safetensors' Rust I/O error ("No space
+# left on device (os error 28)"), Windows' wording, a quota.
+DISK_FULL_WORDS = (
+    "no space left on device",
+    "os error 28",
+    "not enough space on the disk",
+    "disk quota exceeded",
+)
+_DISK_FULL_ERRNOS = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
+# Less than this free after a failed write: the write filled the disk. torch.save says only
+# "[enforce fail at inline_container.cc] unexpected pos", with no errno to go by.
+NEARLY_FULL = 1 << 20
 
 
 class OutputRefused(StudioError):
@@ -23,6 +35,11 @@ class OutputRefused(StudioError):
 
 class OutputExists(OutputRefused):
     """The output file exists and replacing it was not asked for."""
+
+
+class DiskFull(StudioError):
+    """A write needs more room than the disk has; the message names the disk, what is free
+    and about what was needed."""
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -75,21 +92,55 @@ def write_atomically(out: Path, write: Callable[[Path], object]) -> None:
 
 def describe_os_error(exc: OSError, folder: Path) -> str:
     """An OSError in words; a full disk says so, with what is free there."""
-    if exc.errno == errno.ENOSPC:
-        return f"the disk holding {folder} is full ({free_space(folder)} free)"
+    if exc.errno in _DISK_FULL_ERRNOS:
+        return disk_full_message(folder)
     return exc.strerror or str(exc)
 
 
-def free_space(folder: Path) -> str:
-    """Free space of the disk that holds `folder` (or its nearest existing parent), in words."""
+def disk_full(exc: BaseException, folder: Path) -> bool:
+    """Whether `exc`, raised while writing into `folder`, means its disk is full, however the
+    writer says so: an errno (an OSError, also as a cause), the words of a library's own error
+    (safetensors' SafetensorError is no OSError), or a write error with (almost) nothing left
+    free. Call it before removing what the failed write left: that is what filled the disk."""
+    link: BaseException | None = exc
+    for _ in range(10):  # a chain of causes; never a cycle's endless walk
+        if link is None:
+            break
+        if isinstance(link, OSError) and link.errno in _DISK_FULL_ERRNOS:
+            return True
+        if any(words in str(link).lower() for words in DISK_FULL_WORDS):
+            return True
+        link = link.__cause__ or link.__context__
+    unexplained = isinstance(exc, RuntimeError) or (isinstance(exc, OSError) and not exc.errno)
+    if not unexplained:
+        return False  # a bug, a bad value or another errno, whatever the disk holds
+    free = free_bytes(folder)
+    return free is not None and free < NEARLY_FULL
+
+
+def disk_full_message(folder: Path, needed: int | None = None, what: str = "it") -> str:
+    """That the disk holding `folder` is full, what is free there and, when known, about how
+    much `what` needs: the cause a user can act on, instead of a library's words."""
+    need = f"; {what} needs about {human_bytes(needed)}" if needed else ""
+    return f"the disk holding {folder} is full ({free_space(folder)} free{need})"
+
+
+def free_bytes(folder: Path) -> int | None:
+    """Bytes free on the disk that holds `folder` (or its nearest existing parent); None when
+    the system cannot say."""
     folder = Path(folder)
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     try:
-        free = shutil.disk_usage(folder).free
+        return shutil.disk_usage(folder).free
     except OSError:
-        return "unknown"
-    return human_bytes(free)
+        return None
+
+
+def free_space(folder: Path) -> str:
+    """Free space of the disk that holds `folder` (or its nearest existing parent), in words."""
+    free = free_bytes(folder)
+    return "unknown" if free is None else human_bytes(free)
 
 
 def human_bytes(count: float) -> str:

@@ -15,7 +15,9 @@ manifest; an older checkpoint without one by its files alone) and readable: anyt
 damaged, named with its problem, and skipped by resume, prune, best and export. Folders are
 written under a temporary name and renamed into place, and deleted by renaming them away
 first, so a kill at any moment leaves either a whole checkpoint or a temporary folder that
-`tidy` removes.
+`tidy` removes. A full disk is checked for before a save (the newest checkpoint's size is what
+the next one needs) and recognised during one, however the writer reports it: DiskFull, and
+nothing of the save left behind.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import pickle
 import random
 import re
 import secrets
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,6 +41,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from studio.core.errors import DATA_CHANGED, StudioError
+from studio.core.files import DiskFull, disk_full, disk_full_message, free_bytes
 from studio.train.model import MultiTaskModel
 
 log = logging.getLogger(__name__)
@@ -50,10 +53,23 @@ MANIFEST = "manifest.json"
 NEEDED = ("model.safetensors", "optimizer.pt", "scheduler.pt", "rng.safetensors", STATE_FILE)
 # Folders that are not (yet, or any more) checkpoints: a save or a delete that was cut short.
 TEMPORARY = (".tmp-step-", ".pruning-")
+# The pickled files, loaded with torch.load(weights_only=True); scaler.pt only in fp16 runs.
+PICKLED = ("optimizer.pt", "scheduler.pt", "scaler.pt")
+# What a checkpoint holds besides the model's and the optimizer's tensors (tokenizer, configs,
+# trainer state), for the estimate of the first one's size.
+EXTRAS_BYTES = 20 << 20
+# "Unsupported global: GLOBAL fractions.Fraction was not an allowed global": what was refused.
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
 
 
 class CheckpointError(StudioError):
     """A checkpoint cannot be loaded; the message names its folder."""
+
+
+class UnsafeCheckpoint(CheckpointError):
+    """torch.load(weights_only=True) refused a file of the checkpoint: it holds more than
+    tensors and plain containers, which no checkpoint the studio writes does. Damaged (or
+    replaced), never to be loaded with the protection off."""
 
 
 class DataChanged(StudioError):
@@ -146,6 +162,35 @@ def checkpoint_problem(folder: Path) -> str | None:
     return None
 
 
+def refused_problem(folder: Path) -> str | None:
+    """Why torch.load(weights_only=True) refuses one of the checkpoint's pickled files, or None.
+
+    Unlike checkpoint_problem this reads the files whole: it is for the one checkpoint a resume
+    is about to load, so that a refused one is passed over for the one before, as a damaged one
+    is, instead of failing the run once the model is built.
+    """
+    for name in PICKLED:
+        if not (folder / name).is_file():
+            continue
+        try:
+            torch.load(folder / name, weights_only=True, map_location="cpu")
+        except pickle.UnpicklingError as e:
+            return _refused(name, e)
+        except (OSError, RuntimeError, EOFError, ValueError) as e:
+            return f"{name} cannot be read ({e})"
+    return None
+
+
+def _refused(name: str, exc: pickle.UnpicklingError) -> str:
+    """What torch refused, in our words: its own advice is to turn the protection off."""
+    found = _REFUSED_GLOBAL.search(str(exc))
+    what = found.group(1) if found else "objects of other kinds"
+    return (
+        f"{name} was refused as unsafe: it holds {what}, not only the tensors and plain "
+        "containers the studio writes (was it replaced?)"
+    )
+
+
 def tidy(root: Path) -> list[str]:
     """Remove what saves and deletes cut short by a kill left under `root`; return the names.
 
@@ -204,6 +249,57 @@ def set_rng_state(tensors: dict[str, torch.Tensor], plain: dict[str, Any]) -> No
     np.random.set_state((kind, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
 
 
+def checkpoint_size(root: Path, model: torch.nn.Module, optimizer: Any) -> int:
+    """About how many bytes the next checkpoint under `root` takes: as many as the newest one,
+    else the model's and the optimizer's tensors plus tokenizer and configs; with a margin."""
+    found = complete_checkpoints(root)
+    if found:
+        size = sum(f.stat().st_size for f in found[max(found)].rglob("*") if f.is_file())
+    else:
+        size = _tensor_bytes(model.state_dict()) + _tensor_bytes(optimizer.state_dict())
+        size += EXTRAS_BYTES
+    return int(size * 1.05) + (1 << 20)
+
+
+def _tensor_bytes(value: Any) -> int:
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(_tensor_bytes(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return sum(_tensor_bytes(v) for v in value)
+    return 0
+
+
+def make_room(root: Path, step: int, keep_last: int, needed: int) -> list[int]:
+    """Before the save of `step`: delete the checkpoints the prune after it would delete anyway;
+    return their steps.
+
+    So the disk holds at most `keep_last` checkpoints and the best at any moment, not one more.
+    The newest stays, unless keeping one (`keep_last` 1) leaves no room for the new one beside
+    it: a kill or a full disk during the save then still leaves a checkpoint to resume from.
+    Checkpoints of `step` and later (left by the run before it resumed from an earlier one)
+    are neither counted nor deleted here.
+    """
+    removed = prune(root, max(keep_last - 1, 1), before=step)
+    if keep_last == 1 and not _has_room(root, needed):
+        removed += prune(root, 0, before=step)
+    return removed
+
+
+def _has_room(root: Path, needed: int) -> bool:
+    free = free_bytes(root)
+    return free is None or free >= needed
+
+
+def _no_room(root: Path, step: int, needed: int) -> DiskFull:
+    return DiskFull(
+        f"cannot save the checkpoint of update {step}: "
+        + disk_full_message(root, needed, "a checkpoint")
+        + ". Free some space, then resume the run: it continues from its last checkpoint."
+    )
+
+
 def save_checkpoint(
     root: Path,
     step: int,
@@ -214,35 +310,64 @@ def save_checkpoint(
     state: dict[str, Any],
     tokenizer: Any,
 ) -> Path:
-    """Write step-<step>/ atomically: into a temporary folder, then one rename."""
+    """Write step-<step>/ atomically: into a temporary folder, then one rename.
+
+    DiskFull, before writing anything when the disk has less free than the checkpoint needs
+    (see checkpoint_size), and when a write fills it however the writer says so (torch.save's
+    "unexpected pos", a SafetensorError); the temporary folder is removed either way.
+    """
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-step-{step}-", dir=root))
+    needed = checkpoint_size(root, model, optimizer)
+    if not _has_room(root, needed):
+        raise _no_room(root, step, needed)
+    tmp = root / f"{TEMPORARY[0]}{step}-{secrets.token_hex(4)}"
     try:
-        save_model(model, str(tmp / "model.safetensors"))
-        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-        torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-        if scaler is not None:
-            torch.save(scaler.state_dict(), tmp / "scaler.pt")
-        tensors, plain = rng_state()
-        save_file(tensors, str(tmp / "rng.safetensors"))
-        model.encoder.config.save_pretrained(tmp / "encoder")
-        if getattr(model, "seq2seq", False):  # decoder start, pad and end-of-sequence ids
-            model.encoder.generation_config.save_pretrained(tmp / "encoder")
-        tokenizer.save_pretrained(tmp / "tokenizer")
-        (tmp / STATE_FILE).write_text(json.dumps({**state, "rng": plain}, indent=1))
-        files = {
-            str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
-        (tmp / MANIFEST).write_text(json.dumps({"files": files}, indent=1))
-        _fsync_tree(tmp)
-        final = step_dir(root, step)
-        if final.exists():  # the same step saved again after a resume
-            discard(final)
-        os.replace(tmp, final)
-        _fsync_tree(root)
-        return final
+        tmp.mkdir(mode=0o700)  # as mkdtemp would: its files are the run's own until exported
+        saved = (model, optimizer, scheduler, scaler, state, tokenizer)
+        return _write_checkpoint(root, tmp, step, *saved)
+    except Exception as exc:
+        if not disk_full(exc, root):  # asked before the partial files go: they filled it
+            raise
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise _no_room(root, step, needed) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_checkpoint(
+    root: Path,
+    tmp: Path,
+    step: int,
+    model: MultiTaskModel,
+    optimizer: Any,
+    scheduler: Any,
+    scaler: Any,
+    state: dict[str, Any],
+    tokenizer: Any,
+) -> Path:
+    save_model(model, str(tmp / "model.safetensors"))
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    if scaler is not None:
+        torch.save(scaler.state_dict(), tmp / "scaler.pt")
+    tensors, plain = rng_state()
+    save_file(tensors, str(tmp / "rng.safetensors"))
+    model.encoder.config.save_pretrained(tmp / "encoder")
+    if getattr(model, "seq2seq", False):  # decoder start, pad and end-of-sequence ids
+        model.encoder.generation_config.save_pretrained(tmp / "encoder")
+    tokenizer.save_pretrained(tmp / "tokenizer")
+    (tmp / STATE_FILE).write_text(json.dumps({**state, "rng": plain}, indent=1))
+    files = {
+        str(p.relative_to(tmp)): p.stat().st_size for p in sorted(tmp.rglob("*")) if p.is_file()
+    }
+    (tmp / MANIFEST).write_text(json.dumps({"files": files}, indent=1))
+    _fsync_tree(tmp)
+    final = step_dir(root, step)
+    if final.exists():  # the same step saved again after a resume
+        discard(final)
+    os.replace(tmp, final)
+    _fsync_tree(root)
+    return final
 
 
 def load_checkpoint(
@@ -254,15 +379,25 @@ def load_checkpoint(
     """
     try:
         load_model(model, str(folder / "model.safetensors"))
-        optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
-        scheduler.load_state_dict(torch.load(folder / "scheduler.pt", weights_only=True))
+        optimizer.load_state_dict(_load_pickled(folder, "optimizer.pt"))
+        scheduler.load_state_dict(_load_pickled(folder, "scheduler.pt"))
         if scaler is not None and (folder / "scaler.pt").is_file():
-            scaler.load_state_dict(torch.load(folder / "scaler.pt", weights_only=True))
+            scaler.load_state_dict(_load_pickled(folder, "scaler.pt"))
         state = read_state(folder)
         set_rng_state(load_file(str(folder / "rng.safetensors")), state.pop("rng"))
     except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as e:
         raise CheckpointError(f"the checkpoint {folder} cannot be loaded: {e}") from e
     return state
+
+
+def _load_pickled(folder: Path, name: str) -> Any:
+    """torch.load with the protection on; a refusal is an UnsafeCheckpoint, without torch's
+    advice to turn the protection off (and without its message as the cause, which holds it)."""
+    try:
+        return torch.load(folder / name, weights_only=True)
+    except pickle.UnpicklingError as e:
+        message = f"the checkpoint {folder} cannot be loaded: {_refused(name, e)}"
+    raise UnsafeCheckpoint(message) from None
 
 
 def read_state(folder: Path) -> dict[str, Any]:
@@ -283,14 +418,17 @@ def split_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
     return backbone, heads
 
 
-def prune(root: Path, keep_last: int) -> list[int]:
-    """Delete all but the newest `keep_last` checkpoints and the best one; return what went.
+def prune(root: Path, keep_last: int, before: int | None = None) -> list[int]:
+    """Delete all but the newest `keep_last` checkpoints (0: none) and the best one; return what
+    went. With `before`, only the checkpoints of earlier steps count, and only they may go.
 
     Best is the highest `eval_mean` among checkpoints that were validated. Damaged
     checkpoints are neither counted nor deleted: messages name them, a user decides.
     """
     found = complete_checkpoints(root)
-    keep = set(list(found)[-keep_last:])
+    if before is not None:
+        found = {s: p for s, p in found.items() if s < before}
+    keep = set(list(found)[-keep_last:] if keep_last > 0 else [])
     best = best_step(found)
     if best is not None:
         keep.add(best)

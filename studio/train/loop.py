@@ -26,8 +26,10 @@ from studio.core.sink import MetricRow, Sink, Stages
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import (
     DataChanged,
+    checkpoint_size,
     data_changes,
     load_checkpoint,
+    make_room,
     prune,
     read_state,
     save_checkpoint,
@@ -195,6 +197,11 @@ def _pretrain(
             # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.
             sink.flush()
             root = checkpoints_in(run_dir)
+            # What the prune after the save would delete goes first: a full disk never needs
+            # room for one checkpoint more than kept (save_checkpoint checks the room).
+            needed = checkpoint_size(root, net, training.optimizer)
+            for old in make_room(root, state.step, config.keep_checkpoints, needed):
+                sink.drop_checkpoint(old)
             folder = save_checkpoint(
                 root,
                 state.step,

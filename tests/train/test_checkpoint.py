@@ -180,3 +180,131 @@ def test_retention_keeps_the_last_and_the_best(
     best = max(logged, key=lambda s: (logged[s], s))
     assert best in found and means[best] == pytest.approx(logged[best])
     assert sorted(s for s, _, _ in sink.checkpoints) == sorted(found)  # sink told of removals
+
+
+# -- a full disk ------------------------------------------------------------------------------
+
+
+def _torch_save_fills_the_disk(obj: object, path: object, *args: object, **kwargs: object) -> None:
+    Path(str(path)).write_bytes(b"PK\x03\x04half")  # what a write cut short leaves
+    raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 576 vs 534")
+
+
+def _safetensors_fills_the_disk(*args: object, **kwargs: object) -> None:
+    from safetensors import SafetensorError
+
+    raise SafetensorError(
+        "Error while serializing: I/O error: No space left on device (os error 28)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("writer", "replacement", "free"),
+    [
+        ("torch.save", _torch_save_fills_the_disk, 0),  # no errno: the empty disk tells
+        ("save_model", _safetensors_fills_the_disk, 50 << 20),  # its words tell
+    ],
+)
+def test_a_full_disk_during_a_save_is_named_and_leaves_no_partial_folder(
+    tiny_model: str,
+    workspace: Workspace,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    writer: str,
+    replacement: object,
+    free: int,
+) -> None:
+    from studio.core import files
+
+    monkeypatch.setattr(ckpt, "free_bytes", lambda folder: 10 << 30)  # room enough, up front
+    monkeypatch.setattr(files, "free_bytes", lambda folder: free)  # none once the write failed
+    monkeypatch.setattr(
+        torch if writer == "torch.save" else ckpt, writer.split(".")[-1], replacement
+    )
+    config = _config(tiny_model, max_steps=4, checkpoint_every=2)
+    with pytest.raises(files.DiskFull) as caught:
+        train(config, MemorySink(), threading.Event(), workspace, run_dir=tmp_path)
+    message = str(caught.value)
+    assert f"checkpoint of update 2: the disk holding {tmp_path / 'checkpoints'} is full" in message
+    assert f"({files.human_bytes(free)} free; a checkpoint needs about " in message
+    assert "inline_container" not in message and "os error" not in message
+    assert list((tmp_path / "checkpoints").iterdir()) == []  # no partial checkpoint folder
+
+
+def test_a_save_the_disk_has_no_room_for_is_refused_before_writing(
+    tiny_model: str, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.core import files
+
+    for module in (ckpt, files):
+        monkeypatch.setattr(module, "free_bytes", lambda folder: 4096)
+    config = _config(tiny_model, max_steps=4, checkpoint_every=2)
+    with pytest.raises(files.DiskFull, match=r"is full \(4.0 KB free; a checkpoint needs about"):
+        train(config, MemorySink(), threading.Event(), workspace, run_dir=tmp_path)
+    assert list((tmp_path / "checkpoints").iterdir()) == []
+
+
+def test_old_checkpoints_are_pruned_before_a_save_not_after(
+    tiny_model: str, workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import itertools
+
+    from studio.train import loop
+
+    decreasing = itertools.count()
+    monkeypatch.setattr(loop, "_mean_metric", lambda results, tasks: -float(next(decreasing)))
+    real_save = loop.save_checkpoint
+    before: list[list[int]] = []
+
+    def save(root: Path, *args: object) -> Path:
+        before.append(list(ckpt.complete_checkpoints(root)))
+        return real_save(root, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    sink = MemorySink()
+    config = _config(tiny_model, max_steps=10, checkpoint_every=2, keep_checkpoints=2)
+    train(config, sink, threading.Event(), workspace, run_dir=tmp_path)
+    # The first is the best throughout: kept, with the newest; so 2 on disk, never 3.
+    assert before == [[], [2], [2, 4], [2, 6], [2, 8]]
+    assert list(ckpt.complete_checkpoints(tmp_path / "checkpoints")) == [2, 8, 10]
+    assert sorted(s for s, _, _ in sink.checkpoints) == [2, 8, 10]
+
+
+def test_making_room_keeps_the_newest_and_the_best_and_the_newest_only_if_it_fits(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = ckpt.complete_checkpoints(root)
+    early_best = ckpt.best_step({s: found[s] for s in (2, 4)})
+    # Saving 6 again (a resume from 4): 6 is neither counted nor deleted.
+    assert ckpt.make_room(root, 6, keep_last=2, needed=1) == sorted({2} - {early_best})
+    assert 6 in ckpt.complete_checkpoints(root)
+    left = ckpt.complete_checkpoints(root)
+    best = ckpt.best_step(left)
+    assert ckpt.make_room(root, 8, keep_last=2, needed=1) == sorted(set(left) - {6, best})
+    assert set(ckpt.complete_checkpoints(root)) == {6, best}  # the newest and the best
+    assert ckpt.make_room(root, 8, keep_last=1, needed=1) == []  # the newest stays if it fits
+    monkeypatch.setattr(ckpt, "free_bytes", lambda folder: 0)
+    ckpt.make_room(root, 8, keep_last=1, needed=1)  # no room for a new one beside the newest
+    assert list(ckpt.complete_checkpoints(root)) == [best]
+
+
+def test_a_file_torch_refuses_is_named_unsafe_without_torchs_advice(root: Path) -> None:
+    import fractions
+
+    folder = root / "step-6"
+    torch.save(
+        {"state": {}, "param_groups": [], "x": fractions.Fraction(1, 3)}, folder / "optimizer.pt"
+    )
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["optimizer.pt"] = (folder / "optimizer.pt").stat().st_size
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert ckpt.checkpoint_problem(folder) is None  # whole, and its zip directory reads
+    problem = ckpt.refused_problem(folder)
+    assert problem is not None
+    assert "optimizer.pt was refused as unsafe: it holds fractions.Fraction" in problem
+    assert "weights_only" not in problem and "safe_globals" not in problem
+    assert ckpt.refused_problem(root / "step-4") is None
+    with pytest.raises(ckpt.UnsafeCheckpoint) as caught:
+        ckpt._load_pickled(folder, "optimizer.pt")
+    assert "refused as unsafe" in str(caught.value) and "weights_only" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
