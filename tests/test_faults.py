@@ -7,6 +7,7 @@ data edited between a checkpoint and its resume, a store another process locks, 
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sqlite3
 import subprocess
@@ -297,3 +298,113 @@ def test_an_export_inside_the_runs_folder_is_refused(tiny_model: str, tmp_path: 
     inside = checkpoints_dir(db, run_id) / "my-export"
     assert main(["export", run_id, str(inside), "--store", str(db), "--checkpoint", "latest"]) == 2
     assert not inside.exists()
+
+
+# -- a full disk, an unsafe checkpoint, a killed export (the reliability issue's 5, 8, 9, 11) --
+
+
+def test_a_checkpoint_torch_refuses_as_unsafe_falls_back_to_the_one_before(
+    tiny_model: str, tmp_path: Path
+) -> None:
+    import fractions
+
+    import torch
+
+    db = tmp_path / "studio.db"
+    run_id = _stopped_run(tiny_model, db, at=5, keep_checkpoints=5)
+    folder = checkpoints_dir(db, run_id) / "step-5"
+    optimizer = torch.load(folder / "optimizer.pt", weights_only=True)
+    optimizer["note"] = fractions.Fraction(1, 3)  # whole, but more than tensors and containers
+    torch.save(optimizer, folder / "optimizer.pt")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["files"]["optimizer.pt"] = (folder / "optimizer.pt").stat().st_size
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+    outcome = resume(run_id, load_catalog(default_tasks_dir()), None, db, threading.Event())
+    assert (outcome.status, outcome.step, outcome.error) == ("finished", 10, None)
+    with RunStore(db) as store:
+        logs = [r["message"] for r in store.logs(run_id)]
+        assert _duplicates(store, run_id) == []
+    said = next(m for m in logs if "refused as unsafe" in m)
+    assert str(folder) in said and "fractions.Fraction" in said and "from update 4" in said
+    assert not any("weights_only" in m or "safe_globals" in m for m in logs)
+
+
+def test_a_full_disk_during_a_checkpoint_fails_the_run_with_the_cause(
+    tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+
+    from studio.core import files
+    from studio.train import checkpoint
+
+    def fills_the_disk(obj: object, path: object, *args: object, **kwargs: object) -> None:
+        Path(str(path)).write_bytes(b"PK\x03\x04")
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 64 vs 4")
+
+    monkeypatch.setattr(torch, "save", fills_the_disk)
+    monkeypatch.setattr(checkpoint, "free_bytes", lambda folder: 10 << 30)
+    monkeypatch.setattr(files, "free_bytes", lambda folder: 0)
+    db = tmp_path / "studio.db"
+    catalog = load_catalog(default_tasks_dir())
+    outcome = execute(_config(tiny_model), catalog, None, db, threading.Event())
+    assert (outcome.status, outcome.step) == ("failed", 2)
+    root = checkpoints_dir(db, outcome.run_id)
+    assert outcome.error is not None and "unexpected pos" not in outcome.error
+    assert f"the disk holding {root} is full (0 bytes free; a checkpoint needs" in outcome.error
+    assert list(root.iterdir()) == []
+
+
+def test_a_full_disk_during_export_is_named_whatever_the_writer_raises(
+    tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from safetensors import SafetensorError
+
+    from studio.train import export
+
+    db = tmp_path / "studio.db"
+    run_id = _stopped_run(tiny_model, db, at=2)
+
+    def fills_the_disk(*args: object, **kwargs: object) -> None:
+        raise SafetensorError(
+            "Error while serializing: I/O error: No space left on device (os error 28)"
+        )  # noqa: E501
+
+    monkeypatch.setattr(export, "save_file", fills_the_disk)
+    out = tmp_path / "exports" / "mine"
+    with pytest.raises(ExportError, match="ran out of disk space") as caught:
+        export_run(db, run_id, "latest", out)
+    assert f"the disk holding {out.parent} is full (" in str(caught.value)
+    assert "the export needs about" in str(caught.value)
+    assert list(out.parent.iterdir()) == []
+
+
+def test_a_partial_export_whose_process_is_gone_is_removed_by_the_next_export(
+    tiny_model: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.train import export
+
+    db = tmp_path / "studio.db"
+    run_id = _stopped_run(tiny_model, db, at=2)
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    killed = exports / f".mine.export-{gone.stdout.strip()}-k9x2ab_c"  # what a kill -9 leaves
+    killed.mkdir()
+    (killed / "model.safetensors").write_bytes(b"\0" * 4096)
+    live = exports / f".other.export-{os.getpid()}-abcd1234"  # being written right now
+    live.mkdir()
+    old = exports / ".older.export-abcd1234"  # an older studio's: whose, nobody can tell
+    old.mkdir()
+    seen: list[str] = []
+    real_write = export._write
+
+    def write(checkpoint: Path, tmp: Path, *args: object) -> None:
+        seen.append(tmp.name)
+        real_write(checkpoint, tmp, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(export, "_write", write)
+    export_run(db, run_id, "latest", exports / "mine")
+    assert sorted(p.name for p in exports.iterdir()) == [old.name, live.name, "mine"]
+    assert export.PARTIAL.match(seen[0]) and f".mine.export-{os.getpid()}-" in seen[0]

@@ -1,17 +1,20 @@
 """Exporting a checkpoint as a folder any Hugging Face user can load, plus heads and a model card.
 
 The export is written into a temporary sibling folder and renamed into place at the end, so
-a failure (bad target, full disk) never leaves a half-written export behind.
+a failure (bad target, full disk) never leaves a half-written export behind. The temporary
+folder's name holds the writing process's id: what a killed export left is removed by the next
+export into the same folder.
 """
 
 from __future__ import annotations
 
-import errno
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,9 @@ from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
+from studio.core.files import disk_full, disk_full_message
 from studio.core.paths import export_target_problem
+from studio.core.processes import pid_alive
 from studio.train.checkpoint import (
     best_step,
     complete_checkpoints,
@@ -34,6 +39,10 @@ from studio.train.setup import quiet_libraries
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
+
+# `.<name>.export-<pid>-<random>`: an export being written, by process <pid>.
+PARTIAL = re.compile(r"^\..+\.export-(\d+)-[A-Za-z0-9_]+$")
+STALE_AFTER = 24 * 3600.0  # seconds: a partial export this old is abandoned whoever owns it
 
 
 class ExportError(StudioError):
@@ -132,6 +141,28 @@ def _architecture(fmt: str, hidden: int, head: dict[str, Any], pooling: str) -> 
     }
 
 
+def clear_stale_exports(folder: Path) -> list[str]:
+    """Remove the partial exports in `folder` whose process is gone (a kill, a crash, a power
+    cut: nothing else removes them, and each holds up to a model's size); return their names.
+
+    One whose process lives is being written now and stays, unless a day old (the process
+    id was reused). Folders of an older studio, without a process id, are left alone.
+    """
+    removed = []
+    for child in folder.glob(".*.export-*"):
+        match = PARTIAL.match(child.name)
+        if not match or not child.is_dir():
+            continue
+        try:
+            stale = time.time() - child.stat().st_mtime > STALE_AFTER
+        except OSError:
+            continue  # removed meanwhile
+        if stale or not pid_alive(int(match.group(1))):
+            shutil.rmtree(child, ignore_errors=True)
+            removed.append(child.name)
+    return removed
+
+
 def _make_readable(folder: Path) -> None:
     """mkdtemp and some writers create owner-only files; an export is meant to be shared."""
     umask = os.umask(0)
@@ -152,20 +183,31 @@ def export_checkpoint(
     out_dir = Path(out_dir).expanduser().resolve()
     state = read_state(checkpoint)
     size = sum(f.stat().st_size for f in checkpoint.rglob("*") if f.is_file())
-    check_target(out_dir, int(size * 0.6) + 20_000_000)  # no optimizer state in an export
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.export-", dir=out_dir.parent))
+    needed = int(size * 0.6) + 20_000_000  # no optimizer state in an export
+    check_target(out_dir, needed)
+    for name in clear_stale_exports(out_dir.parent):
+        log.info("removed %s, a partial export whose process is gone", out_dir.parent / name)
+    prefix = f".{out_dir.name}.export-{os.getpid()}-"
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     try:
         _write(checkpoint, tmp, state, run or {}, report)
         _make_readable(tmp)
         if out_dir.exists():
             out_dir.rmdir()
         os.replace(tmp, out_dir)
-    except OSError as exc:
-        if exc.errno == errno.ENOSPC:
+    except Exception as exc:
+        # However the writer says it (safetensors raises no OSError): asked before the partial
+        # files go, since they are what filled the disk.
+        if disk_full(exc, out_dir.parent):
+            shutil.rmtree(tmp, ignore_errors=True)
             raise ExportError(
-                f"ran out of disk space while exporting to {out_dir}; nothing was left behind"
+                f"ran out of disk space while exporting to {out_dir}: "
+                + disk_full_message(out_dir.parent, needed, "the export")
+                + "; nothing was left behind"
             ) from exc
-        raise ExportError(f"could not write the export to {out_dir}: {exc}") from exc
+        if isinstance(exc, OSError):
+            raise ExportError(f"could not write the export to {out_dir}: {exc}") from exc
+        raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report(1.0, f"exported to {out_dir}")
