@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -10,8 +11,9 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, BinaryIO
 
+from studio.core.files import describe_os_error
 from studio.core.sink import MetricRow
 from studio.store.runs import BUSY_TIMEOUT_MS, RunStore, StoreError
 
@@ -36,7 +38,8 @@ class StoreSink:
     close(). A write that finds the store busy (another process holds its lock) or full keeps
     everything buffered and is tried again later; nothing the loop reports is lost to a store
     problem. What close() still cannot write goes to `spill` (JSON lines, read back by
-    `recover_spill`) and to stderr. Use it from the thread that created `store`; close()
+    `recover_spill`), as much of it as the disk takes (whole lines), and stderr says what was
+    kept where and how many rows were lost. Use it from the thread that created `store`; close()
     leaves the store open: the caller owns it. `clock` times the flush interval (tests pass a
     fake one); close() waits for a busy store in real time.
     """
@@ -65,6 +68,7 @@ class StoreSink:
         self._spill_start: int | None = None  # where this sink's copy starts in the spill file
         self._last_write = clock()
         self._failing = False
+        self._store_error = ""  # why the latest write failed, for the spill's message
 
     def __enter__(self) -> StoreSink:
         return self
@@ -167,6 +171,7 @@ class StoreSink:
                 self.store.busy_timeout(BUSY_TIMEOUT_MS)
         except (sqlite3.Error, StoreError) as e:
             self._last_write = self.clock()
+            self._store_error = str(e)
             if not self._failing:  # once per outage, not once per update
                 log.warning(
                     "run %s: could not write to %s (%s); keeping the rows to retry",
@@ -210,6 +215,8 @@ class StoreSink:
 
         The file holds what an earlier process left (merged at close or on resume), then this
         sink's buffer as of its latest spill; `keep` leaves the buffer to be written later.
+        On a full disk the file takes what fits, in whole lines; the message says how much
+        that was and, when the buffer is given up, how many rows were lost.
         """
         records: list[dict[str, Any]] = [
             {"metric": [r.step, r.name, r.value, r.task, r.wall_time]} for r in self._rows
@@ -220,29 +227,56 @@ class StoreSink:
             records.append({"progress": list(self._progress)})
         if not records:
             return
-        where = "nowhere (no spill file)"
-        if self.spill is not None:
-            try:
-                self.spill.parent.mkdir(parents=True, exist_ok=True)
-                with self.spill.open("a+b") as out:
-                    if self._spill_start is None:
-                        self._spill_start = out.seek(0, os.SEEK_END)
-                    out.truncate(self._spill_start)  # the buffer replaces its earlier copy
-                    out.write("".join(json.dumps(r) + "\n" for r in records).encode())
-                where = str(self.spill)
-            except OSError as e:
-                where = f"nowhere: {self.spill} could not be written either ({e})"
-        log.warning(
-            "run %s: %d rows could not be written to %s yet; they are kept in %s until it can "
-            "take them (at the end of the run, or when it is resumed)",
-            self.run_id,
-            len(records),
-            self.store.path,
-            where,
-        )
+        kept, problem = self._write_spill([(json.dumps(r) + "\n").encode() for r in records])
+        self._report_spill(len(records), kept, problem, keep)
         if not keep:
             self._rows, self._logs, self._checkpoints, self._progress = [], [], [], None
-            self._spill_start = None  # the file keeps them now
+            self._spill_start = None  # the file keeps what it could take
+
+    def _write_spill(self, lines: list[bytes]) -> tuple[int, str]:
+        """Write `lines` to the spill file in place of this sink's earlier copy, as many whole
+        ones as the disk takes; return how many, and why not all ("" when all)."""
+        if self.spill is None:
+            return 0, "there is no spill file"
+        try:
+            self.spill.parent.mkdir(parents=True, exist_ok=True)
+            with self.spill.open("a+b", buffering=0) as out:
+                if self._spill_start is None:
+                    self._spill_start = out.seek(0, os.SEEK_END)
+                out.truncate(self._spill_start)  # the buffer replaces its earlier copy
+                return _append_lines(out, self._spill_start, lines, self.spill.parent)
+        except OSError as e:
+            why = describe_os_error(e, self.spill.parent)
+            return 0, f"{self.spill} could not be written: {why}"
+
+    def _report_spill(self, total: int, kept: int, problem: str, keep: bool) -> None:
+        """Say truthfully where the rows the store refused are, and how many are gone."""
+        head = f"run {self.run_id}: {total} rows could not be written to {self.store.path}"
+        if self._store_error:
+            head += f" ({self._store_error})"
+        if kept == total:
+            log.warning(
+                "%s yet; they are kept in %s until it can take them (at the end of the run, "
+                "or when it is resumed)",
+                head,
+                self.spill,
+            )
+        elif keep:
+            also = f"{kept} of them are also kept in {self.spill}" if kept else "none is kept"
+            log.warning(
+                "%s yet; they stay in memory to retry, and %s in case this process dies (%s)",
+                head,
+                also,
+                problem,
+            )
+        else:
+            saved = (
+                f"{kept} are kept in {self.spill} until it can take them (when the run is "
+                "resumed), "
+                if kept
+                else ""
+            )
+            log.error("%s: %s%d are lost (%s)", head, saved, total - kept, problem)
 
     def _unspill(self) -> None:
         """The store took the buffer: drop its copy from the spill file. (A kill just before
@@ -257,6 +291,29 @@ class StoreSink:
         except OSError as e:
             log.warning("run %s: could not tidy %s (%s)", self.run_id, self.spill, e)
         self._spill_start = None
+
+
+def _append_lines(out: BinaryIO, start: int, lines: list[bytes], folder: Path) -> tuple[int, str]:
+    """Write `lines` at `start` of `out` (opened unbuffered); on a write error cut the file back
+    to the last whole line, since a half line is no row. How many lines stayed, and why not all."""
+    data = b"".join(lines)
+    written = 0
+    try:
+        while written < len(data):
+            count = _write(out, memoryview(data)[written:])
+            if not count:
+                raise OSError(errno.ENOSPC, "the disk took nothing")
+            written += count
+    except OSError as e:
+        whole = data.rfind(b"\n", 0, written) + 1
+        out.truncate(start + whole)
+        return data.count(b"\n", 0, whole), describe_os_error(e, folder)
+    return len(lines), ""
+
+
+def _write(out: BinaryIO, chunk: memoryview) -> int:
+    """One write; how many bytes the disk took (tests stand in a full disk here)."""
+    return out.write(chunk)
 
 
 def _apply_checkpoints(store: RunStore, run_id: str, ops: list[tuple[Any, ...]]) -> None:

@@ -244,3 +244,73 @@ def test_rows_before_a_checkpoint_the_store_refused_are_kept_on_disk_until_it_ta
     spill.write_text(kill_now)
     assert recover_spill(store, run_id, spill) == 8
     assert [r["step"] for r in store.metrics_after(0)] == [1, 2, 3, 4, 5, 6]
+
+
+# -- a disk that stays full ---------------------------------------------------------------------
+
+
+def _disk_of(monkeypatch: pytest.MonkeyPatch, capacity: int) -> None:
+    """The spill file's disk holds `capacity` bytes of it: a write takes what fits, then
+    ENOSPC (as the kernel does); cutting the file back frees room again."""
+    import errno
+
+    from studio.store import sink as sink_module
+
+    def write(out: object, chunk: memoryview) -> int:
+        free = capacity - os.fstat(out.fileno()).st_size  # type: ignore[attr-defined]
+        if free <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return out.write(chunk[:free])  # type: ignore[attr-defined, no-any-return]
+
+    monkeypatch.setattr(sink_module, "_write", write)
+
+
+def test_a_disk_full_to_the_end_keeps_what_fits_in_the_spill_file_and_counts_what_is_lost(
+    store: RunStore,
+    run_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def full(*args: object) -> None:
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "add_metrics", full)
+    _disk_of(monkeypatch, capacity=6000)
+    spill = tmp_path / "runs" / run_id / "unsaved-rows.jsonl"
+    sink = StoreSink(store, run_id, flush_interval=0.0, spill=spill, patience=0.1)
+    sink.metrics(_rows(172))
+    sink.checkpoint(172, "/runs/x/step-172", {})  # the store refuses it: spilled, and kept
+    assert "they stay in memory to retry" in caplog.text and sink.pending == 173
+    caplog.clear()
+    assert sink.close() is False
+    lines = spill.read_text().splitlines()
+    kept = len(lines)
+    assert 0 < kept < 173 and spill.stat().st_size <= 6000
+    assert all(json.loads(line)["metric"] for line in lines)  # whole lines only
+    said = caplog.text
+    assert "173 rows could not be written to" in said and "database or disk is full" in said
+    assert f"{kept} are kept in {spill}" in said and f"{173 - kept} are lost" in said
+    assert f"the disk holding {spill.parent} is full" in said and "nowhere" not in said
+    monkeypatch.undo()  # space again, and a store that takes writes
+    assert recover_spill(store, run_id, spill) == kept
+    assert [r["step"] for r in store.metrics_after(0)] == list(range(1, kept + 1))
+
+
+def test_a_disk_with_no_room_at_all_says_every_row_is_lost(
+    store: RunStore,
+    run_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    monkeypatch.setattr(store, "add_metrics", lambda *args: (_ for _ in ()).throw(
+        sqlite3.OperationalError("database or disk is full")))  # fmt: skip
+    _disk_of(monkeypatch, capacity=0)
+    spill = tmp_path / "unsaved-rows.jsonl"
+    sink = StoreSink(store, run_id, flush_interval=0.0, spill=spill, patience=0.1)
+    sink.metrics(_rows(5))
+    assert sink.close() is False
+    assert spill.read_bytes() == b""
+    assert "5 rows could not be written" in caplog.text and ": 5 are lost (" in caplog.text
+    assert "are kept" not in caplog.text
