@@ -219,7 +219,16 @@ def _watch_input(stop: threading.Event, kind: str, emit: Emit) -> None:
     stop.set()
     if kind in ABANDONED:
         emit("error", message=f"the {kind} job was stopped")
-        os._exit(1)
+        _abandon()
+
+
+def _abandon() -> None:
+    """End a job with nothing to save now, and the workers it tokenizes with: os._exit runs
+    no clean-up, and they would tokenize on for minutes with nobody to read the result."""
+    tokenizing = sys.modules.get("studio.train.tokenized")  # never imported just for this
+    if tokenizing is not None:
+        tokenizing.kill_workers()
+    os._exit(1)
 
 
 class Events:
@@ -248,7 +257,7 @@ def _on_signals(stop: threading.Event, kind: str) -> None:
     def on_signal(signum: int, frame: object) -> None:
         stop.set()
         if kind in ABANDONED:
-            os._exit(1)
+            _abandon()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, on_signal)
