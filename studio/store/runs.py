@@ -20,6 +20,7 @@ from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
 from studio.core.sink import MetricRow
+from studio.store import keeper
 from studio.store.db import sqlite_utils
 from studio.store.liveness import HEARTBEATS, INTERRUPTED_ERROR, run_alive
 from studio.store.schema import (
@@ -99,6 +100,7 @@ class RunStore:
         if not create and not self.path.exists():
             raise NoStore(missing_store(self.path))
         self.readonly = _read_only(self.path)
+        self._kept: tuple[int, int] | None = None
         self._conn = self._connect()
         self.db = sqlite_utils.Database(self._conn)
         self._closed = False
@@ -112,6 +114,8 @@ class RunStore:
                 )
             if not self.readonly:
                 self._prepare(version)
+            if self._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                self._kept = keeper.hold(self.path)  # see keeper: the WAL stays while open
         except sqlite3.Error as e:
             self._conn.close()
             raise StoreError(f"{self.path}: {_describe(e)}") from e
@@ -166,6 +170,7 @@ class RunStore:
         """Close the connection; further calls are no-ops."""
         if not self._closed:
             self._closed = True
+            keeper.release(self._kept)  # first: a last connection still tidies the WAL
             self._conn.close()
 
     def __enter__(self) -> RunStore:

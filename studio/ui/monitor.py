@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
 from studio.store.runs import RunStore
 from studio.ui.empty_state import EmptyState
@@ -388,7 +389,14 @@ class MonitorView(QWidget):
         if not self.isVisible():
             return
         try:
+            if self._store is None and self._runs:  # dropped after a read error: reopen
+                self._store = self._closer[0] = RunStore(self._store_path)
             self.poll()
-        except sqlite3.Error as e:
-            log.warning("monitor poll failed: %s", e)
-            self.status.show_message(f"cannot read the run store: {e}")
+        except (sqlite3.Error, StudioError) as e:
+            # A connection can break while the store is fine (e.g. its files changed under
+            # it): read through a new one from the next tick on, not through this one again.
+            log.warning("monitor poll failed: %s; reconnecting to %s", e, self._store_path)
+            if self._store is not None:
+                self._store.close()
+                self._store = self._closer[0] = None
+            self.status.show_message(f"cannot read the run store: {e} (reconnecting)")
