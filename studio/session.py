@@ -127,12 +127,12 @@ def resume(
     `allow_data_change`.
     """
     if process_rank() > 0:
-        from studio.train.checkpoint import complete_checkpoints
+        from studio.train.checkpoint import resumable
 
         with RunStore(store_path) as store:  # only reads: the main process owns the run
             run = store.get_run(run_id)
         config = stored_config(run["config"], f"run {run_id}")
-        found = complete_checkpoints(paths.checkpoints_dir(store_path, run_id))
+        found, _ = resumable(paths.checkpoints_dir(store_path, run_id))  # as the main one does
         folder = found[max(found)] if found else None
         return _follower(config, catalog, _data_dir(run, data_dir), stop, folder)
     with RunStore(store_path) as store:
@@ -165,12 +165,7 @@ def _data_dir(run: dict[str, Any], given: Path | None) -> Path | None:
 
 def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
     """Tidy the run's folder and rows for a resume; return the checkpoint to continue from."""
-    from studio.train.checkpoint import (
-        complete_checkpoints,
-        damaged_checkpoints,
-        refused_problem,
-        tidy,
-    )
+    from studio.train.checkpoint import resumable, tidy
 
     folder = paths.run_dir(store.path, run_id)
     root = paths.checkpoints_in(folder)
@@ -179,14 +174,8 @@ def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
     restored = recover_spill(store, run_id, folder / SPILL_FILE)
     if restored:
         store.add_log(run_id, "info", f"restored {restored} rows the store could not take before")
-    found = complete_checkpoints(root)
-    problems = damaged_checkpoints(root)
-    # A file torch.load refuses as unsafe is damage too: the one before it is resumed from.
-    for step in sorted(found, reverse=True):
-        refused = refused_problem(found[step])
-        if refused is None:
-            break
-        problems[step] = f"{found.pop(step)}: {refused}"
+    # Damaged, or refused as unsafe by torch.load: the one before it is resumed from.
+    found, problems = resumable(root)
     latest = max(found) if found else 0
     where = f"update {latest}" if latest else "the start (no usable checkpoint)"
     for step, problem in sorted(problems.items()):

@@ -181,6 +181,19 @@ def refused_problem(folder: Path) -> str | None:
     return None
 
 
+def resumable(root: Path) -> tuple[dict[int, Path], dict[int, str]]:
+    """The checkpoints a resume may choose from, the newest one whose files torch.load accepts
+    last; and what is wrong with the others (damaged, or newer ones refused as unsafe)."""
+    found = complete_checkpoints(root)
+    problems = damaged_checkpoints(root)
+    for step in sorted(found, reverse=True):
+        refused = refused_problem(found[step])
+        if refused is None:
+            break
+        problems[step] = f"{found.pop(step)}: {refused}"
+    return found, problems
+
+
 def _refused(name: str, exc: pickle.UnpicklingError) -> str:
     """What torch refused, in our words: its own advice is to turn the protection off."""
     found = _REFUSED_GLOBAL.search(str(exc))
