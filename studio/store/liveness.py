@@ -102,7 +102,9 @@ class Heartbeats:
             by_store.setdefault(store, []).append((run_id, started))
         for store, owned in by_store.items():
             for run_id in _beat_store(store, owned):
-                self.release(Path(store), run_id)
+                with self._lock:  # unless this process took the run on again meanwhile
+                    if self._runs.get((store, run_id)) == runs[(store, run_id)]:
+                        del self._runs[(store, run_id)]
 
     def _loop(self) -> None:
         while True:
