@@ -40,7 +40,7 @@ def test_the_wheel_holds_modules_tasks_resources_and_entry_points(wheel: Path) -
     tasks = {f"studio/tasks/{p.name}" for p in (ROOT / "tasks").glob("*.yaml")}
     assert len(tasks) > 40 and tasks <= names
     icons = {f"studio/resources/icons/{p.name}" for p in (ROOT / "resources" / "icons").iterdir()}
-    assert {"studio/resources/config_help.yaml", *icons} <= names
+    assert {"studio/resources/settings_help.yaml", *icons} <= names
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[gui_scripts]\nmuppet-studio = studio.app:main" in text

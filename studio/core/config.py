@@ -3,71 +3,120 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from studio.core.errors import ConfigError
+from studio.core.settings import Range, check_choices, check_ranges, choices_of, ranges_of, setting
 
-CHOICES: dict[str, tuple[str, ...]] = {
-    "loss_scaling": ("none", "log_n", "manual"),
-    "mixing": ("heterogeneous", "homogeneous", "sequential"),
-    "sampling": ("proportional", "temperature", "uniform"),
-    "head_sharing": ("shared", "per_dataset"),
-    "pooling": ("first", "mean"),  # what a pooled head reads: the first token, or the mean
-    "device": ("auto", "cuda", "mps", "cpu"),
-    "mixed_precision": ("auto", "no", "bf16", "fp16"),
-    "r3f_noise": ("uniform", "normal"),
-    # accelerate's trackers that also get the run's metrics (the store always does)
-    "report_to": ("none", "tensorboard"),
-}
+MIN_TARGET_LENGTH = 4
+BIG = 10**9
+MODEL, RECIPE, OPTIMISATION = "Model & device", "Multi-task recipe", "Optimisation"
+EVALUATION, SUMMARY = "Evaluation & checkpoints", "Summarization (encoder-decoder models)"
+DEVICES = ("auto", "cuda", "mps", "cpu")
+PRECISIONS = ("auto", "no", "bf16", "fp16")
+MANUAL_WEIGHT = Range(0, 1e6)  # each task's weight when loss_scaling is manual
+POOLINGS = ("first", "mean")  # what a pooled head reads: the first token, or the mean
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """Everything that defines a pre-finetuning run; saved with the run."""
+    """Everything that defines a pre-finetuning run; saved with the run.
+
+    Each setting is declared once, with what it allows and how the Configure form shows it
+    (core.settings); its help is in resources/settings_help.yaml.
+    """
 
     tasks: tuple[str, ...]
-    name: str = ""
-    model: str = "minilm"
-    loss_scaling: str = "log_n"
-    manual_weights: dict[str, float] = field(default_factory=dict)
-    mixing: str = "heterogeneous"
-    tasks_per_update: int = 4
-    sampling: str = "proportional"
-    temperature: float = 2.0
-    examples_cap: int | None = None
-    head_sharing: str = "shared"
+    name: str = setting("", "Run name", MODEL, "text")
+    model: str = setting("minilm", "Base model", MODEL, "text")
+    device: str = setting("auto", "Device", MODEL, "choice", choices=DEVICES)
+    mixed_precision: str = setting("auto", "Mixed precision", MODEL, "choice", choices=PRECISIONS)
+    num_threads: int | None = setting(
+        None, "CPU threads", MODEL, "int", range=Range(1, 1024), none="default"
+    )
+    # Processes that tokenize a big task (None: the core count).
+    num_proc: int | None = setting(
+        None, "Tokenizing processes", MODEL, "int", range=Range(1, 1024), none="auto"
+    )
+    max_length: int = setting(256, "Max length", MODEL, "int", range=Range(16, 65536))
+    # None: a quarter of max_length (span tasks only).
+    doc_stride: int | None = setting(
+        None, "Doc stride", MODEL, "int", range=Range(1, 65536), none="auto"
+    )
+    loss_scaling: str = setting(
+        "log_n", "Loss scaling", RECIPE, "choice", choices=("none", "log_n", "manual")
+    )
+    manual_weights: dict[str, float] = setting({}, "Loss weights", RECIPE, "float")
+    mixing: str = setting(
+        "heterogeneous", "Batch mixing", RECIPE, "choice",
+        choices=("heterogeneous", "homogeneous", "sequential"),
+    )  # fmt: skip
+    tasks_per_update: int = setting(4, "Tasks per update", RECIPE, "int", range=Range(1, 1024))
+    sampling: str = setting(
+        "proportional", "Task sampling", RECIPE, "choice",
+        choices=("proportional", "temperature", "uniform"),
+    )  # fmt: skip
+    temperature: float = setting(
+        2.0, "Temperature T", RECIPE, "float", range=Range(0.01, 1000), step=0.1
+    )
+    examples_cap: int | None = setting(
+        None, "Examples cap", RECIPE, "int", range=Range(1, BIG), none="no cap", suffix=" examples"
+    )
+    head_sharing: str = setting(
+        "shared", "Head sharing", RECIPE, "choice", choices=("shared", "per_dataset")
+    )
     # Mean: what MiniLM (the default model) was trained to pool; after pre-finetuning the
     # first token does as well (README: the factor study).
-    pooling: str = "mean"
-    batch_size: int = 16
-    learning_rate: float = 5e-5
-    weight_decay: float = 0.01
-    max_steps: int = 1000
-    warmup_ratio: float = 0.06
-    grad_clip: float = 1.0
-    eval_every: int = 200
-    eval_max_examples: int | None = 500
-    log_every: int = 10
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 2
-    max_length: int = 256
-    doc_stride: int | None = None  # None: a quarter of max_length (span tasks only)
-    max_target_length: int = 64
-    num_beams: int = 1
-    label_smoothing: float = 0.1
-    seed: int = 42
-    device: str = "auto"
-    mixed_precision: str = "auto"
-    num_threads: int | None = None
-    num_proc: int | None = None  # processes that tokenize a big task (None: the core count)
-    r3f_lambda: float = 0.0
-    r3f_eps: float = 1e-5
-    r3f_noise: str = "uniform"
-    report_to: str = "none"
+    pooling: str = setting("mean", "Head pooling", RECIPE, "choice", choices=POOLINGS)
+    r3f_lambda: float = setting(0.0, "R3F λ", RECIPE, "float", range=Range(0, 100), step=0.1)
+    r3f_eps: float = setting(1e-5, "R3F noise ε", RECIPE, "sci", range=Range(1e-12, 1))
+    r3f_noise: str = setting(
+        "uniform", "R3F noise", RECIPE, "choice", choices=("uniform", "normal")
+    )
+    batch_size: int = setting(16, "Batch size", OPTIMISATION, "int", range=Range(1, 65536))
+    learning_rate: float = setting(
+        5e-5, "Learning rate", OPTIMISATION, "sci", range=Range(1e-12, 1)
+    )
+    weight_decay: float = setting(
+        0.01, "Weight decay", OPTIMISATION, "float", range=Range(0, 1), step=0.01
+    )
+    max_steps: int = setting(1000, "Max steps", OPTIMISATION, "int", range=Range(1, BIG))
+    warmup_ratio: float = setting(
+        0.06, "Warm-up ratio", OPTIMISATION, "float", range=Range(0, 1, below=True), step=0.01
+    )
+    # 0 would scale every gradient to zero.
+    grad_clip: float = setting(
+        1.0, "Gradient clip", OPTIMISATION, "float", range=Range(1e-6, 1e6), step=0.1
+    )
+    seed: int = setting(42, "Seed", OPTIMISATION, "int", range=Range(0, 2**32 - 1))
+    eval_every: int = setting(
+        200, "Evaluate every", EVALUATION, "int", range=Range(1, BIG), suffix=" steps"
+    )
+    eval_max_examples: int | None = setting(
+        500, "Eval examples", EVALUATION, "int", range=Range(1, BIG), none="all"
+    )
+    log_every: int = setting(
+        10, "Log every", EVALUATION, "int", range=Range(1, BIG), suffix=" steps"
+    )
+    checkpoint_every: int = setting(
+        500, "Checkpoint every", EVALUATION, "int", range=Range(1, BIG), suffix=" steps"
+    )
+    keep_checkpoints: int = setting(2, "Keep checkpoints", EVALUATION, "int", range=Range(1, 1000))
+    # accelerate's trackers that also get the run's metrics (the store always does)
+    report_to: str = setting(
+        "none", "Report to", EVALUATION, "choice", choices=("none", "tensorboard")
+    )
+    max_target_length: int = setting(
+        64, "Max target length", SUMMARY, "int", range=Range(MIN_TARGET_LENGTH, 65536)
+    )
+    num_beams: int = setting(1, "Beams", SUMMARY, "int", range=Range(1, 64))
+    label_smoothing: float = setting(
+        0.1, "Label smoothing", SUMMARY, "float", range=Range(0, 1, below=True), step=0.05
+    )
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -89,37 +138,9 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(RunConfig)}
-
-
-MIN_TARGET_LENGTH = 4
-BIG = 10**9
-
-
-@dataclass(frozen=True)
-class Range:
-    """The values a numeric setting allows: low..high, the low end excluded when `above`."""
-
-    low: float
-    high: float
-    above: bool = False  # low itself is not allowed (learning rates, temperatures, ...)
-    below: bool = False  # high itself is not allowed (ratios in [0, 1))
-
-    def allows(self, value: float) -> bool:
-        low_ok = value > self.low if self.above else value >= self.low
-        high_ok = value < self.high if self.below else value <= self.high
-        return low_ok and high_ok
-
-    def __str__(self) -> str:
-        opening, closing = "(["[not self.above], ")]"[not self.below]
-        return f"{opening}{self.low:g}, {self.high:g}{closing}"
-
-
-def check_ranges(settings: Any, ranges: dict[str, Range]) -> None:
-    """ConfigError naming the first setting outside its range, and the range."""
-    for key, allowed in ranges.items():
-        value = getattr(settings, key)
-        if value is not None and not allowed.allows(value):
-            raise ConfigError(f"{key}: must be in {allowed}, got {value!r}")
+# Every numeric setting of a run and what it allows; every setting with choices and those.
+RANGES: dict[str, Range] = ranges_of(RunConfig)
+CHOICES: dict[str, tuple[str, ...]] = choices_of(RunConfig)
 
 
 def stride(max_length: int, doc_stride: int | None) -> int:
@@ -127,43 +148,8 @@ def stride(max_length: int, doc_stride: int | None) -> int:
     return doc_stride if doc_stride is not None else max(1, max_length // 4)
 
 
-# Every numeric setting of a run and what it allows.
-RANGES: dict[str, Range] = {
-    "tasks_per_update": Range(1, 1024),
-    "temperature": Range(0, 1000, above=True),
-    "examples_cap": Range(1, BIG),
-    "batch_size": Range(1, 65536),
-    "learning_rate": Range(0, 1, above=True),
-    "weight_decay": Range(0, 1),
-    "max_steps": Range(1, BIG),
-    "warmup_ratio": Range(0, 1, below=True),
-    "grad_clip": Range(0, 1e6, above=True),
-    "eval_every": Range(1, BIG),
-    "eval_max_examples": Range(1, BIG),
-    "log_every": Range(1, BIG),
-    "checkpoint_every": Range(1, BIG),
-    "keep_checkpoints": Range(1, 1000),
-    "max_length": Range(16, 65536),
-    "doc_stride": Range(1, 65536),
-    "max_target_length": Range(MIN_TARGET_LENGTH, 65536),
-    "num_beams": Range(1, 64),
-    "label_smoothing": Range(0, 1, below=True),
-    "seed": Range(0, 2**32 - 1),
-    "num_threads": Range(1, 1024),
-    "num_proc": Range(1, 1024),
-    "r3f_lambda": Range(0, 100),
-    "r3f_eps": Range(0, 1, above=True),
-}
-
-
-def _allowed(key: str, value: Any) -> None:
-    if key in CHOICES and value not in CHOICES[key]:
-        raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
-
-
 def _validate(cfg: RunConfig) -> None:
-    for key in CHOICES:
-        _allowed(key, getattr(cfg, key))
+    check_choices(cfg, CHOICES)
     if not cfg.tasks:
         raise ConfigError("tasks: pick at least one task")
     twice = sorted({t for t in cfg.tasks if cfg.tasks.count(t) > 1})
@@ -177,8 +163,10 @@ def _validate(cfg: RunConfig) -> None:
                 f"manual_weights: loss_scaling is manual but {missing} have no weight"
             )
     for task, weight in cfg.manual_weights.items():
-        if not isinstance(weight, (int, float)) or weight < 0:
-            raise ConfigError(f"manual_weights: weight of {task!r} must be a number >= 0")
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+            raise ConfigError(f"manual_weights: weight of {task!r} must be a number")
+        if not MANUAL_WEIGHT.allows(weight):
+            raise ConfigError(f"manual_weights: weight of {task!r} must be in {MANUAL_WEIGHT}")
 
 
 def check_stride(max_length: int, doc_stride: int | None, span_tasks: list[str]) -> None:

@@ -16,59 +16,79 @@ import yaml
 
 from studio.core.config import (
     BIG,
-    CHOICES,
     RANGES,
-    Range,
-    check_ranges,
+    RunConfig,
     coerce_value,
     config_from_dict,
     read_config_file,
     stride,
 )
 from studio.core.errors import ConfigError
+from studio.core.settings import (
+    Range,
+    check_choices,
+    check_ranges,
+    choices_of,
+    declared,
+    ranges_of,
+    setting,
+)
 
 MODELS = ("base", "pretuned")
 
-
-DEVICES = ("auto", "cuda", "mps", "cpu")
 CHECKPOINT = re.compile(r"^(best|latest|\d+)$")
+
+
+FINETUNING = "Fine-tuning"
+
+
+def _run(key: str, **changes: Any) -> Any:
+    """A fine-tuning setting declared like the run setting `key`: same range and choices."""
+    declaration = declared(RunConfig)[key]
+    return setting(
+        changes.pop("default"),
+        changes.pop("label", declaration.label),
+        FINETUNING,
+        declaration.kind,
+        range=declaration.range,
+        choices=declaration.choices,
+        none=changes.pop("none", declaration.none),
+        step=declaration.step,
+        suffix=declaration.suffix,
+    )
 
 
 @dataclass(frozen=True)
 class FinetuneSettings:
     """How every fine-tuning runs: shared by `finetune`, `transfer` and a sweep's transfers.
 
-    Validated once, with the run config's ranges; the YAML keys are flat beside the others.
+    Declared once (core.settings), with the run config's ranges where a key is shared; the
+    YAML keys are flat beside the others.
     """
 
     # Fits MiniLM, the default model (README: the factor study); models of BERT-base size and
     # up usually want 1e-5 to 3e-5.
-    learning_rate: float = 1e-4
-    batch_size: int = 16
-    epochs: float = 3.0
-    min_steps: int = 50  # at k = 32, 3 epochs are 6 updates: too few to leave the majority label
-    max_length: int = 256
-    doc_stride: int | None = None  # None: a quarter of max_length (span tasks only)
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    eval_max_examples: int | None = None  # None: the full validation split
-    device: str = "auto"
-    mixed_precision: str = "auto"  # as a run's: bf16 where the device computes it natively
-    num_threads: int | None = None
-    pooling: str = "mean"  # what a pooled head reads: the tokens' mean, or the first token
+    learning_rate: float = _run("learning_rate", default=1e-4)
+    batch_size: int = _run("batch_size", default=16)
+    epochs: float = setting(3.0, "Epochs", FINETUNING, "float", range=Range(1e-3, 1000), step=1.0)
+    # At k = 32, 3 epochs are 6 updates: too few to leave the majority label.
+    min_steps: int = setting(50, "Min updates", FINETUNING, "int", range=Range(0, BIG))
+    max_length: int = _run("max_length", default=256)
+    doc_stride: int | None = _run("doc_stride", default=None)
+    warmup_ratio: float = _run("warmup_ratio", default=0.1)
+    weight_decay: float = _run("weight_decay", default=0.01)
+    eval_max_examples: int | None = _run("eval_max_examples", default=None, none="full split")
+    device: str = _run("device", default="auto")
+    mixed_precision: str = _run("mixed_precision", default="auto")  # as a run's
+    num_threads: int | None = _run("num_threads", default=None)
+    pooling: str = _run("pooling", default="mean")
     # The probe: the encoder stays frozen and only the head trains (at its own learning rate),
     # on features the encoder computed once: a cheap, low-variance reading of the encoder.
-    probe: bool = False
-    probe_learning_rate: float = 1e-3
+    probe: bool = setting(False, "Probe", FINETUNING, "bool")
+    probe_learning_rate: float = _run("learning_rate", default=1e-3, label="Probe LR")
 
     def __post_init__(self) -> None:
-        if self.device not in DEVICES:
-            raise ConfigError(f"device: {self.device!r} is not allowed; use one of {list(DEVICES)}")
-        for key in ("mixed_precision", "pooling"):
-            if getattr(self, key) not in CHOICES[key]:
-                raise ConfigError(
-                    f"{key}: {getattr(self, key)!r} is not allowed; use one of {list(CHOICES[key])}"
-                )
+        check_choices(self, choices_of(FinetuneSettings))
         check_ranges(self, SETTINGS_RANGES)
 
     @property
@@ -76,14 +96,7 @@ class FinetuneSettings:
         return stride(self.max_length, self.doc_stride)
 
 
-SETTINGS_RANGES = {
-    **{k: RANGES[k] for k in ("learning_rate", "batch_size", "max_length", "doc_stride")},
-    **{k: RANGES[k] for k in ("warmup_ratio", "weight_decay", "eval_max_examples")},
-    "num_threads": RANGES["num_threads"],
-    "epochs": Range(0, 1000, above=True),
-    "min_steps": Range(0, BIG),
-    "probe_learning_rate": RANGES["learning_rate"],
-}
+SETTINGS_RANGES = ranges_of(FinetuneSettings)
 SETTINGS = tuple(f.name for f in dataclasses.fields(FinetuneSettings))
 
 

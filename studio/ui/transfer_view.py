@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from pathlib import Path
 
@@ -34,14 +35,15 @@ from studio.core.experiments import (
     parse_sizes,
 )
 from studio.core.models import encoders
+from studio.core.settings import schema
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
-from studio.ui.fields import SciSpinBox
+from studio.ui.setting_fields import SettingsForm
 from studio.ui.style import AMBER, GREY, RED, coloured
 from studio.ui.target_picker import IN_MIX_TIP, TargetPicker
 from studio.ui.transfer_help import TIPS
 from studio.ui.transfer_plots import TransferResults
-from studio.ui.widgets import double_spin, form_group, int_spin
+from studio.ui.widgets import form_group
 
 EXPORT_ITEM = "Export folder…"
 SOURCE_STATUSES = ("finished", "stopped")
@@ -136,55 +138,44 @@ class TransferView(QWidget):
         return group
 
     def _settings_group(self) -> QGroupBox:
+        """The grid, then every fine-tuning setting as FinetuneSettings declares it."""
         self.sizes_edit = QLineEdit("32, 100, 300, 1000, all")
         self.seeds_edit = QLineEdit("0, 1, 2")
         for edit in (self.sizes_edit, self.seeds_edit):
             edit.textChanged.connect(self._validate)
         self.reuse_check = QCheckBox("Reuse pre-finetuned heads")
         self.reuse_check.setChecked(True)
-        self.lr_spin = SciSpinBox(1e-7, 1.0)
-        self.lr_spin.setValue(FinetuneSettings().learning_rate)
-        self.batch_spin = int_spin(1, 4096, value=16)
-        self.epochs_spin = double_spin(0.1, 1000.0, 2, 1.0, value=3.0)
-        self.length_spin = int_spin(16, 8192, value=256)
-        self.eval_spin = int_spin(1, 100_000_000, special="full split")
-        defaults = FinetuneSettings()
-        self.mode_combo = QComboBox()
-        self.mode_combo.addItems(["fine-tune", "probe"])
-        self.pooling_combo = QComboBox()
-        self.pooling_combo.addItems(["first", "mean"])
-        self.pooling_combo.setCurrentText(defaults.pooling)
-        self.min_steps_spin = int_spin(0, 1_000_000, value=defaults.min_steps)
-        self.probe_lr_spin = SciSpinBox(1e-7, 1.0)
-        self.probe_lr_spin.setValue(defaults.probe_learning_rate)
-        self.mode_combo.currentTextChanged.connect(
-            lambda mode: self.probe_lr_spin.setEnabled(mode == "probe")
-        )
-        self.probe_lr_spin.setEnabled(False)
-        self.device_combo = QComboBox()
-        self.device_combo.addItems(["auto", "cuda", "mps", "cpu"])
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("transfer from <source>")
+        self.settings = SettingsForm(schema(FinetuneSettings, "finetune"), parent=self)
+        self.settings.set_values(dataclasses.asdict(FinetuneSettings()))
+        self.settings.edited.connect(self._update_probe)
+        self._update_probe()
         group = QGroupBox("Grid and fine-tuning")
         grid = QGridLayout(group)
-        # Two label/field pairs per row below the sizes and seeds: the targets list gets the room.
-        cells = (
-            ("Sizes (k)", self.sizes_edit, 3), ("Seeds", self.seeds_edit, 3),
-            ("Learning rate", self.lr_spin, 1), ("Batch size", self.batch_spin, 1),
-            ("Epochs", self.epochs_spin, 1), ("Max length", self.length_spin, 1),
-            ("Eval examples", self.eval_spin, 1), ("Device", self.device_combo, 1),
-            ("Mode", self.mode_combo, 1), ("Pooling", self.pooling_combo, 1),
-            ("Min updates", self.min_steps_spin, 1), ("Probe LR", self.probe_lr_spin, 1),
-            ("Name", self.name_edit, 3), ("", self.reuse_check, 3),
-        )  # fmt: skip
-        row = col = 0
-        for label, widget, span in cells:
-            grid.addWidget(QLabel(label), row, col)
-            grid.addWidget(widget, row, col + 1, 1, span)
-            row, col = (row, 2) if span == 1 and col == 0 else (row + 1, 0)
+        wide = (("Sizes (k)", self.sizes_edit), ("Seeds", self.seeds_edit))
+        for row, (label, widget) in enumerate(wide):
+            grid.addWidget(QLabel(label), row, 0)
+            grid.addWidget(widget, row, 1, 1, 3)
+        # Two label/field pairs per row: the targets list above gets the room.
+        for i, field in enumerate(self.settings.schema):
+            row, col = len(wide) + i // 2, 2 * (i % 2)
+            widget = self.settings.fields[field.key]
+            label = QLabel("" if field.setting.kind == "bool" else field.setting.label)
+            label.setToolTip(widget.toolTip())
+            grid.addWidget(label, row, col)
+            grid.addWidget(widget, row, col + 1)
+        row = grid.rowCount()
+        grid.addWidget(QLabel("Name"), row, 0)
+        grid.addWidget(self.name_edit, row, 1, 1, 3)
+        grid.addWidget(self.reuse_check, row + 1, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         return group
+
+    def _update_probe(self) -> None:
+        probe = self.settings.value("probe")
+        self.settings.fields["probe_learning_rate"].setEnabled(probe)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -222,18 +213,7 @@ class TransferView(QWidget):
             reuse_heads=self.reuse_check.isChecked(),
             checkpoint=self.checkpoint_combo.currentText(),
             name=self.name_edit.text().strip(),
-            settings=FinetuneSettings(
-                learning_rate=self.lr_spin.value(),
-                batch_size=self.batch_spin.value(),
-                epochs=self.epochs_spin.value(),
-                max_length=self.length_spin.value(),
-                eval_max_examples=self.eval_spin.value() or None,
-                device=self.device_combo.currentText(),
-                min_steps=self.min_steps_spin.value(),
-                pooling=self.pooling_combo.currentText(),
-                probe=self.mode_combo.currentText() == "probe",
-                probe_learning_rate=self.probe_lr_spin.value(),
-            ),
+            settings=FinetuneSettings(**self.settings.values()),
         )
         return config
 

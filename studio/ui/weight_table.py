@@ -1,4 +1,5 @@
-"""The manual loss weights: one row per checked task, each weight edited in a bounded spin box."""
+"""The manual loss weights: one row per checked task, each weight edited in a field over
+exactly the range a run config allows (and kept to the last bit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.ui.widgets import double_spin
+from studio.core.config import MANUAL_WEIGHT
+from studio.core.settings import Setting
+from studio.ui.setting_fields import NumberField
+
+WEIGHT = Setting("Loss weight", "", "float", range=MANUAL_WEIGHT, step=0.1)
 
 
 class _WeightDelegate(QStyledItemDelegate):
@@ -22,8 +27,7 @@ class _WeightDelegate(QStyledItemDelegate):
         self.tip = tip
 
     def createEditor(self, parent: QWidget, option: object, index: object) -> QWidget:
-        spin = double_spin(0.0, 1000.0, 3, 0.1)
-        spin.setParent(parent)
+        spin = NumberField(WEIGHT, parent)
         spin.setFrame(False)
         spin.setToolTip(self.tip)
         return spin
@@ -55,6 +59,14 @@ class WeightTable(QTableWidget):
     def set_weights(self, weights: dict[str, float]) -> None:
         self.weights = dict(weights)
         self._fill()
+
+    def setting_value(self) -> dict[str, float]:
+        """Every weight typed so far (the form keeps those of the checked tasks)."""
+        return dict(self.weights)
+
+    def set_setting_value(self, value: dict[str, float]) -> None:
+        """A config's weights; those typed for other tasks are kept."""
+        self.set_weights({**self.weights, **value})
 
     def _fill(self) -> None:
         """One row per task, keeping weights already typed for tasks seen before."""

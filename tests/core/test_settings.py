@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from studio.core.config import CHOICES, FIELDS, RANGES, Range, config_from_dict
+from studio.core.config import CHOICES, FIELDS, RANGES, config_from_dict
 from studio.core.errors import ConfigError
 from studio.core.experiments import (
     SETTINGS_RANGES,
@@ -18,14 +18,15 @@ from studio.core.experiments import (
     sweep_config,
     transfer_config,
 )
+from studio.core.settings import Range
 
 
 def _values(key: str, allowed: Range, integer: bool) -> tuple[list[Any], list[Any]]:
     """Values inside the range (the ends, or just inside an open end) and outside it."""
     step = 1 if integer else (allowed.high - allowed.low) * 1e-6 or 1e-9
-    low = allowed.low + step if allowed.above else allowed.low
+    low = allowed.low
     high = allowed.high - step if allowed.below else allowed.high
-    outside = [allowed.low - step if not allowed.above else allowed.low]
+    outside = [allowed.low - step]
     outside.append(allowed.high + step if not allowed.below else allowed.high)
     if integer:
         low, high, outside = int(low), int(high), [int(v) for v in outside]
@@ -113,5 +114,18 @@ def test_transfer_and_sweep_fields_are_checked_before_any_training() -> None:
 
 
 def test_r3f_cannot_be_switched_off_by_a_zero_eps() -> None:
-    with pytest.raises(ConfigError, match=r"r3f_eps: must be in \(0, 1\]"):
+    with pytest.raises(ConfigError, match=r"r3f_eps: must be in \[1e-12, 1\]"):
         config_from_dict({"tasks": ["a"], "r3f_lambda": 1, "r3f_eps": 0})
+
+
+def test_every_declared_setting_has_help_and_a_label() -> None:
+    from studio.core.config import RunConfig
+    from studio.core.experiments import FinetuneSettings
+    from studio.core.settings import schema
+
+    for cls, section in ((RunConfig, "run"), (FinetuneSettings, "finetune")):
+        fields = schema(cls, section)
+        assert [f.key for f in fields if not f.help.strip() or not f.setting.label] == []
+        numbers = [f for f in fields if f.setting.kind in ("int", "float", "sci")]
+        unbounded = [f.key for f in numbers if f.setting.range is None]
+        assert unbounded == (["manual_weights"] if cls is RunConfig else [])

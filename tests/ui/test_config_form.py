@@ -23,8 +23,12 @@ from PySide6.QtWidgets import (  # noqa: E402
 from studio.core import paths, presets  # noqa: E402
 from studio.core.config import RunConfig  # noqa: E402
 from studio.core.errors import ConfigError  # noqa: E402
+from studio.core.settings import (
+    Range,  # noqa: E402
+    Setting,  # noqa: E402
+)
 from studio.ui.config_form import ConfigForm  # noqa: E402
-from studio.ui.fields import SciSpinBox  # noqa: E402
+from studio.ui.setting_fields import NumberField  # noqa: E402
 
 TASKS = ("rte", "sst2", "arc")
 # A value different from the default for every field of RunConfig.
@@ -157,7 +161,6 @@ def test_temperature_only_for_temperature_sampling(form: ConfigForm) -> None:
         assert form._slider.isEnabled() is on
     form._slider.setValue(45)
     assert form.sampling_settings() == ("temperature", 4.5, None)
-    form._cap_on.setChecked(True)
     form.fields["examples_cap"].setValue(5000)
     assert form.sampling_settings() == ("temperature", 4.5, 5000)
 
@@ -198,7 +201,7 @@ def test_weight_editor_is_a_bounded_spin_box(qtbot, form: ConfigForm) -> None:
     table = form._weights_table
     table.editItem(table.item(0, 1))
     editor = table.findChildren(QDoubleSpinBox)[0]
-    assert (editor.minimum(), editor.maximum()) == (0.0, 1000.0)  # no negative weights
+    assert (editor.minimum(), editor.maximum()) == (0.0, 1e6)  # no negative weights
     assert editor.toolTip()
     editor.setValue(4.5)
     qtbot.keyClick(editor, Qt.Key.Key_Return)  # the delegate commits through a queued call
@@ -222,7 +225,7 @@ def test_optional_fields_map_to_none(form: ConfigForm) -> None:
 
 
 def test_scientific_spin_box(qtbot) -> None:
-    spin = SciSpinBox(1e-10, 1.0)
+    spin = NumberField(Setting("rate", "", "sci", range=Range(1e-10, 1.0)))
     qtbot.addWidget(spin)
     spin.setValue(3e-5)
     assert spin.text() == "3e-5"

@@ -94,7 +94,8 @@ def test_run_emits_the_config_from_the_form(view, qtbot) -> None:
     view.sizes_edit.setText("16, 64, all")
     view.seeds_edit.setText("3, 4")
     view.reuse_check.setChecked(False)
-    view.eval_spin.setValue(0)
+    view.settings.fields["eval_max_examples"].setValue(0)  # the word for None: "full split"
+    assert view.settings.fields["eval_max_examples"].text() == "full split"
     assert "leaked" in view.last_message  # synth_sentiment is in the source's mix
     with qtbot.waitSignal(view.startRequested) as blocker:
         view.run_button.click()
@@ -112,17 +113,18 @@ def test_run_emits_the_config_from_the_form(view, qtbot) -> None:
 
 def test_the_probe_mode_and_its_settings_reach_the_config(view, qtbot) -> None:
     view.set_targets(["synth_topic"])
-    assert not view.probe_lr_spin.isEnabled()  # fine-tuning: the probe's rate does not apply
-    view.mode_combo.setCurrentText("probe")
-    assert view.probe_lr_spin.isEnabled()
-    view.probe_lr_spin.setValue(3e-3)
-    view.pooling_combo.setCurrentText("mean")
-    view.min_steps_spin.setValue(80)
+    fields = view.settings.fields
+    assert not fields["probe_learning_rate"].isEnabled()  # fine-tuning: no probe rate
+    fields["probe"].setChecked(True)
+    assert fields["probe_learning_rate"].isEnabled()
+    fields["probe_learning_rate"].setValue(3e-3)
+    fields["pooling"].setCurrentIndex(fields["pooling"].findData("first"))
+    fields["min_steps"].setValue(80)
     with qtbot.waitSignal(view.startRequested) as blocker:
         view.run_button.click()
     settings = blocker.args[0].settings
     assert settings.probe and settings.probe_learning_rate == pytest.approx(3e-3)
-    assert settings.pooling == "mean" and settings.min_steps == 80
+    assert settings.pooling == "first" and settings.min_steps == 80
 
 
 def test_bad_sizes_show_a_message_instead_of_raising(view, qtbot) -> None:
@@ -255,9 +257,9 @@ def test_export_folder_source_reads_its_mix(view, tmp_path) -> None:
 def test_every_input_has_a_tooltip(view) -> None:
     inputs = [
         view.source_combo, view.checkpoint_combo, view.base_combo, view.target_list,
-        view.sizes_edit, view.seeds_edit, view.reuse_check, view.lr_spin, view.batch_spin,
-        view.epochs_spin, view.length_spin, view.eval_spin, view.device_combo,
+        view.sizes_edit, view.seeds_edit, view.reuse_check, view.name_edit,
         view.run_button, view.stop_button, view.results.combo, view.filter_edit,
+        *view.settings.fields.values(),
     ]  # fmt: skip
     assert all(w.toolTip() for w in inputs)
     assert Qt.ItemFlag.ItemIsUserCheckable & view.target_list.item(0).flags()
