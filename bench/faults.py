@@ -305,6 +305,7 @@ def disk_spill(scratch: Path, config: Path, clean: Path, reference: str,
         filler = _fill(home, leave=32 * 1024)
         err = proc.communicate()[1].decode(errors="replace")
         filler.unlink()
+        (scratch / "disk-spill.stderr").write_text(err)  # what the run said, for a look
         run_id = _run_id(home) or ""
         stored = {(r["step"], r["task"], r["name"]) for r in _rows(home, run_id)}
         spill = home / "runs" / run_id / "unsaved-rows.jsonl"
@@ -369,8 +370,10 @@ def kill_export(scratch: Path, clean: Path, reference: str, rng: random.Random,
         argv = _studio(clean, "export", reference, str(exports / f"e{i}"), "--checkpoint", "latest")
         proc = subprocess.Popen(argv, env=_env(clean), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
-        if _appears(exports, f".e{i}.export-", proc):
-            time.sleep(rng.uniform(0.0, 1.0))
+        if _appears(exports, f".e{i}.export-", proc):  # then kill it as it writes
+            while proc.poll() is None and _hidden_bytes(exports) < MB:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0.0, 0.5))
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
