@@ -294,6 +294,38 @@ def not_labels(table: SourceTable, column: str) -> str | None:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class LabelCheck:
+    """What a classification label column gives: `problem` refuses the column (fewer than two
+    labels), `warning` only tells (labels seen once: too few to learn or to validate on)."""
+
+    problem: str | None = None
+    warning: str | None = None
+
+
+def check_label_column(table: SourceTable, column: str) -> LabelCheck:
+    """The label column's values in the splits the task uses, judged where the column is
+    chosen: a column of one value (or none, or free text) cannot make a classification task.
+    Blank cells and the hub's "no gold label" (-1) are no labels."""
+    counts = table.value_counts(column, used_splits(table.source))
+    counts.pop("", None)
+    counts.pop("-1", None)
+    if len(counts) < 2:
+        why = not_labels(table, column)
+        if why is None:
+            shown = f" ('{next(iter(counts))}')" if counts else ""
+            why = f"column '{column}' has {len(counts)} label value(s){shown}"
+        return LabelCheck(problem=f"a classification task needs at least two labels; {why}")
+    once = sorted(value for value, count in counts.items() if count == 1)
+    if not once:
+        return LabelCheck()
+    listed = ", ".join(f"'{v}'" for v in once[:5]) + (" …" if len(once) > 5 else "")
+    return LabelCheck(
+        warning=f"{len(once)} label value(s) of column '{column}' appear only once ({listed}):"
+        " too few to learn from, and they get no validation example"
+    )
+
+
 def _usual_length(table: SourceTable, choices: Sequence[str], splits: list[str]) -> int:
     if not choices:
         return 0

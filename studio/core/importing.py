@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
+import random
 import re
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -294,6 +297,43 @@ class StageReport:
     def from_dict(cls, data: dict[str, Any]) -> StageReport:
         problems = [RowProblem(**p) for p in data["problems"]]
         return cls(**{**data, "problems": problems})
+
+
+def held_out(labels: Sequence[Hashable], fraction: float, seed: int, stratify: bool) -> set[int]:
+    """The positions of the rows a carved validation set takes: a seeded `fraction` of them.
+
+    Stratified (classification), each label keeps its share of both sets, so a rare label is
+    not left out of validation by chance (nor all of it drawn into it); a label with a single
+    example stays in train. The shares are rounded so that the total is what an unstratified
+    draw would take (largest remainders first). Too few rows leave none (stratified, when no
+    label has two examples) or all of them (unstratified) for the caller to refuse.
+    """
+    total = len(labels)
+    target = max(1, round(total * fraction))
+    if not stratify:
+        return set(random.Random(seed).sample(range(total), min(target, total)))
+    groups: dict[Hashable, list[int]] = {}
+    for index, label in enumerate(labels):
+        groups.setdefault(label, []).append(index)
+    keys = sorted(groups, key=repr)  # a fixed order: the same seed draws the same rows
+    quotas = _quotas([len(groups[k]) for k in keys], fraction, target)
+    rng = random.Random(seed)
+    return {i for key, k in zip(keys, quotas, strict=True) for i in rng.sample(groups[key], k)}
+
+
+def _quotas(sizes: Sequence[int], fraction: float, target: int) -> list[int]:
+    """How many of each group to hold out: `fraction` of it rounded down, then one more for
+    the largest remainders until `target` is reached; each group keeps at least one row."""
+    caps = [n - 1 for n in sizes]
+    quotas = [min(math.floor(n * fraction), cap) for n, cap in zip(sizes, caps, strict=True)]
+    left = min(target, sum(caps)) - sum(quotas)
+    order = sorted(range(len(sizes)), key=lambda g: (-(sizes[g] * fraction % 1), -sizes[g], g))
+    while left > 0:
+        for group in order:
+            if left > 0 and quotas[group] < caps[group]:
+                quotas[group] += 1
+                left -= 1
+    return quotas
 
 
 def suggest_name(source: SourceRef, taken: set[str]) -> str:

@@ -4,7 +4,6 @@ good ones written to a staging folder, the bad ones reported with row and column
 from __future__ import annotations
 
 import json
-import random
 import shutil
 import threading
 from collections import Counter
@@ -16,7 +15,8 @@ import datasets
 import pyarrow.compute as pc
 
 from studio.core.errors import StudioError
-from studio.core.importing import ImportPlan, RowProblem, StageReport
+from studio.core.formats import LABELLED_FORMATS
+from studio.core.importing import ImportPlan, RowProblem, StageReport, held_out
 from studio.core.library import new_staging
 from studio.core.mapping import UNLABELLED, build_record
 from studio.core.preview import label_name
@@ -151,18 +151,21 @@ class _Converter:
                     out.write(json.dumps(rec, ensure_ascii=False) + "\n")
 
     def carve(self, where: str) -> None:
-        """Split the good training rows: a seeded share becomes the validation set."""
+        """Split the good training rows: a seeded share becomes the validation set, stratified
+        by label for classification (core.importing.held_out)."""
         pool = self.folder / "pool.jsonl"
-        with pool.open("rb") as lines:
-            total = sum(1 for _ in lines)
+        stratify = self.spec.format in LABELLED_FORMATS
+        with pool.open(encoding="utf-8") as lines:
+            labels = [json.loads(line).get("label") if stratify else None for line in lines]
+        total = len(labels)
         if not total:
             raise self._nothing("train")
-        count = max(1, round(total * self.plan.validation_fraction))
-        if count >= total:
+        held = held_out(labels, self.plan.validation_fraction, self.plan.seed, stratify)
+        if not held or len(held) >= total:
+            why = " (no label has two examples; one stays in training)" if stratify else ""
             raise StudioError(
-                f"{where} has {total} usable row(s): too few to carve a validation set"
+                f"{where} has {total} usable row(s): too few to carve a validation set{why}"
             )
-        held = set(random.Random(self.plan.seed).sample(range(total), count))
         with (
             pool.open(encoding="utf-8") as lines,
             (self.folder / "train.jsonl").open("w", encoding="utf-8") as train,

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.formats import FORMATS
-from studio.core.guessing import draft_fields
+from studio.core.formats import FORMATS, LABELLED_FORMATS
+from studio.core.guessing import LabelCheck, check_label_column, draft_fields
 from studio.core.importing import SourceTable, fields
+from studio.ui.style import AMBER, RED
 from studio.ui.wizard_pages import Page, note, refuse
 
 NONE = "(none)"
@@ -63,6 +64,8 @@ class ColumnsPage(Page):
         self.format.currentIndexChanged.connect(self._format_changed)
         self.mapping = QFormLayout()
         self.widgets: dict[str, QWidget] = {}
+        self.label_state = note("")  # the chosen label column's problem or warning
+        self.label_state.hide()
         layout = QVBoxLayout(self)
         layout.addWidget(self.sizes)
         layout.addWidget(self.rows, 1)
@@ -70,6 +73,7 @@ class ColumnsPage(Page):
         top.addRow("Format", self.format)
         layout.addLayout(top)
         layout.addLayout(self.mapping)
+        layout.addWidget(self.label_state)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         table = self.table
@@ -121,6 +125,8 @@ class ColumnsPage(Page):
                     combo.addItem(f"{column}  ({tag})", column)
                 chosen = (columns.get(field) or (None,))[0]
                 combo.setCurrentIndex(max(combo.findData(chosen), 0))
+                if field == "label":
+                    combo.currentIndexChanged.connect(self._show_label_check)
                 widget = combo
             self.widgets[field] = widget
             self.mapping.addRow(FIELD_TEXT[field] + ("" if required else " (optional)"), widget)
@@ -128,6 +134,25 @@ class ColumnsPage(Page):
             self.mapping.addRow(
                 note("Check one list column, or one column per choice (in the order shown).")
             )
+        self._show_label_check()
+
+    def label_check(self) -> LabelCheck:
+        """The chosen label column's check; none for formats without class labels."""
+        widget = self.widgets.get("label")
+        fmt = self.format.currentData()
+        if fmt not in LABELLED_FORMATS or not isinstance(widget, QComboBox):
+            return LabelCheck()
+        column = widget.currentData()
+        return check_label_column(self.table, column) if column else LabelCheck()
+
+    def _show_label_check(self) -> None:
+        """Say here, as the label column is chosen, what is wrong with it: not two pages on."""
+        check = self.label_check()
+        text = check.problem or check.warning
+        self.label_state.setVisible(bool(text))
+        if text:
+            self.label_state.setStyleSheet(f"color: {RED if check.problem else AMBER};")
+            self.label_state.setText(f"{text[0].upper()}{text[1:]}.")
 
     def _choices_list(self, chosen: tuple[str, ...]) -> QListWidget:
         box = QListWidget()
@@ -166,6 +191,9 @@ class ColumnsPage(Page):
         used = [c for f, cs in mapping.items() if f != "choices" for c in cs]
         if len(set(used)) < len(used):
             return refuse(self, "Each field needs its own column.")
+        problem = self.label_check().problem
+        if problem:
+            return refuse(self, f"{problem[0].upper()}{problem[1:]}; choose another column.")
         if fmt != self.draft.get("format"):  # labels and metric of another format are stale
             for key in ("label_values", "labels", "choice_label", "metric"):
                 self.draft.pop(key, None)

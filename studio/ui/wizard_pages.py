@@ -33,6 +33,7 @@ from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.formats import FAMILIES, LABELLED_FORMATS, METRICS
 from studio.core.guessing import (
+    check_label_column,
     default_validation_split,
     draft_fields,
     not_labels,
@@ -247,6 +248,10 @@ class LabelsPage(Page):
             notes.append(f"{blanks:,} row(s) have a blank label; they are listed on the last page.")
         if unlabelled:
             notes.append(f"{unlabelled:,} row(s) have no gold label (-1); they are left out.")
+        labelled = column is not None and fmt in LABELLED_FORMATS
+        warning = check_label_column(table, column or "").warning if labelled else None
+        if warning:
+            notes.append(f"{warning[0].upper()}{warning[1:]}.")
         self.explain.setText(" ".join(notes))
 
     def _keep_edits(self, inferred: list[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -309,7 +314,8 @@ class DetailsPage(Page):
         self.name = QLineEdit()
         self.name.textChanged.connect(self._check_name)
         self.name_state = note("")
-        self.title = QLineEdit()
+        # Not `title`: that would hide QWizardPage.title(), which refuse() calls.
+        self.title_edit = QLineEdit()
         self.family = QComboBox()
         self.family.addItems(list(FAMILIES))
         self.metric = QComboBox()
@@ -318,7 +324,7 @@ class DetailsPage(Page):
         form = QFormLayout(self)
         form.addRow("Name", self.name)
         form.addRow("", self.name_state)
-        form.addRow("Title", self.title)
+        form.addRow("Title", self.title_edit)
         form.addRow("Family", self.family)
         form.addRow("Metric", self.metric)
         form.addRow("Description", self.description)
@@ -329,8 +335,8 @@ class DetailsPage(Page):
         taken = set(wizard.catalog) - ({wizard.editing.name} if wizard.editing else set())
         name = self.draft.get("name") or (plan.name if plan else "")
         self.name.setText(name or suggest_name(self.table.source, taken))
-        self.title.setText(self.draft.get("title") or (plan.title if plan else ""))
-        self.title.setPlaceholderText(self.name.text())
+        self.title_edit.setText(self.draft.get("title") or (plan.title if plan else ""))
+        self.title_edit.setPlaceholderText(self.name.text())
         family = self.draft.get("family") or (plan.family if plan else "") or DEFAULT_FAMILY[fmt]
         self.family.setCurrentText(family)
         self.metric.clear()
@@ -361,7 +367,7 @@ class DetailsPage(Page):
         wizard = self.wizard()
         self.draft.update(
             name=self.name.text().strip(),
-            title=self.title.text().strip(),
+            title=self.title_edit.text().strip(),
             family=self.family.currentText(),
             metric=self.metric.currentText(),
             description=self.description.toPlainText().strip(),
