@@ -14,7 +14,9 @@ from typing import Any
 
 import pyqtgraph as pg
 import pyqtgraph.exporters as exporters
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
+
+from studio.ui.file_dialogs import choose_folder, save_file
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +130,7 @@ def _ask_and_save(plot: pg.PlotItem, kind: str) -> None:
     views = plot.scene().views() if plot.scene() is not None else []
     parent = views[0] if views else None
     name = f"{file_stem(plot_title(plot))}.{kind}"
-    path, _ = QFileDialog.getSaveFileName(parent, "Save plot", name, f"{kind.upper()} (*.{kind})")
+    path, _ = save_file(parent, "plot", "Save plot", name, f"{kind.upper()} (*.{kind})")
     if not path:
         return
     if not path.lower().endswith(f".{kind}"):
@@ -152,7 +154,7 @@ def save_dialog(parent: QWidget, plots: list[pg.PlotItem]) -> list[Path]:
     if not any(has_data(p) for p in plots):
         QMessageBox.information(parent, "Save plots", "No plot shows data yet.")
         return []
-    folder = QFileDialog.getExistingDirectory(parent, "Save plots to folder")
+    folder = choose_folder(parent, "plot", "Save plots to folder")
     if not folder:
         return []
     try:

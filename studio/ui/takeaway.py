@@ -8,11 +8,12 @@ from pathlib import Path
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QMessageBox, QWidget
 
 from studio.core.errors import StudioError
 from studio.store.report_data import write_report
 from studio.store.tables import export_metrics
+from studio.ui.file_dialogs import save_file
 
 FILTERS = {"CSV (*.csv)": "csv", "Parquet (*.parquet)": "parquet"}
 
@@ -35,8 +36,8 @@ def export_metrics_dialog(parent: QWidget, store_path: Path, run_ids: list[str])
     if not run_ids:
         return None
     name = f"{_safe(run_ids[0])}-metrics.csv" if len(run_ids) == 1 else "metrics.csv"
-    path, chosen = QFileDialog.getSaveFileName(
-        parent, "Export metrics", name, ";;".join(FILTERS), next(iter(FILTERS))
+    path, chosen = save_file(
+        parent, "metrics", "Export metrics", name, ";;".join(FILTERS), next(iter(FILTERS))
     )
     if not path:
         return None
@@ -63,8 +64,8 @@ def report_dialog(
     parent: QWidget, store_path: Path, run_id: str, open_it: bool = True
 ) -> Path | None:
     """Ask where to write the run's HTML report, write it and open it in the browser."""
-    path, _ = QFileDialog.getSaveFileName(
-        parent, "Save report", f"{_safe(run_id)}-report.html", "HTML (*.html)"
+    path, _ = save_file(
+        parent, "report", "Save report", f"{_safe(run_id)}-report.html", "HTML (*.html)"
     )
     if not path:
         return None
