@@ -20,6 +20,7 @@ from studio.core import paths, presets
 from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
+from studio.core.sink import NullSink
 from studio.core.tasks import Catalog, studio_catalog
 
 if TYPE_CHECKING:
@@ -142,8 +143,8 @@ def cmd_tasks(args: argparse.Namespace) -> int:
     return 0
 
 
-class TqdmSink:
-    """A progress bar and log lines on stderr."""
+class TqdmSink(NullSink):
+    """A progress bar and log lines on stderr (a run's plan shows in its log lines)."""
 
     def __init__(self, total: int, quiet: bool = False) -> None:
         from tqdm import tqdm

@@ -10,6 +10,7 @@ import pytest
 
 from studio.cli import main
 from studio.core.errors import StudioError
+from studio.core.mix import RunPlan, TaskPlan
 from studio.core.sink import MetricRow
 from studio.store import RunStore
 from studio.store.report_data import BUILDERS, build_report, write_report
@@ -47,7 +48,7 @@ def _parse(text: str) -> _Page:
     return page
 
 
-def _pretrain(store: RunStore) -> str:
+def _pretrain(store: RunStore, planned: bool = True) -> str:
     config = {
         "tasks": ["rte", EVIL],
         "sampling": "proportional",
@@ -57,9 +58,11 @@ def _pretrain(store: RunStore) -> str:
     }
     run_id = store.create_run(f"mix {EVIL}", "pretrain", config, "minilm", "auto", 4)
     store.set_status(run_id, "running")
-    for task, n, scale in (("rte", 300, 0.7213), (EVIL, 100, 0.9102)):
-        store.add_log(run_id, "info", f"task {task}: {n} examples, share 0.500, loss scale {scale}")
-    store.add_log(run_id, "info", "training on cpu (no precision), 4 updates of 2 sub-batches")
+    if planned:  # what the loop's set-up decided (Sink.plan)
+        tasks = (TaskPlan("rte", 300, 0.75, 4, 0.7213), TaskPlan(EVIL, 100, 0.25, 3, 0.9102))
+        store.set_plan(run_id, RunPlan(tasks, "cpu (no precision)"))
+    # A log line that says the same in words is never read back.
+    store.add_log(run_id, "info", "task rte: 1 examples, share 0.001, loss scale 9.0000")
     rows = []
     for step in range(1, 5):
         rows += [MetricRow(step, "total_loss", 2.0 / step)]
@@ -90,17 +93,36 @@ def test_pretrain_report_has_config_mix_curves_tables_and_escapes(
     assert page.tags.count("polyline") >= 1 + 2 + 3
     # The config, as YAML.
     assert "loss_scaling: log_n" in "".join(page.text)
-    # The mix: shares recomputed from the config and the logged sizes (proportional 300:100),
-    # the logged loss scales and the drawn shares.
+    # The mix: the recorded plan (examples, planned share, n and loss scale) and the drawn shares.
     cells = page.cells
     rte = cells.index("rte")
-    assert cells[rte : rte + 5] == ["rte", "300", "0.750", "0.600", "0.7213"]
-    assert "0.250" in cells[cells.index(EVIL) : cells.index(EVIL) + 5]
+    assert cells[rte : rte + 6] == ["rte", "300", "0.750", "0.600", "4", "0.7213"]
+    assert cells[cells.index(EVIL) + 1 : cells.index(EVIL) + 6] == [
+        "100",
+        "0.250",
+        "0.600",
+        "3",
+        "0.9102",
+    ]
     # The validation table and the environment.
     assert "accuracy" in cells and "0.6200" in cells
     assert "cpu (no precision)" in cells
     assert any("(at report time)" in c for c in cells)
     assert "<script" not in text.lower()
+
+
+def test_a_run_without_a_recorded_plan_shows_what_its_rows_say(
+    store: RunStore, tmp_path: Path
+) -> None:
+    """A run from before plans were recorded: no examples, shares or device (its log lines
+    are not parsed), the loss scale of its metric rows."""
+    run_id = _pretrain(store, planned=False)
+    page = _parse(write_report(store.path, run_id, tmp_path / "old.html").read_text("utf-8"))
+    cells = page.cells
+    rte = cells.index("rte")
+    assert cells[rte : rte + 6] == ["rte", "—", "—", "0.600", "—", "0.7213"]
+    device = cells.index("device used (recorded)")
+    assert cells[device + 1] == "—"
 
 
 def test_transfer_and_sweep_reports_hold_their_tables(store: RunStore, tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from studio.cli import TqdmSink
+from studio.core.mix import RunPlan, TaskPlan
 from studio.core.sink import MemorySink, MetricRow, NullSink, Sink, TeeSink
 from studio.store import RunStore, StoreSink
 from studio.train.trackers import TrackerSink
@@ -24,6 +25,10 @@ ROWS = [
     MetricRow(1, "loss", 0.25, "rte"),
     MetricRow(2, "total_loss", 0.4),
 ]
+PLAN = RunPlan(
+    (TaskPlan("rte", 2490, 0.75, 2, 1.4427), TaskPlan("squad", 830, 0.25, 384, 0.1681)),
+    "cpu (no precision)",
+)
 EXPECTED: Record = {
     "metrics": [(r.step, r.name, r.value, r.task) for r in ROWS],
     "logs": [("INFO", "loading 2 tasks"), ("ERROR", "NaN loss <rte> skipped")],
@@ -31,6 +36,7 @@ EXPECTED: Record = {
     "stage": ("tokenizing rte: 50%", 0.5),
     "stage_text": "tokenizing rte: 50%",  # for a sink that shows the text, not the fraction
     "checkpoints": {2: ("/runs/x/step-2", {"eval_accuracy": 0.75})},
+    "plan": PLAN,
 }
 PROTOCOL = [n for n, v in vars(Sink).items() if inspect.isfunction(v) and not n.startswith("_")]
 
@@ -39,6 +45,7 @@ def _report(sink: Sink) -> None:
     """A short run's reports, in the order the training loop makes them."""
     sink.stage("tokenizing rte: 50%", 0.5)
     sink.log("INFO", "loading 2 tasks")
+    sink.plan(PLAN)
     sink.metrics(ROWS[:2])
     sink.progress(1, 10)
     sink.checkpoint(1, "/runs/x/step-1", {"eval_accuracy": 0.5})
@@ -57,6 +64,7 @@ def _memory_record(sink: MemorySink) -> Record:
         "progress": (sink.steps[-1], 10),  # MemorySink keeps the steps, not the total
         "stage": sink.stages[-1],
         "checkpoints": {step: (path, metrics) for step, path, metrics in sink.checkpoints},
+        "plan": sink.plans[-1],
     }
 
 
@@ -68,6 +76,7 @@ def _store_record(store: RunStore, run_id: str) -> Record:
         "progress": (run["step"], run["max_steps"]),
         "stage": (run["stage"], run["stage_progress"]),
         "checkpoints": {c["step"]: (c["path"], c["metrics"]) for c in store.checkpoints(run_id)},
+        "plan": store.plan(run_id),
     }
 
 
@@ -132,7 +141,7 @@ def sink_and_record(request: pytest.FixtureRequest) -> tuple[Sink, ReadBack]:
 
 def test_the_protocol_is_what_the_loop_calls() -> None:
     assert sorted(PROTOCOL) == sorted(
-        ["metrics", "log", "progress", "stage", "checkpoint", "drop_checkpoint", "flush"]
+        ["metrics", "log", "progress", "stage", "checkpoint", "drop_checkpoint", "plan", "flush"]
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from studio.core.ablation import BASE
 from studio.core.experiments import summarize
+from studio.core.metric_catalogue import EVAL_MEAN, EXAMPLES_PER_S, eval_name
 from studio.core.text import duration
 
 
@@ -87,15 +88,17 @@ def _variant_row(
     metric_of: Mapping[str, str],
 ) -> VariantResult:
     run_id = str(entry["run_id"])
-    means = [v for _, v, _ in store.metric_series(run_id, "eval_mean") if v is not None]
+    means = [v for _, v, _ in store.metric_series(run_id, EVAL_MEAN) if v is not None]
     tasks: dict[str, float] = {}
     metrics: dict[str, str] = {}
     for task in (run.get("config") or {}).get("tasks") or []:
         metric = metric_of.get(task)
-        values = [v for _, v, _ in store.metric_series(run_id, f"eval_{metric}", task)]
-        if metric and values and values[-1] is not None:
+        if not metric:
+            continue
+        values = [v for _, v, _ in store.metric_series(run_id, eval_name(metric), task)]
+        if values and values[-1] is not None:
             tasks[task], metrics[task] = float(values[-1]), metric
-    rates = [v for _, v, _ in store.metric_series(run_id, "examples_per_s") if v is not None]
+    rates = [v for _, v, _ in store.metric_series(run_id, EXAMPLES_PER_S) if v is not None]
     transfer_id = entry.get("transfer_id")
     mean, gain = transfer_gain(store.results(transfer_id)) if transfer_id else (None, None)
     return VariantResult(

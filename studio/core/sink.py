@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from studio.core import metric_catalogue
+from studio.core.mix import RunPlan
 from studio.core.text import duration
 
-# Metrics that time the machine, not the model: two runs of the same training differ in them.
-WALL_CLOCK = frozenset({"examples_per_s", "tokens_per_s", "eval_examples_per_s"})
+# Metrics that time the machine, not the model (declared in core.metric_catalogue).
+WALL_CLOCK = metric_catalogue.WALL_CLOCK
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,12 @@ class Sink(Protocol):
 
     def drop_checkpoint(self, step: int) -> None: ...
 
+    def plan(self, plan: RunPlan) -> None:
+        """What the run decided before its first update (each task's examples, share and loss
+        scale; the device), once set up: facts a report reads as data, not from the log.
+        A sink that does not keep them need not implement it (NullSink ignores it)."""
+        return None
+
     def flush(self) -> object:
         """Write what is buffered; the loop ignores whether it could (StoreSink says so)."""
         ...
@@ -67,6 +75,9 @@ class NullSink:
     def drop_checkpoint(self, step: int) -> None:
         pass
 
+    def plan(self, plan: RunPlan) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -80,6 +91,7 @@ class MemorySink(NullSink):
         self.steps: list[int] = []
         self.stages: list[tuple[str, float | None]] = []
         self.checkpoints: list[tuple[int, str, dict[str, float]]] = []
+        self.plans: list[RunPlan] = []
 
     def metrics(self, rows: list[MetricRow]) -> None:
         self.rows.extend(rows)
@@ -98,6 +110,9 @@ class MemorySink(NullSink):
 
     def drop_checkpoint(self, step: int) -> None:
         self.checkpoints = [c for c in self.checkpoints if c[0] != step]
+
+    def plan(self, plan: RunPlan) -> None:
+        self.plans.append(plan)
 
     def values(self, name: str, task: str | None = None) -> list[float]:
         return [r.value for r in self.rows if r.name == name and r.task == task]
@@ -132,6 +147,10 @@ class TeeSink:
     def drop_checkpoint(self, step: int) -> None:
         for s in self.sinks:
             s.drop_checkpoint(step)
+
+    def plan(self, plan: RunPlan) -> None:
+        for s in self.sinks:
+            s.plan(plan)
 
     def flush(self) -> None:
         for s in self.sinks:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import platform
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,9 +22,19 @@ from studio.core.experiments import (
     transfer_curves,
 )
 from studio.core.files import check_output, write_atomically
-from studio.core.mix import task_mix
+from studio.core.metric_catalogue import (
+    EVAL_MEAN,
+    EVAL_PREFIX,
+    LOSS,
+    TOTAL_LOSS,
+    higher_is_better,
+    is_eval_name,
+    task_metric,
+)
+from studio.core.mix import RunPlan, task_mix
 from studio.core.paired import compare, tally
 from studio.core.report import Report, Table, render
+from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.core.svg_chart import Chart, Line
 from studio.core.tasks import studio_catalog
 from studio.store.runs import RunStore
@@ -35,7 +44,6 @@ log = logging.getLogger(__name__)
 Series = dict[tuple[str | None, str], list[tuple[int, float | None, float]]]
 Builder = Callable[[RunStore, dict[str, Any]], Report]
 LIBRARIES = ("torch", "transformers", "datasets", "accelerate", "muppet-studio")
-_DEVICE_LINE = re.compile(r"^training on (?P<device>.+?)(?: in \d+ processes)?, \d+ updates")
 MODEL_LABELS = {"base": "base model", "pretuned": "pre-finetuned"}
 
 
@@ -67,9 +75,18 @@ def _values(points: list[tuple[int, float | None, float]]) -> list[float]:
     return [p[1] for p in points if p[1] is not None]
 
 
+def _wall_time(run: dict[str, Any]) -> str:
+    """The sum of the run's sessions (core.segments): a resumed run's whole time, not its last
+    session's; "" while it runs or before it started."""
+    segments = run_segments(run)
+    if not segments or segments[-1][1] is None:
+        return ""
+    sessions = f" in {len(segments)} sessions" if len(segments) > 1 else ""
+    return f"{worked_seconds(run) / 60:.1f} min{sessions}"
+
+
 def _facts(store: RunStore, run: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    started, finished = run.get("started"), run.get("finished")
-    took = f"{(finished - started) / 60:.1f} min" if started and finished else ""
+    started, finished, took = first_start(run), run.get("finished"), _wall_time(run)
     facts = [
         ("Name", str(run["name"])),
         ("Id", str(run["id"])),
@@ -89,14 +106,12 @@ def _facts(store: RunStore, run: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in facts if v)
 
 
-def environment(store: RunStore, run: dict[str, Any]) -> Table:
+def environment(run: dict[str, Any], plan: RunPlan) -> Table:
     """The device the run recorded, and the library versions of this machine now (the store
     records none), labelled as such."""
-    messages = [row["message"] for row in store.logs(run["id"])]
-    used = [m["device"] for msg in messages if (m := _DEVICE_LINE.match(msg))]
     rows = [
         ("device setting (recorded)", str(run.get("device") or "—")),
-        ("device used (recorded in the run's log)", used[-1] if used else "—"),
+        ("device used (recorded)", plan.device or "—"),
         ("host (recorded)", str(run.get("host") or "—")),
         ("Python (at report time)", platform.python_version()),
     ]
@@ -120,23 +135,24 @@ def _base(store: RunStore, run: dict[str, Any], **parts: Any) -> Report:
         kind=str(run["kind"]),
         facts=_facts(store, run),
         config=config,
-        environment=environment(store, run),
+        environment=environment(run, store.plan(run["id"])),
         **parts,
     )
 
 
 def _mix_table(store: RunStore, run: dict[str, Any], series: Series) -> Table:
-    messages = [row["message"] for row in store.logs(run["id"])]
+    """The task plan the run recorded (store.plan), beside the shares it really drew."""
     last = {
         (t, n): v[-1][1] for (t, n), v in series.items() if t is not None and v[-1][1] is not None
     }
-    rows = task_mix(run["config"], messages, last)
+    rows = task_mix(run["config"], store.plan(run["id"]).tasks, last)
     cells = tuple(
         (
             r.task,
             "—" if r.examples is None else f"{r.examples:,}",
             _fmt(r.share, 3),
             _fmt(r.observed, 3),
+            "—" if r.size is None else f"{r.size:,}",
             _fmt(r.scale),
         )
         for r in rows
@@ -147,10 +163,11 @@ def _mix_table(store: RunStore, run: dict[str, Any], series: Series) -> Table:
         + (f" (T = {config.get('temperature')})" if config.get("sampling") == "temperature" else "")
         + f", cap {config.get('examples_cap') or 'none'}, loss scaling"
         f" {config.get('loss_scaling')}, mixing {config.get('mixing')}. Share: the sampling"
-        " probability from the config and the task sizes; drawn: the share of examples the run"
-        " really drew."
+        " probability the run planned from the config and the task sizes; drawn: the share of"
+        " examples it really drew; n: the size of the task's decision that set a log-n loss"
+        " scale. — : not recorded (a run from before plans were recorded)."
     )
-    columns = ("task", "examples", "share", "drawn", "loss scale")
+    columns = ("task", "examples", "share", "drawn", "n", "loss scale")
     return Table("Tasks, shares and loss scales", columns, cells, note)
 
 
@@ -159,26 +176,25 @@ def _eval_table(series: Series) -> Table:
     rows = []
     for (task, name), points in sorted(series.items(), key=lambda kv: (kv[0][0] or "", kv[0][1])):
         values = _values(points)
-        if not name.startswith("eval_") or not values:
+        if not is_eval_name(name) or not values:
             continue
-        best = min(values) if name.endswith("loss") else max(values)
-        rows.append((task or "(mean)", name.removeprefix("eval_"), _fmt(values[-1]), _fmt(best)))
+        best = max(values) if higher_is_better(name) else min(values)
+        shown = task_metric(name) or name.removeprefix(EVAL_PREFIX)
+        rows.append((task or "(mean)", shown, _fmt(values[-1]), _fmt(best)))
     return Table("Validation", ("task", "metric", "final", "best"), tuple(rows))
 
 
 def _training_charts(series: Series) -> tuple[Chart, ...]:
-    tasks = sorted({t for t, n in series if t is not None and n == "loss"})
-    evals = sorted(
-        (t, n) for t, n in series if t is not None and n.startswith("eval_") and n != "eval_loss"
-    )
+    tasks = sorted({t for t, n in series if t is not None and n == LOSS})
+    evals = sorted((t, n) for t, n in series if t is not None and task_metric(n))
     charts = [
-        Chart("Total loss", (_line("total loss", series.get((None, "total_loss"), [])),)),
-        Chart("Per-task loss", tuple(_line(t, series[(t, "loss")]) for t in tasks)),
+        Chart("Total loss", (_line("total loss", series.get((None, TOTAL_LOSS), [])),)),
+        Chart("Per-task loss", tuple(_line(t, series[(t, LOSS)]) for t in tasks)),
         Chart(
             "Validation",
             (
-                _line("mean", series.get((None, "eval_mean"), []), dashed=True),
-                *(_line(f"{t} {n.removeprefix('eval_')}", series[(t, n)]) for t, n in evals),
+                _line("mean", series.get((None, EVAL_MEAN), []), dashed=True),
+                *(_line(f"{t} {task_metric(n)}", series[(t, n)]) for t, n in evals),
             ),
         ),
     ]
@@ -279,9 +295,8 @@ def _children_table(store: RunStore, run: dict[str, Any]) -> Table:
     children = [r for r in store.list_runs() if r.get("source_run") == run["id"]]
     rows = []
     for child in reversed(children):  # oldest first: the order they were started
-        mean = _values([(0, v, 0.0) for _, v, _ in store.metric_series(child["id"], "eval_mean")])
-        started, finished = child.get("started"), child.get("finished")
-        took = f"{(finished - started) / 60:.1f} min" if started and finished else ""
+        mean = _values([(0, v, 0.0) for _, v, _ in store.metric_series(child["id"], EVAL_MEAN)])
+        took = _wall_time(child)
         rows.append(
             (
                 str(child["name"]),
@@ -303,9 +318,9 @@ def _primary_metrics(store: RunStore, run_ids: list[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     for run_id in run_ids:
         for row in store.metrics_after(0, run_id):
-            name, task = row["name"], row["task"]
-            if task and name.startswith("eval_") and name != "eval_loss":
-                found.setdefault(task, name.removeprefix("eval_"))
+            metric, task = task_metric(row["name"]), row["task"]
+            if task and metric:
+                found.setdefault(task, metric)
     return found | {t: m for t, m in known.items() if t in found}
 
 
@@ -318,7 +333,7 @@ def ablation_report(store: RunStore, run: dict[str, Any]) -> Report:
     note = "Δ vs base: the final validation mean minus the base variant's."
     table = Table("Variants", tuple(header), tuple(tuple(r) for r in body), note)
     charts = []
-    for title, name in (("Total loss", "total_loss"), ("Validation mean", "eval_mean")):
+    for title, name in (("Total loss", TOTAL_LOSS), ("Validation mean", EVAL_MEAN)):
         lines = tuple(
             _line(str(e["name"]), [(s, v, w) for s, v, w in store.metric_series(i, name)])
             for e, i in zip(entries, ids, strict=True)

@@ -11,8 +11,8 @@ from typing import Any
 
 from studio.store.db import sqlite_utils
 
-SCHEMA_VERSION = 6  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
-# 6: results.baseline
+SCHEMA_VERSION = 8  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
+# 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep", "ablation")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
@@ -43,6 +43,7 @@ RUN_COLUMNS: dict[str, type] = {
     "stage_progress": float,  # how far, 0..1 (null: not known)
     "data_dir": str,  # the local data folder the run trained on (resume uses it again)
     "queue_position": float,  # a queued run's place in the run queue (lowest runs first)
+    "device_used": str,  # where it trained, as its plan recorded it ("cpu (no precision)")
 }
 
 # One fine-tuning result of a transfer experiment (v2).
@@ -66,6 +67,27 @@ CHECKPOINT_COLUMNS: dict[str, type] = {
     "path": str,
     "metrics": str,
     "created": float,
+}
+
+# A pre-finetuning run's task plan (v7; core.mix.TaskPlan), one row per task, written once
+# set-up has decided it (again on a resume: the latest plan replaces the run's rows).
+TASK_PLAN_COLUMNS: dict[str, type] = {
+    "run_id": str,
+    "position": int,  # the task's place in the config
+    "task": str,
+    "examples": int,
+    "share": float,
+    "size": int,  # n of a log-n loss scale (null for other scalings and for regression)
+    "scale": float,
+}
+
+# A run's earlier sessions of work (v8), one row each, written when a new session starts (a
+# resume): the latest session is the run row's started..finished. A run without rows here (one
+# from an older store, or never resumed) has one session. See core.segments.
+SEGMENT_COLUMNS: dict[str, type] = {
+    "run_id": str,
+    "started": float,
+    "finished": float,  # its finish; or its last heartbeat when it ended unseen
 }
 
 # AUTOINCREMENT (which sqlite-utils cannot declare) guarantees ids are never reused. Without it,
@@ -121,6 +143,8 @@ def create_schema(db: sqlite_utils.Database) -> None:
     for name in sorted(set(RESULT_COLUMNS) - set(results.columns_dict)):
         results.add_column(name, RESULT_COLUMNS[name])
     results.create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
+    db.table("task_plan").create(TASK_PLAN_COLUMNS, pk=("run_id", "task"), if_not_exists=True)
+    db.table("segments").create(SEGMENT_COLUMNS, pk=("run_id", "started"), if_not_exists=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

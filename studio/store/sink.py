@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from studio.core.files import describe_os_error
+from studio.core.mix import RunPlan
 from studio.core.sink import MetricRow
 from studio.store.runs import BUSY_TIMEOUT_MS, RunStore, StoreError
 
@@ -65,6 +66,7 @@ class StoreSink:
         self._stage: tuple[str, float | None] | None = None
         # ("add", step, path, metrics) or ("drop", step), in the order they happened.
         self._checkpoints: list[tuple[Any, ...]] = []
+        self._plan: RunPlan | None = None
         self._spill_start: int | None = None  # where this sink's copy starts in the spill file
         self._last_write = clock()
         self._failing = False
@@ -127,6 +129,12 @@ class StoreSink:
         self._checkpoints.append(("drop", int(step)))
         self._try_write()
 
+    def plan(self, plan: RunPlan) -> None:
+        """Record the run's plan (the task_plan rows), with everything buffered, now if the
+        store lets us; else with the next write."""
+        self._plan = plan
+        self._try_write()
+
     def flush(self) -> bool:
         """Write everything buffered now if the store lets us; return whether it did."""
         return self._try_write()
@@ -153,7 +161,8 @@ class StoreSink:
     @property
     def pending(self) -> int:
         """How many rows, lines and checkpoint records wait to be written."""
-        return len(self._rows) + len(self._logs) + len(self._checkpoints)
+        plan = 0 if self._plan is None else 1
+        return len(self._rows) + len(self._logs) + len(self._checkpoints) + plan
 
     # -- writing -----------------------------------------------------------------------------
 
@@ -201,12 +210,15 @@ class StoreSink:
                 text, fraction = self._stage
                 store.update_run(self.run_id, stage=text or None, stage_progress=fraction)
             _apply_checkpoints(store, self.run_id, self._checkpoints)
+            if self._plan is not None:
+                store.set_plan(self.run_id, self._plan)
         # Forget the buffers only once committed, so a failed write loses nothing.
         self._rows = []
         self._logs = []
         self._progress = None
         self._stage = None
         self._checkpoints = []
+        self._plan = None
         self._last_write = self.clock()
         self._unspill()
 
@@ -225,12 +237,15 @@ class StoreSink:
         records += [{"checkpoint": list(op)} for op in self._checkpoints]
         if self._progress is not None:
             records.append({"progress": list(self._progress)})
+        if self._plan is not None:
+            records.append({"plan": self._plan.to_dict()})
         if not records:
             return
         kept, problem = self._write_spill([(json.dumps(r) + "\n").encode() for r in records])
         self._report_spill(len(records), kept, problem, keep)
         if not keep:
             self._rows, self._logs, self._checkpoints, self._progress = [], [], [], None
+            self._plan = None
             self._spill_start = None  # the file keeps what it could take
 
     def _write_spill(self, lines: list[bytes]) -> tuple[int, str]:
@@ -335,6 +350,7 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
     rows: list[MetricRow] = []
     logs: list[tuple[float, str, str]] = []
     ops: list[tuple[Any, ...]] = []
+    plan: RunPlan | None = None
     for number, line in enumerate(spill.read_text(encoding="utf-8").splitlines(), 1):
         try:
             record = json.loads(line)
@@ -344,7 +360,9 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
                 logs.append(tuple(record["log"]))
             elif "checkpoint" in record:
                 ops.append(tuple(record["checkpoint"]))
-        except (ValueError, TypeError):
+            elif "plan" in record:
+                plan = RunPlan.from_dict(record["plan"])
+        except (ValueError, TypeError, KeyError):
             log.warning("%s, line %d: not a spilled row; skipped", spill, number)
     with store.transaction():
         known = store.metric_keys(run_id)
@@ -352,8 +370,10 @@ def recover_spill(store: RunStore, run_id: str, spill: Path) -> int:
         known_logs = store.log_keys(run_id)
         store.add_logs(run_id, [entry for entry in logs if tuple(entry) not in known_logs])
         _apply_checkpoints(store, run_id, ops)
+        if plan is not None:
+            store.set_plan(run_id, plan)
     spill.unlink()
-    return len(rows) + len(logs) + len(ops)
+    return len(rows) + len(logs) + len(ops) + (plan is not None)
 
 
 def _metric_key(row: MetricRow) -> tuple[int, str, str | None, float]:

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
+from studio.core.config import RunConfig
+from studio.core.metric_catalogue import EVAL_EXAMPLES_PER_S, EVAL_MEAN, eval_name
 from studio.core.metrics import (
     classification_metrics,
     regression_metrics,
     rouge_metrics,
     squad_metrics,
 )
+from studio.core.sink import MetricRow, Sink
 from studio.train.batching import collate, eval_batches
-from studio.train.data import TaskData, column, rows
+from studio.train.data import TaskData, column, release_pages, rows
 from studio.train.model import MultiTaskModel
+
+if TYPE_CHECKING:  # the recipe's module builds models; validation only reads one
+    from studio.train.recipe import Recipe
 
 MAX_ANSWER_TOKENS = 30
 TOP_K = 20
@@ -156,3 +163,43 @@ def evaluate_task(
     else:
         result.update(classification_metrics(preds, labels))
     return result
+
+
+def validate(
+    recipe: Recipe, config: RunConfig, sink: Sink, step: int
+) -> dict[str, dict[str, float]]:
+    """Validate every task on the main process (the others wait); log each task's
+    eval_<metric> rows, the mean of the tasks' own metrics and validation's own speed."""
+    results: dict[str, dict[str, float]] = {}
+    accelerator = recipe.accelerator
+    if accelerator.is_main_process:
+        net = accelerator.unwrap_model(recipe.model)
+        now = time.time()
+        started, examples = time.perf_counter(), 0
+        out: list[MetricRow] = []
+        for name, data in recipe.tasks.items():
+            result = evaluate_task(
+                net, data, config.batch_size * 2, config.eval_max_examples, accelerator.device,
+                recipe.pad_id, accelerator.autocast, config.max_target_length, config.num_beams,
+                show=lambda text: sink.log("info", f"update {step}: {text}"),
+            )  # fmt: skip
+            results[name] = result
+            out += [MetricRow(step, eval_name(k), v, name, now) for k, v in result.items()]
+            shown = len(data.validation_lengths)
+            limit = config.eval_max_examples
+            examples += shown if limit is None else min(limit, shown)
+            release_pages(data.validation)
+        mean = mean_metric(results, recipe.tasks)
+        out.append(MetricRow(step, EVAL_MEAN, mean, None, now))
+        # Validation's own speed, beside training's examples_per_s (bench/eval_speed.py).
+        rate = examples / max(time.perf_counter() - started, 1e-9)
+        out.append(MetricRow(step, EVAL_EXAMPLES_PER_S, rate, None, now))
+        sink.metrics(out)
+        sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
+    accelerator.wait_for_everyone()
+    return results
+
+
+def mean_metric(results: dict[str, dict[str, float]], tasks: dict[str, TaskData]) -> float:
+    """Mean over tasks of each task's own metric (the number "best" is judged by)."""
+    return float(np.mean([results[n][tasks[n].spec.metric] for n in results]))

@@ -29,18 +29,22 @@ from transformers import (
     set_seed,
 )
 
-from studio.core.availability import resolve
+from studio.core.availability import Availability, resolve
 from studio.core.config import check_stride
 from studio.core.errors import ConfigError, StudioError
-from studio.core.experiments import FinetuneConfig
+from studio.core.experiments import FinetuneConfig, FinetuneSettings
+from studio.core.metric_catalogue import EVAL_MEAN, LOSS, eval_name
 from studio.core.metrics import classification_metrics
+from studio.core.mix import TaskPlan
 from studio.core.sink import MetricRow, Sink
+from studio.core.tasks import TaskSpec
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import split_weights
 from studio.train.data import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
 from studio.train.probe import FeatureCache, encode_features
+from studio.train.recipe import Recipe, build_recipe
 from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
@@ -49,7 +53,7 @@ from studio.train.setup import (
     load_tokenizer,
     quiet_libraries,
 )
-from studio.train.steps import RunningLoss, clipped_update, prepare_training
+from studio.train.steps import RunningLoss, clipped_update
 
 # What a fine-tuning has no setting for: the run config's defaults.
 GRAD_CLIP = 1.0
@@ -144,39 +148,75 @@ def _reuse_head(
     return key
 
 
+@dataclass
+class FinetuneState:
+    """What a fine-tuning's loop reads beside its recipe: the task, the k examples it trains
+    on, how many updates, their batch stream, and the probe's stored features."""
+
+    spec: TaskSpec
+    settings: FinetuneSettings  # the probe's learning rate in place of fine-tuning's
+    features: np.ndarray  # feature indices of the k examples
+    examples: int
+    steps: int
+    stream: TaskStream
+    cache: FeatureCache | None
+    reused: str | None  # the pre-finetuned head it starts from
+
+
 @keeps_process_settings
 def finetune(
     config: FinetuneConfig, sink: Sink, stop: threading.Event, ws: Workspace
 ) -> FinetuneResult:
     """Fine-tune on `config.task` with k examples, then score the full validation split."""
+    recipe, job = prepare_finetuning(config, sink, ws)
+    accelerator, model, name = recipe.accelerator, recipe.model, job.spec.name
+    data = recipe.tasks[name]
+    order = hashlib.sha1(job.features.tobytes())
+    model.train()
+    step, running = 0, RunningLoss()
+    while step < job.steps and not stop.is_set():
+        positions = job.stream.next()
+        order.update(positions.tobytes())
+        loss = _loss(model, accelerator, name, data, job.features, positions, recipe.pad_id,
+                     job.cache)  # fmt: skip
+        accelerator.backward(loss)
+        clipped_update(recipe.training, GRAD_CLIP)
+        step += 1
+        running.add(loss)
+        sink.progress(step, job.steps)
+        if step % LOG_EVERY == 0 or step == job.steps:
+            sink.metrics([MetricRow(step, LOSS, running.pop(), name)])
+    settings, metric = job.settings, job.spec.metric
+    metrics = evaluate_task(
+        accelerator.unwrap_model(model), data, settings.batch_size * 2,
+        settings.eval_max_examples, accelerator.device, recipe.pad_id, accelerator.autocast,
+    )  # fmt: skip
+    rows = [MetricRow(step, eval_name(k), v, name) for k, v in metrics.items()]
+    # One task: its primary metric is the run's validation mean (the Runs table's column).
+    sink.metrics([*rows, MetricRow(step, EVAL_MEAN, metrics[metric])])
+    sink.flush()
+    status = "stopped" if step < job.steps else "finished"
+    baseline = majority_baseline(data, job.features, settings.eval_max_examples)
+    return FinetuneResult(
+        name, metric, metrics[metric], metrics, job.examples, step, job.reused, status,
+        None if baseline is None else baseline[metric], order.hexdigest(),
+    )  # fmt: skip
+
+
+def prepare_finetuning(
+    config: FinetuneConfig, sink: Sink, ws: Workspace
+) -> tuple[Recipe, FinetuneState]:
+    """The set-up, in the order pre-finetuning's takes (train/recipe.py): validate the task,
+    load the source model, tokenize, seed and build the model, plan, place it on the device."""
     quiet_libraries()
-    if config.task not in ws.catalog:
-        raise ConfigError(f"task: {config.task!r} is not in the catalog")
-    spec = ws.catalog[config.task]
-    if spec.format == "summarization":
-        raise StudioError(
-            f"task '{spec.name}' is summarization; the transfer experiment fine-tunes "
-            "classification, multiple-choice and span tasks only"
-        )
+    spec, where = _check_task(config, ws)
     settings = config.settings
-    spans = [spec.name] if spec.format == "extractive_qa" else []
-    check_stride(settings.max_length, settings.doc_stride, spans)
-    where = resolve(spec, ws.data_dir, ws.synthetic_root)
-    validate_task(spec, where, ws.synthetic_root)
     source = load_source(config.model)
     how = Tokenization(source.tokenizer, settings.max_length, settings.stride)
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)
     multitask = MultiTaskModel(source.backbone, [spec], "shared", pooling=settings.pooling)
-    reused = None
-    if config.reuse_heads and source.heads and source.pooling != settings.pooling:
-        sink.log(
-            "warning",
-            f"the pre-finetuned heads read {source.pooling} pooling and this fine-tuning "
-            f"uses {settings.pooling}: starting from a fresh head",
-        )
-    elif config.reuse_heads:
-        reused = _reuse_head(multitask, spec.name, source.heads)
+    reused = _start_head(config, spec.name, multitask, source, sink)
     features, examples = _subsample(data, config.k, config.seed)
     epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
     steps = max(settings.min_steps, epochs)
@@ -188,49 +228,64 @@ def finetune(
     if settings.probe:
         multitask.encoder.requires_grad_(False)
         settings = dataclasses.replace(settings, learning_rate=settings.probe_learning_rate)
-    training = prepare_training(multitask, settings, settings.mixed_precision, steps)
-    accelerator, model = training.accelerator, training.model
-    pad_id = source.tokenizer.pad_token_id or 0
+    # One task: it has every draw, and its loss is not scaled.
+    plan = (TaskPlan(spec.name, examples, 1.0, None, 1.0),)
+    recipe = build_recipe(
+        multitask, source.tokenizer, {spec.name: data}, plan, settings,
+        settings.mixed_precision, steps,
+    )  # fmt: skip
     lengths = data.train_lengths[features]
     cache = None
     if settings.probe:
-        cache = encode_features(
-            accelerator.unwrap_model(model), spec.name, data.train, features, lengths,
-            settings.batch_size * 2, pad_id, accelerator.device, accelerator.autocast,
-        )  # fmt: skip
+        cache = _probe_cache(recipe, spec.name, features, lengths, settings.batch_size * 2)
     stream = TaskStream(lengths, min(settings.batch_size, len(features)), config.seed)
-    order = hashlib.sha1(features.tobytes())
-    model.train()
-    step, running = 0, RunningLoss()
-    while step < steps and not stop.is_set():
-        positions = stream.next()
-        order.update(positions.tobytes())
-        loss = _loss(model, accelerator, spec.name, data, features, positions, pad_id, cache)
-        accelerator.backward(loss)
-        clipped_update(training, GRAD_CLIP)
-        step += 1
-        running.add(loss)
-        sink.progress(step, steps)
-        if step % LOG_EVERY == 0 or step == steps:
-            sink.metrics([MetricRow(step, "loss", running.pop(), spec.name)])
-    metrics = evaluate_task(
-        accelerator.unwrap_model(model),
-        data,
-        settings.batch_size * 2,
-        settings.eval_max_examples,
-        accelerator.device,
-        pad_id,
-        accelerator.autocast,
-    )
-    rows = [MetricRow(step, f"eval_{k}", v, spec.name) for k, v in metrics.items()]
-    # One task: its primary metric is the run's validation mean (the Runs table's column).
-    sink.metrics([*rows, MetricRow(step, "eval_mean", metrics[spec.metric])])
-    sink.flush()
-    status = "stopped" if step < steps else "finished"
-    baseline = majority_baseline(data, features, settings.eval_max_examples)
-    return FinetuneResult(
-        spec.name, spec.metric, metrics[spec.metric], metrics, examples, step, reused, status,
-        None if baseline is None else baseline[spec.metric], order.hexdigest(),
+    job = FinetuneState(spec, settings, features, examples, steps, stream, cache, reused)
+    return recipe, job
+
+
+def _check_task(config: FinetuneConfig, ws: Workspace) -> tuple[TaskSpec, Availability]:
+    """The target task, its records validated; one the transfer experiment cannot fine-tune
+    on is refused before any heavy work."""
+    if config.task not in ws.catalog:
+        raise ConfigError(f"task: {config.task!r} is not in the catalog")
+    spec = ws.catalog[config.task]
+    if spec.format == "summarization":
+        raise StudioError(
+            f"task '{spec.name}' is summarization; the transfer experiment fine-tunes "
+            "classification, multiple-choice and span tasks only"
+        )
+    spans = [spec.name] if spec.format == "extractive_qa" else []
+    check_stride(config.settings.max_length, config.settings.doc_stride, spans)
+    where = resolve(spec, ws.data_dir, ws.synthetic_root)
+    validate_task(spec, where, ws.synthetic_root)
+    return spec, where
+
+
+def _start_head(
+    config: FinetuneConfig, task: str, model: MultiTaskModel, source: Source, sink: Sink
+) -> str | None:
+    """Start from a pre-finetuned head that fits (`reuse_heads`); which one, if any."""
+    pooling = config.settings.pooling
+    if config.reuse_heads and source.heads and source.pooling != pooling:
+        sink.log(
+            "warning",
+            f"the pre-finetuned heads read {source.pooling} pooling and this fine-tuning "
+            f"uses {pooling}: starting from a fresh head",
+        )
+        return None
+    if config.reuse_heads:
+        return _reuse_head(model, task, source.heads)
+    return None
+
+
+def _probe_cache(
+    recipe: Recipe, task: str, features: np.ndarray, lengths: np.ndarray, batch_size: int
+) -> FeatureCache:
+    """The probe's features: the frozen encoder reads each training example once."""
+    accelerator = recipe.accelerator
+    return encode_features(
+        accelerator.unwrap_model(recipe.model), task, recipe.tasks[task].train, features,
+        lengths, batch_size, recipe.pad_id, accelerator.device, accelerator.autocast,
     )  # fmt: skip
 
 

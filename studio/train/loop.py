@@ -1,11 +1,15 @@
-"""The pre-finetuning loop: one function that reads top to bottom (nanoGPT / torchtune style)."""
+"""The pre-finetuning loop: one function that reads top to bottom (nanoGPT / torchtune style).
+
+The set-up (data, model, plan, optimizer, device) is train/recipe.py's; here is only what
+happens update by update: draw the tasks, accumulate their gradients, step, log, validate,
+save, stop.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 import math
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -14,43 +18,29 @@ from typing import Any
 
 import numpy as np
 import torch
-from accelerate import Accelerator
-from transformers import set_seed
 
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.metric_catalogue import EVAL_MEAN
 from studio.core.paths import checkpoints_in
-from studio.core.sampling import TaskScheduler, task_probabilities
-from studio.core.scaling import loss_scale
-from studio.core.sink import MetricRow, Sink, Stages
-from studio.train.batching import TaskStream, collate
+from studio.core.sink import Sink
+from studio.train.batching import collate
 from studio.train.checkpoint import (
-    DataChanged,
     checkpoint_size,
-    data_changes,
     load_checkpoint,
     make_room,
     prune,
-    read_state,
     save_checkpoint,
 )
 from studio.train.data import TaskData, release_pages
-from studio.train.evaluate import evaluate_task
+from studio.train.evaluate import mean_metric, validate
 from studio.train.loop_state import Increments, LoopState, RunningSums, train_rows
 from studio.train.memory import out_of_memory
-from studio.train.model import MultiTaskModel
-from studio.train.setup import (
-    Workspace,
-    check_tasks,
-    keeps_process_settings,
-    load_backbone,
-    load_tasks,
-    load_tokenizer,
-    quiet_libraries,
-)
-from studio.train.steps import Training, clipped_update, prepare_training
+from studio.train.recipe import Recipe, prepare_pretraining
+from studio.train.setup import Workspace, keeps_process_settings
+from studio.train.steps import Training, clipped_update
 from studio.train.tokenized import PreparationStopped
-from studio.train.trackers import start_tracking, tracker_settings
+from studio.train.trackers import start_tracking
 
 log = logging.getLogger(__name__)
 
@@ -101,193 +91,171 @@ def _pretrain(
     allow_data_change: bool,
     cleanup: contextlib.ExitStack,
 ) -> TrainResult:
-    # -- data and model ------------------------------------------------------------------
-    quiet_libraries()
-    trackers = tracker_settings(config, run_dir)  # a tracker not installed: before any work
-    stages = Stages(sink)
-    # Several processes stop together at an update (see Increments.reduce), not while preparing.
-    preparing_stop = stop if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
+    # -- set-up: the recipe, and where we start (fresh, or from a checkpoint) ------------
     try:
-        checked = check_tasks(config, ws, stages, preparing_stop)  # before any heavy work
-        stages.begin("loading the model")
-        tokenizer = load_tokenizer(config.model)
-        backbone = load_backbone(config.model)
-        tasks = load_tasks(checked, tokenizer, config, ws, stages, preparing_stop)
+        recipe, state = prepare_pretraining(
+            config, ws, sink, stop, run_dir, resume, allow_data_change
+        )
     except PreparationStopped as exc:
-        stages.end()
         sink.log("info", str(exc))
         sink.flush()
         return TrainResult("stopped", 0)
-    stages.end()
-    if resume is not None:
-        changes = data_changes(read_state(resume), tasks)
-        if changes and not allow_data_change:
-            raise DataChanged(resume, changes)
-        for change in changes:
-            sink.log("warning", f"resuming on changed data: {change}")
-    specs = [tasks[name].spec for name in config.tasks]
-    set_seed(config.seed)
-    multitask = MultiTaskModel(
-        backbone, specs, config.head_sharing, config.label_smoothing, config.pooling
-    )
-    scales = {
-        s.name: loss_scale(
-            s, config.loss_scaling, config.max_length, len(tokenizer), config.manual_weights
-        )
-        for s in specs
-    }
-    probs = task_probabilities(
-        {t: d.train_examples for t, d in tasks.items()},
-        config.sampling,
-        config.temperature,
-        config.examples_cap,
-    )
-    for name in config.tasks:
-        sink.log(
-            "info",
-            f"task {name}: {tasks[name].train_examples} examples, "
-            f"share {probs[name]:.3f}, loss scale {scales[name]:.4f}",
-        )
-
-    # -- device, optimizer, schedule -----------------------------------------------------
-    steps = config.max_steps
-    training = prepare_training(multitask, config, config.mixed_precision, steps, *trackers)
-    accelerator, model = training.accelerator, training.model
-    sink = start_tracking(accelerator, config, run_dir, sink, cleanup)
-    device = accelerator.device
-    pad_id = tokenizer.pad_token_id or 0
-    multiple = 8 if device.type == "cuda" else 1  # tensor cores like multiples of 8
-    # Every process draws the same tasks and the same global batches and keeps its share of
-    # each batch (`_shard`): N processes train like one process on the same global batch.
-    state = LoopState(
-        TaskScheduler(probs, config.mixing, config.tasks_per_update, config.max_steps, config.seed),
-        {
-            t: TaskStream(d.train_lengths, config.batch_size, config.seed + i)
-            for i, (t, d) in enumerate(tasks.items())
-        },
-    )
-    processes, rank = accelerator.num_processes, accelerator.process_index
-    sink.log(
-        "info",
-        f"training on {device} ({accelerator.mixed_precision} precision)"
-        + (f" in {processes} processes" if processes > 1 else "")
-        + f", {config.max_steps} updates of {config.tasks_per_update} sub-batches",
-    )
-
-    # -- where we start: fresh, or from a checkpoint ------------------------------------
+    sink = start_tracking(recipe.accelerator, config, run_dir, sink, cleanup)
+    _announce(sink, recipe, config)
     saved_at = -1
     if resume is not None:
-        state.load_state_dict(_load(resume, training))
+        state.load_state_dict(_load(resume, recipe.training))
         saved_at = state.step
         sink.log("info", f"resumed from the checkpoint of update {state.step}")
-
-    def save_checkpoint_now() -> None:
-        """Save (main process), prune old checkpoints and tell the sink about both."""
-        if accelerator.is_main_process and run_dir is not None:
-            net = accelerator.unwrap_model(model)
-            saved = {
-                **state.state_dict(),
-                "eval_mean": _mean_metric(state.eval_metrics, tasks) if state.validated else None,
-                "config": config.to_dict(),
-                "probabilities": probs,
-                "train_examples": {t: d.train_examples for t, d in tasks.items()},
-                "data": {t: d.fingerprint for t, d in tasks.items()},
-                "heads": net.describe_heads(),
-            }
-            # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.
-            sink.flush()
-            root = checkpoints_in(run_dir)
-            # What the prune after the save would delete goes first: a full disk never needs
-            # room for one checkpoint more than kept (save_checkpoint checks the room).
-            needed = checkpoint_size(root, net, training.optimizer)
-            for old in make_room(root, state.step, config.keep_checkpoints, needed):
-                sink.drop_checkpoint(old)
-            folder = save_checkpoint(
-                root,
-                state.step,
-                net,
-                training.optimizer,
-                training.schedule,
-                accelerator.scaler,
-                saved,
-                tokenizer,
-            )
-            sink.checkpoint(state.step, str(folder), _flat_metrics(saved))
-            for old in prune(root, config.keep_checkpoints):
-                sink.drop_checkpoint(old)
-        accelerator.wait_for_everyone()
+    alone = recipe.accelerator.num_processes == 1
+    pages = _Pages(recipe.tasks)
 
     # -- the loop ------------------------------------------------------------------------
-    model.train()
+    recipe.model.train()
     halt = False
-    grad_norm: Any = math.nan
-    released = time.monotonic()
-    while state.step < config.max_steps:
-        if halt or (processes == 1 and stop.is_set()):
-            break
-        slots = state.scheduler.next_update()
-        update = Increments()
-        for j, task in enumerate(slots):
-            indices = state.streams[task].next()
-            mine, share = _shard(indices, rank, processes)
-            batch, real, computed = collate(tasks[task].train, mine, pad_id, multiple)
-            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-            sync = j == len(slots) - 1
-            with accelerator.no_sync(model) if not sync else contextlib.nullcontext():
-                with accelerator.autocast():
-                    eps = config.r3f_eps if config.r3f_lambda else 0.0
-                    losses, r3f = model(task, batch, eps, config.r3f_noise)
-                    objective = losses.mean() * scales[task]
-                    if r3f is not None:
-                        objective = objective + config.r3f_lambda * r3f
-                    # Gradients are averaged over processes: weigh each by its share.
-                    objective = objective * share
-                accelerator.backward(objective / len(slots))
-            # Kept as tensors until the next log point: no device sync per sub-batch.
-            if share:  # a weight-0 stand-in example is not counted
-                update.add(task, losses.detach().sum(), objective / len(slots))
-                update.real_tokens += real
-                update.computed_tokens += computed
-            state.sums.task_examples[task] += len(indices)
-            state.sums.examples += len(indices)
-            state.seen[task] += len(indices)
-        if processes > 1:
-            halt = update.reduce(accelerator, stop.is_set(), config.tasks)
+    grad_norm: Any = math.nan  # a tensor on the device once an update ran
+    while state.step < config.max_steps and not halt and not (alone and stop.is_set()):
+        update = _accumulate(recipe, state, config)
+        if not alone:
+            halt = update.reduce(recipe.accelerator, stop.is_set(), config.tasks)
         state.sums.add(update)
-        grad_norm = clipped_update(training, config.grad_clip)
+        grad_norm = clipped_update(recipe.training, config.grad_clip)
         state.step += 1
         state.sums.updates += 1
         step = state.step
         sink.progress(step, config.max_steps)
-        if time.monotonic() - released > RELEASE_SECONDS:  # memory flat however big the data
-            release_pages(*(data.train for data in tasks.values()))
-            released = time.monotonic()
-
+        pages.release()
         # The first update too: a curve starts at once, however long the logging interval.
-        if step % config.log_every == 0 or step in (1, config.max_steps):
-            _log_sums(sink, state, scales, grad_norm, training.schedule)
+        if step == 1 or _due(step, config.log_every, config.max_steps):
+            _log_sums(sink, state, recipe, grad_norm)
             state.sums = RunningSums()
-        checkpoint_due = run_dir is not None and (
-            step % config.checkpoint_every == 0 or step == config.max_steps
+        checkpoint_due = run_dir is not None and _due(
+            step, config.checkpoint_every, config.max_steps
         )
         # A checkpoint is validated first, so the best one can be kept.
-        if step % config.eval_every == 0 or step == config.max_steps or checkpoint_due:
-            state.eval_metrics = _evaluate(accelerator, model, tasks, config, pad_id, sink, step)
+        if checkpoint_due or _due(step, config.eval_every, config.max_steps):
+            state.eval_metrics = validate(recipe, config, sink, step)
             state.evaluated_at = step
         if checkpoint_due:
-            save_checkpoint_now()
+            _save(recipe, state, config, run_dir, sink)
             saved_at = step
 
+    # -- the end: finished, or stopped (log and save what the last updates did) -----------
     step = state.step
     stopped = step < config.max_steps
     if stopped:
         if state.sums.updates and step > saved_at:  # the updates since the last log point
-            _log_sums(sink, state, scales, grad_norm, training.schedule)
+            _log_sums(sink, state, recipe, grad_norm)
         if saved_at != step:
-            save_checkpoint_now()
+            _save(recipe, state, config, run_dir, sink)
         sink.log("info", f"stopped at update {step} of {config.max_steps}")
     sink.flush()
     return TrainResult("stopped" if stopped else "finished", step, state.eval_metrics)
+
+
+def _due(step: int, every: int, last: int) -> bool:
+    """Whether something done every `every` updates (and after the last) is due at `step`."""
+    return step % every == 0 or step == last
+
+
+def _announce(sink: Sink, recipe: Recipe, config: RunConfig) -> None:
+    """Record the run's plan as data (Sink.plan), and say it in the log for people."""
+    sink.plan(recipe.plan)
+    for task in recipe.plan.tasks:
+        sink.log(
+            "info",
+            f"task {task.task}: {task.examples} examples, "
+            f"share {task.share:.3f}, loss scale {task.scale:.4f}",
+        )
+    sink.log(
+        "info",
+        f"training on {recipe.plan.device}, {config.max_steps} updates of "
+        f"{config.tasks_per_update} sub-batches",
+    )
+
+
+def _accumulate(recipe: Recipe, state: LoopState, config: RunConfig) -> Increments:
+    """One update's gradients: a sub-batch of each task the scheduler draws, each loss scaled
+    by its task's factor and averaged over the sub-batches. Returns what it adds up to."""
+    accelerator, model = recipe.accelerator, recipe.model
+    rank, processes = accelerator.process_index, accelerator.num_processes
+    slots = state.scheduler.next_update()
+    update = Increments()
+    eps = config.r3f_eps if config.r3f_lambda else 0.0
+    for j, task in enumerate(slots):
+        indices = state.streams[task].next()
+        mine, share = shard(indices, rank, processes)
+        batch, real, computed = collate(recipe.tasks[task].train, mine, recipe.pad_id,
+                                        recipe.multiple)  # fmt: skip
+        batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
+        last = j == len(slots) - 1  # gradients are synchronised once, after the last
+        with contextlib.nullcontext() if last else accelerator.no_sync(model):
+            with accelerator.autocast():
+                losses, r3f = model(task, batch, eps, config.r3f_noise)
+                objective = losses.mean() * recipe.scales[task]
+                if r3f is not None:
+                    objective = objective + config.r3f_lambda * r3f
+                # Gradients are averaged over processes: weigh each by its share.
+                objective = objective * share
+            accelerator.backward(objective / len(slots))
+        # Kept as tensors until the next log point: no device sync per sub-batch.
+        if share:  # a weight-0 stand-in example is not counted
+            update.add(task, losses.detach().sum(), objective / len(slots))
+            update.real_tokens += real
+            update.computed_tokens += computed
+        state.sums.task_examples[task] += len(indices)
+        state.sums.examples += len(indices)
+        state.seen[task] += len(indices)
+    return update
+
+
+class _Pages:
+    """Unmaps the pages reading batches mapped, at most every RELEASE_SECONDS: memory stays
+    flat however big the data."""
+
+    def __init__(self, tasks: dict[str, TaskData]) -> None:
+        self.splits = [data.train for data in tasks.values()]
+        self.released = time.monotonic()
+
+    def release(self) -> None:
+        if time.monotonic() - self.released > RELEASE_SECONDS:
+            release_pages(*self.splits)
+            self.released = time.monotonic()
+
+
+def _save(
+    recipe: Recipe, state: LoopState, config: RunConfig, run_dir: Path | None, sink: Sink
+) -> None:
+    """Save (main process), prune old checkpoints and tell the sink about both."""
+    accelerator, tasks = recipe.accelerator, recipe.tasks
+    if accelerator.is_main_process and run_dir is not None:
+        net = accelerator.unwrap_model(recipe.model)
+        saved = {
+            **state.state_dict(),
+            EVAL_MEAN: mean_metric(state.eval_metrics, tasks) if state.validated else None,
+            "config": config.to_dict(),
+            "probabilities": recipe.probabilities,
+            "train_examples": {t: d.train_examples for t, d in tasks.items()},
+            "data": {t: d.fingerprint for t, d in tasks.items()},
+            "heads": net.describe_heads(),
+        }
+        # Rows first: a crash mid-save must not leave a checkpoint whose rows are lost.
+        sink.flush()
+        root = checkpoints_in(run_dir)
+        # What the prune after the save would delete goes first: a full disk never needs
+        # room for one checkpoint more than kept (save_checkpoint checks the room).
+        training = recipe.training
+        needed = checkpoint_size(root, net, training.optimizer)
+        for old in make_room(root, state.step, config.keep_checkpoints, needed):
+            sink.drop_checkpoint(old)
+        folder = save_checkpoint(
+            root, state.step, net, training.optimizer, training.schedule, accelerator.scaler,
+            saved, recipe.tokenizer,
+        )  # fmt: skip
+        sink.checkpoint(state.step, str(folder), _flat_metrics(saved))
+        for old in prune(root, config.keep_checkpoints):
+            sink.drop_checkpoint(old)
+    accelerator.wait_for_everyone()
 
 
 def _load(folder: Path, training: Training) -> dict[str, Any]:
@@ -297,16 +265,16 @@ def _load(folder: Path, training: Training) -> dict[str, Any]:
     return load_checkpoint(folder, net, training.optimizer, training.schedule, accelerator.scaler)
 
 
-def _log_sums(
-    sink: Sink, state: LoopState, scales: dict[str, float], grad_norm: Any, schedule: Any
-) -> None:
+def _log_sums(sink: Sink, state: LoopState, recipe: Recipe, grad_norm: Any) -> None:
     """The training rows of the updates since the last log point (reads the device)."""
     _check_finite(state.sums, state.step)
-    lr = schedule.get_last_lr()[0]
-    sink.metrics(train_rows(state.step, state.sums, state.seen, scales, float(grad_norm), lr))
+    lr = recipe.training.schedule.get_last_lr()[0]
+    sink.metrics(
+        train_rows(state.step, state.sums, state.seen, recipe.scales, float(grad_norm), lr)
+    )
 
 
-def _shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
+def shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
     """This process's part of a global batch and its weight (its share x processes).
 
     The weights make the average over processes of each process's mean loss equal the
@@ -330,63 +298,9 @@ def _check_finite(sums: RunningSums, step: int) -> None:
             )
 
 
-def _evaluate(
-    accelerator: Accelerator,
-    model: torch.nn.Module,
-    tasks: dict[str, TaskData],
-    config: RunConfig,
-    pad_id: int,
-    sink: Sink,
-    step: int,
-) -> dict[str, dict[str, float]]:
-    """Validate every task on the main process; log eval_loss, eval_<metric> and eval_mean."""
-    results: dict[str, dict[str, float]] = {}
-    if accelerator.is_main_process:
-        net = accelerator.unwrap_model(model)
-        now = time.time()
-        started, examples = time.perf_counter(), 0
-        rows = []
-        for name, data in tasks.items():
-            result = evaluate_task(
-                net,
-                data,
-                config.batch_size * 2,
-                config.eval_max_examples,
-                accelerator.device,
-                pad_id,
-                accelerator.autocast,
-                config.max_target_length,
-                config.num_beams,
-                show=lambda text: sink.log("info", f"update {step}: {text}"),
-            )
-            results[name] = result
-            rows += [MetricRow(step, f"eval_{k}", v, name, now) for k, v in result.items()]
-            limit = config.eval_max_examples
-            examples += (
-                len(data.validation_lengths)
-                if limit is None
-                else min(limit, len(data.validation_lengths))
-            )
-            release_pages(data.validation)
-        mean = _mean_metric(results, tasks)
-        rows.append(MetricRow(step, "eval_mean", mean, None, now))
-        # Validation's own speed, beside training's examples_per_s (bench/eval_speed.py).
-        rate = examples / max(time.perf_counter() - started, 1e-9)
-        rows.append(MetricRow(step, "eval_examples_per_s", rate, None, now))
-        sink.metrics(rows)
-        sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
-    accelerator.wait_for_everyone()
-    return results
-
-
-def _mean_metric(results: dict[str, dict[str, float]], tasks: dict[str, TaskData]) -> float:
-    """Mean over tasks of each task's own metric (the number "best" is judged by)."""
-    return float(np.mean([results[n][tasks[n].spec.metric] for n in results]))
-
-
 def _flat_metrics(state: dict[str, Any]) -> dict[str, float]:
     """A checkpoint's metrics for the store: eval_mean and <task>/<metric>."""
     flat = {f"{t}/{k}": v for t, m in state["eval_metrics"].items() for k, v in m.items()}
-    if state["eval_mean"] is not None:
-        flat["eval_mean"] = state["eval_mean"]
+    if state[EVAL_MEAN] is not None:
+        flat[EVAL_MEAN] = state[EVAL_MEAN]
     return flat

@@ -9,6 +9,7 @@ from typing import Any
 
 import torch
 
+from studio.core import metric_catalogue as mc
 from studio.core.sampling import TaskScheduler
 from studio.core.sink import MetricRow
 from studio.train.batching import TaskStream
@@ -151,14 +152,14 @@ def train_rows(
     elapsed = max(time.perf_counter() - sums.start, 1e-9)
     total_seen = sum(seen.values())
     rows = [
-        MetricRow(step, "total_loss", float(sums.objective) / max(sums.updates, 1), None, now),
-        MetricRow(step, "lr", lr, None, now),
-        MetricRow(step, "grad_norm", grad_norm, None, now),
-        MetricRow(step, "examples_per_s", sums.examples / elapsed, None, now),
-        MetricRow(step, "tokens_per_s", sums.real_tokens / elapsed, None, now),
+        MetricRow(step, mc.TOTAL_LOSS, float(sums.objective) / max(sums.updates, 1), None, now),
+        MetricRow(step, mc.LR, lr, None, now),
+        MetricRow(step, mc.GRAD_NORM, grad_norm, None, now),
+        MetricRow(step, mc.EXAMPLES_PER_S, sums.examples / elapsed, None, now),
+        MetricRow(step, mc.TOKENS_PER_S, sums.real_tokens / elapsed, None, now),
         MetricRow(
             step,
-            "padding_efficiency",
+            mc.PADDING_EFFICIENCY,
             sums.real_tokens / max(sums.computed_tokens, 1),
             None,
             now,
@@ -167,9 +168,9 @@ def train_rows(
     for task, count in sums.task_examples.items():
         loss = float(sums.task_loss[task]) / count
         rows += [
-            MetricRow(step, "loss", loss, task, now),
-            MetricRow(step, "scaled_loss", loss * scales[task], task, now),
-            MetricRow(step, "loss_scale", scales[task], task, now),
+            MetricRow(step, mc.LOSS, loss, task, now),
+            MetricRow(step, mc.SCALED_LOSS, loss * scales[task], task, now),
+            MetricRow(step, mc.LOSS_SCALE, scales[task], task, now),
         ]
-    rows += [MetricRow(step, "share", n / total_seen, t, now) for t, n in seen.items()]
+    rows += [MetricRow(step, mc.SHARE, n / total_seen, t, now) for t, n in seen.items()]
     return rows

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from studio.core import metric_catalogue as mc
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec, studio_catalog
 from studio.store.runs import RunStore
@@ -33,15 +34,10 @@ PLOTS: dict[str, tuple[str, bool, bool, bool, int, int, int, int]] = {
     "grad": ("Gradient norm", True, True, False, 2, 1, 1, 1),
     "throughput": ("Throughput (examples/s)", True, False, False, 2, 2, 1, 1),
 }
-RUN_WIDE = {
-    "total_loss": "total",
-    "lr": "lr",
-    "grad_norm": "grad",
-    "examples_per_s": "throughput",
-    "eval_mean": "validation",
-}
-PER_TASK = {"loss": "task_loss", "share": "shares"}
-CLOCKS = ("total_loss", "examples_per_s", "lr")  # run-wide series whose rows time the steps
+# Which plot draws each metric: core.metric_catalogue declares it.
+RUN_WIDE = {m.name: m.plot for m in mc.RUN_WIDE.values() if m.plot}
+PER_TASK = {m.name: m.plot for m in mc.PER_TASK.values() if m.plot}
+CLOCKS = (mc.TOTAL_LOSS, mc.EXAMPLES_PER_S, mc.LR)  # run-wide series whose rows time the steps
 SeriesKey = tuple[str, str | None, str]  # (run id, task or None, metric name)
 
 
@@ -107,21 +103,23 @@ def plot_for(key: SeriesKey, primary_metric: Callable[[str], str | None]) -> str
         return RUN_WIDE.get(name)
     if name in PER_TASK:
         return PER_TASK[name]
-    return "validation" if name == f"eval_{primary_metric(task)}" else None
+    primary = primary_metric(task)
+    return "validation" if primary and name == mc.eval_name(primary) else None
 
 
 def reported_metric(keys: Iterable[SeriesKey], task: str) -> str | None:
     """The first evaluation metric a run reported for a task (one the catalog does not know)."""
     for _, t, name in keys:
-        if t == task and name.startswith("eval_") and name != "eval_loss":
-            return name[len("eval_") :]
+        metric = mc.task_metric(name)
+        if t == task and metric:
+            return metric
     return None
 
 
 def label(run: ShownRun, key: SeriesKey, overlaid: bool) -> str:
     """A curve's legend entry: its task (or metric), led by the run's name when runs overlay."""
     _, task, name = key
-    what = task if task is not None else ("mean" if name == "eval_mean" else None)
+    what = task if task is not None else ("mean" if name == mc.EVAL_MEAN else None)
     if not overlaid:
         return what or name
     return f"{run.name} · {what}" if what else run.name

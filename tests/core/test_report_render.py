@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 import xml.etree.ElementTree as ET
 
-from studio.core.mix import task_mix
+import pytest
+
+from studio.core.config import RunConfig
+from studio.core.mix import RunPlan, TaskPlan, plan_tasks, task_mix
 from studio.core.report import Report, Table, render
 from studio.core.svg_chart import MAX_POINTS, Chart, Line, nice_ticks, render_chart
+from studio.core.tasks import TaskSpec
 
 SVG = "{http://www.w3.org/2000/svg}"
 
@@ -37,17 +41,32 @@ def test_long_lines_are_thinned_and_empty_charts_say_so() -> None:
     assert empty.find(f"{SVG}title").text == "nothing <b>"
 
 
-def test_mix_without_logs_uses_what_the_config_decides() -> None:
-    config = {"tasks": ["a", "b"], "loss_scaling": "manual", "manual_weights": {"a": 2.0}}
-    rows = task_mix(config, [], {("b", "share"): 0.3})
-    assert [(r.task, r.examples, r.share, r.observed, r.scale) for r in rows] == [
-        ("a", None, None, None, 2.0),
-        ("b", None, None, 0.3, None),
+def test_mix_reads_the_recorded_plan_and_falls_back_to_the_rows() -> None:
+    config = {"tasks": ["a", "b"], "loss_scaling": "log_n"}
+    plan = [TaskPlan("a", 10, 0.1, 3, 0.9102)]
+    rows = task_mix(config, plan, {("b", "share"): 0.3, ("b", "loss_scale"): 0.5})
+    assert [(r.task, r.examples, r.share, r.observed, r.size, r.scale) for r in rows] == [
+        ("a", 10, 0.1, None, 3, 0.9102),
+        ("b", None, None, 0.3, None, 0.5),  # no plan recorded: the metric rows only
     ]
-    logged = ["task a: 10 examples, share 0.100, loss scale 1.0000"]
-    config = {"tasks": ["a", "b"], "loss_scaling": "none", "sampling": "uniform"}
-    rows = task_mix(config, [*logged, "task b: 90 examples, share 0.900, loss scale 1.0000"], {})
-    assert [(r.examples, r.share, r.scale) for r in rows] == [(10, 0.5, 1.0), (90, 0.5, 1.0)]
+
+
+def test_the_plan_applies_the_sampling_and_scaling_rules_once() -> None:
+    config = RunConfig(tasks=("a", "b"), sampling="proportional", loss_scaling="log_n")
+    a = TaskSpec("a", "A", "x", "classification", "accuracy", labels=("n", "y"))
+    b = TaskSpec("b", "B", "x", "extractive_qa", "f1")
+    plan = plan_tasks(config, [a, b], {"a": 300, "b": 100}, 1000)
+    assert [(p.task, p.examples, p.share, p.size) for p in plan] == [
+        ("a", 300, 0.75, 2),
+        ("b", 100, 0.25, config.max_length),
+    ]
+    assert plan[0].scale == pytest.approx(1 / math.log(2))
+    manual = config.replace(loss_scaling="manual", manual_weights={"a": 2.0, "b": 0.5})
+    assert [(p.size, p.scale) for p in plan_tasks(manual, [a, b], {"a": 1, "b": 1}, 9)] == [
+        (None, 2.0),
+        (None, 0.5),
+    ]
+    assert RunPlan.from_dict(RunPlan(plan, "cpu").to_dict()) == RunPlan(plan, "cpu")
 
 
 def test_render_escapes_every_text() -> None:
