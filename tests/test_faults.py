@@ -223,15 +223,17 @@ def _step(db: Path) -> int:
 
 
 def test_sigterm_stops_a_window_job_with_a_checkpoint(tiny_model: str, tmp_path: Path) -> None:
-    from studio.jobs.client import COMMAND, child_env, job_spec
+    from studio.core.jobs import Job, TrainRequest, job_line
+    from studio.jobs.client import COMMAND, child_env, job_place
 
     db = tmp_path / "studio.db"
     config = _config(tiny_model, max_steps=100000, checkpoint_every=100000)
-    spec = job_spec("train", load_catalog(default_tasks_dir()), None, db, config=config.to_dict())
+    place = job_place(load_catalog(default_tasks_dir()), None, db)
+    spec = job_line(Job(TrainRequest(config.to_dict()), place))
     pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.DEVNULL}
     with subprocess.Popen(COMMAND, text=True, env=child_env(), **pipes) as proc:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(spec) + "\n")
+        proc.stdin.write(spec + "\n")
         proc.stdin.flush()
         try:
             _wait_for(lambda: db.exists() and _step(db) >= 3, proc)

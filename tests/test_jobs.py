@@ -13,9 +13,25 @@ from typing import Any
 import pytest
 
 from studio.core.errors import StudioError
-from studio.core.resources import ResourceSample
+from studio.core.job_events import Created, Failed, JobEvent, Partial, Resources, read_event
+from studio.core.jobs import (
+    DeviceResult,
+    ExportRequest,
+    HubRequest,
+    HubResult,
+    Job,
+    Place,
+    PreviewBatch,
+    PreviewRequest,
+    PreviewSummary,
+    ProbeRequest,
+    ResumeRequest,
+    RunOutcome,
+    TrainRequest,
+    job_line,
+)
 from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
-from studio.jobs.client import COMMAND, ChildJob, child_env, job_spec
+from studio.jobs.client import COMMAND, ChildJob, child_env, job_place
 from studio.store import RunStore
 from tests.support import tiny_config
 
@@ -24,7 +40,7 @@ pytestmark = [pytest.mark.train, pytest.mark.process]
 CATALOG = load_catalog(default_tasks_dir())
 
 
-def _train_spec(model: str, store: Path, **changes: Any) -> dict[str, Any]:
+def _train_job(model: str, store: Path, data_dir: Path | None = None, **changes: Any) -> Job:
     config = tiny_config(
         model,
         ("synth_sentiment", "synth_choice"),
@@ -34,7 +50,7 @@ def _train_spec(model: str, store: Path, **changes: Any) -> dict[str, Any]:
         checkpoint_every=100_000,
         eval_max_examples=8,
     ).replace(**changes)
-    return job_spec("train", CATALOG, None, store, config=config.to_dict())
+    return Job(TrainRequest(config.to_dict()), job_place(CATALOG, data_dir, store))
 
 
 def _has_rows(store: Path, run_id: str) -> bool:
@@ -52,25 +68,25 @@ def _wait(condition: Any, alive: Any, seconds: float = 300) -> None:
 
 def test_stop_saves_and_the_outcome_comes_back(tiny_model: str, tmp_path: Path) -> None:
     store = tmp_path / "studio.db"
-    job = ChildJob(_train_spec(tiny_model, store))
-    events: list[dict[str, Any]] = []
+    job = ChildJob(_train_job(tiny_model, store))
+    events: list[JobEvent] = []
     result: list[Any] = []
     runner = threading.Thread(target=lambda: result.append(job.run(events.append)))
     runner.start()
-    created = lambda: [e for e in events if e["event"] == "created"]  # noqa: E731
-    _wait(lambda: bool(created()) and _has_rows(store, created()[0]["run_id"]), runner.is_alive)
+    created = lambda: [e for e in events if isinstance(e, Created)]  # noqa: E731
+    _wait(lambda: bool(created()) and _has_rows(store, created()[0].run_id), runner.is_alive)
     job.stop()
     runner.join(120)
     # Besides the run's creation, only the resource strip's samples (every 2 s while it runs).
-    assert [e["event"] for e in events if e["event"] != "resources"] == ["created"]
-    samples = [ResourceSample.from_event(e) for e in events if e["event"] == "resources"]
+    assert [type(e) for e in events if not isinstance(e, Resources)] == [Created]
+    samples = [e.sample for e in events if isinstance(e, Resources)]
     assert all(s.rss > 0 and s.cpu_percent >= 0 for s in samples)
     outcome = result[0]
-    assert outcome["run_id"] == created()[0]["run_id"]
-    assert outcome["status"] == "stopped" and outcome["step"] > 0
+    assert isinstance(outcome, RunOutcome) and outcome.run_id == created()[0].run_id
+    assert outcome.status == "stopped" and outcome.step > 0
     with RunStore(store) as db:
-        assert db.get_run(outcome["run_id"])["status"] == "stopped"
-        assert db.checkpoints(outcome["run_id"])
+        assert db.get_run(outcome.run_id)["status"] == "stopped"
+        assert db.checkpoints(outcome.run_id)
 
 
 def test_the_end_of_input_stops_the_child(tiny_model: str, tmp_path: Path) -> None:
@@ -85,14 +101,17 @@ def test_the_end_of_input_stops_the_child(tiny_model: str, tmp_path: Path) -> No
         env=child_env(),
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
-        proc.stdin.write(json.dumps(_train_spec(tiny_model, store)) + "\n")
+        proc.stdin.write(job_line(_train_job(tiny_model, store)) + "\n")
         proc.stdin.flush()
-        created = json.loads(proc.stdout.readline())
-        _wait(lambda: _has_rows(store, created["run_id"]), lambda: proc.poll() is None)
+        created = read_event(proc.stdout.readline())
+        assert isinstance(created, Created)
+        _wait(lambda: _has_rows(store, created.run_id), lambda: proc.poll() is None)
         proc.stdin.close()
         last = json.loads(proc.stdout.read().splitlines()[-1])
         assert proc.wait(60) == 0
-    assert last["event"] == "result" and last["value"]["status"] == "stopped"
+    # The wire's own words: what another program reading the child would see.
+    assert last["event"] == "result" and last["value"]["type"] == "run"
+    assert last["value"]["status"] == "stopped"
 
 
 def test_a_failed_run_reports_the_file_and_line(tiny_model: str, tmp_path: Path) -> None:
@@ -101,56 +120,67 @@ def test_a_failed_run_reports_the_file_and_line(tiny_model: str, tmp_path: Path)
     good = {"context": "c", "question": "q", "choices": ["a", "b"], "label": 0}
     (data / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 5}))
     (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
-    spec = _train_spec(tiny_model, tmp_path / "studio.db", tasks=("copa",), max_steps=2)
-    spec["data_dir"] = str(tmp_path / "data")
-    outcome = ChildJob(spec).run(lambda event: None)
-    assert outcome["status"] == "failed"
-    assert "train.jsonl, line 2" in outcome["error"] and "out of range" in outcome["error"]
+    job = _train_job(
+        tiny_model, tmp_path / "studio.db", tmp_path / "data", tasks=("copa",), max_steps=2
+    )
+    outcome = ChildJob(job).run(lambda event: None)
+    assert isinstance(outcome, RunOutcome) and outcome.status == "failed"
+    assert outcome.error and "train.jsonl, line 2" in outcome.error
+    assert "out of range" in outcome.error
 
 
 def test_user_errors_are_raised_as_plain_messages(tmp_path: Path) -> None:
-    spec = job_spec("resume", CATALOG, None, tmp_path / "studio.db", run_id="nope")
+    job = Job(ResumeRequest("nope"), job_place(CATALOG, None, tmp_path / "studio.db"))
     with pytest.raises(StudioError, match="no run with id 'nope'") as caught:
-        ChildJob(spec).run(lambda event: None)
+        ChildJob(job).run(lambda event: None)
     assert "Traceback" not in str(caught.value)
-    with pytest.raises(StudioError, match="unknown job kind 'fly'"):
-        ChildJob({**spec, "kind": "fly"}).run(lambda event: None)
+    flying = job_line(job).replace('"kind": "resume"', '"kind": "fly"')
+    said = subprocess.run(
+        COMMAND, input=flying + "\n", capture_output=True, text=True, env=child_env(), timeout=120
+    )
+    last = read_event(said.stdout.splitlines()[-1])
+    assert said.returncode == 1 and isinstance(last, Failed)
+    assert "unknown job kind 'fly'" in last.message
     with pytest.raises(StudioError, match="the train job needs a run store"):
-        ChildJob(job_spec("train", CATALOG, config={})).run(lambda event: None)
+        ChildJob(Job(TrainRequest({}), job_place(CATALOG))).run(lambda event: None)
 
 
 def test_a_child_that_dies_is_reported_with_what_it_said() -> None:
     command = (sys.executable, "-c", "import sys; sys.stderr.write('out of memory\\n'); exit(3)")
-    spec = job_spec("export", store_path=Path("studio.db"))
-    with pytest.raises(StudioError, match=r"(?s)exit code 3\).*out of memory"):
-        ChildJob(spec, command).run(lambda event: None)
+    job = Job(ExportRequest("r", "best", "out"), Place(store="studio.db"))
+    with pytest.raises(
+        StudioError, match=r"(?s)export process ended.*exit code 3\).*out of memory"
+    ):
+        ChildJob(job, command).run(lambda event: None)
 
 
 def test_tasks_must_come_from_files() -> None:
     spec = TaskSpec("adhoc", "Ad hoc", "classification", "single_sentence", "accuracy", ("a", "b"))
     with pytest.raises(StudioError, match=r"\['adhoc'\] were not read from a file"):
-        job_spec("train", {"adhoc": spec}, None, Path("studio.db"))
+        job_place({"adhoc": spec}, None, Path("studio.db"))
 
 
 def test_a_stop_before_the_child_reads_its_job_stops_the_run(
     tiny_model: str, tmp_path: Path
 ) -> None:
     """Start and Stop at once (or closing the window right after Start): no garbled job."""
-    job = ChildJob(_train_spec(tiny_model, tmp_path / "studio.db"))
+    job = ChildJob(_train_job(tiny_model, tmp_path / "studio.db"))
     job.stop()
     outcome = job.run(lambda e: None)
-    assert outcome["status"] == "stopped" and outcome["error"] is None
+    assert isinstance(outcome, RunOutcome)
+    assert outcome.status == "stopped" and outcome.error is None
 
 
 def test_preview_gives_its_summary_first_and_stops_at_once(tiny_model: str, tmp_path: Path) -> None:
     config = tiny_config(tiny_model, ("synth_pair",))
-    spec = job_spec("preview", CATALOG, None, task="synth_pair",
-                    config=config.to_dict())  # fmt: skip
-    events: list[dict[str, Any]] = []
+    spec = Job(PreviewRequest("synth_pair", config.to_dict()), job_place(CATALOG))
+    events: list[JobEvent] = []
     result = ChildJob(spec).run(events.append)
-    (partial,) = [e for e in events if e["event"] == "partial"]
-    assert partial["value"]["summary"]["splits"]["train"]["size"] == 800
-    batch = result["batch"]
+    (partial,) = [e.value for e in events if isinstance(e, Partial)]
+    assert isinstance(partial, PreviewSummary)
+    assert partial.summary["splits"]["train"]["size"] == 800
+    assert isinstance(result, PreviewBatch) and result.batch is not None
+    batch = result.batch
     assert batch["task"] == "synth_pair" and len(batch["examples"]) == config.batch_size
     assert batch["examples"][0]["tokens"][0] == "[CLS]"
     job = ChildJob(spec)
@@ -164,8 +194,8 @@ def test_preview_gives_its_summary_first_and_stops_at_once(tiny_model: str, tmp_
 def test_kill_ends_a_job_at_once_without_saving(tiny_model: str, tmp_path: Path) -> None:
     """A shutdown that cannot wait longer: the child ends, and the parent says so."""
     store = tmp_path / "studio.db"
-    job = ChildJob(_train_spec(tiny_model, store))
-    events: list[dict[str, Any]] = []
+    job = ChildJob(_train_job(tiny_model, store))
+    events: list[JobEvent] = []
     errors: list[str] = []
 
     def run() -> None:
@@ -190,5 +220,5 @@ def test_the_device_probe_is_an_entry_point_and_a_job() -> None:
     )
     assert said.returncode == 0 and said.stdout.startswith(("CPU: ", "CUDA: ", "Apple MPS"))
     assert "; auto precision: " in said.stdout  # what Configure shows beside the device
-    assert ChildJob(job_spec("probe")).run(lambda e: None) == said.stdout.strip()
-    assert ChildJob(job_spec("hub")).run(lambda e: None) is False  # the tests run offline
+    assert ChildJob(Job(ProbeRequest())).run(lambda e: None) == DeviceResult(said.stdout.strip())
+    assert ChildJob(Job(HubRequest())).run(lambda e: None) == HubResult(False)  # tests: offline

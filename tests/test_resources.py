@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 
 from studio.core.errors import StudioError
+from studio.core.job_events import JobEvent, Resources, event_line, read_event
 from studio.core.resources import GpuSample, ResourceSample
 from studio.jobs.resources import Sampler, gpus, sampling
 
@@ -27,34 +27,35 @@ def test_a_sample_of_this_process_is_sane() -> None:
 
 def test_the_event_carries_the_sample_both_ways() -> None:
     sample = ResourceSample(37.5, 8, 3 * 2**30, 16 * 2**30, (GPU,))
-    event = {"event": "resources", **sample.to_event()}
-    assert ResourceSample.from_event(event) == sample
+    assert read_event(event_line(Resources(sample))) == Resources(sample)
     no_nvml = ResourceSample(1.0, 2, 1, 2, (GpuSample(1, "T4", None, 1, 2, 0),))
-    assert ResourceSample.from_event(no_nvml.to_event()) == no_nvml
+    assert read_event(event_line(Resources(no_nvml))) == Resources(no_nvml)
 
 
 def test_a_bad_event_names_what_is_missing() -> None:
-    with pytest.raises(StudioError, match="rss"):
-        ResourceSample.from_event({"event": "resources", "cpu_percent": 1.0, "cores": 2})
+    line = '{"event": "resources", "sample": {"cpu_percent": 1.0, "cores": 2}}'
+    with pytest.raises(StudioError, match="missing field.*rss"):
+        read_event(line)
 
 
 def test_a_training_job_emits_samples_until_it_ends() -> None:
-    events: list[dict[str, Any]] = []
+    events: list[JobEvent] = []
     arrived = threading.Event()
 
-    def emit(event: str, **fields: Any) -> None:
-        events.append({"event": event, **fields})
+    def emit(event: JobEvent) -> None:
+        events.append(event)
         arrived.set()
 
-    with sampling("train", emit, interval=0.01) as done:
+    with sampling(True, emit, interval=0.01) as done:
         assert done is not None
         assert arrived.wait(60), "no sample came"
     assert done.is_set()
-    assert {e["event"] for e in events} == {"resources"}
-    sample = ResourceSample.from_event(events[0])
-    assert sample.rss > 0 and sample.cpu_percent >= 0
+    assert all(isinstance(e, Resources) for e in events)
+    sample = read_event(event_line(events[0]))
+    assert isinstance(sample, Resources)
+    assert sample.sample.rss > 0 and sample.sample.cpu_percent >= 0
 
 
 def test_short_jobs_are_not_sampled() -> None:
-    with sampling("preview", lambda *a, **k: pytest.fail("sampled")) as done:
+    with sampling(False, lambda event: pytest.fail("sampled")) as done:
         assert done is None

@@ -134,7 +134,7 @@ class SweepRequest(JobRequest):
 
 
 @dataclass(frozen=True)
-class FinetuneResult(JobResult):
+class FinetuneOutcome(JobResult):
     """One fine-tuning's score on its task (`examples`: how many it trained on)."""
 
     tag = "finetune"
@@ -145,14 +145,14 @@ class FinetuneResult(JobResult):
     metric: str
     value: float
     metrics: dict[str, float]
-    head_reused: bool
+    head_reused: str | None = None  # the head it started from, when it kept one
 
 
 @dataclass(frozen=True)
 class FinetuneRequest(JobRequest):
     """`config.model` may name a run (`run:ID[@checkpoint]`, or just a run id)."""
 
-    tag, Result, trains = "finetune", FinetuneResult, True
+    tag, Result, trains = "finetune", FinetuneOutcome, True
     config: dict[str, Any]
     where: str = "the finetune config"
 
@@ -168,6 +168,7 @@ class AblationRequest(JobRequest):
     tag, Result, trains = "ablation", AblationResult, True
     config: dict[str, Any]
     where: str = "the ablation"  # the file it came from, for its errors
+    folder: str | None = None  # where a relative `base:` path is read from
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ REQUESTS: dict[str, type[JobRequest]] = registry(
     HubRequest, EchoRequest,
 )  # fmt: skip
 RESULTS: dict[str, type[JobResult]] = registry(
-    RunOutcome, QueueResult, TransferResult, SweepResult, FinetuneResult, AblationResult,
+    RunOutcome, QueueResult, TransferResult, SweepResult, FinetuneOutcome, AblationResult,
     ExportResult, InspectResult, StageResult, PreviewSummary, PreviewBatch, DeviceResult,
     HubResult, EchoResult,
 )  # fmt: skip

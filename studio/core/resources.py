@@ -1,15 +1,12 @@
 """What a job process uses of the machine, as its `resources` event carries it.
 
-The job process samples it (studio.jobs.resources); the window reads it back with
-`ResourceSample.from_event` and shows it in the Monitor's resource strip.
+The job process samples it (studio.jobs.resources) and sends it in a `Resources` event
+(studio.core.job_events); the window shows it in the Monitor's resource strip.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
-from studio.core.errors import StudioError
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
@@ -33,34 +30,3 @@ class ResourceSample:
     rss: int  # bytes resident, the job's process and its children
     memory_total: int  # bytes of memory the machine has
     gpus: tuple[GpuSample, ...] = ()
-
-    def to_event(self) -> dict[str, Any]:
-        """The fields of the `resources` event (JSON values)."""
-        data = asdict(self)
-        data["gpus"] = [asdict(g) for g in self.gpus]
-        return data
-
-    @classmethod
-    def from_event(cls, event: dict[str, Any]) -> ResourceSample:
-        """The sample a `resources` event carries; StudioError naming what is missing."""
-        try:
-            gpus = tuple(
-                GpuSample(
-                    int(g["index"]),
-                    str(g["name"]),
-                    None if g.get("utilization") is None else float(g["utilization"]),
-                    int(g["used"]),
-                    int(g["total"]),
-                    int(g["allocated"]),
-                )
-                for g in event.get("gpus", ())
-            )
-            return cls(
-                float(event["cpu_percent"]),
-                int(event["cores"]),
-                int(event["rss"]),
-                int(event["memory_total"]),
-                gpus,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StudioError(f"a resources event without a valid {exc}: {event!r}") from None

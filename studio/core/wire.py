@@ -113,7 +113,8 @@ def _sequence(origin: type, args: tuple[Any, ...], data: Any, where: str) -> Any
     if origin is tuple and args and not (len(args) == 2 and args[1] is Ellipsis):
         if len(data) != len(args):
             raise _fail(where, f"{len(args)} items", data)
-        return tuple(_value(a, d, f"{where}[{i}]") for i, (a, d) in enumerate(zip(args, data)))
+        pairs = enumerate(zip(args, data, strict=True))
+        return tuple(_value(a, d, f"{where}[{i}]") for i, (a, d) in pairs)
     item = args[0] if args else Any
     items = [_value(item, d, f"{where}[{i}]") for i, d in enumerate(data)]
     return tuple(items) if origin is tuple else items

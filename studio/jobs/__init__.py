@@ -6,16 +6,18 @@ loading, tokenization), which froze the window when they ran in its worker threa
 process they cannot; a crash there (a segfault, running out of memory) cannot take the window
 down either.
 
-Protocol: the parent writes the job as one JSON line to the child's stdin and later `stop` to
-ask it to save and stop; end of input (the window died) stops it too. The child writes one
-JSON event per line to stdout: `created` (run_id), `progress` (fraction, message), `partial`
-(value: a first part of the result), `resources` (every few seconds while a training job
-runs: cpu_percent, cores, rss, memory_total and gpus, a list of index, name, utilization,
-used, total and allocated; see studio.core.resources), and last `result` (value) or `error`
-(message). Anything else it prints goes to stderr, which the parent quotes if the child dies
-without a last event.
+Protocol (typed: studio.core.jobs and studio.core.job_events, written and read as JSON by
+studio.core.wire here and nowhere else): the parent writes the `Job` (a request of the kind's
+type and the `Place` of its tasks, data and store) as one JSON line to the child's stdin and
+later `stop` to ask it to save and stop; end of input (the window died) stops it too. The
+child writes one event per line to stdout: `Created`, `Progress`, `Partial` (a first part of
+the result), `Resources` (every few seconds while a training job runs; see
+studio.core.resources), and last `Finished` (a result of the request's `Result` type) or
+`Failed` (a message). Anything else it prints goes to stderr, which the parent quotes if the
+child dies without a last event.
 
 `client` is the parent's side and imports nothing heavy (the window uses it); `runners` is the
-child's side; `python -m studio.jobs` starts a child, `python -m studio.jobs probe` prints the
-device training would use.
+child's main loop, `operations` the one table of use cases (the command line's too), `context`
+what they work with; `python -m studio.jobs` starts a child, `python -m studio.jobs probe`
+prints the device training would use.
 """

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from studio.jobs.runners import describe_device, serve
+from studio.jobs.operations import describe_device
+from studio.jobs.runners import serve
 
 
 def main(argv: list[str]) -> int:

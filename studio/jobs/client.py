@@ -6,18 +6,19 @@ Only the standard library and `studio.core`: the window imports this, and must n
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from studio.core.errors import StudioError
+from studio.core.job_events import Failed, Finished, JobEvent, read_event
+from studio.core.jobs import Job, JobResult, Place, job_line
 from studio.core.tasks import TaskSpec
 
 log = logging.getLogger(__name__)
@@ -26,25 +27,21 @@ COMMAND = (sys.executable, "-m", "studio.jobs")
 STDERR_LINES = 40  # quoted when the child dies without saying why
 
 
-def job_spec(
-    kind: str,
-    catalog: dict[str, TaskSpec] | None = None,
+def job_place(
+    catalog: Mapping[str, TaskSpec] | None = None,
     data_dir: Path | None = None,
     store_path: Path | None = None,
-    **fields: Any,
-) -> dict[str, Any]:
-    """The JSON-ready description of a job; the child reloads the catalog from its files."""
+) -> Place:
+    """Where a job finds its tasks, data and runs; the child reloads the catalog from its files."""
     catalog = catalog or {}
     missing = [name for name, spec in catalog.items() if not spec.path]
     if missing:
         raise StudioError(f"tasks {missing} were not read from a file; a job cannot load them")
-    return {
-        "kind": kind,
-        "task_files": [[spec.path, spec.origin] for spec in catalog.values()],
-        "data_dir": str(data_dir) if data_dir is not None else None,
-        "store": str(store_path) if store_path is not None else None,
-        **fields,
-    }
+    return Place(
+        tuple((spec.path, spec.origin) for spec in catalog.values()),
+        str(data_dir) if data_dir is not None else None,
+        str(store_path) if store_path is not None else None,
+    )
 
 
 def child_env() -> dict[str, str]:
@@ -63,20 +60,22 @@ class ChildJob:
     other thread, also before the child has started (a Stop while a run is still preparing).
     """
 
-    def __init__(self, spec: dict[str, Any], command: tuple[str, ...] = COMMAND) -> None:
-        self.spec = spec
+    def __init__(self, job: Job, command: tuple[str, ...] = COMMAND) -> None:
+        self.job = job
         self.command = command
         self._lock = threading.Lock()  # guards the child's stdin and the two flags
         self._proc: subprocess.Popen[str] | None = None
         self._stopped = False
         self._killed = False
 
-    def run(self, on_event: Callable[[dict[str, Any]], None]) -> Any:
-        """Run the job until the child ends; return its result or raise StudioError.
+    def run(self, on_event: Callable[[JobEvent], None]) -> JobResult:
+        """Run the job until the child ends; return its result (of the request's `Result`
+        type) or raise StudioError.
 
-        `on_event` receives the created, progress and partial events, in this thread.
+        `on_event` receives the other events (created, progress, partial, resources), in
+        this thread.
         """
-        last = None
+        last: Finished | Failed | None = None
         # A file, not a pipe: nothing has to drain it while this thread reads stdout.
         with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
             with self._start(stderr) as proc:
@@ -85,15 +84,24 @@ class ChildJob:
                     event = _parse(line)
                     if event is None:
                         continue
-                    if event["event"] in ("result", "error"):
+                    if isinstance(event, Finished | Failed):
                         last = event
                     else:
                         on_event(event)
             if last is None:
                 raise StudioError(self._died(proc.returncode, stderr))
-        if last["event"] == "error":
-            raise StudioError(last["message"])
-        return last["value"]
+        if isinstance(last, Failed):
+            raise StudioError(last.message)
+        return self._checked(last.value)
+
+    def _checked(self, value: JobResult) -> JobResult:
+        expected = self.job.request.Result
+        if not isinstance(value, expected):
+            raise StudioError(
+                f"the {self.job.kind} job answered a {type(value).__name__}, "
+                f"not a {expected.__name__}"
+            )
+        return value
 
     def stop(self) -> None:
         """Ask the child to finish its current step, save and end."""
@@ -112,7 +120,7 @@ class ChildJob:
     def _start(self, stderr: IO[str]) -> subprocess.Popen[str]:
         with self._lock:
             if self._killed:
-                raise StudioError(f"the {self.spec['kind']} job was cancelled")
+                raise StudioError(f"the {self.job.kind} job was cancelled")
             self._proc = subprocess.Popen(
                 self.command,
                 stdin=subprocess.PIPE,
@@ -123,7 +131,7 @@ class ChildJob:
                 errors="replace",
                 env=child_env(),
             )
-            self._send(json.dumps(self.spec))  # the job is the first line, before any `stop`
+            self._send(job_line(self.job))  # the job is the first line, before any `stop`
             if self._stopped:
                 self._send("stop")
             return self._proc
@@ -143,19 +151,17 @@ class ChildJob:
         stderr.seek(0)
         said = "".join(stderr.readlines()[-STDERR_LINES:]).strip() or "(it wrote nothing to stderr)"
         if self._killed:
-            return f"The {self.spec['kind']} process was ended before it could finish."
+            return f"The {self.job.kind} process was ended before it could finish."
         return (
-            f"The {self.spec['kind']} process ended without a result "
+            f"The {self.job.kind} process ended without a result "
             f"(exit code {returncode}).\n\n{said}"
         )
 
 
-def _parse(line: str) -> dict[str, Any] | None:
+def _parse(line: str) -> JobEvent | None:
+    """The event on a line; anything else the child wrote there is logged and skipped."""
     try:
-        event = json.loads(line)
-    except ValueError:
-        event = None
-    if not isinstance(event, dict) or "event" not in event:
-        log.warning("job: unexpected output %r", line.rstrip())
+        return read_event(line)
+    except StudioError as exc:
+        log.warning("job: unexpected output: %s", exc)
         return None
-    return event

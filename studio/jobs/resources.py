@@ -13,12 +13,12 @@ from typing import Any
 
 import psutil
 
+from studio.core.job_events import JobEvent, Resources
 from studio.core.resources import GpuSample, ResourceSample
 
 log = logging.getLogger(__name__)
 
 INTERVAL_S = 2.0
-SAMPLED = ("train", "resume", "queue", "ablation", "transfer")  # the jobs that train
 
 
 class Sampler:
@@ -83,13 +83,14 @@ def _utilization(torch: Any, index: int) -> float | None:
 
 @contextlib.contextmanager
 def sampling(
-    kind: str, emit: Callable[..., None], interval: float = INTERVAL_S
+    trains: bool, emit: Callable[[JobEvent], None], interval: float = INTERVAL_S
 ) -> Iterator[threading.Event | None]:
-    """Emit a `resources` event every `interval` s while a training job of `kind` runs.
+    """Emit a `Resources` event every `interval` s while a job that `trains` runs (its
+    request says so: `JobRequest.trains`).
 
     Yields the event that ends the sampling (None for jobs that are not sampled).
     """
-    if kind not in SAMPLED:
+    if not trains:
         yield None
         return
     done = threading.Event()
@@ -104,10 +105,10 @@ def sampling(
         thread.join(interval + 5.0)
 
 
-def _sample_until(done: threading.Event, emit: Callable[..., None], interval: float) -> None:
+def _sample_until(done: threading.Event, emit: Callable[[JobEvent], None], interval: float) -> None:
     try:
         sampler = Sampler(os.getpid())
         while not done.wait(interval):
-            emit("resources", **sampler.sample().to_event())
+            emit(Resources(sampler.sample()))
     except Exception:  # noqa: BLE001 - the strip is a nicety: the job goes on without it
         log.exception("resource sampling stopped")

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.jobs.client import job_spec
+from studio.core.jobs import AblationRequest, AblationResult, Job
+from studio.jobs.client import job_place
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -33,11 +34,11 @@ class AblationActions(QObject):
         if w.run_actions.refuse_when_busy():
             return
         try:
-            spec = job_spec("ablation", w.catalog, w.data_dir, w.store_path, config=config)
+            place = job_place(w.catalog, w.data_dir, w.store_path)
         except StudioError as exc:
             w.show_error("The ablation cannot start", str(exc))
             return
-        w.jobs.ablation.start({**spec, "where": where})
+        w.jobs.ablation.start(Job(AblationRequest(config, where), place))
         w.ablation.set_running(True)
         w._update_actions()
         w.status.setText(f"Ablation started: {where}")
@@ -54,6 +55,6 @@ class AblationActions(QObject):
         if error:
             w.show_error("The ablation failed", error)
             return
-        if isinstance(result, str):
-            w.ablation.show_ablation(result)
-            w.status.setText(f"Ablation {result} ended")
+        if isinstance(result, AblationResult):
+            w.ablation.show_ablation(result.run_id)
+            w.status.setText(f"Ablation {result.run_id} ended")

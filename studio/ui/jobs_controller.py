@@ -1,7 +1,8 @@
 """The window's jobs: one thread per worker, the one-training-at-a-time rule, a bounded shutdown.
 
 The window asks for jobs by slot (training, transfer, export) and hears back through the
-slots' typed signals; short jobs (previews, imports, probes) go through `start` alone.
+slots' signals, with typed results (studio.core.jobs); short jobs (previews, imports, probes)
+go through `start` alone.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any, cast
+from typing import cast
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
+from studio.core.jobs import Job, JobRequest
 from studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -25,22 +27,24 @@ class JobSlot(QObject):
 
     created = Signal(str)
     progress = Signal(float, str)
-    ended = Signal(object, str)  # (result or None, error or "")
+    ended = Signal(object, str)  # (a JobResult or None, error or ""); `request` says what ran
     resources = Signal(object)  # a ResourceSample, every few seconds while a training job runs
 
     def __init__(self, controller: JobsController) -> None:
         super().__init__(controller)
         self.controller = controller
         self.worker: Worker | None = None
-        self.subject: str | None = None  # what the job works on, e.g. the run it resumes
+        # The running or last job's request: its type tells a queue from a run, and a
+        # resume names its run (kept after the end, for whoever handles `ended`).
+        self.request: JobRequest | None = None
         self.run_id: str | None = None  # the run the job created, once it has
 
     @property
     def running(self) -> bool:
         return self.worker is not None
 
-    def start(self, spec: dict[str, Any], subject: str | None = None) -> None:
-        worker = Worker(spec)
+    def start(self, job: Job) -> None:
+        worker = Worker(job)
         # Bound methods of this GUI-thread object (or its signals): Qt queues the calls here.
         # (A lambda would run in the worker's thread.)
         worker.created.connect(self._created)
@@ -48,7 +52,7 @@ class JobSlot(QObject):
         worker.resources.connect(self.resources)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
-        self.worker, self.subject, self.run_id = worker, subject, None
+        self.worker, self.request, self.run_id = worker, job.request, None
         self.controller.start(worker)
 
     def stop(self) -> None:

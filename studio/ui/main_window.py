@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QTa
 from studio.core import paths
 from studio.core.config import RunConfig, config_from_yaml, load_config
 from studio.core.errors import StudioError
+from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.presets import QUICK_LOOK
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
@@ -183,11 +184,14 @@ class MainWindow(QMainWindow):
 
     def _probe_device(self) -> None:
         """Ask a child process which device training would use; the window never loads torch."""
-        worker = Worker({"kind": "probe"})
-        worker.finished.connect(self._probe_done_text)
+        worker = Worker(Job(ProbeRequest()))
+        worker.finished.connect(self._probe_answered)
         worker.failed.connect(self._probe_failed)
         self.probe = worker
         self.jobs.start(worker)
+
+    def _probe_answered(self, result: JobResult) -> None:
+        self._probe_done_text(result.text if isinstance(result, DeviceResult) else "")
 
     def _probe_done_text(self, text: str) -> None:
         self.form.set_device_info(text or "could not detect the device")

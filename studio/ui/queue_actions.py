@@ -5,20 +5,19 @@ another in the window's job process (a `queue` job), the Monitor following each 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.jobs.client import job_spec
+from studio.core.jobs import Job, JobResult, QueueRequest, QueueResult
+from studio.jobs.client import job_place
 from studio.store import RunStore
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
-
-QUEUE_JOB = "queue"  # the training slot's subject while it runs the queue
 
 
 class QueueActions(QObject):
@@ -32,7 +31,7 @@ class QueueActions(QObject):
     @property
     def running(self) -> bool:
         slot = self.window.jobs.training
-        return slot.running and slot.subject == QUEUE_JOB
+        return slot.running and isinstance(slot.request, QueueRequest)
 
     def add_to_queue(self) -> str | None:
         """Queue the form's config and the checked tasks; return the queued run's id."""
@@ -92,13 +91,13 @@ class QueueActions(QObject):
 
     def _start(self, waiting: int) -> None:
         w = self.window
-        spec: dict[str, Any] = job_spec(QUEUE_JOB, w.catalog, w.data_dir, w.store_path)
-        w.jobs.training.start(spec, subject=QUEUE_JOB)
+        place = job_place(w.catalog, w.data_dir, w.store_path)
+        w.jobs.training.start(Job(QueueRequest(), place))
         w.run_actions._started(f"Running the queue: {waiting} run(s)…")
 
-    def _ended(self, result: dict[str, Any] | None, error: str) -> None:
+    def _ended(self, result: JobResult | None, error: str) -> None:
         w = self.window
-        if w.jobs.training.subject != QUEUE_JOB:
+        if not isinstance(w.jobs.training.request, QueueRequest):
             return  # a run started with Start or Resume: RunActions shows it
         w._update_actions()
         w.runs.refresh()
@@ -107,8 +106,8 @@ class QueueActions(QObject):
             w.status.setText("The queue stopped: its job failed")
             w.show_error("The queue failed", error)
             return
-        outcomes = (result or {}).get("queue", [])
-        failed = [o["run_id"] for o in outcomes if o["status"] == "failed"]
+        outcomes = result.outcomes if isinstance(result, QueueResult) else ()
+        failed = [o.run_id for o in outcomes if o.status == "failed"]
         with RunStore(w.store_path) as store:
             left = len(store.queued_runs())
         text = f"Queue: {len(outcomes)} run(s) trained, {left} still queued"

@@ -4,19 +4,31 @@ a resumed run's data changed, an error, an export's folder)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QProgressDialog
 
 from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.experiments import TransferConfig
+from studio.core.jobs import (
+    ExportRequest,
+    ExportResult,
+    Job,
+    JobRequest,
+    JobResult,
+    QueueRequest,
+    ResumeRequest,
+    RunOutcome,
+    TrainRequest,
+    TransferRequest,
+    TransferResult,
+)
 from studio.core.presets import demo_config
-from studio.jobs.client import job_spec
+from studio.jobs.client import job_place
 from studio.ui import messages
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
-from studio.ui.queue_actions import QUEUE_JOB
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -48,9 +60,9 @@ class RunActions(QObject):
             slot.resources.connect(strip.show_sample)
             slot.ended.connect(strip.job_ended)
 
-    def _spec(self, kind: str, **fields: Any) -> dict[str, Any]:
+    def _job(self, request: JobRequest) -> Job:
         w = self.window
-        return job_spec(kind, w.catalog, w.data_dir, w.store_path, **fields)
+        return Job(request, job_place(w.catalog, w.data_dir, w.store_path))
 
     def _started(self, message: str) -> None:
         self.window._update_actions()
@@ -74,7 +86,7 @@ class RunActions(QObject):
             w.show_error("The configuration is not valid", str(exc))
             return
         w.settings.setValue("config_yaml", config.to_yaml())
-        w.jobs.training.start(self._spec("train", config=config.to_dict()))
+        w.jobs.training.start(self._job(TrainRequest(config.to_dict())))
         self._started("Starting…")
 
     def try_demo(self) -> None:
@@ -102,11 +114,9 @@ class RunActions(QObject):
         if run_id is None or self.refuse_when_busy():
             return
         # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
-        spec = job_spec(
-            "resume", self.window.catalog, None, self.window.store_path,
-            run_id=run_id, allow_data_change=allow_data_change,
-        )  # fmt: skip
-        self.window.jobs.training.start(spec, subject=run_id)
+        place = job_place(self.window.catalog, None, self.window.store_path)
+        job = Job(ResumeRequest(run_id, allow_data_change), place)
+        self.window.jobs.training.start(job)
         self._started(f"Resuming {run_id}…")
 
     def _run_created(self, run_id: str) -> None:
@@ -114,15 +124,17 @@ class RunActions(QObject):
         self.window.runs.refresh()
         self.window.status.setText(f"Training run {run_id}")
 
-    def _run_ended(self, outcome: dict[str, Any] | None, error: str) -> None:
+    def _run_ended(self, outcome: JobResult | None, error: str) -> None:
         w = self.window
-        if w.jobs.training.subject == QUEUE_JOB:
+        request = w.jobs.training.request
+        if isinstance(request, QueueRequest):
             return  # QueueActions shows how the queue ended
-        resumed = w.jobs.training.subject
+        resumed = request.run_id if isinstance(request, ResumeRequest) else None
         w._update_actions()
         w.runs.refresh()
         w.monitor.poll()
-        error = error or (outcome or {}).get("error") or ""
+        run = outcome if isinstance(outcome, RunOutcome) else None
+        error = error or (run.error if run else None) or ""
         if error and resumed and error.startswith(DATA_CHANGED):
             w.status.setText(f"Run {resumed} was not resumed: its data changed")
             answer = QMessageBox.question(
@@ -137,22 +149,21 @@ class RunActions(QObject):
         elif error:
             w.status.setText("The run failed")
             w.show_error("The run failed", error)
-        elif outcome is not None:
-            w.status.setText(
-                f"Run {outcome['run_id']} {outcome['status']} at update {outcome['step']}"
-            )
+        elif run is not None:
+            w.status.setText(f"Run {run.run_id} {run.status} at update {run.step}")
 
     # -- transfer experiments ------------------------------------------------------------------
 
     def start_transfer(self, config: TransferConfig) -> None:
         if self.refuse_when_busy():
             return
-        self.window.jobs.transfer.start(self._spec("transfer", config=config.to_dict()))
+        self.window.jobs.transfer.start(self._job(TransferRequest(config.to_dict())))
         self.window.transfer.set_running(True)
         self._started("Transfer experiment running…")
 
-    def _transfer_ended(self, transfer_id: str | None, error: str) -> None:
+    def _transfer_ended(self, result: JobResult | None, error: str) -> None:
         w = self.window
+        transfer_id = result.run_id if isinstance(result, TransferResult) else None
         w.transfer.set_running(False)
         w._update_actions()
         w.transfer.refresh()
@@ -177,16 +188,14 @@ class RunActions(QObject):
         dialog = ExportDialog(w.store_path, run_id, w)
         if not dialog.exec():
             return
-        spec = job_spec(
-            "export", None, None, w.store_path,
-            run_id=run_id, which=dialog.which(), out_dir=str(dialog.folder()),
-        )  # fmt: skip
+        request = ExportRequest(run_id, dialog.which(), str(dialog.folder()))
+        job = Job(request, job_place(None, None, w.store_path))
         progress = QProgressDialog("Exporting…", "", 0, 100, w)
         progress.setCancelButton(None)
         progress.setWindowTitle("Export checkpoint")
         progress.setMinimumDuration(0)
         self.export_progress = progress
-        w.jobs.export.start(spec, subject=run_id)
+        w.jobs.export.start(job)
         self._started(f"Exporting {run_id}…")
 
     def _export_progress(self, fraction: float, message: str) -> None:
@@ -194,7 +203,8 @@ class RunActions(QObject):
             self.export_progress.setLabelText(message)
             self.export_progress.setValue(int(100 * fraction))
 
-    def _export_ended(self, folder: str | None, error: str) -> None:
+    def _export_ended(self, result: JobResult | None, error: str) -> None:
+        folder = result.folder if isinstance(result, ExportResult) else None
         self.window._update_actions()
         if self.export_progress is not None:
             self.export_progress.close()

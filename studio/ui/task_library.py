@@ -13,6 +13,7 @@ from studio.core import paths
 from studio.core.availability import Availability, resolve
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.jobs import HubRequest, HubResult, Job, JobResult
 from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
 from studio.core.tasks import TaskSpec, studio_catalog
@@ -60,13 +61,13 @@ class TaskLibrary(QObject):
         """Probe the hub in a child job, only if some task could come from it."""
         if not any(a.source == "hub" and not a.available for a in self.availability.values()):
             return
-        self.hub_worker = Worker({"kind": "hub"})
+        self.hub_worker = Worker(Job(HubRequest()))
         self.hub_worker.finished.connect(self._hub_checked)
         self.window.jobs.start(self.hub_worker)
 
-    def _hub_checked(self, reachable: bool) -> None:
+    def _hub_checked(self, result: JobResult) -> None:
         self.hub_worker = None
-        if reachable:
+        if isinstance(result, HubResult) and result.reachable:
             self.hub_reachable = True
             self.reload_catalog()
 

@@ -22,9 +22,10 @@ from PySide6.QtWidgets import (
 
 from studio.core.availability import Availability
 from studio.core.config import RunConfig
+from studio.core.jobs import Job, PreviewBatch, PreviewRequest, PreviewSummary
 from studio.core.preview import describe_stats, label_name
 from studio.core.tasks import TaskSpec
-from studio.jobs.client import job_spec
+from studio.jobs.client import job_place
 from studio.ui.style import GREY, RED
 from studio.ui.worker import Worker
 
@@ -147,9 +148,8 @@ class TaskPreview(QWidget):
         self._start(request)
 
     def _start(self, request: dict[str, Any]) -> None:
-        worker = Worker(
-            job_spec("preview", request["catalog"], request["data_dir"], **request["fields"])
-        )
+        place = job_place(request["catalog"], request["data_dir"])
+        worker = Worker(Job(PreviewRequest(**request["fields"]), place))
         worker.partial.connect(self._summary)
         worker.finished.connect(self._finished)
         worker.failed.connect(self._failed)
@@ -165,10 +165,10 @@ class TaskPreview(QWidget):
         self._start(request)
         return True
 
-    def _summary(self, value: dict[str, Any]) -> None:
+    def _summary(self, value: PreviewSummary) -> None:
         if self.asked != self.current:
             return
-        summary = value["summary"]
+        summary = value.summary
         lines = [
             f"<b>{split}</b>: {html.escape(describe_stats(stats))}"
             for split, stats in summary["splits"].items()
@@ -192,12 +192,12 @@ class TaskPreview(QWidget):
         for c in range(len(keys)):
             self.records.setColumnWidth(c, min(self.records.columnWidth(c), 360))
 
-    def _finished(self, value: dict[str, Any]) -> None:
+    def _finished(self, value: PreviewBatch) -> None:
         asked = self.asked
         if self._next() or asked != self.current:
             return
-        if value.get("batch"):
-            self.batch.setHtml(batch_html(value["batch"]))
+        if value.batch:
+            self.batch.setHtml(batch_html(value.batch))
 
     def _failed(self, error: str) -> None:
         asked = self.asked

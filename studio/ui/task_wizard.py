@@ -4,6 +4,7 @@ saving is a quick move of the staged records, done here."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +25,8 @@ from PySide6.QtWidgets import (
 from studio.core import library
 from studio.core.errors import StudioError
 from studio.core.importing import ImportPlan, SourceTable, StageReport, edit_plan
+from studio.core.jobs import Job, JobRequest, JobResult, StageRequest, StageResult
 from studio.core.tasks import TaskSpec
-from studio.jobs.client import job_spec
 from studio.ui.wizard_columns import ColumnsPage
 from studio.ui.wizard_pages import (
     CHECK,
@@ -82,10 +83,9 @@ class TaskWizard(QWizard):
 
     def run(
         self,
-        kind: str,
+        request: JobRequest,
         on_result: Callable[[Any], None],
         on_error: Callable[[str], None],
-        **fields: Any,
     ) -> None:
         """Run one job in the job process; its result or error comes back here, queued.
 
@@ -93,7 +93,7 @@ class TaskWizard(QWizard):
         """
         self._forget()
         self._callbacks = (on_result, on_error)
-        worker = Worker(job_spec(kind, **fields))
+        worker = Worker(Job(request))
         # Bound methods: Qt queues them to this (GUI) thread.
         worker.finished.connect(self._job_done)
         worker.failed.connect(self._job_failed)
@@ -110,17 +110,17 @@ class TaskWizard(QWizard):
             self.worker.stop()
             self.worker = None
 
-    def _current(self, result: Any = None) -> bool:
+    def _current(self, result: JobResult | None = None) -> bool:
         """Whether the answer comes from the job this wizard waits for. A superseded stage
         job's records are dropped: nothing will save them."""
         if self.worker is not None and self.sender() is self.worker:
             self.worker = None
             return True
-        if isinstance(result, dict) and "folder" in result and "sizes" in result:
-            library.discard(result["folder"])
+        if isinstance(result, StageResult):
+            library.discard(result.report.folder)
         return False
 
-    def _job_done(self, result: Any) -> None:
+    def _job_done(self, result: JobResult) -> None:
         if self._current(result) and self._callbacks is not None:
             self._callbacks[0](result)
 
@@ -186,14 +186,15 @@ class CheckPage(QWizardPage):
         self.summary.setStyleSheet("")
         self.summary.setText("Converting and checking every row…")
         plan = wizard.plan()
-        wizard.run("stage", self._staged, self._fail, plan=plan.to_dict())
+        # The window owns the staged records (saves or drops them), not the job's process.
+        wizard.run(StageRequest(plan, owner=os.getpid()), self._staged, self._fail)
 
     def cleanupPage(self) -> None:  # noqa: N802 - Qt's name: going back
         self.wizard().discard_staged()
 
-    def _staged(self, value: dict[str, Any]) -> None:
+    def _staged(self, result: StageResult) -> None:
         self.progress.hide()
-        report = StageReport.from_dict(value)
+        report = result.report
         self.wizard().report = report
         lines = [
             f"{report.sizes['train']:,} training and {report.sizes['validation']:,} validation "

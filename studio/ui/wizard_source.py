@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -23,7 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
-from studio.core.importing import SourceRef, SourceTable
+from studio.core.importing import SourceRef
+from studio.core.jobs import InspectRequest, InspectResult
 from studio.ui.style import RED
 from studio.ui.wizard_pages import note
 
@@ -155,14 +155,14 @@ class SourcePage(QWizardPage):
         self.status.setStyleSheet("")
         self.status.setText(f"Reading {ref.describe()}…")
         self.progress.show()
-        wizard.run("inspect", self._inspected, self._fail, source=dataclasses.asdict(ref))
+        wizard.run(InspectRequest(ref), self._inspected, self._fail)
         return False
 
-    def _inspected(self, value: dict[str, Any]) -> None:
+    def _inspected(self, result: InspectResult) -> None:
         self.progress.hide()
         self.status.setText("")
         wizard = self.wizard()
-        table = SourceTable.from_dict(value)
+        table = result.table
         try:
             still = _same_source(table.source, self.source())
         except StudioError:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.core.errors import StudioError
-from studio.core.resources import ResourceSample
+from studio.core.job_events import Created, JobEvent, Partial, Progress, Resources
+from studio.core.jobs import Job
 from studio.jobs.client import ChildJob
 
 log = logging.getLogger(__name__)
@@ -26,15 +26,15 @@ class Worker(QObject):
 
     progress = Signal(float, str)
     created = Signal(str)  # a run id, as soon as the job created its run
-    partial = Signal(object)  # a first part of the result (e.g. a preview's summary)
-    finished = Signal(object)  # the job's result (JSON values: dicts, lists, str, numbers)
+    partial = Signal(object)  # a first part of the result (a JobResult: a preview's summary)
+    finished = Signal(object)  # the job's result: a JobResult of its request's `Result` type
     failed = Signal(str)  # a readable message (with the traceback for unexpected errors)
     resources = Signal(object)  # a ResourceSample: what the job's process uses of the machine
 
-    def __init__(self, spec: dict[str, Any]) -> None:
+    def __init__(self, job: Job) -> None:
         super().__init__()  # no parent: it is moved to its thread
-        self.kind = str(spec["kind"])
-        self.job = ChildJob(spec)
+        self.kind = job.kind
+        self.job = ChildJob(job)
 
     @Slot()
     def run(self) -> None:
@@ -56,15 +56,12 @@ class Worker(QObject):
         """End the job's process now, without saving."""
         self.job.kill()
 
-    def _relay(self, event: dict[str, Any]) -> None:
-        if event["event"] == "created":
-            self.created.emit(str(event["run_id"]))
-        elif event["event"] == "progress":
-            self.progress.emit(float(event["fraction"]), str(event["message"]))
-        elif event["event"] == "partial":
-            self.partial.emit(event["value"])
-        elif event["event"] == "resources":
-            try:
-                self.resources.emit(ResourceSample.from_event(event))
-            except StudioError as exc:  # a strip without a reading: no reason to fail the job
-                log.warning("job: %s", exc)
+    def _relay(self, event: JobEvent) -> None:
+        if isinstance(event, Created):
+            self.created.emit(event.run_id)
+        elif isinstance(event, Progress):
+            self.progress.emit(event.fraction, event.message)
+        elif isinstance(event, Partial):
+            self.partial.emit(event.value)
+        elif isinstance(event, Resources):
+            self.resources.emit(event.sample)

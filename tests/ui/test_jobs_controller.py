@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from studio.core.jobs import Job, TrainRequest
 from studio.jobs.client import ChildJob
 from studio.ui.jobs_controller import JobsController
 from studio.ui.worker import Worker
@@ -18,8 +19,8 @@ DEAF = (sys.executable, "-c", "import sys, time; sys.stdin.readline(); time.slee
 @pytest.mark.process
 def test_shutdown_waits_then_ends_a_child_that_does_not_stop(qtbot) -> None:  # type: ignore[no-untyped-def]
     jobs = JobsController()
-    worker = Worker({"kind": "train"})
-    worker.job = ChildJob(worker.job.spec, DEAF)
+    worker = Worker(Job(TrainRequest({})))
+    worker.job = ChildJob(worker.job.job, DEAF)
     jobs.start(worker)
     with qtbot.waitSignal(worker.failed, timeout=30_000) as failed:
         started = time.monotonic()

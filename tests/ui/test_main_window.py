@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMessageBox
 from transformers import AutoModel
 
 from studio.core.config import RunConfig, load_config
+from studio.core.jobs import HubResult
 from studio.core.presets import QUICK_LOOK, quick_look
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.store import RunStore
@@ -302,7 +303,7 @@ def test_the_hub_is_probed_in_a_child_job(
     """A network probe on the GUI thread could freeze the window: the window asks a child."""
     started: list[dict] = []
     monkeypatch.setattr(
-        main_window_module.JobsController, "start", lambda self, w: started.append(w.job.spec)
+        main_window_module.JobsController, "start", lambda self, w: started.append(w.job.job)
     )
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "no-data"))
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
@@ -311,8 +312,8 @@ def test_the_hub_is_probed_in_a_child_job(
     library = win.library
     hub_tasks = [n for n, a in library.availability.items() if a.source == "hub"]
     assert hub_tasks and not any(library.availability[n].available for n in hub_tasks)
-    qtbot.waitUntil(lambda: "hub" in [spec["kind"] for spec in started])
-    library._hub_checked(True)  # what the child job answers when the hub is reachable
+    qtbot.waitUntil(lambda: "hub" in [job.kind for job in started])
+    library._hub_checked(HubResult(True))  # the child job's answer when the hub is reachable
     assert library.hub_reachable
     assert any(library.availability[n].available for n in hub_tasks)
     win.close()

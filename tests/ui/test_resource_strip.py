@@ -3,13 +3,14 @@ the relay of a child's `resources` event to the window."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
 
+from studio.core.job_events import Finished, Resources, event_line
+from studio.core.jobs import Job, RunOutcome, TrainRequest
 from studio.core.resources import GpuSample, ResourceSample
 from studio.core.tasks import default_tasks_dir, load_catalog
 from studio.jobs.client import ChildJob
@@ -52,19 +53,19 @@ def test_memory_nearly_full_is_shown_in_amber(qtbot) -> None:  # type: ignore[no
 
 
 # A child that reads its job, reports one sample and ends with a result, as a training job would.
-EVENT = json.dumps({"event": "resources", **SAMPLE.to_event()})
+EVENT = event_line(Resources(SAMPLE))
+RESULT = event_line(Finished(RunOutcome("r1", "finished", 4)))
 CHILD = (
     sys.executable,
     "-c",
-    f"import sys; sys.stdin.readline(); print({EVENT!r}); "
-    'print(\'{"event": "result", "value": 1}\')',
+    f"import sys; sys.stdin.readline(); print({EVENT!r}); print({RESULT!r})",
 )
 
 
 class ScriptedWorker(Worker):
-    def __init__(self, spec: dict) -> None:
-        super().__init__(spec)
-        self.job = ChildJob(spec, CHILD)
+    def __init__(self, job: Job) -> None:
+        super().__init__(job)
+        self.job = ChildJob(job, CHILD)
 
 
 @pytest.mark.process
@@ -83,7 +84,7 @@ def test_a_childs_sample_reaches_the_strip_and_the_end_hides_it(  # type: ignore
         qtbot.waitSignal(jobs.training.resources, timeout=30_000) as relayed,
         qtbot.waitSignal(jobs.training.ended, timeout=30_000),
     ):
-        jobs.training.start({"kind": "train"})
+        jobs.training.start(Job(TrainRequest({})))
     assert relayed.args == [SAMPLE]
     assert shown == [["CPU 42%", "RAM 3.0 GiB", "GPU 0 87%, 70.0 GiB / 140.0 GiB"]]
     assert strip.isHidden()
@@ -102,7 +103,7 @@ def test_the_window_shows_its_training_jobs_samples_in_the_monitor(  # type: ign
     assert strip.isHidden()
     win.jobs.training.resources.emit(SAMPLE)
     assert strip.sample == SAMPLE and strip.texts()[0] == "CPU 42%"
-    win.jobs.training.ended.emit({"run_id": "r1", "status": "finished", "step": 4}, "")
+    win.jobs.training.ended.emit(RunOutcome("r1", "finished", 4), "")
     assert strip.isHidden()
     win.close()
     qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
