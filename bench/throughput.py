@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 import studio.train.loop as loop_module
+import studio.train.recipe as recipe_module
 from bench.common import Clock, workspace
 from studio.core.config import RunConfig
 from studio.core.scaling import loss_scale
@@ -37,7 +38,7 @@ def studio_run(config: RunConfig, ws) -> tuple[list[float], list[tuple[str, np.n
     """Per-update seconds of a real studio run, and the (task, batch) sub-batches it drew."""
     drawn: list[tuple[int, np.ndarray]] = []
     loaded: dict = {}
-    original_collate, original_load = loop_module.collate, loop_module.load_tasks
+    original_collate, original_load = loop_module.collate, recipe_module.load_tasks
 
     def recording_collate(features, indices, pad_id, multiple=1):  # type: ignore[no-untyped-def]
         drawn.append((id(features), indices.copy()))
@@ -47,12 +48,12 @@ def studio_run(config: RunConfig, ws) -> tuple[list[float], list[tuple[str, np.n
         loaded.update(original_load(*args, **kwargs))
         return loaded
 
-    loop_module.collate, loop_module.load_tasks = recording_collate, recording_load
+    loop_module.collate, recipe_module.load_tasks = recording_collate, recording_load
     try:
         clock = Clock()
         loop_module.train(config, clock, threading.Event(), ws)
     finally:
-        loop_module.collate, loop_module.load_tasks = original_collate, original_load
+        loop_module.collate, recipe_module.load_tasks = original_collate, original_load
     names = {id(d.train): n for n, d in loaded.items()}
     return list(np.diff(clock.times)[WARMUP:]), [(names[f], i) for f, i in drawn]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.core.mix import RunPlan, TaskPlan
 from studio.core.paths import run_dir
 from studio.core.sink import MetricRow
 from studio.store import ReadOnlyStore, RunBusy, RunStore, StoreError, StoreSink
@@ -217,6 +218,26 @@ def test_a_sink_waits_briefly_keeps_everything_and_spills_what_close_cannot_writ
     assert store.checkpoints(run_id) == []  # added, then dropped: in order
     assert store.logs(run_id)[-1]["message"] == "last words"
     assert not spill.exists()
+
+
+def test_a_plan_the_busy_store_refused_is_spilled_and_recovered(
+    store: RunStore, run_id: str, db_path: Path, tmp_path: Path
+) -> None:
+    plan = RunPlan((TaskPlan("rte", 100, 1.0, 2, 1.4427),), "cpu (no precision)")
+    spill = tmp_path / "unsaved-rows.jsonl"
+    sink = StoreSink(store, run_id, flush_interval=0.0, spill=spill, patience=1.0)
+    blocker = sqlite3.connect(db_path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        sink.plan(plan)  # the loop goes on
+        assert sink.pending == 1
+        assert sink.close() is False
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert store.plan(run_id) == RunPlan(())
+    assert recover_spill(store, run_id, spill) == 1
+    assert store.plan(run_id) == plan
 
 
 def test_rows_before_a_checkpoint_the_store_refused_are_kept_on_disk_until_it_takes_them(

@@ -367,3 +367,27 @@ def test_best_values_per_run(tmp_path: Path) -> None:
         )
         store.add_metrics(b, [MetricRow(1, "loss", 3.0)])
         assert store.best_values() == {a: 0.7}
+
+
+def test_a_store_of_version_6_gains_the_task_plan_and_keeps_its_runs(db_path: Path) -> None:
+    import sqlite3
+
+    from studio.core.mix import RunPlan, TaskPlan
+
+    with RunStore(db_path) as store:
+        old = store.create_run("old", "pretrain", {"tasks": ["rte"]}, "m")
+    conn = sqlite3.connect(db_path)  # schema version 6: no task plan, no device used
+    conn.execute("DROP TABLE task_plan")
+    conn.execute("ALTER TABLE runs DROP COLUMN device_used")
+    conn.execute("PRAGMA user_version=6")
+    conn.commit()
+    conn.close()
+    plan = RunPlan((TaskPlan("rte", 2490, 0.6, 2, 1.4427), TaskPlan("stsb", 10, 0.4, None, 1.0)))
+    with RunStore(db_path) as store:
+        assert store.plan(old) == RunPlan(())  # recorded none: the report shows "—"
+        new = store.create_run("new", "pretrain", {"tasks": ["rte", "stsb"]}, "m")
+        store.set_plan(new, RunPlan(plan.tasks[::-1], "cpu (no precision)"))
+        store.set_plan(new, RunPlan(plan.tasks, "cuda:0 (bf16 precision)"))  # a resume's
+        assert store.plan(new) == RunPlan(plan.tasks, "cuda:0 (bf16 precision)")
+        assert store.delete_run(new)
+        assert store.db.execute("SELECT COUNT(*) FROM task_plan").fetchone()[0] == 0

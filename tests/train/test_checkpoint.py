@@ -252,7 +252,7 @@ def test_old_checkpoints_are_pruned_before_a_save_not_after(
     from studio.train import loop
 
     decreasing = itertools.count()
-    monkeypatch.setattr(loop, "_mean_metric", lambda results, tasks: -float(next(decreasing)))
+    monkeypatch.setattr(loop, "mean_metric", lambda results, tasks: -float(next(decreasing)))
     real_save = loop.save_checkpoint
     before: list[list[int]] = []
 

@@ -8,6 +8,7 @@ import threading
 import pytest
 import torch
 
+from studio.core import metric_catalogue as mc
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.sink import MemorySink, NullSink
@@ -118,6 +119,19 @@ def test_loss_decreases_and_metrics_are_logged(tiny_model: str, workspace: Works
     shares = {r.task: r.value for r in sink.rows if r.name == "share" and r.step == 150}
     assert sum(shares.values()) == pytest.approx(1.0)
     assert all(abs(s - 1 / 3) < 0.05 for s in shares.values())
+    # Every row is of a metric the catalogue declares (or a task's validation metric).
+    for row in sink.rows:
+        declared = mc.METRICS.get(row.name)
+        assert declared or mc.task_metric(row.name), row.name
+        assert declared is None or declared.per_task == (row.task is not None), row.name
+    # The plan the run recorded: one per task, in config order, as the loop applied it.
+    (plan,) = sink.plans
+    assert [p.task for p in plan.tasks] == list(config.tasks)
+    assert sum(p.share for p in plan.tasks) == pytest.approx(1.0)
+    for p in plan.tasks:
+        assert p.examples > 0 and p.size is not None and p.size >= 2
+        assert sink.values("loss_scale", p.task)[-1] == p.scale
+    assert plan.device.startswith("cpu")
 
 
 def _first_gradients(
