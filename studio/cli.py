@@ -11,20 +11,37 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from studio import cli_export, cli_task
 from studio.core import paths, presets
 from studio.core.availability import resolve
 from studio.core.config import RunConfig, load_config
 from studio.core.errors import StudioError
-from studio.core.sink import NullSink
+from studio.core.job_events import Created, JobEvent, Progress
+from studio.core.jobs import (
+    AblationRequest,
+    AblationResult,
+    ExportRequest,
+    ExportResult,
+    FinetuneOutcome,
+    FinetuneRequest,
+    JobRequest,
+    JobResult,
+    QueueRequest,
+    QueueResult,
+    ResumeRequest,
+    RunOutcome,
+    SweepRequest,
+    SweepResult,
+    TrainRequest,
+    TransferRequest,
+    TransferResult,
+)
+from studio.core.sink import NullSink, Sink
 from studio.core.tasks import Catalog, studio_catalog
-
-if TYPE_CHECKING:
-    from studio.session import Outcome
 
 log = logging.getLogger("studio")
 
@@ -104,7 +121,7 @@ def catalog(args: argparse.Namespace) -> Catalog:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     data_dir = paths.data_dir(args.data_dir)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for spec in catalog(args).tasks.values():
         where = resolve(spec, data_dir, paths.synthetic_dir())
         rows.append(
@@ -209,28 +226,50 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return _train(config, args)
 
 
+def _log_progress(event: JobEvent) -> None:
+    if isinstance(event, Progress):
+        log.info("%3.0f%% %s", 100 * event.fraction, event.message)
+
+
+def _run(
+    request: JobRequest,
+    args: argparse.Namespace,
+    store: Path,
+    data_dir: Path | None,
+    sink: Sink | None = None,
+    emit: Callable[[JobEvent], None] = _log_progress,
+    stoppable: bool = True,
+) -> JobResult:
+    """Run a request's use case, the one a window job runs, in a context built once: the
+    catalog, the data folder and store, Ctrl-C as the stop flag (when the work can stop)."""
+    from studio.jobs.context import Context
+    from studio.jobs.operations import perform
+
+    tasks = catalog(args).tasks if "tasks_dir" in args else {}
+    with stopping() if stoppable else nullcontext(threading.Event()) as stop:
+        context = Context(tasks, data_dir, store, stop, emit, sink, request.tag)
+        return perform(request, context)
+
+
 def _train(config: RunConfig, args: argparse.Namespace) -> int:
-    from studio.session import execute
-
-    specs = catalog(args).tasks
     store = _store(args, create=True)
-    data_dir = paths.data_dir(args.data_dir)
-    return _finish(
-        lambda stop, bar: execute(config, specs, data_dir, store, stop, bar), config.max_steps
-    )
+    request = TrainRequest(config.to_dict())
+    return _finish(request, args, store, paths.data_dir(args.data_dir), config.max_steps)
 
 
-def _finish(start: Callable[[threading.Event, TqdmSink], Outcome], total: int) -> int:
-    """Run `start(stop, bar)` with a progress bar and Ctrl-C as Stop; print the run id last."""
+def _finish(
+    request: JobRequest, args: argparse.Namespace, store: Path, data_dir: Path | None, total: int
+) -> int:
+    """Run a training request with a progress bar and Ctrl-C as Stop; print the run id last."""
     from studio.session import process_rank
 
     follower = process_rank() > 0  # under accelerate launch, the main process reports
     bar = TqdmSink(total, quiet=follower)
     try:
-        with stopping() as stop:
-            outcome = start(stop, bar)
+        outcome = _run(request, args, store, data_dir, bar)
     finally:
         bar.bar.close()
+    assert isinstance(outcome, RunOutcome)
     if outcome.error:
         print(f"error: run {outcome.run_id} failed: {outcome.error}", file=sys.stderr)
     if not follower:
@@ -239,38 +278,21 @@ def _finish(start: Callable[[threading.Event, TqdmSink], Outcome], total: int) -
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from studio.session import resume
     from studio.store import RunStore
 
     store = _store(args)
     with RunStore(store) as db:
         total = int(db.get_run(args.run_id).get("max_steps") or 0)
-    return _finish(
-        lambda stop, bar: resume(
-            args.run_id,
-            catalog(args).tasks,
-            Path(args.data_dir) if args.data_dir else None,  # else the run's own folder
-            store,
-            stop,
-            bar,
-            allow_data_change=args.allow_data_change,
-        ),
-        total,
-    )
+    data_dir = Path(args.data_dir) if args.data_dir else None  # else the run's own folder
+    request = ResumeRequest(args.run_id, args.allow_data_change)
+    return _finish(request, args, store, data_dir, total)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from studio.session import export_run
-
-    store = _store(args)
-    out = export_run(
-        store,
-        args.run_id,
-        args.checkpoint,
-        Path(args.out_dir),
-        lambda fraction, message: log.info("%3.0f%% %s", 100 * fraction, message),
-    )
-    print(out)
+    request = ExportRequest(args.run_id, args.checkpoint, args.out_dir)
+    result = _run(request, args, _store(args), None, stoppable=False)
+    assert isinstance(result, ExportResult)
+    print(result.folder)
     return 0
 
 
@@ -292,29 +314,16 @@ def _store(args: argparse.Namespace, create: bool = False) -> Path:
 
 
 def cmd_finetune(args: argparse.Namespace) -> int:
-    from dataclasses import replace
+    from studio.core.experiments import load_yaml
 
-    from studio.core.experiments import finetune_config, load_yaml
-    from studio.experiments import finetune_run, resolve_source
-    from studio.store import RunStore
-
-    config = finetune_config(load_yaml(args.config), args.config)
-    specs = catalog(args).tasks
-    with RunStore(_store(args, create=True)) as store:
-        source_run = None
-        run, _, which = config.model.removeprefix("run:").partition("@")
-        if config.model.startswith("run:") or _is_run(store, run):
-            source = resolve_source(store, run, which or "best")
-            config, source_run = replace(config, model=source.model), source.run_id
-        with stopping() as stop:
-            run_id, result = finetune_run(
-                config, specs, paths.data_dir(args.data_dir), store, stop, source_run
-            )
+    request = FinetuneRequest(load_yaml(args.config), args.config)
+    result = _run(request, args, _store(args, create=True), paths.data_dir(args.data_dir))
+    assert isinstance(result, FinetuneOutcome)
     row = {
-        "run_id": run_id,
+        "run_id": result.run_id,
         "task": result.task,
         "k": result.examples,
-        "seed": config.seed,
+        "seed": result.seed,
         "metric": result.metric,
         "value": result.value,
         "metrics": result.metrics,
@@ -325,73 +334,52 @@ def cmd_finetune(args: argparse.Namespace) -> int:
         if args.json
         else f"{result.task}: {result.metric} = {result.value:.4f} ({result.examples} examples)"
     )
-    print(run_id)
+    print(result.run_id)
     return 0
-
-
-def _is_run(store: Any, name: str) -> bool:
-    try:
-        store.get_run(name)
-    except KeyError:
-        return False
-    return True
 
 
 def cmd_transfer(args: argparse.Namespace) -> int:
     from studio.core.experiments import load_yaml, transfer_config
-    from studio.experiments import transfer
 
     config = transfer_config(load_yaml(args.config), args.config)
     total = len(config.targets) * len(config.sizes) * len(config.seeds) * 2
     bar = TqdmSink(total)
+
+    def show(event: JobEvent) -> None:
+        if isinstance(event, Progress):
+            bar.progress(round(event.fraction * total), total)
+            bar.bar.set_description(event.message)
+
     try:
-        with stopping() as stop:
-            transfer_id = transfer(
-                config,
-                catalog(args).tasks,
-                paths.data_dir(args.data_dir),
-                _store(args, create=True),
-                stop,
-                lambda f, m: (bar.progress(round(f * total), total), bar.bar.set_description(m)),
-            )
+        request = TransferRequest(config.to_dict())
+        store = _store(args, create=True)
+        result = _run(request, args, store, paths.data_dir(args.data_dir), emit=show)
     finally:
         bar.bar.close()
-    args.run_id = transfer_id
+    assert isinstance(result, TransferResult)
+    args.run_id = result.run_id
     return cmd_results(args)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from studio.core.experiments import load_yaml, sweep_config
-    from studio.experiments import sweep
+    from studio.core.experiments import load_yaml
 
-    config = sweep_config(load_yaml(args.config), args.config)
-    with stopping() as stop:
-        args.run_id = sweep(
-            config,
-            catalog(args).tasks,
-            paths.data_dir(args.data_dir),
-            _store(args, create=True),
-            stop,
-            lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
-        )
+    request = SweepRequest(load_yaml(args.config), args.config)
+    result = _run(request, args, _store(args, create=True), paths.data_dir(args.data_dir))
+    assert isinstance(result, SweepResult)
+    args.run_id = result.run_id
     return cmd_results(args)
 
 
 def cmd_ablate(args: argparse.Namespace) -> int:
-    from studio.ablation import run_ablation
-    from studio.core.ablation import load_ablation
+    from studio.core.experiments import load_yaml
     from studio.store import RunStore
 
-    config = load_ablation(args.config)
-    with stopping() as stop:
-        args.run_id = run_ablation(
-            config,
-            catalog(args).tasks,
-            paths.data_dir(args.data_dir),
-            _store(args, create=True),
-            stop,
-            lambda f, m: log.info("%3.0f%% %s", 100 * f, m),
-        )
+    path = Path(args.config)
+    request = AblationRequest(load_yaml(path), str(path), str(path.parent))
+    result = _run(request, args, _store(args, create=True), paths.data_dir(args.data_dir))
+    assert isinstance(result, AblationResult)
+    args.run_id = result.run_id
     code = cmd_results(args)
     with RunStore(_store(args)) as store:
         failed = store.get_run(args.run_id)["status"] == "failed"  # every variant failed
@@ -511,25 +499,25 @@ def cmd_queue(args: argparse.Namespace) -> int:
 
 def _run_queue(args: argparse.Namespace, store_path: Path) -> int:
     """Train the queue with a bar per run; Ctrl-C stops the current run, the rest stay queued."""
-    from studio.queue import run_queue
     from studio.store import RunStore
 
     bar = TqdmSink(0)
 
-    def started(run_id: str) -> None:
+    def started(event: JobEvent) -> None:
+        if not isinstance(event, Created):
+            return
         with RunStore(store_path) as store:
-            run = store.get_run(run_id)
+            run = store.get_run(event.run_id)
         bar.bar.reset(total=int(run.get("max_steps") or 0))
-        bar.bar.set_description_str(f"{run_id} {run['name']}", refresh=True)
+        bar.bar.set_description_str(f"{event.run_id} {run['name']}", refresh=True)
 
     try:
-        with stopping() as stop:
-            outcomes = run_queue(
-                catalog(args).tasks, paths.data_dir(args.data_dir), store_path, stop, started,
-                extra_sink=bar,
-            )  # fmt: skip
+        data_dir = paths.data_dir(args.data_dir)
+        result = _run(QueueRequest(), args, store_path, data_dir, bar, emit=started)
     finally:
         bar.bar.close()
+    assert isinstance(result, QueueResult)
+    outcomes = result.outcomes
     for o in outcomes:
         print(f"{o.run_id} {o.status} at update {o.step}" + (f": {o.error}" if o.error else ""))
     with RunStore(store_path) as store:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 from studio.core import library, paths
@@ -17,6 +16,7 @@ from studio.core.errors import StudioError
 from studio.core.formats import FAMILIES, FORMATS
 from studio.core.guessing import draft_plan, with_splits
 from studio.core.importing import CHOICE_LABELS, ImportPlan, SourceRef
+from studio.core.jobs import InspectRequest, InspectResult, JobResult, StageRequest, StageResult
 from studio.core.preview import describe_stats
 from studio.core.tasks import Catalog, TaskSpec
 
@@ -113,13 +113,21 @@ def _labels(text: str | None) -> list[tuple[str, str]] | None:
     return [(v.strip(), (n if sep else v).strip()) for v, sep, n in pairs]
 
 
-def plan_from_args(args: argparse.Namespace, cache: Path) -> ImportPlan:
-    """Inspect the source, then draft a plan with the user's choices on top of the guesses."""
-    from studio.train.sources import inspect
+def _perform(request: InspectRequest | StageRequest) -> JobResult:
+    """The use case a window job runs for `request` (studio.jobs.operations)."""
+    from studio.jobs.context import Context
+    from studio.jobs.operations import perform
 
+    return perform(request, Context(kind=request.tag))
+
+
+def plan_from_args(args: argparse.Namespace) -> ImportPlan:
+    """Inspect the source, then draft a plan with the user's choices on top of the guesses."""
     ref = _source(args)
     carve = args.validation_fraction is not None
-    table = with_splits(inspect(ref, cache), ref.validation_split, carve)
+    inspected = _perform(InspectRequest(ref))
+    assert isinstance(inspected, InspectResult)
+    table = with_splits(inspected.table, ref.validation_split, carve)
     details = {
         "title": args.title,
         "family": args.family or "",
@@ -141,24 +149,24 @@ def plan_from_args(args: argparse.Namespace, cache: Path) -> ImportPlan:
 
 
 def cmd_add(args: argparse.Namespace, catalog: Catalog) -> int:
-    from studio.train.importer import stage
-
     replacing = args.name if args.replace else None
     if args.replace and args.name in catalog.tasks:
         problem = library.removable(catalog.tasks[args.name])
         if problem:
             raise StudioError(f"cannot replace: {problem}")
     library.check_free(args.name, catalog.tasks, replacing)
-    plan = plan_from_args(args, paths.cache_dir())
+    plan = plan_from_args(args)
     mapping = ", ".join(f"{k}={','.join(v)}" for k, v in plan.columns.items())
     print(f"{plan.name}: {plan.format}, {mapping}", file=sys.stderr)
     if plan.label_values:
         print(f"labels: {', '.join(plan.label_names)}", file=sys.stderr)
-    report = stage(plan, paths.cache_dir())
+    staged = _perform(StageRequest(plan))
+    assert isinstance(staged, StageResult)
+    report = staged.report
     if report.bad_rows and not args.skip_bad_rows:
         library.discard(report.folder)
-        for problem in report.problems[:SHOWN_PROBLEMS]:
-            print(f"  {problem}", file=sys.stderr)
+        for row in report.problems[:SHOWN_PROBLEMS]:
+            print(f"  {row}", file=sys.stderr)
         more = report.bad_rows - min(len(report.problems), SHOWN_PROBLEMS)
         if more > 0:
             print(f"  … and {more} more", file=sys.stderr)
