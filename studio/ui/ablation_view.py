@@ -39,6 +39,7 @@ from studio.store import RunStore
 from studio.ui.plot_export import save_button
 from studio.ui.plots import PlotPanel, palette, panel_grid
 from studio.ui.series import Series
+from studio.ui.state import StudioState
 from studio.ui.style import GREY, RED, STATUS_COLOURS, coloured
 from studio.ui.text import date_time
 from studio.ui.widgets import hbox, splitter
@@ -68,21 +69,22 @@ class AblationView(QWidget):
     stopRequested = Signal()
     openRuns = Signal(list)  # the variants' runs, for the Monitor
 
-    def __init__(
-        self, catalog: dict[str, TaskSpec], store_path: Path, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, state: StudioState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.store_path = Path(store_path)
+        self.state = state
         self.current: str | None = None  # the ablation shown
         self.results: list[VariantResult] = []
         self.running = False
         self.last_message = ""  # the latest note or error under the buttons, as plain text
         self._build()
-        self.timer = QTimer(self)
+        self.timer = QTimer(self)  # a re-read at most every POLL_MS while one is going
         self.timer.setInterval(POLL_MS)
-        self.timer.timeout.connect(self._poll)
-        self.timer.start()
+        self.timer.setSingleShot(True)
+        state.store.tick.connect(self._poll)
+        state.store.storeChanged.connect(self._store_changed)
+        state.store.runsChanged.connect(self.refresh)
+        # A task added or removed: its metric column comes or goes.
+        state.catalogChanged.connect(self._catalog_changed)
         self.refresh()
         self.set_running(False)
 
@@ -143,16 +145,21 @@ class AblationView(QWidget):
 
     # -- public API --------------------------------------------------------------------------
 
-    def set_store(self, store_path: Path) -> None:
-        self.store_path = Path(store_path)
+    @property
+    def catalog(self) -> dict[str, TaskSpec]:
+        return self.state.catalog
+
+    def _store_changed(self) -> None:
         self.current = None
-        self.refresh()
+
+    def _catalog_changed(self) -> None:
+        if self.current is not None:
+            self.show_ablation(self.current)
 
     def refresh(self) -> None:
         """List the store's ablations, newest first, keeping the one shown."""
         try:
-            with RunStore(self.store_path) as store:
-                runs = store.list_runs("ablation")
+            runs = self.state.store.read(lambda store: store.list_runs("ablation"))
         except StudioError as exc:
             log.warning("ablation tab: %s", exc)
             runs = []
@@ -177,17 +184,20 @@ class AblationView(QWidget):
     def show_ablation(self, ablation_id: str) -> None:
         """Read the ablation's table and curves from the store and show them."""
         self.current = ablation_id
+        metrics = {name: spec.metric for name, spec in self.catalog.items()}
+
+        def read(store: RunStore) -> tuple[Any, ...]:
+            results = read_results(store, ablation_id, metrics)
+            curves = {
+                (r.run_id, plot): store.metric_series(r.run_id, name)
+                for r in results
+                for plot, name in CURVES.items()
+            }
+            notes = [e["message"] for e in store.logs(ablation_id)]
+            return store.get_run(ablation_id), notes, results, curves
+
         try:
-            with RunStore(self.store_path) as store:
-                run = store.get_run(ablation_id)
-                notes = [e["message"] for e in store.logs(ablation_id)]
-                metrics = {name: spec.metric for name, spec in self.catalog.items()}
-                results = read_results(store, ablation_id, metrics)
-                curves = {
-                    (r.run_id, plot): store.metric_series(r.run_id, name)
-                    for r in results
-                    for plot, name in CURVES.items()
-                }
+            run, notes, results, curves = self.state.store.read(read)
         except (StudioError, KeyError) as exc:
             self._show([], f"Cannot read ablation {ablation_id}: {exc}")
             return
@@ -312,8 +322,9 @@ class AblationView(QWidget):
 
     def _poll(self) -> None:
         """While an ablation of this window runs, or the one shown is still going, re-read it."""
-        if not self.isVisible() or self.current is None:
+        if not self.isVisible() or self.current is None or self.timer.isActive():
             return
+        self.timer.start()
         live = {"running", "queued"}
         if self.running or any(r.status in live for r in self.results):
             self.show_ablation(self.current)

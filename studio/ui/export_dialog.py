@@ -18,17 +18,17 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.paths import export_target_problem
-from studio.store import RunStore
+from studio.ui.state import StoreWatcher
 
 
 class ExportDialog(QDialog):
     """Pick a checkpoint of `run_id` and an empty or new folder."""
 
-    def __init__(self, store_path: Path, run_id: str, parent: QWidget | None = None) -> None:
+    def __init__(self, watcher: StoreWatcher, run_id: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Export checkpoint of {run_id}")
-        with RunStore(store_path) as store:
-            checkpoints = store.checkpoints(run_id)
+        store_path = watcher.path
+        checkpoints = watcher.read(lambda store: store.checkpoints(run_id))
         self.choice = QComboBox()
         self.choice.addItem("best (highest mean validation metric)", "best")
         self.choice.addItem("latest", "latest")

@@ -18,7 +18,7 @@ from studio.core.errors import StudioError
 from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.presets import QUICK_LOOK
 from studio.core.tasks import TaskSpec
-from studio.store import RunStore
+from studio.store import RESUMABLE, RunStore
 from studio.ui import actions as A
 from studio.ui import messages
 from studio.ui.ablation_actions import AblationActions
@@ -30,6 +30,7 @@ from studio.ui.monitor import MonitorView
 from studio.ui.queue_actions import QueueActions
 from studio.ui.run_actions import RunActions
 from studio.ui.runs_view import RunsView
+from studio.ui.state import StudioState
 from studio.ui.task_library import TaskLibrary
 from studio.ui.task_preview import TaskPreview
 from studio.ui.transfer_view import TransferView
@@ -51,21 +52,24 @@ class MainWindow(QMainWindow):
         problems: tuple[str, ...] = (),
     ) -> None:
         super().__init__()
-        self.store_path = Path(store_path or paths.store_path())
-        self.store_path.parent.mkdir(parents=True, exist_ok=True)
+        store_path = Path(store_path or paths.store_path())
+        store_path.parent.mkdir(parents=True, exist_ok=True)
         self.settings = settings or QSettings("MuppetStudio", "Muppet Studio")
+        saved_dir = self.settings.value("data_dir", "") or None
+        self.state = StudioState(
+            catalog, store_path, paths.data_dir(data_dir or saved_dir), tasks_dirs, problems, self
+        )
         self.jobs = JobsController(self)
         self.task_order: list[str] = []  # a loaded config's order (sequential mixing needs it)
         self.setWindowTitle("Muppet Studio")
-        saved_dir = self.settings.value("data_dir", "") or None
-        self.library = TaskLibrary(self, catalog, paths.data_dir(data_dir or saved_dir), tasks_dirs)
-        self.checklist = TaskChecklist(catalog, self.library.availability)
+        self.library = TaskLibrary(self, self.state)
+        self.checklist = TaskChecklist(catalog, self.state.availability)
         self.checklist.set_problems(list(problems))
         self.form = ConfigForm()
-        self.monitor = MonitorView(self.store_path, catalog)
-        self.runs = RunsView(self.store_path)
-        self.transfer = TransferView(catalog, self.store_path)
-        self.ablation = AblationView(catalog, self.store_path)
+        self.monitor = MonitorView(self.state)
+        self.runs = RunsView(self.state.store)
+        self.transfer = TransferView(self.state)
+        self.ablation = AblationView(self.state)
         self.preview = TaskPreview(self.jobs.start)
         self.run_actions = RunActions(self)
         self.queue_actions = QueueActions(self)
@@ -75,6 +79,8 @@ class MainWindow(QMainWindow):
         self.library.update_generation()
         self._update_shares()
         self._update_actions()
+        self.state.store.runsChanged.connect(self._update_actions)
+        self.state.store.start()
         QTimer.singleShot(300, self._probe_device)
         QTimer.singleShot(0, self.library.check_hub)
         # Queued runs outlive the window: go on with them unless something trains already.
@@ -82,11 +88,15 @@ class MainWindow(QMainWindow):
 
     @property
     def catalog(self) -> dict[str, TaskSpec]:
-        return self.library.catalog
+        return self.state.catalog
 
     @property
     def data_dir(self) -> Path | None:
-        return self.library.data_dir
+        return self.state.data_dir
+
+    @property
+    def store_path(self) -> Path:
+        return self.state.store_path
 
     def _lay_out(self) -> None:
         from studio.ui.icons import app_icon
@@ -261,9 +271,7 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.show_error("Cannot open that run store", str(exc))
             return
-        self.store_path = Path(store_path)
-        for view in (self.monitor, self.runs, self.transfer, self.ablation):
-            view.set_store(self.store_path)
+        self.state.store.set_path(Path(store_path))
         self.setWindowTitle(f"Muppet Studio — {self.store_path}")
         self._update_actions()
         self.status.setText(f"Run store: {self.store_path}")
@@ -273,12 +281,18 @@ class MainWindow(QMainWindow):
         self.tabs.setCurrentWidget(self.monitor)
         self._update_actions()
 
+    def shown_run_status(self) -> str | None:
+        """The status of the run the Monitor shows first (the one Resume and Export take)."""
+        run_id = self.monitor.run_ids[0] if self.monitor.run_ids else None
+        return self.state.store.status(run_id) if run_id else None
+
     def _update_actions(self) -> None:
+        """What can be done follows one state: the jobs running and the run shown."""
         busy, shown = self.jobs.busy, bool(self.monitor.run_ids)
         self.start_action.setEnabled(not busy)
         self.stop_action.setEnabled(self.jobs.training.running)
         self.menu_actions[A.RUN_QUEUE].setEnabled(not busy)
-        self.resume_action.setEnabled(not busy and shown)
+        self.resume_action.setEnabled(not busy and self.shown_run_status() in RESUMABLE)
         self.export_action.setEnabled(shown and not self.jobs.export.running)
 
     def show_error(self, title: str, text: str) -> None:
@@ -292,5 +306,6 @@ class MainWindow(QMainWindow):
             self.settings.setValue("config_yaml", self.current_config().to_yaml())
         self.status.setText("Saving a checkpoint before closing…")
         self.jobs.shutdown()
-        self.monitor.close_store()
+        self.state.store.timer.stop()
+        self.state.store.close()
         super().closeEvent(event)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,7 +32,6 @@ from studio.ui.monitor_data import (
     POLL_LIMIT,
     SeriesKey,
     ShownRun,
-    default_catalog,
     describe,
     ingest,
     label,
@@ -46,11 +44,11 @@ from studio.ui.plot_export import save_button
 from studio.ui.plots import PlotPanel, panel_grid
 from studio.ui.run_status import FailureBanner, LogPanel, ProgressLine
 from studio.ui.series import MINUTES, STEP, Series
+from studio.ui.state import StudioState
 from studio.ui.widgets import hbox, splitter
 
 log = logging.getLogger(__name__)
 
-POLL_MS = 300
 
 
 class MonitorView(QWidget):
@@ -59,25 +57,27 @@ class MonitorView(QWidget):
     demoRequested = Signal()  # the empty state's buttons
     runsRequested = Signal()
 
-    def __init__(
-        self, store_path: Path, catalog: dict[str, TaskSpec] | None = None, parent=None
-    ) -> None:
+    def __init__(self, state: StudioState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._store_path = Path(store_path)
-        self._store: RunStore | None = RunStore(self._store_path)
-        # sqlite connections belong to the thread that made them: close on the GUI thread.
-        self._closer = [self._store]
-        self.destroyed.connect(lambda *_, box=self._closer: box[0] and box[0].close())
-        self._catalog = catalog if catalog is not None else default_catalog()
+        self.state = state
+        self.watcher = state.store
         self._runs: dict[str, ShownRun] = {}
         self._series: dict[SeriesKey, Series] = {}
         self._hidden_tasks: set[str] = set()
         self._fallback_metric: dict[str, str] = {}
         self._alpha, self._log_y, self._x_axis = 0.8, False, "step"
         self._build()
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._tick)
+        self.watcher.tick.connect(self._tick)
+        self.watcher.storeChanged.connect(lambda: self.show_runs([]))
+
+    @property
+    def _store(self) -> RunStore:
+        """The window's one store connection (opened again after a read error)."""
+        return self.watcher.store
+
+    @property
+    def _catalog(self) -> dict[str, TaskSpec]:
+        return self.state.catalog
 
     def _build(self) -> None:
         self.status = ProgressLine()
@@ -160,8 +160,6 @@ class MonitorView(QWidget):
 
     def show_runs(self, run_ids: list[str]) -> None:
         """Show these runs: the first is the primary one, the others are overlaid."""
-        if self._store is None:
-            self._store = self._closer[0] = RunStore(self._store_path)
         self._reset()
         for index, run_id in enumerate(dict.fromkeys(run_ids)):
             self._runs[run_id] = describe(self._store, run_id, index)
@@ -179,12 +177,10 @@ class MonitorView(QWidget):
         self._poll_logs()
         self._poll_progress()
         self.pages.setCurrentWidget(self.empty if not self._runs else self.pages.widget(0))
-        if self._runs:
-            self._timer.start()
 
     def poll(self) -> bool:
         """Read rows that arrived since the last poll and draw them; returns whether any did."""
-        if self._store is None or not self._runs:
+        if not self._runs:
             return False
         changed: set[SeriesKey] = set()
         for run in self._runs.values():
@@ -204,19 +200,6 @@ class MonitorView(QWidget):
     def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
         """Tasks added or removed: validation metrics are looked up in the new catalog."""
         self._catalog = catalog
-
-    def set_store(self, store_path: Path) -> None:
-        """Follow another run store (e.g. one a multi-process run writes); shows no run."""
-        self.close_store()
-        self._store_path = Path(store_path)
-        self.show_runs([])
-
-    def close_store(self) -> None:
-        """Stop polling and close this view's store connection."""
-        self._timer.stop()
-        if self._store is not None:
-            self._store.close()
-            self._store = None
 
     def set_smoothing(self, alpha: float) -> None:
         """EMA weight in [0, 0.99]; 0 draws the raw values only."""
@@ -294,7 +277,6 @@ class MonitorView(QWidget):
     # -- loading and drawing -----------------------------------------------------------------
 
     def _reset(self) -> None:
-        self._timer.stop()
         for panel in self.plots.values():
             panel.clear()
         for table in (self._runs, self._series, self._fallback_metric):
@@ -364,7 +346,7 @@ class MonitorView(QWidget):
 
     def _poll_progress(self) -> bool:
         run = next(iter(self._runs.values()), None)
-        if run is None or self._store is None:
+        if run is None:
             return False
         try:
             info = self._store.get_run(run.run_id)
@@ -380,23 +362,19 @@ class MonitorView(QWidget):
 
     def _poll_logs(self) -> bool:
         run = next(iter(self._runs.values()), None)
-        if run is None or self._store is None:
+        if run is None:
             return False
         return self.log_view.poll(self._store, run.run_id)
 
     def _tick(self) -> None:
         # A hidden tab costs nothing; it catches up on the first tick after it is shown again.
-        if not self.isVisible():
+        if not self.isVisible() or not self._runs:
             return
         try:
-            if self._store is None and self._runs:  # dropped after a read error: reopen
-                self._store = self._closer[0] = RunStore(self._store_path)
             self.poll()
         except (sqlite3.Error, StudioError) as e:
             # A connection can break while the store is fine (e.g. its files changed under
             # it): read through a new one from the next tick on, not through this one again.
-            log.warning("monitor poll failed: %s; reconnecting to %s", e, self._store_path)
-            if self._store is not None:
-                self._store.close()
-                self._store = self._closer[0] = None
+            log.warning("monitor poll failed: %s; reconnecting to %s", e, self.watcher.path)
+            self.watcher.close()
             self.status.show_message(f"cannot read the run store: {e} (reconnecting)")

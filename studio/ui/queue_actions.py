@@ -12,7 +12,6 @@ from PySide6.QtCore import QObject
 from studio.core.errors import StudioError
 from studio.core.jobs import Job, JobResult, QueueRequest, QueueResult
 from studio.jobs.client import job_place
-from studio.store import RunStore
 
 if TYPE_CHECKING:
     from studio.ui.main_window import MainWindow
@@ -45,9 +44,8 @@ class QueueActions(QObject):
         name = config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
         data_dir = str(w.data_dir) if w.data_dir is not None else None
         try:
-            with RunStore(w.store_path) as store:
-                run_id = store.enqueue(config, name, data_dir=data_dir)
-                waiting = len(store.queued_runs())
+            run_id = w.state.store.read(lambda s: s.enqueue(config, name, data_dir=data_dir))
+            waiting = len(w.state.store.read(lambda s: s.queued_runs()))
         except StudioError as exc:
             w.show_error("The run could not be queued", str(exc))
             return None
@@ -62,8 +60,7 @@ class QueueActions(QObject):
         w = self.window
         if w.run_actions.refuse_when_busy():
             return
-        with RunStore(w.store_path) as store:
-            waiting = len(store.queued_runs())
+        waiting = len(w.state.store.read(lambda s: s.queued_runs()))
         if not waiting:
             w.status.setText("The queue is empty: Add to queue first")
             return
@@ -77,10 +74,10 @@ class QueueActions(QObject):
         if w.jobs.busy:
             return False
         try:
-            with RunStore(w.store_path) as store:
-                store.mark_interrupted()  # a run whose process died does not block the queue
-                waiting = len(store.queued_runs())
-                training = any(r["status"] == "running" for r in store.list_runs("pretrain"))
+            store = w.state.store.store
+            store.mark_interrupted()  # a run whose process died does not block the queue
+            waiting = len(store.queued_runs())
+            training = any(r["status"] == "running" for r in store.list_runs("pretrain"))
         except StudioError as exc:
             log.warning("cannot read the queue: %s", exc)
             return False
@@ -108,7 +105,6 @@ class QueueActions(QObject):
             return
         outcomes = result.outcomes if isinstance(result, QueueResult) else ()
         failed = [o.run_id for o in outcomes if o.status == "failed"]
-        with RunStore(w.store_path) as store:
-            left = len(store.queued_runs())
+        left = len(w.state.store.read(lambda s: s.queued_runs()))
         text = f"Queue: {len(outcomes)} run(s) trained, {left} still queued"
         w.status.setText(text + (f"; failed: {', '.join(failed)}" if failed else ""))

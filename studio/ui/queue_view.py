@@ -4,7 +4,6 @@ move down, and Run queue."""
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -22,8 +21,8 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import StudioError
 from studio.core.experiments import run_tasks
-from studio.store import RunStore
 from studio.ui import messages
+from studio.ui.state import StoreWatcher
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +35,9 @@ class QueueView(QWidget):
     runRequested = Signal()  # Run queue
     changed = Signal()  # a run was removed or moved
 
-    def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, watcher: StoreWatcher, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store_path = store_path
+        self.watcher = watcher
         self.ids: list[str] = []
         self.title = QLabel()
         self.table = QTableWidget(0, len(COLUMNS))
@@ -72,15 +71,10 @@ class QueueView(QWidget):
         layout.addWidget(self.table)
         self.hide()  # until `refresh` finds queued runs (its owner calls it once it holds it)
 
-    def set_store(self, store_path: Path) -> None:
-        self.store_path = Path(store_path)
-        self.refresh()
-
     def refresh(self) -> None:
         """Read the queue again, keeping the selected run selected."""
         chosen = self.selected()
-        with RunStore(self.store_path) as store:
-            runs = store.queued_runs()
+        runs = self.watcher.read(lambda store: store.queued_runs())
         self.ids = [r["id"] for r in runs]
         self.table.setRowCount(len(runs))
         for row, run in enumerate(runs):
@@ -118,8 +112,7 @@ class QueueView(QWidget):
 
     def _change(self, change: Any) -> None:
         try:
-            with RunStore(self.store_path) as store:
-                change(store)
+            self.watcher.read(change)
         except StudioError as exc:  # a worker started the run meanwhile
             messages.show_error(self, "The queue changed", str(exc))
         self.refresh()

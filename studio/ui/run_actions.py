@@ -26,6 +26,7 @@ from studio.core.jobs import (
 )
 from studio.core.presets import demo_config
 from studio.jobs.client import job_place
+from studio.store import RESUMABLE
 from studio.ui import messages
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
@@ -113,6 +114,10 @@ class RunActions(QObject):
         run_id = run_id or (w.monitor.run_ids[0] if w.monitor.run_ids else None)
         if run_id is None or self.refuse_when_busy():
             return
+        status = w.state.store.status(run_id)
+        if status not in RESUMABLE:  # a refusal, not a failure: nothing was started
+            w.status.setText(f"Run {run_id} is {status or 'not in this store'}: nothing to resume")
+            return
         # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
         place = job_place(self.window.catalog, None, self.window.store_path)
         job = Job(ResumeRequest(run_id, allow_data_change), place)
@@ -146,6 +151,9 @@ class RunActions(QObject):
             )
             if answer == QMessageBox.StandardButton.Yes:
                 self.resume(resumed, allow_data_change=True)
+        elif error and resumed:
+            w.status.setText(f"Run {resumed} was not resumed")
+            w.show_error("The run was not resumed", error)
         elif error:
             w.status.setText("The run failed")
             w.show_error("The run failed", error)
@@ -185,7 +193,7 @@ class RunActions(QObject):
         if w.jobs.export.running:
             w.show_error("An export is running", "Wait for the running export to finish.")
             return
-        dialog = ExportDialog(w.store_path, run_id, w)
+        dialog = ExportDialog(w.state.store, run_id, w)
         if not dialog.exec():
             return
         request = ExportRequest(run_id, dialog.which(), str(dialog.folder()))

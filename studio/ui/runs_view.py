@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import html
-import logging
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
-    QTimer,
     Signal,
 )
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
@@ -33,15 +30,16 @@ from PySide6.QtWidgets import (
 
 from studio.core.experiments import run_tasks
 from studio.core.paths import checkpoint_label
-from studio.store import RESUMABLE, RunStore, StoreError
+from studio.core.segments import first_start, worked_seconds
+from studio.store import RESUMABLE
 from studio.ui.config_diff import ConfigDiff
 from studio.ui.empty_state import EmptyState
+from studio.ui.header_style import use_sort_arrows
 from studio.ui.queue_view import QueueView
+from studio.ui.state import StoreWatcher
 from studio.ui.style import STATUS_COLOURS
 from studio.ui.takeaway import export_metrics_dialog, report_dialog
 from studio.ui.text import date_time, run_duration
-
-log = logging.getLogger(__name__)
 
 COLUMNS = (
     "Name",
@@ -57,7 +55,6 @@ COLUMNS = (
 )
 KIND_COLUMN, STARTED_COLUMN = COLUMNS.index("Kind"), COLUMNS.index("Started")
 STEPS_COLUMN = COLUMNS.index("Steps")
-POLL_MS = 2000  # how often the tab looks for runs that started, ended or moved on
 KINDS = (
     ("All kinds", ""),
     ("Pre-finetuning", "pretrain"),
@@ -116,9 +113,9 @@ class RunsView(QWidget):
     demoRequested = Signal()  # the empty state's buttons
     storeRequested = Signal()
 
-    def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, watcher: StoreWatcher, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store_path = store_path
+        self.watcher = watcher
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.proxy = _RunFilter(self)
@@ -131,6 +128,11 @@ class RunsView(QWidget):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.horizontalHeader().setStretchLastSection(True)
+        # A long name is elided (whole in its tooltip), so Duration and Id stay in view.
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
+        self.table.setColumnWidth(0, 260)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        use_sort_arrows(self.table.horizontalHeader())  # newest first shows ▼, not ▲
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _: self._open())
@@ -206,7 +208,7 @@ class RunsView(QWidget):
         table_page = QWidget()
         layout = QVBoxLayout(table_page)
         layout.setContentsMargins(0, 0, 0, 0)
-        self.queue = QueueView(store_path)  # queued runs, in the order they will train
+        self.queue = QueueView(watcher)  # queued runs, in the order they will train
         self.queue.changed.connect(self.refresh)
         layout.addWidget(self.queue)
         layout.addLayout(buttons)
@@ -228,22 +230,17 @@ class RunsView(QWidget):
         self.refresh()
         # Runs change status in other processes (a window's job, a CLI resume): follow them,
         # so what Delete and Resume offer is what is true now.
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._tick)
-        self._timer.start()
+        watcher.runsChanged.connect(self.refresh)
+        watcher.stepsChanged.connect(self._update_steps)
 
-    def set_store(self, store_path: Path) -> None:
-        self.store_path = Path(store_path)
-        self.refresh()
+    @property
+    def store_path(self) -> Path:
+        return self.watcher.path
 
     def refresh(self) -> None:
         """Reload the table from the store, keeping the selection."""
         selected = self.selected()
-        with RunStore(self.store_path) as store:
-            store.mark_interrupted()
-            runs = store.list_runs()
-            best = store.best_values()
+        runs, best = self.watcher.read(lambda store: (store.list_runs(), store.best_values()))
         self.queue.refresh()
         self.runs = {r["id"]: r for r in runs}
         self.model.removeRows(0, self.model.rowCount())
@@ -260,36 +257,17 @@ class RunsView(QWidget):
         )
         self.pages.setCurrentWidget(self.empty if not runs else self.pages.widget(0))
 
-    def poll(self) -> bool:
-        """Follow the store: refresh when runs came, went or changed status; update steps.
-
-        Returns whether anything changed.
-        """
-        with RunStore(self.store_path) as store:
-            store.mark_interrupted()
-            states = store.run_states()
-        shown = {i: (r["status"], r.get("step") or 0) for i, r in self.runs.items()}
-        if states == shown:
-            return False
-        if states.keys() != shown.keys() or any(states[i][0] != s for i, (s, _) in shown.items()):
-            self.refresh()
-            return True
+    def _update_steps(self) -> None:
+        """Runs moved on: their Steps cells follow the watcher's states."""
+        states = self.watcher.states
         for row in range(self.model.rowCount()):
             item = self.model.item(row, STEPS_COLUMN)
             run = self.runs[item.data(Qt.ItemDataRole.UserRole + 1)]
-            step = states[run["id"]][1]
+            step = states.get(run["id"], (None, run.get("step") or 0))[1]
             if step != (run.get("step") or 0):
                 run["step"] = step
                 item.setText(f"{step} / {run.get('max_steps') or '?'}")
                 item.setData(step, Qt.ItemDataRole.UserRole)
-        return True
-
-    def _tick(self) -> None:
-        if self.isVisible():
-            try:
-                self.poll()
-            except (sqlite3.Error, StoreError) as e:  # shown on the next refresh; keep polling
-                log.warning("runs poll failed: %s", e)
 
     def show_kind(self, kind: str) -> None:
         """Show runs of one kind ("pretrain", "finetune", "transfer", "sweep"), or "" for all."""
@@ -309,7 +287,7 @@ class RunsView(QWidget):
 
     def _row(self, run: dict[str, Any], best: float | None) -> list[QStandardItem]:
         tasks = run_tasks(run["config"])
-        started = run.get("started") or run["created"]
+        started = first_start(run) or run["created"]  # a resumed run: its first session's
         values = [
             (run["name"], run["name"]),
             (run["status"], run["status"]),
@@ -319,7 +297,7 @@ class RunsView(QWidget):
             (f"{run.get('step') or 0} / {run.get('max_steps') or '?'}", run.get("step") or 0),
             ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
             (date_time(started), started),
-            (run_duration(run), run.get("finished") or 0),
+            (run_duration(run), worked_seconds(run)),  # the sum of its sessions
             (run["id"], run["id"]),
         ]
         items = []
@@ -328,7 +306,7 @@ class RunsView(QWidget):
             item.setData(key, Qt.ItemDataRole.UserRole)
             item.setData(run["id"], Qt.ItemDataRole.UserRole + 1)
             items.append(item)
-        items[0].setToolTip(", ".join(tasks))
+        items[0].setToolTip(f"{run['name']}\n{', '.join(tasks)}")
         if run.get("error"):
             items[1].setToolTip(run["error"])
         colour = STATUS_COLOURS.get(run["status"])
@@ -382,9 +360,8 @@ class RunsView(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
-        with RunStore(self.store_path) as store:
-            refused = store.delete_runs(ids)
-        self.refresh()
+        refused = self.watcher.read(lambda store: store.delete_runs(ids))
+        self.watcher.poll()
         if refused:
             QMessageBox.warning(self, "Some runs were not deleted", "\n\n".join(refused))
 

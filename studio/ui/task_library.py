@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from studio.core import paths
-from studio.core.availability import Availability, resolve
+from studio.core.availability import Availability
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.jobs import HubRequest, HubResult, Job, JobResult
 from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
-from studio.core.tasks import TaskSpec, studio_catalog
+from studio.core.tasks import TaskSpec
+from studio.ui.state import StudioState
 from studio.ui.task_wizard import TaskWizard
 from studio.ui.worker import Worker
 
@@ -32,30 +32,27 @@ NO_GENERATION = (
 class TaskLibrary(QObject):
     """The catalog the window shows, kept in step with the files and settings it comes from."""
 
-    def __init__(
-        self,
-        window: MainWindow,
-        catalog: dict[str, TaskSpec],
-        data_dir: Path | None,
-        tasks_dirs: tuple[str, ...],
-    ) -> None:
+    def __init__(self, window: MainWindow, state: StudioState) -> None:
         super().__init__(window)
         self.window = window
-        self.catalog = catalog
-        self.data_dir = data_dir
-        self.tasks_dirs = tasks_dirs  # more folders of user task specs (--tasks-dir)
-        self.hub_reachable = False  # until check_hub finds otherwise
-        self.availability = self._resolve_all()
+        self.state = state
         self.generates: bool | None = None  # whether the chosen base model has a decoder
         self.previewed: tuple[str, str] | None = None  # (task, config) the Data tab shows
         self.hub_worker: Worker | None = None
+        self._check: str | None = None  # a task just saved, to check once the catalog is read
+        state.catalogChanged.connect(self._catalog_changed)
 
-    def _resolve_all(self) -> dict[str, Availability]:
-        """Where each task's data is. The hub counts only once the background check found it
-        reachable: a network probe on the GUI thread could freeze the window for seconds."""
-        home = paths.synthetic_dir()
-        online = self.hub_reachable
-        return {n: resolve(s, self.data_dir, home, online) for n, s in self.catalog.items()}
+    @property
+    def catalog(self) -> dict[str, TaskSpec]:
+        return self.state.catalog
+
+    @property
+    def availability(self) -> dict[str, Availability]:
+        return self.state.availability
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self.state.data_dir
 
     def check_hub(self) -> None:
         """Probe the hub in a child job, only if some task could come from it."""
@@ -68,8 +65,7 @@ class TaskLibrary(QObject):
     def _hub_checked(self, result: JobResult) -> None:
         self.hub_worker = None
         if isinstance(result, HubResult) and result.reachable:
-            self.hub_reachable = True
-            self.reload_catalog()
+            self.state.set_hub_reachable()
 
     def update_generation(self, *_: object) -> None:
         """Summarization is checkable only with an encoder-decoder base model."""
@@ -88,24 +84,23 @@ class TaskLibrary(QObject):
             self.set_data_dir(Path(folder))
 
     def set_data_dir(self, folder: Path) -> None:
-        self.data_dir = folder
         self.window.settings.setValue("data_dir", str(folder))
-        self.reload_catalog()
+        self.state.set_data_dir(folder)
 
     def reload_catalog(self, check: str | None = None) -> None:
         """Read the catalog and the user's library again (a task added, edited or removed);
         `check` is checked in the checklist."""
-        window = self.window
-        loaded = studio_catalog(self.tasks_dirs)
-        self.catalog = loaded.tasks
-        self.availability = self._resolve_all()
+        self._check = check
+        self.state.reload_catalog()
+
+    def _catalog_changed(self) -> None:
+        """The checklist shows the catalog the state now holds, keeping what was checked."""
+        window, check, self._check = self.window, self._check, None
         checked = [*window.checklist.checked(), *([check] if check else [])]
         window.checklist.set_catalog(self.catalog, self.availability)
-        window.checklist.set_problems(list(loaded.problems))
+        window.checklist.set_problems(list(self.state.problems))
         window.checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
         window.checklist.set_checked([n for n in checked if n in self.catalog])
-        window.monitor.set_catalog(self.catalog)
-        window.transfer.set_catalog(self.catalog)
         self.previewed = None
         window._update_shares()
 

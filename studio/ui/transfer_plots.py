@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import math
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,7 +13,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QPushButton,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -34,6 +32,7 @@ from studio.core.paired import compare, tally
 from studio.store import RunStore
 from studio.ui.plot_export import save_button
 from studio.ui.plots import dress
+from studio.ui.state import StoreWatcher
 from studio.ui.style import AMBER, AXIS, BLUE, GREEN, GREY, RED, TITLE, coloured
 from studio.ui.text import date_time
 from studio.ui.transfer_table import fill_sweep_table, fill_transfer_table
@@ -171,18 +170,15 @@ class TransferPlots(pg.GraphicsLayoutWidget):
 class TransferResults(QWidget):
     """The stored results of one transfer or sweep run: a picker, a summary, plots, a table."""
 
-    def __init__(self, store_path: Path, parent: QWidget | None = None) -> None:
+    def __init__(self, watcher: StoreWatcher, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.store_path = Path(store_path)
+        self.watcher = watcher
         self.cells: list[Cell] = []
         self.shown: dict[str, Any] | None = None  # id and status of the run shown
         self.combo = QComboBox()
         self.combo.setToolTip("Stored transfer experiments (newest first) and task-count sweeps")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.combo.currentIndexChanged.connect(self._on_pick)
-        refresh = QPushButton("Refresh")
-        refresh.setToolTip("Read the store again")
-        refresh.clicked.connect(lambda: self.refresh())
         self.summary = QLabel()
         self.summary.setTextFormat(Qt.TextFormat.RichText)
         self.summary.setWordWrap(True)
@@ -194,7 +190,6 @@ class TransferResults(QWidget):
         top = QHBoxLayout()
         top.addWidget(QLabel("Results of"))
         top.addWidget(self.combo, 1)
-        top.addWidget(refresh)
         top.addWidget(save_button(self, lambda: self.plots.plots.values()))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 0, 0, 0)
@@ -204,8 +199,9 @@ class TransferResults(QWidget):
 
     def refresh(self, select: str | None = None) -> None:
         """Reload the list of stored runs and show `select` (or keep the one shown)."""
-        with RunStore(self.store_path) as store:
-            runs = store.list_runs("transfer") + store.list_runs("sweep")
+        runs = self.watcher.read(
+            lambda store: store.list_runs("transfer") + store.list_runs("sweep")
+        )
         keep = select or (self.shown["id"] if self.shown else None)
         self.combo.blockSignals(True)
         self.combo.clear()
@@ -236,14 +232,18 @@ class TransferResults(QWidget):
 
     def display(self, run_id: str) -> None:
         """Draw one stored transfer or sweep run."""
-        with RunStore(self.store_path) as store:
-            try:
-                run = store.get_run(run_id)
-            except KeyError:
-                self.plots.show_message(f"Run {run_id} is no longer in the store.")
-                return
+
+        def read(store: RunStore) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+            run = store.get_run(run_id)
             sweep = run["kind"] == "sweep"
-            rows = store.metrics_after(0, run_id) if sweep else store.results(run_id)
+            return run, store.metrics_after(0, run_id) if sweep else store.results(run_id)
+
+        try:
+            run, rows = self.watcher.read(read)
+        except KeyError:
+            self.plots.show_message(f"Run {run_id} is no longer in the store.")
+            return
+        sweep = run["kind"] == "sweep"
         self.shown = {"id": run_id, "status": run["status"]}
         pairs = [] if sweep else compare(rows)
         if sweep:

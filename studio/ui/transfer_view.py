@@ -37,8 +37,8 @@ from studio.core.experiments import (
 from studio.core.models import encoders
 from studio.core.settings import schema
 from studio.core.tasks import TaskSpec
-from studio.store import RunStore
 from studio.ui.setting_fields import SettingsForm
+from studio.ui.state import StudioState
 from studio.ui.style import AMBER, GREY, RED, coloured
 from studio.ui.target_picker import IN_MIX_TIP, TargetPicker
 from studio.ui.transfer_help import TIPS
@@ -61,18 +61,18 @@ class TransferView(QWidget):
     startRequested = Signal(object)
     stopRequested = Signal()
 
-    def __init__(
-        self, catalog: dict[str, TaskSpec], store_path: Path, parent: QWidget | None = None
-    ) -> None:
+    def __init__(self, state: StudioState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog = catalog
-        self.store_path = Path(store_path)
+        self.state = state
         self._mixes: dict[str, list[str]] = {}  # source (run id or folder) -> its tasks
         self._folders: list[str] = []  # export folders picked this session
         self.last_message = ""  # the form's latest note or error, as plain text
         self._build()
         self.refresh()
         self.set_running(False)
+        # A run that finishes becomes a source; a task added anywhere becomes a target.
+        state.store.runsChanged.connect(self.refresh)
+        state.catalogChanged.connect(lambda: self.targets.set_catalog(self.catalog))
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ class TransferView(QWidget):
 
         splitter = QSplitter(Qt.Orientation.Horizontal)
         splitter.addWidget(scroll)
-        self.results = TransferResults(self.store_path)
+        self.results = TransferResults(self.state.store)
         self.plots, self.table = self.results.plots, self.results.table
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
@@ -179,14 +179,9 @@ class TransferView(QWidget):
 
     # -- public API --------------------------------------------------------------------------
 
-    def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
-        """Tasks added or removed: the target list follows."""
-        self.catalog = catalog
-        self.targets.set_catalog(catalog)
-
-    def set_store(self, store_path: Path) -> None:
-        self.store_path = self.results.store_path = Path(store_path)
-        self.refresh()
+    @property
+    def catalog(self) -> dict[str, TaskSpec]:
+        return self.state.catalog
 
     def refresh(self) -> None:
         """Re-read the store: the source runs and the stored results, keeping the selections."""
@@ -289,8 +284,8 @@ class TransferView(QWidget):
     # -- sources and targets -----------------------------------------------------------------
 
     def _reload_sources(self) -> None:
-        with RunStore(self.store_path) as store:
-            runs = [r for r in store.list_runs("pretrain") if r["status"] in SOURCE_STATUSES]
+        pretrained = self.state.store.read(lambda store: store.list_runs("pretrain"))
+        runs = [r for r in pretrained if r["status"] in SOURCE_STATUSES]
         combo, current = self.source_combo, self.source()
         combo.blockSignals(True)
         combo.clear()

@@ -12,6 +12,7 @@ import yaml
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.ablation_view import AblationView
+from tests.ui.helpers import state_for
 
 TASKS = ["synth_sentiment", "synth_pair"]
 VARIANTS = {"base": 0.6, "mixing=homogeneous": 0.5}  # final validation means
@@ -46,7 +47,7 @@ def store_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def view(qtbot, catalog, store_path: Path) -> AblationView:
-    widget = AblationView(catalog, store_path)
+    widget = AblationView(state_for(store_path, catalog))
     qtbot.addWidget(widget)
     return widget
 
@@ -93,7 +94,7 @@ def test_open_variants_emits_their_runs(view: AblationView, qtbot) -> None:
 
 
 def test_an_empty_store_says_how_to_start(qtbot, catalog, tmp_path: Path) -> None:
-    view = AblationView(catalog, tmp_path / "empty.db")
+    view = AblationView(state_for(tmp_path / "empty.db", catalog))
     qtbot.addWidget(view)
     assert view.list.count() == 0 and view.table.rowCount() == 0
     assert "run an ablation file" in view.title.text()

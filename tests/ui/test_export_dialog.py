@@ -6,6 +6,7 @@ from pathlib import Path
 
 from studio.store.runs import RunStore
 from studio.ui.export_dialog import ExportDialog
+from tests.ui.helpers import state_for
 
 
 def _run(store_path: Path, checkpoints: dict[int, float | None]) -> str:
@@ -19,7 +20,7 @@ def _run(store_path: Path, checkpoints: dict[int, float | None]) -> str:
 
 def test_offers_best_latest_and_every_checkpoint(qtbot, tmp_path: Path) -> None:
     store = tmp_path / "studio.db"
-    dialog = ExportDialog(store, _run(store, {5: None, 10: 0.0, 15: 0.625}))
+    dialog = ExportDialog(state_for(store).store, _run(store, {5: None, 10: 0.0, 15: 0.625}))
     qtbot.addWidget(dialog)
     items = [dialog.choice.itemText(i) for i in range(dialog.choice.count())]
     assert [dialog.choice.itemData(i) for i in range(len(items))] == [
@@ -35,7 +36,7 @@ def test_offers_best_latest_and_every_checkpoint(qtbot, tmp_path: Path) -> None:
 
 def test_refuses_a_non_empty_folder_and_a_run_without_checkpoints(qtbot, tmp_path: Path) -> None:
     store = tmp_path / "studio.db"
-    dialog = ExportDialog(store, _run(store, {5: 0.5}))
+    dialog = ExportDialog(state_for(store).store, _run(store, {5: 0.5}))
     qtbot.addWidget(dialog)
     assert dialog.problem() is None  # the default folder does not exist yet
     full = tmp_path / "full"
@@ -47,7 +48,7 @@ def test_refuses_a_non_empty_folder_and_a_run_without_checkpoints(qtbot, tmp_pat
     assert "is a file" in dialog.problem()
     dialog.path.setText("  ")
     assert "Choose a folder" in dialog.problem()
-    empty = ExportDialog(store, _run(store, {}))
+    empty = ExportDialog(state_for(store).store, _run(store, {}))
     qtbot.addWidget(empty)
     assert not empty.choice.isEnabled() and not empty.ok_button.isEnabled()
     assert dialog.ok_button.isEnabled()

@@ -17,6 +17,7 @@ from studio.core.settings import Range, declared
 from studio.ui.config_form import ConfigForm
 from studio.ui.transfer_view import TransferView
 from tests.support import tiny_config
+from tests.ui.helpers import state_for
 from tests.ui.test_config_form import NON_DEFAULT
 
 TASKS = ("rte", "sst2", "arc")
@@ -126,7 +127,7 @@ def test_manual_weights_keep_every_bit(form: ConfigForm) -> None:
 
 @pytest.fixture
 def transfer(qtbot, catalog, db_path) -> TransferView:
-    view = TransferView(catalog, db_path)
+    view = TransferView(state_for(db_path, catalog))
     qtbot.addWidget(view)
     return view
 

@@ -15,6 +15,7 @@ from studio.store.runs import RunStore
 from studio.ui.monitor import MonitorView
 from studio.ui.run_status import explaining_line
 from studio.ui.series import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
+from tests.ui.helpers import state_for
 
 TASKS = ["rte", "cola"]
 T0 = 1_700_000_000.0  # wall time of step 1; each step takes 2 s
@@ -53,11 +54,11 @@ def _make_run(store: RunStore, name: str = "muppet", steps: int = 50, **kw) -> s
 
 
 @pytest.fixture
-def view(qtbot, store: RunStore):
-    widget = MonitorView(store.path)
+def view(qtbot, store: RunStore, catalog):
+    widget = MonitorView(state_for(store.path, catalog))
     qtbot.addWidget(widget)
     yield widget
-    widget.close_store()
+    widget.watcher.close()
 
 
 def test_show_runs_loads_every_series(view: MonitorView, store: RunStore) -> None:
@@ -344,6 +345,7 @@ def test_timer_follows_a_run_written_by_another_thread(qtbot, view, store) -> No
     run = _make_run(store, steps=10)
     view.show()
     view.show_runs([run])
+    view.watcher.start()  # the window's one timer
 
     def write() -> None:
         with RunStore(store.path) as writer:  # its own connection, as a training thread has
@@ -357,10 +359,10 @@ def test_timer_follows_a_run_written_by_another_thread(qtbot, view, store) -> No
     np.testing.assert_array_equal(view.curve_data(run, "loss", "cola")[0], np.arange(1, 51))
 
 
-def test_close_store_stops_polling_and_show_runs_reopens(view: MonitorView, store) -> None:
+def test_a_closed_connection_is_opened_again_by_the_next_read(view: MonitorView, store) -> None:
     run = _make_run(store)
     view.show_runs([run])
-    view.close_store()
+    view.watcher.close()
     assert view.poll() is False
     view.show_runs([run])
     assert view.curve_data(run, "total_loss")[0].size == 50

@@ -10,6 +10,7 @@ import pytest
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.monitor import MonitorView
+from tests.ui.helpers import state_for
 
 
 def _loss(steps: range) -> list[MetricRow]:
@@ -21,7 +22,7 @@ def test_a_read_error_reopens_the_connection(
 ) -> None:
     run = store.create_run("r", "pretrain", {"tasks": []}, "m", status="running")
     store.add_metrics(run, _loss(range(1, 11)))
-    view = MonitorView(store.path, {})
+    view = MonitorView(state_for(store.path, {}))
     qtbot.addWidget(view)
     view.show()
     view.show_runs([run])
@@ -39,4 +40,4 @@ def test_a_read_error_reopens_the_connection(
     assert view._store is not None and view._store is not broken
     assert view.curve_data(run, "total_loss")[1].size == 20
     assert "reconnecting" not in view.progress_text()
-    view.close_store()
+    view.watcher.close()

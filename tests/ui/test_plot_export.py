@@ -17,6 +17,7 @@ from studio.ui.plot_export import export_plot, file_stem, has_data, plot_title, 
 from studio.ui.plots import panel_grid
 from studio.ui.series import Series
 from studio.ui.transfer_plots import TransferPlots
+from tests.ui.helpers import state_for
 
 SVG = "{http://www.w3.org/2000/svg}"
 SOLID = Qt.PenStyle.SolidLine
@@ -108,7 +109,7 @@ def test_context_menu_saves_one_plot(grid, tmp_path, monkeypatch) -> None:
 
 
 def test_monitor_and_transfer_tabs_have_a_save_button(qtbot, tmp_path, monkeypatch) -> None:
-    monitor = MonitorView(tmp_path / "studio.db", {})
+    monitor = MonitorView(state_for(tmp_path / "studio.db", {}))
     qtbot.addWidget(monitor)
     button = next(
         b for b in monitor.findChildren(plot_export.QPushButton) if "Save plots" in b.text()

@@ -16,6 +16,7 @@ from studio.ui import actions as A
 from studio.ui.main_window import MainWindow
 from studio.ui.runs_view import RunsView
 from tests.support import tiny_config
+from tests.ui.helpers import state_for
 
 TASKS = ("synth_sentiment", "synth_choice")
 JOB_MS = 300_000  # a job starts a Python process that imports torch: slow on a busy machine
@@ -87,7 +88,7 @@ def test_run_queue_with_an_empty_queue_says_so(window: MainWindow) -> None:
 
 def test_the_runs_tab_moves_and_removes_queued_runs(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     a, b, c = _queue(tmp_path / "studio.db", "a", "b", "c")
-    view = RunsView(tmp_path / "studio.db")
+    view = RunsView(state_for(tmp_path / "studio.db").store)
     qtbot.addWidget(view)
     queue = view.queue
     assert queue.ids == [a, b, c] and not queue.isHidden()
@@ -113,7 +114,7 @@ def test_the_runs_tab_moves_and_removes_queued_runs(qtbot, tmp_path: Path) -> No
 
 def test_a_run_started_elsewhere_is_not_removed(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     (a,) = _queue(tmp_path / "studio.db", "a")
-    view = RunsView(tmp_path / "studio.db")
+    view = RunsView(state_for(tmp_path / "studio.db").store)
     qtbot.addWidget(view)
     with RunStore(tmp_path / "studio.db") as store:
         store.claim(a, ("queued",))  # a worker took it after the tab read the queue

@@ -13,6 +13,7 @@ from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.config_diff import ConfigDiff, config_differences
 from studio.ui.runs_view import RunsView
+from tests.ui.helpers import state_for
 
 
 @pytest.fixture
@@ -53,7 +54,7 @@ def runs(store_path: Path) -> dict[str, str]:
 
 @pytest.fixture
 def view(qtbot, store_path: Path, runs: dict[str, str]) -> RunsView:
-    widget = RunsView(store_path)
+    widget = RunsView(state_for(store_path).store)
     qtbot.addWidget(widget)
     return widget
 
@@ -183,19 +184,19 @@ def test_the_tab_follows_runs_other_processes_start_and_refuses_to_delete_a_live
         assert not view.buttons["delete"].isEnabled()
         with RunStore(store_path) as store:
             store.update_run(runs["stopped"], step=7)
-        assert view.poll() is True and _cells(view, runs["stopped"])["Steps"] == "7 / 9"
-        assert view.poll() is False
+        assert view.watcher.poll() is True and _cells(view, runs["stopped"])["Steps"] == "7 / 9"
+        assert view.watcher.poll() is False
     finally:
         owner.kill()
         owner.wait()
-    assert view.poll() is True  # its process is gone: interrupted, and deletable again
+    assert view.watcher.poll() is True  # its process is gone: interrupted, and deletable again
     assert _cells(view, runs["stopped"])["Status"] == "interrupted"
     view.select([runs["stopped"]])
     assert view.buttons["delete"].isEnabled()
 
 
 def test_an_empty_store_says_what_to_do(qtbot, tmp_path: Path) -> None:
-    widget = RunsView(tmp_path / "empty.db")
+    widget = RunsView(state_for(tmp_path / "empty.db").store)
     qtbot.addWidget(widget)
     assert widget.pages.currentWidget() is widget.empty
     assert "holds no run" in widget.empty.text.text() and "Start" in widget.empty.text.text()
@@ -203,5 +204,5 @@ def test_an_empty_store_says_what_to_do(qtbot, tmp_path: Path) -> None:
         widget.empty.buttons["Try the demo"].click()
     with RunStore(tmp_path / "empty.db") as store:
         store.create_run("first", "pretrain", {"tasks": ["rte"]}, "tiny", status="running")
-    assert widget.poll()  # a run came: the table shows
+    assert widget.watcher.poll()  # a run came: the table shows
     assert widget.pages.currentWidget() is not widget.empty

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 from studio.core.sink import MetricRow
 from studio.store import RunStore
 from studio.ui.runs_view import RunsView
+from tests.ui.helpers import state_for
 
 
 def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, monkeypatch) -> None:
@@ -21,7 +22,7 @@ def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, mon
             store.add_metrics(
                 run_id, [MetricRow(1, "total_loss", 0.5), MetricRow(2, "loss", 0.4, "rte")]
             )
-    view = RunsView(db)
+    view = RunsView(state_for(db).store)
     qtbot.addWidget(view)
     assert not view.buttons["metrics"].isEnabled() and not view.buttons["report"].isEnabled()
     view.select(ids)
@@ -57,7 +58,7 @@ def test_a_file_the_dialog_did_not_confirm_is_replaced_only_after_asking(
     with RunStore(db) as store:
         run_id = store.create_run("run", "pretrain", {"tasks": ["rte"]}, "m")
         store.add_metrics(run_id, [MetricRow(1, "total_loss", 0.5)])
-    view = RunsView(db)
+    view = RunsView(state_for(db).store)
     qtbot.addWidget(view)
     view.select([run_id])
     existing = tmp_path / "all.csv"

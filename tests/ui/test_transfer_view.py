@@ -16,6 +16,7 @@ from studio.store.runs import RunStore
 from studio.ui.style import AMBER, GREEN, RED
 from studio.ui.transfer_plots import LEAK_NOTE
 from studio.ui.transfer_view import TransferView
+from tests.ui.helpers import state_for
 
 MIX = ["synth_sentiment", "synth_pair"]
 TARGETS = ["synth_topic", "synth_sentiment"]  # synth_sentiment was in the mix: leaked
@@ -64,7 +65,7 @@ def _ids(store_path: Path, kind: str) -> list[str]:
 
 @pytest.fixture
 def view(qtbot, catalog, store_path: Path) -> TransferView:
-    widget = TransferView(catalog, store_path)
+    widget = TransferView(state_for(store_path, catalog))
     qtbot.addWidget(widget)
     return widget
 
@@ -200,7 +201,7 @@ def test_size_all_is_plotted_at_the_examples_used(qtbot, catalog, tmp_path) -> N
                     "seed": 0, "model": model, "metric": "accuracy", "value": 0.7,
                     "run_id": "r", "leaked": 0,
                 })  # fmt: skip
-    view = TransferView(catalog, path)
+    view = TransferView(state_for(path, catalog))
     qtbot.addWidget(view)
     view.show_transfer(transfer)
     assert list(view.plot_data("synth_topic", "base")[0]) == [16, 500]
@@ -232,7 +233,7 @@ def test_results_reopen_in_a_fresh_view(qtbot, catalog, view, store_path) -> Non
     transfer = _ids(store_path, "transfer")[0]
     view.show_transfer(transfer)
     before = sorted(view.current_cells(), key=repr)
-    fresh = TransferView(catalog, store_path)
+    fresh = TransferView(state_for(store_path, catalog))
     qtbot.addWidget(fresh)
     fresh.results.combo.setCurrentIndex(fresh.results.combo.findData(transfer))
     assert sorted(fresh.current_cells(), key=repr) == before

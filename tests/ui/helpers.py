@@ -1,0 +1,18 @@
+"""The state object a view is built on, for tests that build one view alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.core.tasks import TaskSpec
+from studio.ui.state import StudioState
+
+# A view holds the watcher, whose parent the state is: keep each state alive for the session.
+_KEPT: list[StudioState] = []
+
+
+def state_for(store_path: Path, catalog: dict[str, TaskSpec] | None = None) -> StudioState:
+    """A StudioState on `store_path` (its timer not started: tests call `store.poll()`)."""
+    state = StudioState(catalog if catalog is not None else {}, Path(store_path))
+    _KEPT.append(state)
+    return state
