@@ -40,6 +40,7 @@ from studio.core.jobs import (
     TransferRequest,
     TransferResult,
 )
+from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.core.sink import NullSink, Sink
 from studio.core.tasks import Catalog, studio_catalog
 
@@ -427,6 +428,17 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_json(run: dict[str, Any]) -> dict[str, Any]:
+    """A run row for `runs --json`: its sessions (`segments`, [start, end] each, end null
+    while it runs), `first_started` and `duration_s`, their sum (a running one up to now)."""
+    segments = [list(segment) for segment in run_segments(run)]
+    return run | {
+        "segments": segments,
+        "first_started": first_start(run),
+        "duration_s": round(worked_seconds(run), 3),
+    }
+
+
 def cmd_runs(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
@@ -434,7 +446,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         dead = store.mark_interrupted()  # a read-only store: only shown as interrupted
         runs = [r | {"status": "interrupted"} if r["id"] in dead else r for r in store.list_runs()]
     if args.json:
-        print(json.dumps([{k: v for k, v in r.items()} for r in runs], indent=1, default=str))
+        print(json.dumps([_run_json(r) for r in runs], indent=1, default=str))
         return 0
     print(f"{'id':<22} {'kind':<9} {'status':<12} {'step':>6}  name")
     for r in runs:

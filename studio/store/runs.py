@@ -20,6 +20,7 @@ from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.mix import RunPlan, TaskPlan
 from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
+from studio.core.segments import SEGMENTS, Segment, current_end
 from studio.core.sink import MetricRow
 from studio.store import keeper
 from studio.store.db import sqlite_utils
@@ -310,6 +311,8 @@ class RunStore:
     def _update(self, run_id: str, fields: Mapping[str, Any]) -> None:
         assignments = ", ".join(f"[{k}] = ?" for k in fields)
         with self.transaction():
+            if fields.get("started") is not None:  # a new session: keep the one it replaces
+                self._keep_session(run_id)
             cursor = self._conn.execute(
                 f"UPDATE runs SET {assignments} WHERE id = ?", [*fields.values(), run_id]
             )
@@ -317,15 +320,16 @@ class RunStore:
             raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
 
     def get_run(self, run_id: str) -> dict[str, Any]:
-        """One run as a dict, its config parsed; UnknownRun if there is none."""
+        """One run as a dict, its config parsed, its sessions under `segments`
+        (core.segments); UnknownRun if there is none."""
         # list(): a half-read cursor would keep an old snapshot open on this connection.
         rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
             raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
-        return _parse_run(rows[0])
+        return self._with_segments([_parse_run(rows[0])], run_id)[0]
 
     def list_runs(self, kind: str | None = None) -> list[dict[str, Any]]:
-        """All runs (or those of one kind), newest first."""
+        """All runs (or those of one kind), newest first, as `get_run` gives each."""
         if kind is None:
             rows = self.db.query("SELECT * FROM runs ORDER BY created DESC, id DESC")
         else:
@@ -333,7 +337,48 @@ class RunStore:
             rows = self.db.query(
                 "SELECT * FROM runs WHERE kind = ? ORDER BY created DESC, id DESC", [kind]
             )
-        return [_parse_run(r) for r in rows]
+        return self._with_segments([_parse_run(r) for r in rows])
+
+    # -- sessions of work (core.segments) ----------------------------------------------------
+
+    def _keep_session(self, run_id: str) -> None:
+        """A new session of the run starts: record the one it ends, if it had one (its end:
+        the finish, or the last heartbeat of a session that ended unseen). Inside the
+        transaction that stamps the new start, so no session is lost or kept twice."""
+        row = self._conn.execute(
+            "SELECT started, finished, heartbeat FROM runs WHERE id = ?", [run_id]
+        ).fetchone()
+        if row is None or row[0] is None:
+            return
+        started, finished, heartbeat = row
+        self._conn.execute(
+            "INSERT OR IGNORE INTO segments (run_id, started, finished) VALUES (?, ?, ?)",
+            [run_id, started, finished or heartbeat or started],
+        )
+
+    def _earlier_sessions(self, run_id: str | None) -> dict[str, list[Segment]]:
+        """The recorded earlier sessions of one run (or all), oldest first, by run."""
+        where, params = ("", []) if run_id is None else (" WHERE run_id = ?", [run_id])
+        sql = f"SELECT run_id, started, finished FROM segments{where} ORDER BY run_id, started"
+        try:
+            rows = self._conn.execute(sql, params).fetchall()
+        except sqlite3.OperationalError:  # an older store opened read-only: not migrated
+            return {}
+        found: dict[str, list[Segment]] = {}
+        for owner, started, finished in rows:
+            found.setdefault(owner, []).append((started, finished))
+        return found
+
+    def _with_segments(
+        self, runs: list[dict[str, Any]], run_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Each run with its sessions under `segments`: the recorded earlier ones, then the
+        run row's own (a run that never started has none)."""
+        earlier = self._earlier_sessions(run_id)
+        for run in runs:
+            latest = [(run["started"], current_end(run))] if run.get("started") else []
+            run[SEGMENTS] = [*earlier.get(run["id"], []), *latest]
+        return runs
 
     def claim(self, run_id: str, statuses: Sequence[str] = RESUMABLE) -> dict[str, Any]:
         """Make this process the owner of a run, now `running`; return the row as it was.
@@ -447,7 +492,7 @@ class RunStore:
                     raise RunBusy(
                         f"run {run_id} is running ({_owner(run)}); stop it before deleting it"
                     )
-            for table in ("metrics", "logs", "checkpoints", "task_plan"):
+            for table in ("metrics", "logs", "checkpoints", "task_plan", "segments"):
                 self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
             self._conn.execute("DELETE FROM results WHERE transfer_id = ?", [run_id])
             cursor = self._conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
@@ -502,8 +547,9 @@ class RunStore:
         with self.transaction():
             for run_id in dead:
                 # The status guard: the run may have finished between our read and this write.
+                # It ended at its last sign of life, not now (maybe days later): its duration.
                 cursor = self._conn.execute(
-                    "UPDATE runs SET status = 'interrupted', finished = ?,"
+                    "UPDATE runs SET status = 'interrupted', finished = COALESCE(heartbeat, ?),"
                     " error = COALESCE(error, ?) WHERE id = ? AND status = 'running'",
                     [now, INTERRUPTED_ERROR, run_id],
                 )

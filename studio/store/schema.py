@@ -11,8 +11,8 @@ from typing import Any
 
 from studio.store.db import sqlite_utils
 
-SCHEMA_VERSION = 7  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
-# 6: results.baseline; 7: the task_plan table, runs.device_used
+SCHEMA_VERSION = 8  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
+# 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table
 
 KINDS = ("pretrain", "finetune", "transfer", "sweep", "ablation")
 STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
@@ -81,6 +81,15 @@ TASK_PLAN_COLUMNS: dict[str, type] = {
     "scale": float,
 }
 
+# A run's earlier sessions of work (v8), one row each, written when a new session starts (a
+# resume): the latest session is the run row's started..finished. A run without rows here (one
+# from an older store, or never resumed) has one session. See core.segments.
+SEGMENT_COLUMNS: dict[str, type] = {
+    "run_id": str,
+    "started": float,
+    "finished": float,  # its finish; or its last heartbeat when it ended unseen
+}
+
 # AUTOINCREMENT (which sqlite-utils cannot declare) guarantees ids are never reused. Without it,
 # deleting the newest rows on resume would hand their ids to new rows, and a live reader that
 # already polled past those ids would silently miss the new rows.
@@ -135,6 +144,7 @@ def create_schema(db: sqlite_utils.Database) -> None:
         results.add_column(name, RESULT_COLUMNS[name])
     results.create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
     db.table("task_plan").create(TASK_PLAN_COLUMNS, pk=("run_id", "task"), if_not_exists=True)
+    db.table("segments").create(SEGMENT_COLUMNS, pk=("run_id", "started"), if_not_exists=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 

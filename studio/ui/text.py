@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from studio.core.segments import run_segments, worked_seconds
 from studio.core.text import duration
 
 __all__ = ["date_time", "duration", "run_duration"]
@@ -16,8 +17,8 @@ def date_time(stamp: float) -> str:
 
 
 def run_duration(run: dict[str, Any]) -> str:
-    """How long a store's run row has run (so far, while it runs); '' before it started."""
-    if not run.get("started"):
+    """How long a store's run row has run (so far, while it runs): the sum of its sessions, so
+    a resumed run counts every one (core.segments); '' before it started."""
+    if not run_segments(run):
         return ""
-    end = run.get("finished") or (time.time() if run["status"] == "running" else run["started"])
-    return duration(end - run["started"])
+    return duration(worked_seconds(run))
