@@ -348,7 +348,7 @@ class RunStore:
         row = self._conn.execute(
             "SELECT started, finished, heartbeat FROM runs WHERE id = ?", [run_id]
         ).fetchone()
-        if row is None or row[0] is None:
+        if row is None or row[0] is None or not _worked(row[0], row[1] or row[2] or row[0]):
             return
         started, finished, heartbeat = row
         self._conn.execute(
@@ -376,8 +376,9 @@ class RunStore:
         run row's own (a run that never started has none)."""
         earlier = self._earlier_sessions(run_id)
         for run in runs:
-            latest = [(run["started"], current_end(run))] if run.get("started") else []
-            run[SEGMENTS] = [*earlier.get(run["id"], []), *latest]
+            started, end = run.get("started"), current_end(run)
+            kept = [(started, end)] if started and _worked(started, end) else []
+            run[SEGMENTS] = [*earlier.get(run["id"], []), *kept]
         return runs
 
     def claim(self, run_id: str, statuses: Sequence[str] = RESUMABLE) -> dict[str, Any]:
@@ -747,6 +748,12 @@ def missing_store(path: Path) -> str:
     while not missing.parent.exists() and missing.parent != missing:
         missing = missing.parent
     return f"no run store at {path}: the folder {missing} does not exist (a mistyped path?)"
+
+
+def _worked(started: float, end: float | None) -> bool:
+    """Whether a session ran: a resume given back before training (session._release) keeps
+    its new start with the old finish, an end before the start; it is no session."""
+    return end is None or end >= started
 
 
 def _read_only(path: Path) -> bool:

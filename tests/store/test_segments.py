@@ -110,3 +110,18 @@ def test_runs_json_and_the_report_carry_the_sum(
     assert row["duration_s"] == 140.0 and row["first_started"] == 1_000.0
     html = write_report(db_path, run_id, tmp_path / "report.html").read_text(encoding="utf-8")
     assert "2.3 min in 2 sessions" in html
+
+
+def test_a_resume_given_back_before_training_is_no_session(store: RunStore, clock: _Clock) -> None:
+    run_id = store.create_run("r", "pretrain", {}, "m", status="running")
+    clock.now = 1_050.0
+    store.set_status(run_id, "stopped")
+    clock.now = 3_000.0
+    before = store.claim(run_id)  # as session.resume does, then gives the run back
+    store.update_run(run_id, status=before["status"], finished=before["finished"])
+    assert run_segments(store.get_run(run_id)) == [(1_000.0, 1_050.0)]
+    clock.now = 4_000.0
+    store.claim(run_id)
+    clock.now = 4_010.0
+    store.set_status(run_id, "finished")
+    assert run_segments(store.get_run(run_id)) == [(1_000.0, 1_050.0), (4_000.0, 4_010.0)]
