@@ -54,7 +54,7 @@ def main() -> None:
         num_threads=args.threads,
         checkpoint_every=100_000,
     )
-    window._apply_config(config)
+    window.draft.apply(config)
 
     clock = QElapsedTimer()
     clock.start()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from studio.core.sink import MetricRow  # noqa: E402
 from studio.store.runs import RunStore  # noqa: E402
 from studio.ui.monitor import MonitorView  # noqa: E402
+from studio.ui.state import StudioState  # noqa: E402
 
 BATCH = 100_000
 T0 = 1_700_000_000.0
@@ -75,7 +76,8 @@ def main() -> None:
             run_id = fill(writer, args.points)
             print(f"filled {args.points:,} metric rows in {time.perf_counter() - start:.1f} s")
 
-            view = MonitorView(path, catalog={})
+            state = StudioState({}, path)
+            view = MonitorView(state)
             view.resize(1400, 900)
             view.show()
             app.processEvents()
@@ -139,7 +141,7 @@ def main() -> None:
                 view.graphics.grab()
 
             report("    10 new rows: poll + render (smoothing on)", timed(poll_and_render, 9))
-            view.close_store()
+            state.store.close()
             view.deleteLater()
             app.processEvents()
 

@@ -82,7 +82,7 @@ def grab_tabs(store: Path, run_ids: list[str]) -> None:
     window = MainWindow(load_catalog(default_tasks_dir()), store, DATA, settings)
     window.resize(1500, 920)
     window.show()
-    window._apply_config(config_of(store, run_ids[0]))
+    window.draft.apply(config_of(store, run_ids[0]))
     window.form.set_device_info("CPU: 2 cores")
     window.open_runs(run_ids[:1])
     for _ in range(20):
@@ -292,7 +292,7 @@ def first_hour() -> None:
     (bad / "validation.jsonl").write_text(lines[0] + "\n")
     window.library.set_data_dir(bad.parent)
     window.form.apply_preset(MUPPET)
-    window._apply_config(window.current_config().replace(tasks=("copa",), max_steps=10))
+    window.draft.apply(window.current_config().replace(tasks=("copa",), max_steps=10))
     window.run_actions.start_run()
     end = time.time() + 120
     while (window.jobs.training.running or not hasattr(window, "last_error")) and time.time() < end:

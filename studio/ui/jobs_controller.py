@@ -19,6 +19,10 @@ from studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
 
+BUSY = (
+    "Stop the running pre-finetuning, transfer experiment or ablation first; one training job runs"
+    " at a time."
+)
 SHUTDOWN_S = 60.0  # how long closing waits for runs to save before it ends their processes
 
 
@@ -54,6 +58,7 @@ class JobSlot(QObject):
         worker.failed.connect(self._failed)
         self.worker, self.request, self.run_id = worker, job.request, None
         self.controller.start(worker)
+        self.controller.changed.emit()
 
     def stop(self) -> None:
         if self.worker is not None:
@@ -65,15 +70,24 @@ class JobSlot(QObject):
 
     def _finished(self, result: object) -> None:
         self.worker = None
+        self.controller.changed.emit()
         self.ended.emit(result, "")
 
     def _failed(self, error: str) -> None:
         self.worker = None
+        self.controller.changed.emit()
         self.ended.emit(None, error)
 
 
 class JobsController(QObject):
-    """Every job the window started, and the rules between them."""
+    """Every job the window started, and the rules between them.
+
+    `changed` fires when a slot's job starts or ends (what the window offers follows it);
+    `refused` (title, text) when a job was asked for that the rules do not allow now.
+    """
+
+    changed = Signal()
+    refused = Signal(str, str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -89,6 +103,12 @@ class JobsController(QObject):
         """One training job at a time: two would compete for the same cores (or GPU) and each
         would run at less than half speed."""
         return self.training.running or self.transfer.running or self.ablation.running
+
+    def refuse_when_busy(self) -> bool:
+        """Whether a training job runs; then `refused` says why nothing starts."""
+        if self.busy:
+            self.refused.emit("A job is running", BUSY)
+        return self.busy
 
     def start(self, worker: Worker) -> None:
         """Move `worker` to a new thread and start it; the thread is deleted when it ends.

@@ -10,21 +10,23 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QFileDialog, QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget
 
 from studio.core import paths
-from studio.core.config import RunConfig, config_from_yaml, load_config
+from studio.core.config import RunConfig, config_from_yaml
 from studio.core.errors import StudioError
 from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.presets import QUICK_LOOK
 from studio.core.tasks import TaskSpec
-from studio.store import RESUMABLE, RunStore
+from studio.store import RESUMABLE
 from studio.ui import actions as A
 from studio.ui import messages
 from studio.ui.ablation_actions import AblationActions
 from studio.ui.ablation_view import AblationView
 from studio.ui.checklist import TaskChecklist
 from studio.ui.config_form import ConfigForm
+from studio.ui.draft import Draft
+from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor import MonitorView
 from studio.ui.queue_actions import QueueActions
@@ -60,26 +62,28 @@ class MainWindow(QMainWindow):
             catalog, store_path, paths.data_dir(data_dir or saved_dir), tasks_dirs, problems, self
         )
         self.jobs = JobsController(self)
-        self.task_order: list[str] = []  # a loaded config's order (sequential mixing needs it)
         self.setWindowTitle("Muppet Studio")
-        self.library = TaskLibrary(self, self.state)
         self.checklist = TaskChecklist(catalog, self.state.availability)
         self.checklist.set_problems(list(problems))
         self.form = ConfigForm()
+        self.draft = Draft(self.form, self.checklist, self.settings)
         self.monitor = MonitorView(self.state)
         self.runs = RunsView(self.state.store)
         self.transfer = TransferView(self.state)
         self.ablation = AblationView(self.state)
         self.preview = TaskPreview(self.jobs.start)
-        self.run_actions = RunActions(self)
-        self.queue_actions = QueueActions(self)
+        state, jobs, draft = self.state, self.jobs, self.draft
+        self.library = TaskLibrary(state, jobs, draft, self.preview, self)
+        self.run_actions = RunActions(state, jobs, draft, self.monitor, self.transfer, self)
+        self.queue_actions = QueueActions(state, jobs, draft, self)
+        self.ablation_actions = AblationActions(state, jobs, self.ablation, self)
+        self.files = FileActions(state, jobs, draft, self)
         self._lay_out()
         self._connect()
         self._restore()
         self.library.update_generation()
-        self._update_shares()
+        self.draft.update_shares()
         self._update_actions()
-        self.state.store.runsChanged.connect(self._update_actions)
         self.state.store.start()
         QTimer.singleShot(300, self._probe_device)
         QTimer.singleShot(0, self.library.check_hub)
@@ -130,9 +134,9 @@ class MainWindow(QMainWindow):
                 A.STOP: ra.stop_run,
                 A.RESUME: lambda: ra.resume(None),
                 A.EXPORT: lambda: self.run_actions.export(None),
-                A.OPEN_CONFIG: self.open_config,
-                A.SAVE_CONFIG: self.save_config,
-                A.OPEN_STORE: self.choose_store,
+                A.OPEN_CONFIG: self.files.open_config,
+                A.SAVE_CONFIG: self.files.save_config,
+                A.OPEN_STORE: self.files.choose_store,
                 A.ADD_TASK: self.library.add_task,
                 A.DATA_FOLDER: self.library.choose_data_dir,
                 A.DEMO: ra.try_demo,
@@ -146,8 +150,16 @@ class MainWindow(QMainWindow):
         )
 
     def _connect(self) -> None:
-        checklist, library, ra = self.checklist, self.library, self.run_actions
-        checklist.checkedChanged.connect(self._update_shares)
+        checklist, library, ra, state = self.checklist, self.library, self.run_actions, self.state
+        state.message.connect(self.status.setText)
+        state.problem.connect(self.show_error)
+        state.runsOpened.connect(self.open_runs)
+        state.store.runsChanged.connect(self._update_actions)
+        state.store.storeChanged.connect(self._store_changed)
+        self.jobs.changed.connect(self._update_actions)
+        self.jobs.refused.connect(self.show_error)
+        library.dataTabWanted.connect(lambda: self.tabs.setCurrentWidget(self.preview))
+        checklist.checkedChanged.connect(self.draft.update_shares)
         checklist.taskSelected.connect(library.task_selected)
         checklist.previewRequested.connect(library.show_data)
         checklist.addRequested.connect(library.add_task)
@@ -159,19 +171,15 @@ class MainWindow(QMainWindow):
         # Before the shares: a loaded config's model must enable summarization before its
         # tasks are checked.
         self.form.changed.connect(library.update_generation)
-        self.form.changed.connect(self._update_shares)
+        self.form.changed.connect(self.draft.update_shares)
         self.runs.openRuns.connect(self.open_runs)
         self.runs.demoRequested.connect(ra.try_demo)
-        self.runs.storeRequested.connect(self.choose_store)
+        self.runs.storeRequested.connect(self.files.choose_store)
         self.runs.resumeRun.connect(ra.resume)
         self.runs.queue.runRequested.connect(self.queue_actions.run_queue)
         self.runs.exportRun.connect(self.run_actions.export)
         self.monitor.demoRequested.connect(ra.try_demo)
         self.monitor.runsRequested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
-        self.transfer.startRequested.connect(ra.start_transfer)
-        self.transfer.stopRequested.connect(self.jobs.transfer.stop)
-        self.run_actions.connect_slots(self.jobs)
-        self.ablation_actions = AblationActions(self)
 
     def _restore(self) -> None:
         geometry = self.settings.value("geometry")
@@ -185,7 +193,7 @@ class MainWindow(QMainWindow):
         text = self.settings.value("config_yaml", "")
         try:
             if text:
-                self._apply_config(config_from_yaml(text, "the remembered config"))
+                self.draft.apply(config_from_yaml(text, "the remembered config"))
                 return
         except StudioError as exc:
             log.warning("ignoring the remembered config: %s", exc)
@@ -210,71 +218,15 @@ class MainWindow(QMainWindow):
         log.info("the device probe ended without an answer: %s", error)
         self._probe_done_text("")
 
-    # -- config ----------------------------------------------------------------------------
-
-    def _update_shares(self, *_: object) -> None:
-        """Share previews follow the sampling settings; manual weights follow the checked tasks."""
-        self.checklist.set_sampling(*self.form.sampling_settings())
-        self.form.set_tasks(self.checklist.checked())
+    # -- what the window shows --------------------------------------------------------------
 
     def current_config(self) -> RunConfig:
-        """The form's settings and the checked tasks, in the order the loaded config gave them
-        (it matters for sequential mixing); newly checked tasks follow in catalog order."""
-        checked = self.checklist.checked()
-        ordered = [t for t in self.task_order if t in checked]
-        return self.form.config(ordered + [t for t in checked if t not in ordered])
+        """The drafted run: the form's settings and the checked tasks."""
+        return self.draft.config()
 
-    def _apply_config(self, config: RunConfig) -> None:
-        self.task_order = list(config.tasks)
-        self.form.set_config(config)
-        self.checklist.set_checked(list(config.tasks))
-        self._update_shares()
-
-    def open_config(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open config", "", "YAML (*.yaml *.yml)")
-        if path:
-            try:
-                self._apply_config(load_config(path))
-            except StudioError as exc:
-                self.show_error("This config cannot be opened", str(exc))
-
-    def save_config(self) -> None:
-        try:
-            config = self.current_config()
-        except StudioError as exc:
-            self.show_error("The configuration is not valid", str(exc))
-            return
-        path, _ = QFileDialog.getSaveFileName(self, "Save config", "run.yaml", "YAML (*.yaml)")
-        if path:
-            Path(path).write_text(config.to_yaml(), encoding="utf-8")
-            self.status.setText(f"Saved {path}")
-
-    # -- the run store -----------------------------------------------------------------------
-
-    def choose_store(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(
-            self, "Open run store", str(self.store_path.parent), "Run store (*.db);;All files (*)"
-        )
-        if path:
-            self.set_store(Path(path))
-
-    def set_store(self, store_path: Path) -> None:
-        """Show the runs of another store file; refused while a job of this window runs."""
-        if self.run_actions.refuse_when_busy():
-            return
-        if self.jobs.export.running:
-            self.show_error("An export is running", "Wait for the running export to finish.")
-            return
-        try:
-            with RunStore(store_path) as store:
-                store.list_runs()
-        except StudioError as exc:
-            self.show_error("Cannot open that run store", str(exc))
-            return
-        self.state.store.set_path(Path(store_path))
-        self.setWindowTitle(f"Muppet Studio — {self.store_path}")
+    def _store_changed(self) -> None:
+        self.setWindowTitle(f"Muppet Studio — {self.state.store_path}")
         self._update_actions()
-        self.status.setText(f"Run store: {self.store_path}")
 
     def open_runs(self, run_ids: list[str]) -> None:
         self.monitor.show_runs(run_ids)
@@ -303,7 +255,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         with contextlib.suppress(StudioError):  # an invalid form is simply not remembered
-            self.settings.setValue("config_yaml", self.current_config().to_yaml())
+            self.draft.remember(self.draft.config())
         self.status.setText("Saving a checkpoint before closing…")
         self.jobs.shutdown()
         self.state.store.timer.stop()

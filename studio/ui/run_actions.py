@@ -4,11 +4,10 @@ a resumed run's data changed, an error, an export's folder)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QMessageBox, QProgressDialog
+from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
+from studio.core.config import RunConfig
 from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.experiments import TransferConfig
 from studio.core.jobs import (
@@ -28,122 +27,123 @@ from studio.core.presets import demo_config
 from studio.jobs.client import job_place
 from studio.store import RESUMABLE
 from studio.ui import messages
+from studio.ui.draft import Draft
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
-
-if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
-
-BUSY = (
-    "Stop the running pre-finetuning, transfer experiment or ablation first; one training job runs"
-    " at a time."
-)
+from studio.ui.monitor import MonitorView
+from studio.ui.state import StudioState
+from studio.ui.transfer_view import TransferView
 
 
 class RunActions(QObject):
-    """Starts the training, transfer and export jobs and shows how each ended."""
+    """Starts the training, transfer and export jobs and shows how each ended.
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self.window = window
+    It holds what it works with (the state, the jobs, the draft and the views it feeds) and
+    speaks to the user through the state's signals; it never reaches into the window.
+    """
+
+    def __init__(
+        self,
+        state: StudioState,
+        jobs: JobsController,
+        draft: Draft,
+        monitor: MonitorView,
+        transfer: TransferView,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.state, self.jobs, self.draft = state, jobs, draft
+        self.monitor, self.transfer, self.parent_widget = monitor, transfer, parent
         self.export_progress: QProgressDialog | None = None
-
-    def connect_slots(self, jobs: JobsController) -> None:
         jobs.training.created.connect(self._run_created)
         jobs.training.ended.connect(self._run_ended)
-        jobs.transfer.created.connect(self.window.transfer.show_transfer)
-        jobs.transfer.progress.connect(self.window.transfer.set_progress)
+        jobs.transfer.created.connect(transfer.show_transfer)
+        jobs.transfer.progress.connect(transfer.set_progress)
         jobs.transfer.ended.connect(self._transfer_ended)
         jobs.export.progress.connect(self._export_progress)
         jobs.export.ended.connect(self._export_ended)
-        strip = self.window.monitor.status.resources  # the Monitor's resource strip
+        strip = monitor.status.resources  # the Monitor's resource strip
         for slot in (jobs.training, jobs.transfer):
             slot.resources.connect(strip.show_sample)
             slot.ended.connect(strip.job_ended)
+        transfer.startRequested.connect(self.start_transfer)
+        transfer.stopRequested.connect(jobs.transfer.stop)
 
     def _job(self, request: JobRequest) -> Job:
-        w = self.window
-        return Job(request, job_place(w.catalog, w.data_dir, w.store_path))
+        state = self.state
+        return Job(request, job_place(state.catalog, state.data_dir, state.store_path))
 
-    def _started(self, message: str) -> None:
-        self.window._update_actions()
-        self.window.status.setText(message)
+    def _shown_run(self) -> str | None:
+        return self.monitor.run_ids[0] if self.monitor.run_ids else None
 
     # -- pre-finetuning ------------------------------------------------------------------------
 
-    def refuse_when_busy(self) -> bool:
-        """Whether a training job runs (then the user is told why nothing starts)."""
-        if self.window.jobs.busy:
-            self.window.show_error("A job is running", BUSY)
-        return self.window.jobs.busy
-
     def start_run(self) -> None:
-        w = self.window
-        if self.refuse_when_busy():
+        if self.jobs.refuse_when_busy():
             return
         try:
-            config = w.current_config()
+            config = self.draft.config()
         except StudioError as exc:
-            w.show_error("The configuration is not valid", str(exc))
+            self.state.problem.emit("The configuration is not valid", str(exc))
             return
-        w.settings.setValue("config_yaml", config.to_yaml())
-        w.jobs.training.start(self._job(TrainRequest(config.to_dict())))
-        self._started("Starting…")
+        self.draft.remember(config)
+        self._train(config)
+
+    def _train(self, config: RunConfig) -> None:
+        self.jobs.training.start(self._job(TrainRequest(config.to_dict())))
+        self.state.message.emit("Starting…")
 
     def try_demo(self) -> None:
-        """Check the demo tasks, size the run for a first look, and start it."""
-        if self.refuse_when_busy():
+        """A one-minute run on the synthetic demo tasks, from a config of its own: the draft in
+        the form stays as it was."""
+        if self.jobs.refuse_when_busy():
             return
         try:
-            config = demo_config(self.window.catalog)
+            config = demo_config(self.state.catalog)
         except StudioError as exc:
-            self.window.show_error("There is no demo to run", str(exc))
+            self.state.problem.emit("There is no demo to run", str(exc))
             return
-        self.window._apply_config(config)
-        self.start_run()
+        self._train(config)
 
     def stop_run(self) -> None:
-        if self.window.jobs.training.running:
-            self.window.jobs.training.stop()  # the loop checks it between updates
-            self.window.status.setText(
-                "Stopping after the current update, then saving a checkpoint…"
-            )
+        if self.jobs.training.running:
+            self.jobs.training.stop()  # the loop checks it between updates
+            self.state.message.emit("Stopping after the current update, then saving a checkpoint…")
 
     def resume(self, run_id: str | None, allow_data_change: bool = False) -> None:
-        w = self.window
-        run_id = run_id or (w.monitor.run_ids[0] if w.monitor.run_ids else None)
-        if run_id is None or self.refuse_when_busy():
+        run_id = run_id or self._shown_run()
+        if run_id is None or self.jobs.refuse_when_busy():
             return
-        status = w.state.store.status(run_id)
+        status = self.state.store.status(run_id)
         if status not in RESUMABLE:  # a refusal, not a failure: nothing was started
-            w.status.setText(f"Run {run_id} is {status or 'not in this store'}: nothing to resume")
+            self.state.message.emit(
+                f"Run {run_id} is {status or 'not in this store'}: nothing to resume"
+            )
             return
         # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
-        place = job_place(self.window.catalog, None, self.window.store_path)
-        job = Job(ResumeRequest(run_id, allow_data_change), place)
-        self.window.jobs.training.start(job)
-        self._started(f"Resuming {run_id}…")
+        place = job_place(self.state.catalog, None, self.state.store_path)
+        self.jobs.training.start(Job(ResumeRequest(run_id, allow_data_change), place))
+        self.state.message.emit(f"Resuming {run_id}…")
 
     def _run_created(self, run_id: str) -> None:
-        self.window.open_runs([run_id])
-        self.window.runs.refresh()
-        self.window.status.setText(f"Training run {run_id}")
+        self.state.runsOpened.emit([run_id])
+        self.state.store.poll()
+        self.state.message.emit(f"Training run {run_id}")
 
     def _run_ended(self, outcome: JobResult | None, error: str) -> None:
-        w = self.window
-        request = w.jobs.training.request
+        request = self.jobs.training.request
         if isinstance(request, QueueRequest):
             return  # QueueActions shows how the queue ended
         resumed = request.run_id if isinstance(request, ResumeRequest) else None
-        w._update_actions()
-        w.runs.refresh()
-        w.monitor.poll()
+        self.state.store.poll()
+        self.monitor.poll()
         run = outcome if isinstance(outcome, RunOutcome) else None
         error = error or (run.error if run else None) or ""
+        say, problem = self.state.message.emit, self.state.problem.emit
         if error and resumed and error.startswith(DATA_CHANGED):
-            w.status.setText(f"Run {resumed} was not resumed: its data changed")
+            say(f"Run {resumed} was not resumed: its data changed")
             answer = QMessageBox.question(
-                w,
+                self.parent_widget,
                 "The training data changed",
                 f"{error.split(chr(10) + 'Its sampler')[0]}\n\nThe run's sampler positions belong "
                 "to the old data. Resume on the changed data anyway? (Put the data back and "
@@ -152,59 +152,58 @@ class RunActions(QObject):
             if answer == QMessageBox.StandardButton.Yes:
                 self.resume(resumed, allow_data_change=True)
         elif error and resumed:
-            w.status.setText(f"Run {resumed} was not resumed")
-            w.show_error("The run was not resumed", error)
+            say(f"Run {resumed} was not resumed")
+            problem("The run was not resumed", error)
         elif error:
-            w.status.setText("The run failed")
-            w.show_error("The run failed", error)
+            say("The run failed")
+            problem("The run failed", error)
         elif run is not None:
-            w.status.setText(f"Run {run.run_id} {run.status} at update {run.step}")
+            say(f"Run {run.run_id} {run.status} at update {run.step}")
 
     # -- transfer experiments ------------------------------------------------------------------
 
     def start_transfer(self, config: TransferConfig) -> None:
-        if self.refuse_when_busy():
+        if self.jobs.refuse_when_busy():
             return
-        self.window.jobs.transfer.start(self._job(TransferRequest(config.to_dict())))
-        self.window.transfer.set_running(True)
-        self._started("Transfer experiment running…")
+        self.jobs.transfer.start(self._job(TransferRequest(config.to_dict())))
+        self.transfer.set_running(True)
+        self.state.message.emit("Transfer experiment running…")
 
     def _transfer_ended(self, result: JobResult | None, error: str) -> None:
-        w = self.window
         transfer_id = result.run_id if isinstance(result, TransferResult) else None
-        w.transfer.set_running(False)
-        w._update_actions()
-        w.transfer.refresh()
-        w.runs.refresh()
+        self.transfer.set_running(False)
+        self.state.store.poll()
+        self.transfer.refresh()
         if error:
-            w.show_error("The transfer experiment failed", error)
+            self.state.problem.emit("The transfer experiment failed", error)
             return
-        w.transfer.show_transfer(transfer_id)
-        w.status.setText(f"Transfer experiment {transfer_id} finished")
+        self.transfer.show_transfer(transfer_id)
+        self.state.message.emit(f"Transfer experiment {transfer_id} finished")
 
     # -- export --------------------------------------------------------------------------------
 
     def export(self, run_id: str | None) -> None:
-        w = self.window
-        run_id = run_id or (w.monitor.run_ids[0] if w.monitor.run_ids else None)
+        run_id = run_id or self._shown_run()
         if run_id is None:
-            w.show_error("Nothing to export", "Open a run (Runs tab) first.")
+            self.state.problem.emit("Nothing to export", "Open a run (Runs tab) first.")
             return
-        if w.jobs.export.running:
-            w.show_error("An export is running", "Wait for the running export to finish.")
+        if self.jobs.export.running:
+            self.state.problem.emit(
+                "An export is running", "Wait for the running export to finish."
+            )
             return
-        dialog = ExportDialog(w.state.store, run_id, w)
+        dialog = ExportDialog(self.state.store, run_id, self.parent_widget)
         if not dialog.exec():
             return
         request = ExportRequest(run_id, dialog.which(), str(dialog.folder()))
-        job = Job(request, job_place(None, None, w.store_path))
-        progress = QProgressDialog("Exporting…", "", 0, 100, w)
+        job = Job(request, job_place(None, None, self.state.store_path))
+        progress = QProgressDialog("Exporting…", "", 0, 100, self.parent_widget)
         progress.setCancelButton(None)
         progress.setWindowTitle("Export checkpoint")
         progress.setMinimumDuration(0)
         self.export_progress = progress
-        w.jobs.export.start(job)
-        self._started(f"Exporting {run_id}…")
+        self.jobs.export.start(job)
+        self.state.message.emit(f"Exporting {run_id}…")
 
     def _export_progress(self, fraction: float, message: str) -> None:
         if self.export_progress is not None:
@@ -213,15 +212,14 @@ class RunActions(QObject):
 
     def _export_ended(self, result: JobResult | None, error: str) -> None:
         folder = result.folder if isinstance(result, ExportResult) else None
-        self.window._update_actions()
         if self.export_progress is not None:
             self.export_progress.close()
         if error:
-            self.window.show_error("The export failed", error)
+            self.state.problem.emit("The export failed", error)
             return
-        self.window.status.setText(f"Exported to {folder}")
+        self.state.message.emit(f"Exported to {folder}")
         messages.show(
-            self.window,
+            self.parent_widget,
             QMessageBox.Icon.Information,
             "Export finished",
             f"The checkpoint was exported to\n{folder}\n\n"

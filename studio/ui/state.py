@@ -114,11 +114,15 @@ class StudioState(QObject):
     """The catalog (and where each task's data is), the run store, and the checked tasks.
 
     `catalogChanged` fires when tasks are added, edited or removed: by the window, or by a
-    `task add` in a terminal (the library's files are looked at every few polls).
+    `task add` in a terminal (the library's files are looked at every few polls). Controllers
+    speak to the user through `message`, `problem` and `runsOpened`; the window shows them.
     """
 
     catalogChanged = Signal()
     checkedChanged = Signal()
+    message = Signal(str)  # a line for the status bar
+    problem = Signal(str, str)  # (title, text): something the user must read
+    runsOpened = Signal(list)  # run ids for the Monitor, the first one primary
 
     def __init__(
         self,

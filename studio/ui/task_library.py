@@ -4,10 +4,9 @@ edit, remove) and the Data tab that previews one."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from studio.core.availability import Availability
 from studio.core.config import RunConfig
@@ -16,12 +15,12 @@ from studio.core.jobs import HubRequest, HubResult, Job, JobResult
 from studio.core.library import removable, remove
 from studio.core.models import is_encoder_decoder
 from studio.core.tasks import TaskSpec
+from studio.ui.draft import Draft
+from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
+from studio.ui.task_preview import TaskPreview
 from studio.ui.task_wizard import TaskWizard
 from studio.ui.worker import Worker
-
-if TYPE_CHECKING:
-    from studio.ui.main_window import MainWindow
 
 NO_GENERATION = (
     "Summarization needs an encoder-decoder base model to generate text: pick "
@@ -30,12 +29,22 @@ NO_GENERATION = (
 
 
 class TaskLibrary(QObject):
-    """The catalog the window shows, kept in step with the files and settings it comes from."""
+    """The user's tasks (add, edit, remove), where the data is, and the Data tab's preview;
+    the checklist follows the state's catalog. `dataTabWanted` asks for the Data tab."""
 
-    def __init__(self, window: MainWindow, state: StudioState) -> None:
-        super().__init__(window)
-        self.window = window
-        self.state = state
+    dataTabWanted = Signal()
+
+    def __init__(
+        self,
+        state: StudioState,
+        jobs: JobsController,
+        draft: Draft,
+        preview: TaskPreview,
+        parent: QWidget,
+    ) -> None:
+        super().__init__(parent)
+        self.state, self.jobs, self.draft, self.preview = state, jobs, draft, preview
+        self.checklist, self.parent_widget = draft.checklist, parent
         self.generates: bool | None = None  # whether the chosen base model has a decoder
         self.previewed: tuple[str, str] | None = None  # (task, config) the Data tab shows
         self.hub_worker: Worker | None = None
@@ -60,7 +69,7 @@ class TaskLibrary(QObject):
             return
         self.hub_worker = Worker(Job(HubRequest()))
         self.hub_worker.finished.connect(self._hub_checked)
-        self.window.jobs.start(self.hub_worker)
+        self.jobs.start(self.hub_worker)
 
     def _hub_checked(self, result: JobResult) -> None:
         self.hub_worker = None
@@ -69,22 +78,22 @@ class TaskLibrary(QObject):
 
     def update_generation(self, *_: object) -> None:
         """Summarization is checkable only with an encoder-decoder base model."""
-        generates = is_encoder_decoder(self.window.form.model_name())
+        generates = is_encoder_decoder(self.draft.form.model_name())
         if generates != self.generates:
             self.generates = generates
-            self.window.checklist.set_summarization_enabled(generates, NO_GENERATION)
+            self.checklist.set_summarization_enabled(generates, NO_GENERATION)
 
     # -- the catalog ---------------------------------------------------------------------------
 
     def choose_data_dir(self) -> None:
         folder = QFileDialog.getExistingDirectory(
-            self.window, "Data folder", str(self.data_dir or "")
+            self.parent_widget, "Data folder", str(self.data_dir or "")
         )
         if folder:
             self.set_data_dir(Path(folder))
 
     def set_data_dir(self, folder: Path) -> None:
-        self.window.settings.setValue("data_dir", str(folder))
+        self.draft.settings.setValue("data_dir", str(folder))
         self.state.set_data_dir(folder)
 
     def reload_catalog(self, check: str | None = None) -> None:
@@ -95,24 +104,22 @@ class TaskLibrary(QObject):
 
     def _catalog_changed(self) -> None:
         """The checklist shows the catalog the state now holds, keeping what was checked."""
-        window, check, self._check = self.window, self._check, None
-        checked = [*window.checklist.checked(), *([check] if check else [])]
-        window.checklist.set_catalog(self.catalog, self.availability)
-        window.checklist.set_problems(list(self.state.problems))
-        window.checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
-        window.checklist.set_checked([n for n in checked if n in self.catalog])
+        checklist, check, self._check = self.checklist, self._check, None
+        checked = [*checklist.checked(), *([check] if check else [])]
+        checklist.set_catalog(self.catalog, self.availability)
+        checklist.set_problems(list(self.state.problems))
+        checklist.set_summarization_enabled(bool(self.generates), NO_GENERATION)
+        checklist.set_checked([n for n in checked if n in self.catalog])
         self.previewed = None
-        window._update_shares()
+        self.draft.update_shares()
 
     # -- the user's tasks ----------------------------------------------------------------------
 
     def add_task(self, editing: TaskSpec | None = None) -> None:
         try:
-            self.wizard = TaskWizard(
-                self.catalog, self.window.jobs.start, editing or None, self.window
-            )
+            self.wizard = TaskWizard(self.catalog, self.jobs.start, editing, self.parent_widget)
         except StudioError as exc:
-            self.window.show_error("This task cannot be edited", str(exc))
+            self.state.problem.emit("This task cannot be edited", str(exc))
             return
         self.wizard.finished.connect(self._wizard_finished)
         self.wizard.open()
@@ -120,7 +127,7 @@ class TaskLibrary(QObject):
     def edit_task(self, name: str) -> None:
         problem = removable(self.catalog[name])
         if problem:  # a built-in task, or one in a --tasks-dir folder: edit it there
-            self.window.show_error("This task cannot be edited here", problem)
+            self.state.problem.emit("This task cannot be edited here", problem)
             return
         self.add_task(self.catalog[name])
 
@@ -128,16 +135,16 @@ class TaskLibrary(QObject):
         saved = self.wizard.saved
         if saved:
             self.reload_catalog(check=saved)
-            self.window.status.setText(f"Task {saved} saved in your library")
+            self.state.message.emit(f"Task {saved} saved in your library")
 
     def remove_task(self, name: str) -> None:
         spec = self.catalog[name]
         problem = removable(spec)
         if problem:
-            self.window.show_error("This task cannot be removed", problem)
+            self.state.problem.emit("This task cannot be removed", problem)
             return
         answer = QMessageBox.question(
-            self.window,
+            self.parent_widget,
             "Remove task",
             f"Remove {name} from your library, with its records?\n\nRuns that trained on it "
             "keep their metrics, but cannot be resumed or transferred without it.",
@@ -147,38 +154,37 @@ class TaskLibrary(QObject):
         try:
             remove(spec)
         except (StudioError, OSError) as exc:
-            self.window.show_error("The task could not be removed", str(exc))
+            self.state.problem.emit("The task could not be removed", str(exc))
             return
         self.reload_catalog()
-        self.window.status.setText(f"Task {name} removed")
+        self.state.message.emit(f"Task {name} removed")
 
     # -- the Data tab --------------------------------------------------------------------------
 
     def show_data(self, name: str) -> None:
         """The Data tab, showing `name`."""
-        self.window.tabs.setCurrentWidget(self.window.preview)
+        self.dataTabWanted.emit()
         self.preview_task(name)
 
     def task_selected(self, name: str) -> None:
-        if self.window.tabs.currentWidget() is self.window.preview:
+        if self.preview.isVisible():
             self.preview_task(name)
 
     def tab_changed(self, *_: object) -> None:
-        name = self.window.checklist.selected()
-        if self.window.tabs.currentWidget() is self.window.preview and name:
+        name = self.checklist.selected()
+        if self.preview.isVisible() and name:
             self.preview_task(name)
 
     def preview_task(self, name: str) -> None:
         """Show `name` in the Data tab under the current settings (unless it already does)."""
-        window = self.window
         try:
-            config: RunConfig | str = window.form.config(window.checklist.checked() or [name])
+            config: RunConfig | str = self.draft.form.config(self.checklist.checked() or [name])
             key = config.to_yaml()
         except StudioError as exc:
             config = key = str(exc)
         if self.previewed == (name, key):
             return
         self.previewed = (name, key)
-        window.preview.show_task(
+        self.preview.show_task(
             self.catalog[name], self.availability[name], config, self.catalog, self.data_dir
         )

@@ -8,7 +8,8 @@ from `studio.core.mapping`, the same functions `task add` uses.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, cast
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -43,10 +44,13 @@ from studio.core.importing import (
     CHOICE_LABEL_HELP,
     CHOICE_LABELS,
     DEFAULT_FAMILY,
+    ImportPlan,
     SourceTable,
     check_name,
     suggest_name,
 )
+from studio.core.jobs import JobRequest
+from studio.core.tasks import TaskSpec
 from studio.ui.style import RED
 
 SOURCE, COLUMNS, SPLITS, LABELS, DETAILS, CHECK = range(6)
@@ -60,22 +64,48 @@ def note(text: str) -> QLabel:
     return label
 
 
+class WizardHost(Protocol):
+    """What the pages use of the task wizard (so no page imports the wizard itself)."""
+
+    catalog: dict[str, TaskSpec]
+    editing: TaskSpec | None
+    initial: ImportPlan | None
+    table: SourceTable | None
+    draft: dict[str, Any]
+
+    @property
+    def busy(self) -> bool: ...
+
+    def run(
+        self,
+        request: JobRequest,
+        on_result: Callable[[Any], None],
+        on_error: Callable[[str], None],
+    ) -> None: ...
+
+    def next(self) -> None: ...
+
+
+def host(page: QWizardPage) -> WizardHost:
+    return cast(WizardHost, page.wizard())
+
+
 class Page(QWizardPage):
     """A wizard page with typed access to the wizard's table and draft."""
 
     @property
     def table(self) -> SourceTable:
-        table = self.wizard().table  # type: ignore[attr-defined]
+        table = host(self).table
         assert table is not None
         return table
 
     @property
     def draft(self) -> dict[str, Any]:
-        return self.wizard().draft  # type: ignore[attr-defined]
+        return host(self).draft
 
     @property
-    def initial(self) -> Any:
-        return self.wizard().initial  # type: ignore[attr-defined]
+    def initial(self) -> ImportPlan | None:
+        return host(self).initial
 
 
 def refuse(page: QWizardPage, text: str) -> bool:
@@ -331,7 +361,7 @@ class DetailsPage(Page):
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         fmt, plan = self.draft["format"], self.initial
-        wizard = self.wizard()
+        wizard = host(self)
         taken = set(wizard.catalog) - ({wizard.editing.name} if wizard.editing else set())
         name = self.draft.get("name") or (plan.name if plan else "")
         self.name.setText(name or suggest_name(self.table.source, taken))
@@ -349,9 +379,9 @@ class DetailsPage(Page):
         )
 
     def _check_name(self, text: str) -> None:
-        wizard = self.wizard()
-        if wizard is None:
+        if self.wizard() is None:
             return
+        wizard = host(self)
         replacing = wizard.editing.name if wizard.editing else None
         try:
             check_name(text)
@@ -364,7 +394,7 @@ class DetailsPage(Page):
         self.name_state.setText("Saved as a YAML spec in your task library, with its records.")
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt's name
-        wizard = self.wizard()
+        wizard = host(self)
         self.draft.update(
             name=self.name.text().strip(),
             title=self.title_edit.text().strip(),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -25,10 +24,7 @@ from studio.core.errors import StudioError
 from studio.core.importing import SourceRef
 from studio.core.jobs import InspectRequest, InspectResult
 from studio.ui.style import RED
-from studio.ui.wizard_pages import note
-
-if TYPE_CHECKING:
-    from studio.ui.task_wizard import TaskWizard
+from studio.ui.wizard_pages import host, note
 
 FILE_FILTER = "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.parquet *.pq);;All (*)"
 ERROR_STYLE = f"color: {RED};"
@@ -103,12 +99,9 @@ class SourcePage(QWizardPage):
         layout.addWidget(self.status)
         self.kinds.button(0).setChecked(True)
 
-    def wizard(self) -> TaskWizard:  # type: ignore[override]
-        return super().wizard()  # type: ignore[return-value]
-
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
-        plan = self.wizard().initial
-        if plan is None or self.wizard().table is not None:
+        plan = host(self).initial
+        if plan is None or host(self).table is not None:
             return
         ref = plan.source
         self.kinds.button(("files", "folder", "hub").index(ref.kind)).setChecked(True)
@@ -142,7 +135,7 @@ class SourcePage(QWizardPage):
         )
 
     def validatePage(self) -> bool:  # noqa: N802 - Qt's name
-        wizard = self.wizard()
+        wizard = host(self)
         if wizard.busy:
             return False
         try:
@@ -161,7 +154,7 @@ class SourcePage(QWizardPage):
     def _inspected(self, result: InspectResult) -> None:
         self.progress.hide()
         self.status.setText("")
-        wizard = self.wizard()
+        wizard = host(self)
         table = result.table
         try:
             still = _same_source(table.source, self.source())

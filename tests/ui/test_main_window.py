@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtWidgets import QFileDialog, QMessageBox
 from transformers import AutoModel
 
 from studio.core.config import RunConfig, load_config
@@ -51,7 +51,7 @@ def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
     window.library.set_data_dir(data)
     window.checklist.set_checked(["synth_sentiment", "cb"])  # 800 and 250 examples
     assert shares() == pytest.approx({"synth_sentiment": 800 / 1050, "cb": 250 / 1050})
-    window._apply_config(window.current_config().replace(sampling="uniform"))
+    window.draft.apply(window.current_config().replace(sampling="uniform"))
     assert shares() == pytest.approx({"synth_sentiment": 0.5, "cb": 0.5})
     assert set(window.current_config().tasks) <= set(catalog)
 
@@ -67,25 +67,25 @@ def test_config_round_trips_through_yaml(
         learning_rate=2e-5,
         seed=9,
     )
-    window._apply_config(config)
+    window.draft.apply(config)
     path = tmp_path / "saved.yaml"
     monkeypatch.setattr(
-        main_window_module.QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "")
+        QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "")
     )
-    window.save_config()
+    window.files.save_config()
     assert load_config(path) == config
-    window._apply_config(_config("minilm"))
+    window.draft.apply(_config("minilm"))
     monkeypatch.setattr(
-        main_window_module.QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
+        QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
     )
-    window.open_config()
+    window.files.open_config()
     assert window.current_config() == config
 
 
 def test_summarization_follows_the_base_model(window: MainWindow, tmp_path: Path) -> None:
     checklist = window.checklist
     assert not checklist.is_checkable("synth_summary")  # minilm is encoder-only
-    window._apply_config(_config("minilm-seq2seq", tasks=("synth_summary", "synth_sentiment")))
+    window.draft.apply(_config("minilm-seq2seq", tasks=("synth_summary", "synth_sentiment")))
     assert checklist.is_checkable("synth_summary")
     assert window.current_config().tasks == ("synth_summary", "synth_sentiment")
     window.form.fields["model"].setEditText("roberta-base")
@@ -126,7 +126,7 @@ def test_start_stop_resume_finish_export(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    window._apply_config(_config(tiny_model))
+    window.draft.apply(_config(tiny_model))
     window.run_actions.start_run()
     qtbot.waitUntil(lambda: window.jobs.training.run_id is not None, timeout=JOB_MS)
     run_id = window.jobs.training.run_id
@@ -175,7 +175,7 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     (data / "train.jsonl").write_text(json.dumps(good) + "\n" + json.dumps({**good, "label": 5}))
     (data / "validation.jsonl").write_text(json.dumps(good) + "\n")
     window.library.set_data_dir(tmp_path / "data")
-    window._apply_config(_config(tiny_model, tasks=("copa", "synth_sentiment"), max_steps=4))
+    window.draft.apply(_config(tiny_model, tasks=("copa", "synth_sentiment"), max_steps=4))
     assert "copa" in window.checklist.checked()
     window.run_actions.start_run()
     qtbot.waitUntil(
@@ -185,7 +185,7 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     for box in window.findChildren(QMessageBox):
         box.close()
     assert window.start_action.isEnabled()
-    window._apply_config(_config(tiny_model, max_steps=4))
+    window.draft.apply(_config(tiny_model, max_steps=4))
     window.run_actions.start_run()
     qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
@@ -198,7 +198,7 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     win = MainWindow(load_catalog(default_tasks_dir()), tmp_path / "studio.db", settings=settings)
     win.show()
-    win._apply_config(_config(tiny_model, max_steps=100_000))
+    win.draft.apply(_config(tiny_model, max_steps=100_000))
     win.run_actions.start_run()
     qtbot.waitUntil(lambda: win.jobs.training.run_id is not None, timeout=JOB_MS)
     run_id = win.jobs.training.run_id
@@ -253,13 +253,13 @@ def test_open_another_run_store(window: MainWindow, tmp_path: Path) -> None:
     other.parent.mkdir()
     with RunStore(other) as store:
         run_id = store.create_run("on the cluster", "pretrain", {"tasks": ["rte"]}, "minilm")
-    window.set_store(other)
+    window.files.set_store(other)
     assert window.store_path == other and str(other) in window.windowTitle()
     assert run_id in window.runs.runs
     window.open_runs([run_id])
     assert window.monitor.run_ids == [run_id]
     (tmp_path / "broken.db").write_text("not a database")
-    window.set_store(tmp_path / "broken.db")
+    window.files.set_store(tmp_path / "broken.db")
     assert "broken.db: this file is not a run store" in window.last_error
     assert window.store_path == other  # unchanged
     for box in window.findChildren(QMessageBox):

@@ -57,9 +57,9 @@ def test_add_to_queue_queues_the_current_config(window: MainWindow) -> None:
     action = window.menu_actions[A.ADD_TO_QUEUE]
     toolbar = window.findChild(type(window.addToolBar("x")), "run-toolbar")
     assert action in toolbar.actions()
-    window._apply_config(tiny_config("minilm", TASKS, max_steps=3, name="first"))
+    window.draft.apply(tiny_config("minilm", TASKS, max_steps=3, name="first"))
     action.trigger()
-    window._apply_config(tiny_config("minilm", TASKS[:1], max_steps=4, name="second"))
+    window.draft.apply(tiny_config("minilm", TASKS[:1], max_steps=4, name="second"))
     action.trigger()
     with RunStore(window.store_path) as store:
         queued = store.queued_runs()
