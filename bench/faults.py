@@ -380,16 +380,17 @@ def kill_export(scratch: Path, clean: Path, reference: str, rng: random.Random,
     """Kill exports as they write; then one more export into the same folder."""
     exports = scratch / "kill-export"
     exports.mkdir()
-    after_kills = 0
+    after_kills = held = alive = 0
     for i in range(kills):
         argv = _studio(clean, "export", reference, str(exports / f"e{i}"), "--checkpoint", "latest")
         proc = subprocess.Popen(argv, env=_env(clean), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip
         if _appears(exports, f".e{i}.export-", proc):  # then kill it as it writes
             while proc.poll() is None and _hidden_bytes(exports) < MB:
-                time.sleep(0.01)
-            time.sleep(rng.uniform(0.0, 0.5))
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, 0.05))
         if proc.poll() is None:
+            alive += 1
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         after_kills, held = _partial(exports, (".",)), _hidden_bytes(exports)
@@ -397,7 +398,8 @@ def kill_export(scratch: Path, clean: Path, reference: str, rng: random.Random,
                            "latest"), env=_env(clean), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)  # fmt: skip
     return _row("kill -9 during export", kills, "-", "-", _partial(exports, (".",)), "-",
-                f"after the last kill {after_kills} ({held / MB:.0f} MB), after the next export "
+                f"{alive} killed as they wrote; after the last kill {after_kills} partial "
+                f"({held / MB:.0f} MB), after the next export "
                 f"{_hidden_bytes(exports) / MB:.0f} MB")  # fmt: skip
 
 
