@@ -42,7 +42,7 @@ from studio.ui.series import Series
 from studio.ui.state import StudioState
 from studio.ui.style import GREY, RED, STATUS_COLOURS, coloured
 from studio.ui.text import date_time
-from studio.ui.widgets import hbox, splitter
+from studio.ui.widgets import hbox, never_widens, splitter
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,9 @@ class AblationView(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress_label = QLabel("idle")
-        self.progress_label.setWordWrap(True)
+        never_widens(self.progress_label)
         self.message = QLabel()
-        self.message.setWordWrap(True)
+        never_widens(self.message)
         self.message.setTextFormat(Qt.TextFormat.RichText)
         left = QWidget()
         column = QVBoxLayout(left)
@@ -116,7 +116,7 @@ class AblationView(QWidget):
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
-        self.title.setWordWrap(True)
+        never_widens(self.title)
         self.open_button = QPushButton("Open variants in Monitor")
         self.open_button.clicked.connect(self._open_variants)
         self.table_button = QPushButton("Save table…")
@@ -277,7 +277,9 @@ class AblationView(QWidget):
             panel.hide_legend()  # the table's variant column is the legend: names are long
         for row, colour in enumerate(colours[: len(results)]):
             # A swatch of the variant's curve colour beside its name.
-            self.table.item(row, 0).setData(Qt.ItemDataRole.DecorationRole, colour)
+            variant = self.table.item(row, 0)
+            if variant is not None:
+                variant.setData(Qt.ItemDataRole.DecorationRole, colour)
 
     @staticmethod
     def _curve(

@@ -44,6 +44,7 @@ from studio.ui.checklist_rows import (
 )
 from studio.ui.no_data_banner import NoDataBanner
 from studio.ui.style import RED
+from studio.ui.widgets import never_widens
 
 
 class TaskChecklist(QWidget):
@@ -132,7 +133,7 @@ class TaskChecklist(QWidget):
             item.setHidden(bool(needle) and needle not in f"{name}\n{spec.title}".lower())
         for family in self._families.values():
             kids = [family.child(i) for i in range(family.childCount())]
-            family.setHidden(all(k.isHidden() for k in kids))
+            family.setHidden(all(k is None or k.isHidden() for k in kids))
             if needle:
                 family.setExpanded(True)
 
@@ -236,7 +237,7 @@ class TaskChecklist(QWidget):
 
         self._count = QLabel()
         self._warning = QLabel()
-        self._warning.setWordWrap(True)
+        never_widens(self._warning)
         self._warning.setObjectName("taskWarning")
         # Amber note: advice, not an error; training still works with fewer tasks.
         self._warning.setStyleSheet(
@@ -255,7 +256,7 @@ class TaskChecklist(QWidget):
         self._no_data.addRequested.connect(self.addRequested)
         layout.addWidget(self._no_data)
         self._problems = QLabel()
-        self._problems.setWordWrap(True)
+        never_widens(self._problems)
         self._problems.setStyleSheet(f"color: {RED};")
         self._problems.hide()
         layout.addWidget(self._problems)

@@ -12,7 +12,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
-    QLabel,
     QMessageBox,
     QPushButton,
     QScrollArea,
@@ -29,7 +28,7 @@ from studio.core.settings import help_texts, schema
 from studio.ui.preset_bar import PresetBar
 from studio.ui.setting_fields import NumberField, SettingsForm, TextField, tip
 from studio.ui.weight_table import WeightTable
-from studio.ui.widgets import hbox_widget
+from studio.ui.widgets import ElidedLabel, hbox_widget
 
 # Settings that only matter for summarization, i.e. with an encoder-decoder base model.
 GENERATION = ("max_target_length", "num_beams", "label_smoothing")
@@ -46,7 +45,9 @@ class ModelField(QComboBox):
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         for value, label in BASE_MODELS:
             self.addItem(label, value)
-        self.lineEdit().setPlaceholderText("Hugging Face id or a local folder")
+        edit = self.lineEdit()
+        assert edit is not None, "an editable combo box has a line edit"
+        edit.setPlaceholderText("Hugging Face id or a local folder")
 
     def setting_value(self) -> str:
         """The base model as the config spells it: 'minilm', a hub id or a folder."""
@@ -139,7 +140,8 @@ class ConfigForm(QWidget):
         try:
             current = self.config(self._tasks or ("_",))
         except ConfigError:  # a half-edited form: the preset starts from the defaults
-            current = RunConfig(tasks=("_",), name=self.fields["name"].text().strip())
+            name = cast(TextField, self.fields["name"]).setting_value()
+            current = RunConfig(tasks=("_",), name=name)
         self.set_config(presets.apply(current, settings))
         self.preset_bar.show_preset(name)
         self._pristine = pristine
@@ -193,7 +195,7 @@ class ConfigForm(QWidget):
         return browse
 
     def _device_cell(self) -> QWidget:
-        self._device_info = QLabel("not detected yet")
+        self._device_info = ElidedLabel("not detected yet")
         self._device_info.setToolTip(HELP["device_info"])
         self._device_info.setForegroundRole(QPalette.ColorRole.PlaceholderText)  # info, not input
         self._device_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

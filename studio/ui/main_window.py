@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 
 from studio.core import paths
 from studio.core.config import RunConfig, config_from_yaml
@@ -36,9 +36,19 @@ from studio.ui.state import StudioState
 from studio.ui.task_library import TaskLibrary
 from studio.ui.task_preview import TaskPreview
 from studio.ui.transfer_view import TransferView
+from studio.ui.widgets import ElidedLabel
 from studio.ui.worker import Worker
 
 log = logging.getLogger(__name__)
+
+
+WINDOW_FILE = "window.ini"
+
+
+def window_settings() -> QSettings:
+    """The window's remembered state (geometry, the last config, the data folder) lives in
+    STUDIO_HOME, not in the user's Qt settings: a fresh home starts fresh, on the quick look."""
+    return QSettings(str(paths.studio_home() / WINDOW_FILE), QSettings.Format.IniFormat)
 
 
 class MainWindow(QMainWindow):
@@ -56,8 +66,9 @@ class MainWindow(QMainWindow):
         super().__init__()
         store_path = Path(store_path or paths.store_path())
         store_path.parent.mkdir(parents=True, exist_ok=True)
-        self.settings = settings or QSettings("MuppetStudio", "Muppet Studio")
-        saved_dir = self.settings.value("data_dir", "") or None
+        self.settings = settings or window_settings()
+        saved = self.settings.value("data_dir", "")
+        saved_dir = saved if isinstance(saved, str) and saved else None
         self.state = StudioState(
             catalog, store_path, paths.data_dir(data_dir or saved_dir), tasks_dirs, problems, self
         )
@@ -122,7 +133,7 @@ class MainWindow(QMainWindow):
         self.dock.setWidget(self.checklist)
         self.dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.dock)
-        self.status = QLabel("Ready")
+        self.status = ElidedLabel("Ready")
         self.statusBar().addWidget(self.status, 1)
         ra = self.run_actions
         self.menu_actions = A.build(
@@ -192,7 +203,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         text = self.settings.value("config_yaml", "")
         try:
-            if text:
+            if isinstance(text, str) and text:
                 self.draft.apply(config_from_yaml(text, "the remembered config"))
                 return
         except StudioError as exc:
@@ -256,6 +267,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window_state", self.saveState())
         with contextlib.suppress(StudioError):  # an invalid form is simply not remembered
             self.draft.remember(self.draft.config())
+        self.settings.sync()
         self.status.setText("Saving a checkpoint before closing…")
         self.jobs.shutdown()
         self.state.store.timer.stop()

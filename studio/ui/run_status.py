@@ -17,6 +17,7 @@ from studio.ui.resource_strip import ResourceStrip
 from studio.ui.series import Series
 from studio.ui.style import AMBER, ATTENTION, RED, STATUS_COLOURS, coloured
 from studio.ui.text import duration
+from studio.ui.widgets import never_widens
 
 LOG_BLOCKS = 5000
 RATE_WINDOW = 20  # rows of the step clock behind the ETA
@@ -33,6 +34,7 @@ class ProgressLine(QWidget):
         self.bar = QProgressBar()
         self.label = QLabel("no run shown")
         self.label.setTextFormat(Qt.TextFormat.RichText)
+        never_widens(self.label)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.bar, 2)
@@ -106,7 +108,7 @@ class FailureBanner(QLabel):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("failure")
-        self.setWordWrap(True)
+        never_widens(self)
         self.setTextFormat(Qt.TextFormat.RichText)
         self.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.setStyleSheet(

@@ -27,6 +27,7 @@ from studio.core.preview import describe_stats, label_name
 from studio.core.tasks import TaskSpec
 from studio.jobs.client import job_place
 from studio.ui.style import GREY, RED
+from studio.ui.widgets import never_widens
 from studio.ui.worker import Worker
 
 SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>", "[UNK]", "<unk>"}
@@ -76,7 +77,7 @@ def batch_html(batch: dict[str, Any]) -> str:
                 rows.append(f"&nbsp;&nbsp;choice {k}: {_sequence_html(choice, width)}<br>")
         else:
             answer = tuple(example["answer"]) if "answer" in example else None
-            rows.append(_sequence_html(example, width, answer))  # type: ignore[arg-type]
+            rows.append(_sequence_html(example, width, answer))
         if "target" in example:
             target = example["target"]
             rows.append(
@@ -96,7 +97,7 @@ class TaskPreview(QWidget):
         self.pending: dict[str, Any] | None = None
         self.current: str | None = None  # the task whose results are wanted
         self.header = QLabel("Select a task in the Tasks panel to see its data.")
-        self.header.setWordWrap(True)
+        never_widens(self.header)
         self.header.setTextFormat(Qt.TextFormat.RichText)
         self.records = QTableWidget()
         self.records.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)

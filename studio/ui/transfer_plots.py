@@ -36,7 +36,7 @@ from studio.ui.state import StoreWatcher
 from studio.ui.style import AMBER, AXIS, BLUE, GREEN, GREY, RED, TITLE, coloured
 from studio.ui.text import date_time
 from studio.ui.transfer_table import fill_sweep_table, fill_transfer_table
-from studio.ui.widgets import splitter
+from studio.ui.widgets import never_widens, splitter
 
 # colour, marker, legend label
 STYLES = {
@@ -181,7 +181,7 @@ class TransferResults(QWidget):
         self.combo.currentIndexChanged.connect(self._on_pick)
         self.summary = QLabel()
         self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setWordWrap(True)
+        never_widens(self.summary)
         self.plots = TransferPlots()
         self.table = QTableWidget()
         self.table.verticalHeader().hide()

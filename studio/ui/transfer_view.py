@@ -43,7 +43,7 @@ from studio.ui.style import AMBER, GREY, RED, coloured
 from studio.ui.target_picker import IN_MIX_TIP, TargetPicker
 from studio.ui.transfer_help import TIPS
 from studio.ui.transfer_plots import TransferResults
-from studio.ui.widgets import form_group
+from studio.ui.widgets import form_group, never_widens
 
 EXPORT_ITEM = "Export folder…"
 SOURCE_STATUSES = ("finished", "stopped")
@@ -97,9 +97,9 @@ class TransferView(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setFormat("%p%")
         self.progress_label = QLabel("idle")
-        self.progress_label.setWordWrap(True)
+        never_widens(self.progress_label)
         self.message = QLabel()
-        self.message.setWordWrap(True)
+        never_widens(self.message)
         self.message.setTextFormat(Qt.TextFormat.RichText)
         for widget in (self.progress, self.progress_label, self.message):
             column.addWidget(widget)
@@ -154,9 +154,9 @@ class TransferView(QWidget):
         group = QGroupBox("Grid and fine-tuning")
         grid = QGridLayout(group)
         wide = (("Sizes (k)", self.sizes_edit), ("Seeds", self.seeds_edit))
-        for row, (label, widget) in enumerate(wide):
-            grid.addWidget(QLabel(label), row, 0)
-            grid.addWidget(widget, row, 1, 1, 3)
+        for row, (text, edit) in enumerate(wide):
+            grid.addWidget(QLabel(text), row, 0)
+            grid.addWidget(edit, row, 1, 1, 3)
         # Two label/field pairs per row: the targets list above gets the room.
         for i, field in enumerate(self.settings.schema):
             row, col = len(wide) + i // 2, 2 * (i % 2)
@@ -214,7 +214,8 @@ class TransferView(QWidget):
 
     def source(self) -> str | None:
         """The chosen source: a run id or an export folder (None when there is none)."""
-        return self.source_combo.currentData()
+        source: str | None = self.source_combo.currentData()  # a run id or a folder
+        return source
 
     def set_source(self, source: str) -> bool:
         """Choose a run id of the store, or an export folder (added to the list); False if not."""
@@ -264,8 +265,9 @@ class TransferView(QWidget):
         self.progress_label.setText(message)
         self.results.reload_if_running()
 
-    def show_transfer(self, transfer_id: str) -> None:
-        """Show the results of a stored transfer (or sweep) run, reloading the list first."""
+    def show_transfer(self, transfer_id: str | None) -> None:
+        """Show the results of a stored transfer (or sweep) run, reloading the list first
+        (None keeps the run shown)."""
         self.results.refresh(select=transfer_id)
 
     def current_cells(self) -> list[Cell]:

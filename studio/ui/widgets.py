@@ -1,14 +1,16 @@
-"""Small builders the forms and panels share: number fields, form groups, rows, splitters."""
+"""Small builders the forms and panels share: labels that never widen the window, form groups,
+rows, splitters."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QSpinBox,
+    QLabel,
+    QSizePolicy,
     QSplitter,
     QWidget,
 )
@@ -16,30 +18,44 @@ from PySide6.QtWidgets import (
 Cell = QWidget | int | tuple[QWidget, int]  # a widget, a spacing, or (widget, stretch)
 
 
-def int_spin(
-    minimum: int, maximum: int, *, value: int | None = None, special: str | None = None
-) -> QSpinBox:
-    """An integer field; with `special`, 0 shows that text and means None (all, auto, ...)."""
-    spin = QSpinBox()
-    spin.setRange(0 if special else minimum, maximum)
-    spin.setGroupSeparatorShown(True)
-    if special:
-        spin.setSpecialValueText(special)
-    if value is not None:
-        spin.setValue(value)
-    return spin
+class ElidedLabel(QLabel):
+    """One line of plain text that never widens its window: cut with "…" to the width it is
+    given, the whole text in its tooltip (a long error once pushed the window past the screen)."""
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.full_text = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt's name
+        self.full_text = text
+        self.setToolTip(text if len(text) > 60 else "")
+        self._elide()
+
+    def text(self) -> str:
+        return self.full_text
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(0, super().minimumSizeHint().height())
+
+    def _elide(self) -> None:
+        line = " ".join(self.full_text.split())
+        shown = self.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, self.width())
+        super().setText(shown)
 
 
-def double_spin(
-    minimum: float, maximum: float, decimals: int, step: float, *, value: float | None = None
-) -> QDoubleSpinBox:
-    spin = QDoubleSpinBox()
-    spin.setRange(minimum, maximum)
-    spin.setDecimals(decimals)
-    spin.setSingleStep(step)
-    if value is not None:
-        spin.setValue(value)
-    return spin
+def never_widens(label: QLabel) -> QLabel:
+    """A wrapped label whose width the layout decides: its text (a long error, a path with no
+    spaces) wraps or is cut instead of raising the window's minimum width."""
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    label.setMinimumWidth(0)
+    return label
 
 
 def form_group(title: str) -> tuple[QGroupBox, QFormLayout]:

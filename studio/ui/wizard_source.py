@@ -24,6 +24,7 @@ from studio.core.errors import StudioError
 from studio.core.importing import SourceRef
 from studio.core.jobs import InspectRequest, InspectResult
 from studio.ui.style import RED
+from studio.ui.widgets import never_widens
 from studio.ui.wizard_pages import host, note
 
 FILE_FILTER = "Data files (*.csv *.tsv *.tab *.json *.jsonl *.ndjson *.parquet *.pq);;All (*)"
@@ -51,7 +52,7 @@ class SourcePage(QWizardPage):
             self.kinds.addButton(radio, index)
             radios.addWidget(radio)
         radios.addStretch(1)
-        self.kinds.idToggled.connect(lambda i, on: on and self.stack.setCurrentIndex(i))
+        self.kinds.idToggled.connect(self._kind_toggled)
         self.train_file, self.validation_file = QLineEdit(), QLineEdit()
         self.train_file.setPlaceholderText("CSV, TSV, JSON/JSONL or Parquet")
         self.validation_file.setPlaceholderText("optional: a second file for validation")
@@ -87,7 +88,7 @@ class SourcePage(QWizardPage):
             holder.setLayout(form)
             self.stack.addWidget(holder)
         self.status = QLabel()
-        self.status.setWordWrap(True)
+        never_widens(self.status)
         self.progress = QProgressBar()
         self.progress.setRange(0, 0)
         self.progress.hide()
@@ -98,6 +99,10 @@ class SourcePage(QWizardPage):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         self.kinds.button(0).setChecked(True)
+
+    def _kind_toggled(self, index: int, on: bool) -> None:
+        if on:
+            self.stack.setCurrentIndex(index)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
         plan = host(self).initial
@@ -117,7 +122,9 @@ class SourcePage(QWizardPage):
             self.hub_data_dir.setText(ref.data_dir or "")
 
     def source(self) -> SourceRef:
-        kind = self.kinds.checkedButton().objectName()
+        checked = self.kinds.checkedButton()
+        assert checked is not None, "the group is exclusive and starts with Files checked"
+        kind = checked.objectName()
         if kind == "files":
             return SourceRef(
                 "files",
