@@ -18,7 +18,6 @@ import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QFileDialog,
     QHeaderView,
     QLabel,
     QListWidget,
@@ -36,6 +35,7 @@ from studio.core.ablation_results import VariantResult, read_results, table_rows
 from studio.core.errors import StudioError
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
+from studio.ui.file_dialogs import open_file, save_file
 from studio.ui.plot_export import save_button
 from studio.ui.plots import PlotPanel, palette, panel_grid
 from studio.ui.series import Series
@@ -227,7 +227,7 @@ class AblationView(QWidget):
         self.progress_label.setText(message)
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Run an ablation", "", "YAML (*.yaml *.yml)")
+        path = open_file(self, "config", "Run an ablation", "YAML (*.yaml *.yml)")
         if path:
             self.start_file(Path(path))
 
@@ -306,7 +306,7 @@ class AblationView(QWidget):
         return Path(path)
 
     def _choose_table_file(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save table", "ablation.csv", "CSV (*.csv)")
+        path, _ = save_file(self, "metrics", "Save table", "ablation.csv", "CSV (*.csv)")
         if path:
             try:
                 self.save_table(Path(path))

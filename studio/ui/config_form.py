@@ -10,7 +10,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QMessageBox,
     QPushButton,
@@ -25,6 +24,7 @@ from studio.core.config import EVALUATION, MODEL, OPTIMISATION, RECIPE, SUMMARY,
 from studio.core.errors import ConfigError
 from studio.core.models import BASE_MODELS, is_encoder_decoder
 from studio.core.settings import help_texts, schema
+from studio.ui.file_dialogs import choose_folder
 from studio.ui.preset_bar import PresetBar
 from studio.ui.setting_fields import NumberField, SettingsForm, TextField, tip
 from studio.ui.weight_table import WeightTable
@@ -215,7 +215,7 @@ class ConfigForm(QWidget):
     # -- behaviour ----------------------------------------------------------------------------
 
     def _browse_model(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder")
+        folder = choose_folder(self, "export", "Choose a model folder")
         if folder:
             cast(ModelField, self.fields["model"]).set_setting_value(folder)
 

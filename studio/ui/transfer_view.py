@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFileDialog,
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
@@ -37,6 +36,7 @@ from studio.core.experiments import (
 from studio.core.models import encoders
 from studio.core.settings import schema
 from studio.core.tasks import TaskSpec
+from studio.ui.file_dialogs import choose_folder
 from studio.ui.setting_fields import SettingsForm
 from studio.ui.state import StudioState
 from studio.ui.style import AMBER, GREY, RED, coloured
@@ -312,7 +312,7 @@ class TransferView(QWidget):
         # activated: only the user's pick opens the dialog, never a refresh of the list.
         if self.source_combo.itemText(index) != EXPORT_ITEM:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export folder of a pre-finetuned model")
+        folder = choose_folder(self, "export", "Export folder of a pre-finetuned model")
         if not (folder and self.set_source(folder)):
             self.source_combo.setCurrentIndex(0)
 
