@@ -173,13 +173,17 @@ def _transfers(
             "source": entry["run_id"],
             "name": f"{config.title}: {entry['name']} transfer",
         }
+
+        def progress(f: float, m: str, i: int = i) -> None:
+            report((i + f) / len(done), m)
+
         entry["transfer_id"] = transfer(
             transfer_config(settings, "the ablation's transfer"),
             catalog,
             data_dir,
             store_path,
             stop,
-            lambda f, m, i=i: report((i + f) / len(done), m),
+            progress,
         )
         _save_entries(store_path, ablation_id, entries)
 

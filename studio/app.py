@@ -11,6 +11,7 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import cast
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     from studio.ui.main_window import MainWindow
     from studio.ui.store_dialog import usable_store
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    # cast: PySide6's stubs give QApplication.instance() QCoreApplication's return type.
+    app = cast(QApplication, QApplication.instance() or QApplication(sys.argv[:1]))
     app.setApplicationName("Muppet Studio")
     app.setOrganizationName("MuppetStudio")
     app.setWindowIcon(app_icon())

@@ -264,13 +264,17 @@ def _sweep_subsets(
             "checkpoint": "latest",
             "name": name,
         }
+
+        def progress(f: float, m: str, i: int = i) -> None:
+            report((i + 0.5 + f / 2) * share, m)
+
         transfer_id = transfer(
             transfer_config(settings, "sweep transfer"),
             catalog,
             data_dir,
             store_path,
             stop,
-            lambda f, m, i=i: report((i + 0.5 + f / 2) * share, m),
+            progress,
         )
         with RunStore(store_path) as store:
             point = sweep_point(store.results(transfer_id))

@@ -46,9 +46,9 @@ class ExportDialog(QDialog):
         )
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.path, 1)
+        path_row.addWidget(browse)
         buttons = QDialogButtonBox(
             QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel
         )
@@ -58,7 +58,7 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
         form.addRow("Checkpoint", self.choice)
-        form.addRow("Folder", row)
+        form.addRow("Folder", path_row)
         form.addRow(buttons)
         if not checkpoints:
             self.ok_button.setEnabled(False)

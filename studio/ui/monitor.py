@@ -96,7 +96,7 @@ class MonitorView(QWidget):
         self.x_combo.currentTextChanged.connect(self.set_x_axis)
         fit = QPushButton("Fit")
         fit.setToolTip("Zoom every plot back out to all of its data, and follow new rows")
-        fit.clicked.connect(lambda: [p.plot.enableAutoRange() for p in self.plots.values()])
+        fit.clicked.connect(self._fit_all)
         self.readout = QLabel(" ")
         self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
 
@@ -156,6 +156,10 @@ class MonitorView(QWidget):
             widget.blockSignals(False)
         self.smoothing_value.setText(f"{self._alpha:.2f}")
 
+    def _fit_all(self) -> None:
+        for panel in self.plots.values():
+            panel.plot.enableAutoRange()
+
     # -- public API --------------------------------------------------------------------------
 
     def show_runs(self, run_ids: list[str]) -> None:
@@ -176,7 +180,7 @@ class MonitorView(QWidget):
         self._redraw(set(self._series))
         self._poll_logs()
         self._poll_progress()
-        self.pages.setCurrentWidget(self.empty if not self._runs else self.pages.widget(0))
+        self.pages.setCurrentIndex(0 if self._runs else 1)  # the plots, or the empty state
 
     def poll(self) -> bool:
         """Read rows that arrived since the last poll and draw them; returns whether any did."""
@@ -196,10 +200,6 @@ class MonitorView(QWidget):
             self._redraw(changed)
         logs, progress = self._poll_logs(), self._poll_progress()
         return bool(changed) or logs or progress
-
-    def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
-        """Tasks added or removed: validation metrics are looked up in the new catalog."""
-        self._catalog = catalog
 
     def set_smoothing(self, alpha: float) -> None:
         """EMA weight in [0, 0.99]; 0 draws the raw values only."""
@@ -312,7 +312,7 @@ class MonitorView(QWidget):
 
     def _redraw(self, keys: set[SeriesKey]) -> None:
         # Sorted so curves (and legend entries) are created in run, then task order.
-        order = {t: i for i, t in enumerate(self.task_legend.colours)}
+        order: dict[str | None, int] = {t: i for i, t in enumerate(self.task_legend.colours)}
         for key in sorted(keys, key=lambda k: (self._runs[k[0]].index, order.get(k[1], 1e9), k[2])):
             panel = self._panel_for(key)
             if panel is None:

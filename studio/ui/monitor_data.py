@@ -77,13 +77,13 @@ def ingest(
     run.last_id = rows[-1]["id"]
     for (task, name), group in groups.items():
         steps = np.array([r["step"] for r in group], dtype=float)
-        walls = np.array([r["wall_time"] for r in group], dtype=float)
+        times = np.array([r["wall_time"] for r in group], dtype=float)
         # None (a NaN the store kept as NULL) becomes NaN: a gap in the curve.
         values = np.array([r["value"] for r in group], dtype=float)
         key = (run.run_id, task, name)
         if key not in series:
             series[key] = Series()
-        series[key].extend(steps, (walls - run.t0) / 60.0, values)
+        series[key].extend(steps, (times - run.t0) / 60.0, values)
     return [(run.run_id, task, name) for task, name in groups]
 
 

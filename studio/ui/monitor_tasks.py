@@ -32,13 +32,17 @@ class TaskLegend(QWidget):
             lambda item: self.toggled.emit(item.text(), item.checkState() == Qt.CheckState.Checked)
         )
         show_all, show_none = QPushButton("All"), QPushButton("None")
-        show_all.clicked.connect(lambda: [self.toggled.emit(t, True) for t in list(self.colours)])
-        show_none.clicked.connect(lambda: [self.toggled.emit(t, False) for t in list(self.colours)])
+        show_all.clicked.connect(lambda: self._toggle_all(True))
+        show_none.clicked.connect(lambda: self._toggle_all(False))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Tasks"))
         layout.addWidget(self.list, 1)
         layout.addLayout(hbox(show_all, show_none))
+
+    def _toggle_all(self, visible: bool) -> None:
+        for task in list(self.colours):
+            self.toggled.emit(task, visible)
 
     def add(self, task: str) -> bool:
         """List a task, checked; returns whether it was new (then every colour changed)."""

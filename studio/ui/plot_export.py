@@ -82,7 +82,7 @@ def _open_paths() -> Iterator[None]:
     """pyqtgraph's SVG exporter reads every path token as "x,y" and fails on the closing "Z"
     that Qt's SVG writer now puts after a rectangle (pyqtgraph issue #3495): while it exports,
     its coordinate pass gets paths without closes (the same shapes)."""
-    module = sys.modules[exporters.SVGExporter.__module__]
+    module: Any = sys.modules[exporters.SVGExporter.__module__]  # pyqtgraph's: untyped
     original = module.correctCoordinates
 
     def correct(node: Any, *args: Any, **kwargs: Any) -> Any:

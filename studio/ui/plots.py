@@ -68,7 +68,7 @@ class _YAxis(pg.AxisItem):
     """A y axis whose log mode labels 1, 2 and 5 per decade; labelling 1..9 makes them overlap."""
 
     def tickStrings(self, values: list[float], scale: float, spacing: float) -> list[str]:
-        strings = super().tickStrings(values, scale, spacing)
+        strings: list[str] = super().tickStrings(values, scale, spacing)
         if not self.logMode:
             return strings
         digits = [round(10 ** (v - math.floor(v))) for v in values]

@@ -81,8 +81,9 @@ class QueueView(QWidget):
             for column, text in enumerate(_cells(row, run)):
                 item = QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, run["id"])
+                if column == 2:
+                    item.setToolTip(", ".join(run_tasks(run["config"])))
                 self.table.setItem(row, column, item)
-            self.table.item(row, 2).setToolTip(", ".join(run_tasks(run["config"])))
         if chosen in self.ids:
             self.table.selectRow(self.ids.index(chosen))
         self.title.setText(f"<b>Queue</b>: {len(runs)} run(s) waiting, next at the top")

@@ -255,7 +255,7 @@ class RunsView(QWidget):
             "listed here to open, compare, resume or export. From a terminal: "
             "<code>muppet-studio-cli demo</code>."
         )
-        self.pages.setCurrentWidget(self.empty if not runs else self.pages.widget(0))
+        self.pages.setCurrentIndex(0 if runs else 1)  # the table, or the empty state
 
     def _update_steps(self) -> None:
         """Runs moved on: their Steps cells follow the watcher's states."""

@@ -96,7 +96,10 @@ class NumberField(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> QValidator.State:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        return self._state(text), text, pos
+
+    def _state(self, text: str) -> QValidator.State:
         bare = self._bare(text)
         if self.none is not None and bare == self.none:
             return QValidator.State.Acceptable

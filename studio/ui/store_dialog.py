@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMessageBox, QWidget
 
 from studio.store import RunStore, StoreError
 
@@ -32,7 +32,7 @@ def ask(problem: str, parent: QWidget | None = None) -> str:
     box.setWindowTitle("Muppet Studio cannot use this run store")
     box.setText("The run store cannot be used.")
     box.setInformativeText(f"{problem}\n\nThe file is left as it is.")
-    choices = {
+    choices: dict[QAbstractButton, str] = {
         box.addButton("Open another store…", QMessageBox.ButtonRole.AcceptRole): OPEN,
         box.addButton("Create a new store…", QMessageBox.ButtonRole.ActionRole): CREATE,
         box.addButton("Quit", QMessageBox.ButtonRole.RejectRole): QUIT,

@@ -177,8 +177,9 @@ class TaskLibrary(QObject):
 
     def preview_task(self, name: str) -> None:
         """Show `name` in the Data tab under the current settings (unless it already does)."""
+        config: RunConfig | str
         try:
-            config: RunConfig | str = self.draft.form.config(self.checklist.checked() or [name])
+            config = self.draft.form.config(self.checklist.checked() or [name])
             key = config.to_yaml()
         except StudioError as exc:
             config = key = str(exc)

@@ -172,7 +172,7 @@ class CheckPage(QWizardPage):
         layout.addWidget(self.skip)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Save task")
 
-    def wizard(self) -> TaskWizard:  # type: ignore[override]
+    def wizard(self) -> TaskWizard:
         return super().wizard()  # type: ignore[return-value]
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name

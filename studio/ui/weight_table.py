@@ -84,7 +84,8 @@ class WeightTable(QTableWidget):
         self.blockSignals(False)
 
     def _item_changed(self, item: QTableWidgetItem) -> None:
-        if item.column() == 1:
-            task = self.item(item.row(), 0).text()
+        name = self.item(item.row(), 0)
+        if item.column() == 1 and name is not None:
+            task = name.text()
             self.weights[task] = float(item.data(Qt.ItemDataRole.EditRole))
             self.edited.emit()

@@ -86,9 +86,11 @@ class ColumnsPage(Page):
         self.format.blockSignals(True)
         self.format.setCurrentIndex(FORMATS.index(fmt))
         self.format.blockSignals(False)
+        columns: dict[str, tuple[str, ...]] | None
         columns = self.draft.get("columns") or (plan.columns if plan else None)
-        usable = columns and all(c in table.types for cs in columns.values() for c in cs)
-        self._build(fmt, columns if usable else draft_fields(table, fmt)["columns"])
+        if not columns or not all(c in table.types for cs in columns.values() for c in cs):
+            columns = draft_fields(table, fmt)["columns"]
+        self._build(fmt, columns)
 
     def _fill_rows(self, table: SourceTable) -> None:
         columns = list(table.types)

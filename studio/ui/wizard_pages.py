@@ -85,6 +85,8 @@ class WizardHost(Protocol):
 
     def next(self) -> None: ...
 
+    def plan(self) -> ImportPlan: ...
+
 
 def host(page: QWizardPage) -> WizardHost:
     return cast(WizardHost, page.wizard())
@@ -317,14 +319,18 @@ class LabelsPage(Page):
             self.labels.setItem(other, column, a)
         self.labels.setCurrentCell(other, 2)
 
+    def _cell(self, row: int, column: int) -> str:
+        item = self.labels.item(row, column)
+        return item.text() if item is not None else ""
+
     def validatePage(self) -> bool:  # noqa: N802 - Qt's name
         fmt = self.draft["format"]
         if fmt == "multiple_choice":
             self.draft.update(choice_label=self.kind.currentData(), label_values=(), labels=())
         elif fmt in LABELLED_FORMATS:
             rows = range(self.labels.rowCount())
-            values = tuple(self.labels.item(r, 0).text() for r in rows)
-            names = tuple(self.labels.item(r, 2).text().strip() for r in rows)
+            values = tuple(self._cell(r, 0) for r in rows)
+            names = tuple(self._cell(r, 2).strip() for r in rows)
             if len(values) < 2:
                 why = f" The {self.not_labels}." if self.not_labels else ""
                 return refuse(self, f"A classification task needs at least two labels.{why}")
@@ -348,7 +354,8 @@ class DetailsPage(Page):
         self.title_edit = QLineEdit()
         self.family = QComboBox()
         self.family.addItems(list(FAMILIES))
-        self.metric = QComboBox()
+        # Not `metric`: that would hide QPaintDevice.metric(), which Qt calls.
+        self.metric_box = QComboBox()
         self.description = QPlainTextEdit()
         self.description.setMaximumHeight(90)
         form = QFormLayout(self)
@@ -356,7 +363,7 @@ class DetailsPage(Page):
         form.addRow("", self.name_state)
         form.addRow("Title", self.title_edit)
         form.addRow("Family", self.family)
-        form.addRow("Metric", self.metric)
+        form.addRow("Metric", self.metric_box)
         form.addRow("Description", self.description)
 
     def initializePage(self) -> None:  # noqa: N802 - Qt's name
@@ -369,11 +376,11 @@ class DetailsPage(Page):
         self.title_edit.setPlaceholderText(self.name.text())
         family = self.draft.get("family") or (plan.family if plan else "") or DEFAULT_FAMILY[fmt]
         self.family.setCurrentText(family)
-        self.metric.clear()
-        self.metric.addItems(list(METRICS[fmt]))
+        self.metric_box.clear()
+        self.metric_box.addItems(list(METRICS[fmt]))
         metric = self.draft.get("metric") or (plan.metric if plan else "")
         if metric in METRICS[fmt]:
-            self.metric.setCurrentText(metric)
+            self.metric_box.setCurrentText(metric)
         self.description.setPlainText(
             self.draft.get("description") or (plan.description if plan else "")
         )
@@ -399,7 +406,7 @@ class DetailsPage(Page):
             name=self.name.text().strip(),
             title=self.title_edit.text().strip(),
             family=self.family.currentText(),
-            metric=self.metric.currentText(),
+            metric=self.metric_box.currentText(),
             description=self.description.toPlainText().strip(),
         )
         self.draft.setdefault("source", self.table.source)
