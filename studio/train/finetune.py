@@ -169,6 +169,7 @@ def finetune(
 ) -> FinetuneResult:
     """Fine-tune on `config.task` with k examples, then score the full validation split."""
     recipe, job = prepare_finetuning(config, sink, ws)
+    sink.plan(recipe.plan)  # the device it trains on, for its report
     accelerator, model, name = recipe.accelerator, recipe.model, job.spec.name
     data = recipe.tasks[name]
     order = hashlib.sha1(job.features.tobytes())
