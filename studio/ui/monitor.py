@@ -50,7 +50,6 @@ from studio.ui.widgets import hbox, splitter
 log = logging.getLogger(__name__)
 
 
-
 class MonitorView(QWidget):
     """Live curves, progress and log of one primary run, with other runs overlaid."""
 
