@@ -1,4 +1,4 @@
-"""Task families, formats and the record format each one reads (DESIGN.md §3)."""
+"""Task families, formats and the record format each one reads (docs/DESIGN.md §3)."""
 
 from __future__ import annotations
 

@@ -43,7 +43,7 @@ def quick_look(device: str) -> dict[str, Any]:
 
 
 def muppet_recipe() -> dict[str, Any]:
-    """The paper's choices (DESIGN.md §1): log-n loss scaling, heterogeneous batches of many
+    """The paper's choices (docs/DESIGN.md §1): log-n loss scaling, heterogeneous batches of many
     tasks, temperature-free proportional sampling, long inputs and mixed precision."""
     return {
         "loss_scaling": "log_n", "mixing": "heterogeneous", "sampling": "proportional",

@@ -1,4 +1,4 @@
-"""Loss scaling (DESIGN.md §1): divide each example's loss by log n, n the decision size."""
+"""Loss scaling (docs/DESIGN.md §1): divide each example's loss by log n, n the decision size."""
 
 from __future__ import annotations
 

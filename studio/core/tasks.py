@@ -68,7 +68,7 @@ class HubSource:
 
 @dataclass(frozen=True)
 class TaskSpec:
-    """One task of the catalog (DESIGN.md §3)."""
+    """One task of the catalog (docs/DESIGN.md §3)."""
 
     name: str
     title: str

@@ -140,7 +140,7 @@ def split_records(
 
 @dataclass(frozen=True)
 class Tokenization:
-    """How a run tokenizes: its tokenizer, lengths and workers (DESIGN.md §3)."""
+    """How a run tokenizes: its tokenizer, lengths and workers (docs/DESIGN.md §3)."""
 
     tokenizer: PreTrainedTokenizerFast
     max_length: int

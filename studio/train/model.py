@@ -71,7 +71,7 @@ def build_head(spec: TaskSpec, hidden: int, dropout: float) -> nn.Module:
 
 
 class MultiTaskModel(nn.Module):
-    """A shared encoder and one head per dataset, or shared across a format (DESIGN.md §1).
+    """A shared encoder and one head per dataset, or shared across a format (docs/DESIGN.md §1).
 
     `encoder` is the base model: an encoder, or an encoder-decoder with its LM head (its
     weights keep the `encoder.` prefix either way, so checkpoints read the same).

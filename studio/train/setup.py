@@ -235,7 +235,7 @@ def make_accelerator(
     log_with: str | None = None,
     project_dir: Path | None = None,
 ) -> Accelerator:
-    """Device placement and mixed precision from a run's settings (DESIGN.md §4); `log_with`
+    """Device placement and mixed precision from a run's settings (docs/DESIGN.md §4); `log_with`
     names the tracker that also gets the metrics, writing under `project_dir`."""
     if device == "cuda" and not torch.cuda.is_available():
         raise ConfigError("device: cuda was asked for but no CUDA device is available")

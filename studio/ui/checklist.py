@@ -48,7 +48,7 @@ from studio.ui.widgets import never_widens
 
 
 class TaskChecklist(QWidget):
-    """The left panel: the catalog as a checklist grouped by family (DESIGN.md §6).
+    """The left panel: the catalog as a checklist grouped by family (docs/DESIGN.md §6).
 
     Clicking a family's box checks or unchecks all of its available tasks (those shown by the
     current search). Shares are recomputed from the sampling settings given to `set_sampling`

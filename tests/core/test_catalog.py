@@ -68,7 +68,7 @@ def test_hub_columns_map_to_record_fields(catalog: dict[str, TaskSpec]) -> None:
         assert targets <= allowed, f"{name}: unknown record field(s) {targets - allowed}"
         required = set(REQUIRED_FIELDS[spec.format])
         if spec.format == "multiple_choice":
-            required -= {"context", "question"}  # these may be empty (DESIGN.md §3)
+            required -= {"context", "question"}  # these may be empty (docs/DESIGN.md §3)
         assert required <= targets, f"{name}: hub columns miss {required - targets}"
         if spec.format == "pair_classification":
             assert "text_pair" in targets, name

@@ -30,7 +30,7 @@ def test_defaults_are_valid_and_follow_muppet() -> None:
     cfg = RunConfig(tasks=("rte",))
     for key, allowed in CHOICES.items():
         assert getattr(cfg, key) in allowed, key
-    # DESIGN.md §1: Muppet's choices are the defaults.
+    # docs/DESIGN.md §1: Muppet's choices are the defaults.
     assert (cfg.loss_scaling, cfg.mixing, cfg.sampling, cfg.head_sharing) == (
         "log_n",
         "heterogeneous",

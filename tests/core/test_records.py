@@ -175,7 +175,7 @@ def test_empty_text_fields(make_spec: SpecFactory) -> None:
     )
     summary = {"document": "doc", "summary": ""}
     assert record_problem(summary, make_spec("summarization")) is not None
-    # Multiple choice may have an empty context and question (DESIGN.md §3, data README).
+    # Multiple choice may have an empty context and question (docs/DESIGN.md §3, data README).
     mc = dict(GOOD["multiple_choice"], context="", question="")
     assert record_problem(mc, make_spec("multiple_choice")) is None
     assert record_problem({"text": 5, "label": 0}, make_spec("classification")) is not None

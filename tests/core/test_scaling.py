@@ -1,4 +1,4 @@
-"""Loss scaling: 1 / ln(n), n the size of the task's decision (DESIGN.md §1)."""
+"""Loss scaling: 1 / ln(n), n the size of the task's decision (docs/DESIGN.md §1)."""
 
 from __future__ import annotations
 
