@@ -115,7 +115,8 @@ class TransferView(QWidget):
         self.plots, self.table = self.results.plots, self.results.table
         splitter.addWidget(self.results)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([380, 920])
+        # Room for two label/field pairs per row of the fine-tuning settings.
+        splitter.setSizes([560, 740])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(splitter)
@@ -124,6 +125,11 @@ class TransferView(QWidget):
 
     def _source_group(self) -> QGroupBox:
         self.source_combo = QComboBox()
+        # A long run name must not widen the form past its panel (it is cut, whole in the list).
+        self.source_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.source_combo.setMinimumContentsLength(24)
         self.source_combo.currentIndexChanged.connect(self._on_source_changed)
         self.source_combo.activated.connect(self._on_source_activated)
         self.checkpoint_combo = QComboBox()
@@ -287,15 +293,15 @@ class TransferView(QWidget):
 
     def _reload_sources(self) -> None:
         pretrained = self.state.store.read(lambda store: store.list_runs("pretrain"))
-        runs = [r for r in pretrained if r["status"] in SOURCE_STATUSES]
+        runs = [r for r in pretrained if r.status in SOURCE_STATUSES]
         combo, current = self.source_combo, self.source()
         combo.blockSignals(True)
         combo.clear()
         for run in runs:
-            combo.addItem(f"{run['name']} · {run['id']}", run["id"])
-            tasks = list(run["config"].get("tasks", []))
-            self._mixes[run["id"]] = tasks
-            combo.setItemData(combo.count() - 1, f"{run['status']}, {len(tasks)} tasks: "
+            combo.addItem(f"{run.name} · {run.id}", run.id)
+            tasks = list(run.config.get("tasks", []))
+            self._mixes[run.id] = tasks
+            combo.setItemData(combo.count() - 1, f"{run.status}, {len(tasks)} tasks: "
                               + ", ".join(tasks), Qt.ItemDataRole.ToolTipRole)  # fmt: skip
         for folder in self._folders:
             combo.addItem(f"folder: {Path(folder).name}", folder)

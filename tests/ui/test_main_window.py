@@ -141,13 +141,13 @@ def test_start_stop_resume_finish_export(
     qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
         run = store.get_run(run_id)
-        assert run["status"] == "stopped" and 0 < run["step"] < 400
+        assert run.status == "stopped" and 0 < run.step < 400
         assert store.checkpoints(run_id)
-        stopped_at = run["step"]
+        stopped_at = run.step
     window.run_actions.resume(run_id)
     qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
-        assert store.get_run(run_id)["status"] == "finished"
+        assert store.get_run(run_id).status == "finished"
         steps = [r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
         # The first update, every second one, and the stop's partial window (if it had one).
         assert steps == sorted({1, *range(2, 401, 2), stopped_at})
@@ -189,7 +189,7 @@ def test_a_failing_run_shows_its_error_and_the_window_survives(
     window.run_actions.start_run()
     qtbot.waitUntil(lambda: not window.jobs.training.running, timeout=JOB_MS)
     with RunStore(window.store_path) as store:
-        assert sorted(r["status"] for r in store.list_runs()) == ["failed", "finished"]
+        assert sorted(r.status for r in store.list_runs()) == ["failed", "finished"]
 
 
 @pytest.mark.train
@@ -205,13 +205,13 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
 
     def training() -> bool:  # past preparation (a Stop there ends with nothing to save)
         with RunStore(win.store_path) as store:
-            return bool(store.get_run(run_id)["step"])
+            return bool(store.get_run(run_id).step)
 
     qtbot.waitUntil(training, timeout=JOB_MS)
     win.close()  # waits for the worker to finish its update and save, without a deadlock
     assert not win.jobs.threads
     with RunStore(win.store_path) as store:
-        assert store.get_run(run_id)["status"] == "stopped"
+        assert store.get_run(run_id).status == "stopped"
         assert store.checkpoints(run_id)  # the Stop on close saved one
 
 
@@ -291,8 +291,8 @@ def test_try_the_demo_trains_on_the_demo_tasks(
     )
     with RunStore(window.store_path) as store:
         (run,) = store.list_runs()
-    assert (run["name"], run["status"]) == ("demo (synthetic tasks)", "finished")
-    assert all(t.startswith("synth_") for t in run["config"]["tasks"])
+    assert (run.name, run.status) == ("demo (synthetic tasks)", "finished")
+    assert all(t.startswith("synth_") for t in run.config["tasks"])
     assert window.tabs.currentWidget() is window.monitor
 
 
@@ -314,6 +314,6 @@ def test_the_hub_is_probed_in_a_child_job(
     assert hub_tasks and not any(library.availability[n].available for n in hub_tasks)
     qtbot.waitUntil(lambda: "hub" in [job.kind for job in started])
     library._hub_checked(HubResult(True))  # the child job's answer when the hub is reachable
-    assert library.hub_reachable
+    assert win.state.hub_reachable
     assert any(library.availability[n].available for n in hub_tasks)
     win.close()
