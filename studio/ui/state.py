@@ -111,7 +111,8 @@ def _live_states(store: RunStore) -> dict[str, tuple[str, int]]:
 
 
 class StudioState(QObject):
-    """The catalog (and where each task's data is), the run store, and the checked tasks.
+    """The catalog (and where each task's data is) and the run store; the drafted run and its
+    checked tasks are the Draft's (ui/draft.py).
 
     `catalogChanged` fires when tasks are added, edited or removed: by the window, or by a
     `task add` in a terminal (the library's files are looked at every few polls). Controllers
@@ -119,7 +120,6 @@ class StudioState(QObject):
     """
 
     catalogChanged = Signal()
-    checkedChanged = Signal()
     message = Signal(str)  # a line for the status bar
     problem = Signal(str, str)  # (title, text): something the user must read
     runsOpened = Signal(list)  # run ids for the Monitor, the first one primary
@@ -140,7 +140,6 @@ class StudioState(QObject):
         self.tasks_dirs = tasks_dirs  # more folders of user task specs (--tasks-dir)
         self.hub_reachable = False  # until a background check finds otherwise
         self.availability = self._resolve_all()
-        self.checked: list[str] = []
         self.store = StoreWatcher(store_path, self)
         self._polls = 0
         self._task_files = _task_files(tasks_dirs)
@@ -149,11 +148,6 @@ class StudioState(QObject):
     @property
     def store_path(self) -> Path:
         return self.store.path
-
-    def set_checked(self, names: list[str]) -> None:
-        if names != self.checked:
-            self.checked = list(names)
-            self.checkedChanged.emit()
 
     def set_data_dir(self, folder: Path | None) -> None:
         self.data_dir = folder
@@ -173,7 +167,6 @@ class StudioState(QObject):
         self._task_files = _task_files(self.tasks_dirs)
         self.catalog, self.problems = loaded.tasks, loaded.problems
         self.availability = self._resolve_all()
-        self.checked = [n for n in self.checked if n in self.catalog]
         self.catalogChanged.emit()
 
     def _resolve_all(self) -> dict[str, Availability]:
