@@ -119,7 +119,7 @@ def _queue(
 
 def _save_entries(store_path: Path, ablation_id: str, entries: list[dict[str, Any]]) -> None:
     with RunStore(store_path) as store:
-        stored = store.get_run(ablation_id)["config"]
+        stored = store.get_run(ablation_id).config
         store.update_run(ablation_id, config={**stored, "variants": entries})
 
 
@@ -190,7 +190,7 @@ def _transfers(
 
 def _model(store_path: Path, run_id: str) -> str:
     with RunStore(store_path) as store:
-        return str(store.get_run(run_id)["config"]["model"])
+        return store.get_run(run_id).run_config().model
 
 
 def _status(outcomes: dict[str, Outcome], run_id: str) -> str:
@@ -229,6 +229,6 @@ def _finish(
 
 def _stored_status(store: RunStore, run_id: str) -> str | None:
     try:
-        return str(store.get_run(run_id)["status"])
+        return store.get_run(run_id).status
     except KeyError:  # removed from the queue meanwhile
         return None

@@ -12,6 +12,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from studio.core.jobs import (
     TransferRequest,
     TransferResult,
 )
+from studio.core.run_record import Run
 from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.core.sink import NullSink, Sink
 from studio.core.tasks import Catalog, studio_catalog
@@ -283,7 +285,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     store = _store(args)
     with RunStore(store) as db:
-        total = int(db.get_run(args.run_id).get("max_steps") or 0)
+        total = db.get_run(args.run_id).max_steps or 0
     data_dir = Path(args.data_dir) if args.data_dir else None  # else the run's own folder
     request = ResumeRequest(args.run_id, args.allow_data_change)
     return _finish(request, args, store, data_dir, total)
@@ -383,13 +385,11 @@ def cmd_ablate(args: argparse.Namespace) -> int:
     args.run_id = result.run_id
     code = cmd_results(args)
     with RunStore(_store(args)) as store:
-        failed = store.get_run(args.run_id)["status"] == "failed"  # every variant failed
+        failed = store.get_run(args.run_id).status == "failed"  # every variant failed
     return 1 if failed else code
 
 
 def _ablation_results(store: Any, args: argparse.Namespace) -> tuple[list[Any], str]:
-    from dataclasses import asdict
-
     from studio.core.ablation_results import read_results, results_table
 
     metrics = {name: spec.metric for name, spec in catalog(args).tasks.items()}
@@ -404,9 +404,9 @@ def cmd_results(args: argparse.Namespace) -> int:
 
     with RunStore(_store(args)) as store:
         run = store.get_run(args.run_id)
-        if run["kind"] == "ablation":
+        if run.kind == "ablation":
             rows, text = _ablation_results(store, args)
-        elif run["kind"] == "sweep":
+        elif run.kind == "sweep":
             points = sweep_points(store.metrics_after(0, args.run_id))
             rows = [{"tasks": n, **v} for n, v in points.items()]
             text = "\n".join(
@@ -415,24 +415,19 @@ def cmd_results(args: argparse.Namespace) -> int:
                 for r in rows
             )
         else:
-            rows = [
-                {
-                    k: r[k]
-                    for k in ("target", "k", "size", "seed", "model", "metric", "value", "run_id")
-                }
-                | {"leaked": bool(r["leaked"]), "baseline": r.get("baseline")}
-                for r in store.results(args.run_id)
-            ]
-            text = table(store.results(args.run_id))
+            results = store.results(args.run_id)
+            rows = [{k: v for k, v in asdict(r).items() if k != "transfer_id"} for r in results]
+            text = table(results)
     print(json.dumps(rows, indent=1) if args.json else f"{text}\n{args.run_id}")
     return 0
 
 
-def _run_json(run: dict[str, Any]) -> dict[str, Any]:
-    """A run row for `runs --json`: its sessions (`segments`, [start, end] each, end null
-    while it runs), `first_started` and `duration_s`, their sum (a running one up to now)."""
+def _run_json(run: Run) -> dict[str, Any]:
+    """A run for `runs --json`: its columns, its sessions (`segments`, [start, end] each, end
+    null while it runs), `first_started` and `duration_s`, their sum (a running one up to
+    now)."""
     segments = [list(segment) for segment in run_segments(run)]
-    return run | {
+    return asdict(run) | {
         "segments": segments,
         "first_started": first_start(run),
         "duration_s": round(worked_seconds(run), 3),
@@ -442,17 +437,18 @@ def _run_json(run: dict[str, Any]) -> dict[str, Any]:
 def cmd_runs(args: argparse.Namespace) -> int:
     from studio.store import RunStore
 
+    if not args.store and not paths.store_path().exists():  # a fresh STUDIO_HOME: no run yet
+        print("[]" if args.json else f"no runs yet in {paths.store_path()} (try: demo)")
+        return 0
     with RunStore(_store(args)) as store:
         dead = store.mark_interrupted()  # a read-only store: only shown as interrupted
-        runs = [r | {"status": "interrupted"} if r["id"] in dead else r for r in store.list_runs()]
+        runs = [replace(r, status="interrupted") if r.id in dead else r for r in store.list_runs()]
     if args.json:
         print(json.dumps([_run_json(r) for r in runs], indent=1, default=str))
         return 0
     print(f"{'id':<22} {'kind':<9} {'status':<12} {'step':>6}  name")
     for r in runs:
-        print(
-            f"{r['id']:<22} {r['kind']:<9} {r['status']:<12} {r.get('step') or 0:>6}  {r['name']}"
-        )
+        print(f"{r.id:<22} {r.kind:<9} {r.status:<12} {r.step:>6}  {r.name}")
     return 0
 
 
@@ -490,8 +486,8 @@ def cmd_queue(args: argparse.Namespace) -> int:
         print(queue.enqueue(store_path, config, args.name, data_dir=data_dir))
     elif args.verb == "list":
         runs = queue.queued(store_path)
-        rows = [
-            {"position": i, "id": r["id"], "name": r["name"], "tasks": r["config"].get("tasks")}
+        rows: list[dict[str, Any]] = [
+            {"position": i, "id": r.id, "name": r.name, "tasks": r.config.get("tasks")}
             for i, r in enumerate(runs, 1)
         ]
         if args.json:
@@ -520,8 +516,8 @@ def _run_queue(args: argparse.Namespace, store_path: Path) -> int:
             return
         with RunStore(store_path) as store:
             run = store.get_run(event.run_id)
-        bar.bar.reset(total=int(run.get("max_steps") or 0))
-        bar.bar.set_description_str(f"{event.run_id} {run['name']}", refresh=True)
+        bar.bar.reset(total=run.max_steps or 0)
+        bar.bar.set_description_str(f"{event.run_id} {run.name}", refresh=True)
 
     try:
         data_dir = paths.data_dir(args.data_dir)

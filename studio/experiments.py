@@ -27,6 +27,7 @@ from studio.core.experiments import (
     summarize,
     transfer_config,
 )
+from studio.core.run_record import TransferResult
 from studio.core.sink import MetricRow
 from studio.core.tasks import TaskSpec
 from studio.session import execute
@@ -63,10 +64,10 @@ def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceM
                 "export folder (one with heads.json)"
             ) from None
         return SourceModel(str(folder), None, tuple(export_mix(folder)))
-    if run["kind"] != "pretrain":
-        raise ConfigError(f"source: run {source} is a {run['kind']} run, not pre-finetuning")
+    if run.kind != "pretrain":
+        raise ConfigError(f"source: run {source} is a {run.kind} run, not pre-finetuning")
     checkpoint = select_checkpoint(paths.checkpoints_dir(store.path, source), which)
-    return SourceModel(str(checkpoint), source, tuple(run["config"]["tasks"]))
+    return SourceModel(str(checkpoint), source, run.run_config().tasks)
 
 
 def finetune_run(
@@ -286,11 +287,11 @@ def _sweep_subsets(
                 sweep_id,
                 step=i + 1,
                 max_steps=len(config.counts),
-                config={**store.get_run(sweep_id)["config"], "children": children},
+                config={**store.get_run(sweep_id).config, "children": children},
             )
 
 
-def sweep_point(results: list[dict[str, Any]]) -> dict[str, float]:
+def sweep_point(results: list[TransferResult]) -> dict[str, float]:
     """Mean target metric of each model over all (target, size) cells, and the gain."""
     cells = summarize(results)
     point = {}

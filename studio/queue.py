@@ -12,10 +12,10 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any
 
 from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.run_record import Run
 from studio.core.sink import Sink
 from studio.core.tasks import TaskSpec
 from studio.session import Outcome, execute_queued, process_rank, run_name
@@ -43,8 +43,8 @@ def enqueue(
     return run_id
 
 
-def queued(store_path: Path) -> list[dict[str, Any]]:
-    """The queued runs, next to run first (a dict per run, config parsed)."""
+def queued(store_path: Path) -> list[Run]:
+    """The queued runs, next to run first."""
     with RunStore(store_path) as store:
         return store.queued_runs()
 
@@ -95,6 +95,6 @@ def _next(store_path: Path, wanted: set[str] | None, tried: set[str]) -> str | N
     """The first queued run this worker may take, read afresh: the queue may have changed."""
     with RunStore(store_path) as store:
         for run in store.queued_runs():
-            if run["id"] not in tried and (wanted is None or run["id"] in wanted):
-                return str(run["id"])
+            if run.id not in tried and (wanted is None or run.id in wanted):
+                return run.id
     return None

@@ -15,11 +15,11 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from studio.core import paths
-from studio.core.config import RunConfig, stored_config
+from studio.core.config import RunConfig
 from studio.core.errors import StudioError
+from studio.core.run_record import Run
 from studio.core.sink import Sink, TeeSink
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore, StoreSink
@@ -96,11 +96,11 @@ def execute_queued(
             log.info("queued run %s not started: %s", run_id, exc)
             return None
         try:
-            config = stored_config(run["config"], f"queued run {run_id}")
+            config = run.run_config()
         except StudioError as exc:
             _record_end(store, run_id, "failed", error=str(exc))
             return Outcome(run_id, "failed", 0, str(exc))
-        folder = Path(run["data_dir"]) if run.get("data_dir") else data_dir or paths.data_dir()
+        folder = Path(run.data_dir) if run.data_dir else data_dir or paths.data_dir()
         store.update_run(run_id, data_dir=str(folder) if folder is not None else None)
         if on_created is not None:
             on_created(run_id)
@@ -131,17 +131,17 @@ def resume(
 
         with RunStore(store_path) as store:  # only reads: the main process owns the run
             run = store.get_run(run_id)
-        config = stored_config(run["config"], f"run {run_id}")
+        config = run.run_config()
         found, _ = resumable(paths.checkpoints_dir(store_path, run_id))  # as the main one does
         folder = found[max(found)] if found else None
         return _follower(config, catalog, _data_dir(run, data_dir), stop, folder)
     with RunStore(store_path) as store:
-        kind = store.get_run(run_id)["kind"]
+        kind = store.get_run(run_id).kind
         if kind != "pretrain":
             raise StudioError(f"run {run_id} is a {kind} run; only pre-finetuning runs resume")
         before = store.claim(run_id)
         try:
-            config = stored_config(before["config"], f"run {run_id}")
+            config = before.run_config()
             data_dir = _data_dir(before, data_dir)
             store.update_run(run_id, data_dir=str(data_dir) if data_dir is not None else None)
             checkpoint = _prepare_resume(store, run_id)
@@ -156,11 +156,11 @@ def resume(
         )  # fmt: skip
 
 
-def _data_dir(run: dict[str, Any], given: Path | None) -> Path | None:
+def _data_dir(run: Run, given: Path | None) -> Path | None:
     """An explicit folder, else the one the run trained on, else STUDIO_DATA_DIR."""
     if given is not None:
         return given
-    return Path(run["data_dir"]) if run.get("data_dir") else paths.data_dir()
+    return Path(run.data_dir) if run.data_dir else paths.data_dir()
 
 
 def _prepare_resume(store: RunStore, run_id: str) -> Path | None:
@@ -259,7 +259,7 @@ def _train(
     stop: threading.Event,
     extra_sink: Sink | None,
     checkpoint: Path | None = None,
-    before: dict[str, Any] | None = None,
+    before: Run | None = None,
     allow_data_change: bool = False,
 ) -> Outcome:
     """Train a run this process owns (created or claimed `running`) and record how it ended."""
@@ -305,7 +305,7 @@ def _fail(
     sink.close()
     _record_end(store, run_id, "failed", error=message)
     with contextlib.suppress(sqlite3.Error, StudioError):
-        return Outcome(run_id, "failed", int(store.get_run(run_id).get("step") or 0), message)
+        return Outcome(run_id, "failed", store.get_run(run_id).step, message)
     return Outcome(run_id, "failed", 0, message)
 
 
@@ -337,14 +337,14 @@ def _record_end(
     )
 
 
-def _release(store: RunStore, run_id: str, before: dict[str, Any]) -> None:
+def _release(store: RunStore, run_id: str, before: Run) -> None:
     """Give a claimed run back as it was, when the resume ended before training."""
     try:
         store.update_run(
             run_id,
-            status=before["status"],
-            error=before.get("error"),
-            finished=before.get("finished") or time.time(),
+            status=before.status,
+            error=before.error,
+            finished=before.finished or time.time(),
             stage=None,
             stage_progress=None,
         )

@@ -69,17 +69,17 @@ def test_ablate_trains_every_variant_and_results_prints_the_table(
     assert [line.split()[0] for line in out[1:-1]] == names
     with RunStore(db) as store:
         run = store.get_run(ablation_id)
-        assert (run["kind"], run["status"], run["name"]) == (
+        assert (run.kind, run.status, run.name) == (
             "ablation",
             "finished",
             "mixing x scaling",
         )
-        children = [r for r in store.list_runs("pretrain") if r["source_run"] == ablation_id]
-        assert len(children) == 4 and {r["status"] for r in children} == {"finished"}
-        by_id = {r["id"]: r for r in children}
-        base = by_id[run["config"]["variants"][0]["run_id"]]["config"]
-        for entry in run["config"]["variants"]:
-            config = by_id[entry["run_id"]]["config"]
+        children = [r for r in store.list_runs("pretrain") if r.source_run == ablation_id]
+        assert len(children) == 4 and {r.status for r in children} == {"finished"}
+        by_id = {r.id: r for r in children}
+        base = by_id[run.config["variants"][0]["run_id"]].config
+        for entry in run.config["variants"]:
+            config = by_id[entry["run_id"]].config
             differing = {k for k in base if config[k] != base[k]}
             assert differing == set(entry["changes"]), entry["name"]
             assert config["seed"] == base["seed"] and config["max_steps"] == 2
@@ -123,13 +123,13 @@ def test_the_transfer_switch_transfers_from_each_variant(
     assert seen == [ablation_id]
     with RunStore(db) as store:
         run = store.get_run(ablation_id)
-        assert run["status"] == "finished"
-        variants = run["config"]["variants"]
+        assert run.status == "finished"
+        variants = run.config["variants"]
         for entry in variants:
             transfer = store.get_run(entry["transfer_id"])
-            assert transfer["kind"] == "transfer" and transfer["source_run"] == entry["run_id"]
-            assert transfer["config"]["base_model"] == tiny_model
-            models = {r["model"] for r in store.results(entry["transfer_id"])}
+            assert transfer.kind == "transfer" and transfer.source_run == entry["run_id"]
+            assert transfer.config["base_model"] == tiny_model
+            models = {r.model for r in store.results(entry["transfer_id"])}
             assert models == {"base", "pretuned"}
 
 
@@ -151,7 +151,7 @@ def test_a_stopped_ablation_leaves_its_variants_queued(tmp_path: Path, catalog) 
     stop.set()
     ablation_id = run_ablation(config, catalog, None, db, stop)
     with RunStore(db) as store:
-        assert store.get_run(ablation_id)["status"] == "stopped"
+        assert store.get_run(ablation_id).status == "stopped"
         queued = store.queued_runs()
-        assert [r["source_run"] for r in queued] == [ablation_id] * 3
+        assert [r.source_run for r in queued] == [ablation_id] * 3
         assert "still queued" in store.logs(ablation_id)[-1]["message"]

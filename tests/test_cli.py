@@ -57,7 +57,7 @@ def test_train_prints_the_run_id_and_fills_the_store(
     run_id = capsys.readouterr().out.strip().splitlines()[-1]
     with RunStore(store_path) as store:
         run = store.get_run(run_id)
-        assert (run["status"], run["kind"], run["step"]) == ("finished", "pretrain", 6)
+        assert (run.status, run.kind, run.step) == ("finished", "pretrain", 6)
         names = {(r["task"], r["name"]) for r in store.metrics_after(0, run_id)}
         assert (None, "total_loss") in names and ("synth_span", "eval_f1") in names
         assert ("synth_choice", "share") in names and ("synth_span", "eval_exact_match") in names
@@ -106,8 +106,8 @@ def test_bad_data_fails_before_training_and_keeps_the_store(
     err = capsys.readouterr().err
     assert "copa" in err and "train.jsonl, line 2: malformed JSON" in err
     with RunStore(store_path) as store:
-        failed = [r for r in store.list_runs() if r["id"] != good_run]
-        assert failed[0]["status"] == "failed" and "line 2" in failed[0]["error"]
-        assert store.get_run(good_run)["status"] == "finished"
+        failed = [r for r in store.list_runs() if r.id != good_run]
+        assert failed[0].status == "failed" and "line 2" in failed[0].error
+        assert store.get_run(good_run).status == "finished"
         assert len(store.metrics_after(0)) == rows_before  # nothing trained, nothing lost
         assert store.integrity_check() == "ok"

@@ -108,15 +108,15 @@ def test_transfer_grid_results_table_and_leakage(
     assert {r["leaked"] for r in rows if r["target"] == "synth_choice"} == {False}
     with RunStore(db) as store:
         transfers = store.list_runs(kind="transfer")
-        assert len(transfers) == 1 and transfers[0]["status"] == "finished"
+        assert len(transfers) == 1 and transfers[0].status == "finished"
         finetunes = store.list_runs(kind="finetune")
         assert len(finetunes) == 16
-        assert {r["source_run"] for r in finetunes} == {source}
-        text = table(store.results(transfers[0]["id"]))
-        messages = [entry["message"] for entry in store.logs(transfers[0]["id"])]
+        assert {r.source_run for r in finetunes} == {source}
+        text = table(store.results(transfers[0].id))
+        messages = [entry["message"] for entry in store.logs(transfers[0].id)]
         assert not any("same examples" in m for m in messages)  # every pair trained alike
     assert "LEAK" in text and text.count("\n") == 5  # header + 2 targets x 2 sizes + tally
-    assert main(["results", transfers[0]["id"], "--store", str(db)]) == 0
+    assert main(["results", transfers[0].id, "--store", str(db)]) == 0
     assert "synth_choice" in capsys.readouterr().out
 
 
@@ -180,9 +180,9 @@ def test_task_count_sweep_gives_one_point_per_subset(
     sweep_id = sweep(config, catalog, None, db, threading.Event())
     with RunStore(db) as store:
         run = store.get_run(sweep_id)
-        assert run["status"] == "finished"
-        children = run["config"]["children"]
-        pretrains = [store.get_run(c["pretrain"])["config"]["tasks"] for c in children]
+        assert run.status == "finished"
+        children = run.config["children"]
+        pretrains = [store.get_run(c["pretrain"]).config["tasks"] for c in children]
         assert pretrains[0] == list(config.pool[:2]) and pretrains[1] == list(config.pool)
         points = {(r["step"], r["name"]) for r in store.metrics_after(0, sweep_id)}
     assert points == {(n, k) for n in (2, 4) for k in ("base_mean", "pretuned_mean", "gain")}

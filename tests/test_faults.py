@@ -85,7 +85,7 @@ def test_of_two_resumes_at_once_one_trains_and_the_other_is_refused(
     assert f"run {run_id} is already running (process" in refused
     with RunStore(db) as store:
         run = store.get_run(run_id)
-        assert (run["status"], run["step"], run["error"]) == ("finished", 40, None)
+        assert (run.status, run.step, run.error) == ("finished", 40, None)
         assert _duplicates(store, run_id) == []
         steps = sorted(
             {r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"}
@@ -163,7 +163,7 @@ def test_changed_data_is_refused_unless_allowed_and_the_data_folder_is_remembere
         resume(first.run_id, catalog, None, db, threading.Event())  # no data_dir: remembered
     with RunStore(db) as store:
         run = store.get_run(first.run_id)
-        assert (run["status"], run["step"]) == ("stopped", 4)  # left as it was
+        assert (run.status, run.step) == ("stopped", 4)  # left as it was
 
     _write_task(data / "mine", 200)  # same size, other content: rows swapped around
     lines = (data / "mine" / "train.jsonl").read_text().splitlines()
@@ -205,7 +205,7 @@ def test_a_locked_store_neither_stalls_nor_kills_the_run_nor_loses_rows(
     assert err.count("Traceback") == 0
     run_id = out.strip().splitlines()[-1]
     with RunStore(db) as store:
-        assert store.get_run(run_id)["status"] == "finished"
+        assert store.get_run(run_id).status == "finished"
         rows = [r for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
         assert [r["step"] for r in rows] == list(range(1, 61))
         # Updates went on while the store was locked (a 10 s wait per write would allow one).
@@ -216,7 +216,7 @@ def test_a_locked_store_neither_stalls_nor_kills_the_run_nor_loses_rows(
 def _step(db: Path) -> int:
     with RunStore(db) as store:
         runs = store.list_runs()
-        return int(runs[0]["step"] or 0) if runs else 0
+        return int(runs[0].step or 0) if runs else 0
 
 
 # -- 8, 13. signals -----------------------------------------------------------------------------
@@ -248,8 +248,8 @@ def test_sigterm_stops_a_window_job_with_a_checkpoint(tiny_model: str, tmp_path:
     run_id = result["value"]["run_id"]
     with RunStore(db) as store:
         run = store.get_run(run_id)
-        assert run["status"] == "stopped"
-        assert [c["step"] for c in store.checkpoints(run_id)] == [run["step"]]
+        assert run.status == "stopped"
+        assert [c["step"] for c in store.checkpoints(run_id)] == [run.step]
 
 
 @pytest.mark.parametrize("command", ["finetune", "transfer"])
@@ -280,14 +280,14 @@ def test_ctrl_c_stops_finetune_and_transfer_gracefully(
                 proc.kill()
     assert proc.returncode == 0, err
     with RunStore(db) as store:
-        runs = {r["kind"]: r["status"] for r in store.list_runs() if r["kind"] != "pretrain"}
+        runs = {r.kind: r.status for r in store.list_runs() if r.kind != "pretrain"}
     expected = {"finetune": "stopped"} | ({"transfer": "stopped"} if command == "transfer" else {})
     assert runs == expected
 
 
 def _finetune_step(db: Path) -> int:
     with RunStore(db) as store:
-        steps = [r["step"] or 0 for r in store.list_runs("finetune") if r["status"] == "running"]
+        steps = [r.step or 0 for r in store.list_runs("finetune") if r.status == "running"]
     return max(steps, default=0)
 
 

@@ -85,7 +85,7 @@ def test_stop_saves_and_the_outcome_comes_back(tiny_model: str, tmp_path: Path) 
     assert isinstance(outcome, RunOutcome) and outcome.run_id == created()[0].run_id
     assert outcome.status == "stopped" and outcome.step > 0
     with RunStore(store) as db:
-        assert db.get_run(outcome.run_id)["status"] == "stopped"
+        assert db.get_run(outcome.run_id).status == "stopped"
         assert db.checkpoints(outcome.run_id)
 
 

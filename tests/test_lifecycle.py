@@ -45,13 +45,13 @@ def test_stop_and_resume_through_the_store(tiny_model: str, tmp_path: Path) -> N
     first = execute(_config(tiny_model), catalog, None, db, stop, StopAt(stop, 3))
     assert (first.status, first.step) == ("stopped", 3)
     with RunStore(db) as store:
-        assert store.get_run(first.run_id)["status"] == "stopped"
+        assert store.get_run(first.run_id).status == "stopped"
         assert [c["step"] for c in store.checkpoints(first.run_id)] == [3]
     second = resume(first.run_id, catalog, None, db, threading.Event())
     assert (second.status, second.step) == ("finished", 10)
     with RunStore(db) as store:
         assert _steps(store, first.run_id, "total_loss") == list(range(1, 11))
-        assert store.get_run(first.run_id)["status"] == "finished"
+        assert store.get_run(first.run_id).status == "finished"
     with pytest.raises(Exception, match="finished"):
         resume(first.run_id, catalog, None, db, threading.Event())
 
@@ -77,9 +77,9 @@ def test_kill_minus_nine_then_resume(tiny_model: str, tmp_path: Path) -> None:
                 continue
             with RunStore(db) as store:
                 runs = store.list_runs()
-                if runs and store.checkpoints(runs[0]["id"]):
-                    run_id = runs[0]["id"]
-                    if (store.get_run(run_id)["step"] or 0) > 45:
+                if runs and store.checkpoints(runs[0].id):
+                    run_id = runs[0].id
+                    if (store.get_run(run_id).step or 0) > 45:
                         break
         assert run_id is not None and proc.poll() is None, "the run ended before the kill"
         os.kill(proc.pid, signal.SIGKILL)
@@ -89,13 +89,13 @@ def test_kill_minus_nine_then_resume(tiny_model: str, tmp_path: Path) -> None:
             proc.kill()
         proc.stdout.close()  # type: ignore[union-attr]
     with RunStore(db) as store:
-        assert store.get_run(run_id)["status"] == "running"  # as the killed process left it
+        assert store.get_run(run_id).status == "running"  # as the killed process left it
     assert main(["runs", "--store", str(db)]) == 0
     with RunStore(db) as store:
-        assert store.get_run(run_id)["status"] == "interrupted"
+        assert store.get_run(run_id).status == "interrupted"
     assert main(["resume", run_id, "--store", str(db)]) == 0
     with RunStore(db) as store:
-        assert store.get_run(run_id)["status"] == "finished"
+        assert store.get_run(run_id).status == "finished"
         assert _steps(store, run_id, "total_loss") == [1, *range(5, 401, 5)]
         assert store.integrity_check() == "ok"
 

@@ -120,10 +120,10 @@ def _finish(proc: subprocess.Popen[str]) -> str:
 def _metrics(store: Path) -> tuple[str, dict[tuple[int, str | None, str], float]]:
     with RunStore(store) as db:
         (run,) = db.list_runs()
-        rows = db.metrics_after(0, run["id"])
+        rows = db.metrics_after(0, run.id)
     # Wall-clock rates, and padding: each process pads only its own part of a batch.
     skip = WALL_CLOCK | {"padding_efficiency"}
-    return run["id"], {
+    return run.id, {
         (r["step"], r["task"], r["name"]): r["value"] for r in rows if r["name"] not in skip
     }
 
@@ -134,7 +134,7 @@ def _has_metrics(store: Path) -> bool:
         return False
     with RunStore(store) as db:
         runs = db.list_runs()
-        return bool(runs) and bool(db.metrics_after(0, runs[0]["id"]))
+        return bool(runs) and bool(db.metrics_after(0, runs[0].id))
 
 
 def _assert_same_training(one: Path, two: Path) -> None:
@@ -160,7 +160,7 @@ def test_two_processes_train_like_one_on_the_same_global_batch(
     run_id, _ = _metrics(store)
     assert out.split() == [run_id]  # only the main process reports
     with RunStore(store) as db:
-        assert db.get_run(run_id)["status"] == "finished"
+        assert db.get_run(run_id).status == "finished"
         assert any("in 2 processes" in row["message"] for row in db.logs(run_id))
     _assert_same_training(one_process, store)
 
@@ -184,11 +184,11 @@ def test_a_stopped_two_process_run_resumes(
     run_id, _ = _metrics(store)
     with RunStore(store) as db:
         run = db.get_run(run_id)
-        assert run["status"] == "stopped" and 0 < run["step"] < STEPS
-        assert db.checkpoints(run_id)[-1]["step"] == run["step"]
+        assert run.status == "stopped" and 0 < run.step < STEPS
+        assert db.checkpoints(run_id)[-1]["step"] == run.step
     _finish(_launch("resume", run_id, "--store", str(store)))
     with RunStore(store) as db:
-        assert db.get_run(run_id)["status"] == "finished"
+        assert db.get_run(run_id).status == "finished"
     _assert_same_training(one_process, store)
 
 

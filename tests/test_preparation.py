@@ -47,7 +47,7 @@ def test_stop_while_preparing_ends_the_run_and_resume_starts_it(
     assert not sink.steps  # no update ran
     with RunStore(store) as db:
         run = db.get_run(outcome.run_id)
-        assert (run["status"], run["stage"], run["step"]) == ("stopped", None, 0)
+        assert (run.status, run.stage, run.step) == ("stopped", None, 0)
         assert any("stopped while tokenizing" in row["message"] for row in db.logs(outcome.run_id))
     again = resume(outcome.run_id, CATALOG, None, store, threading.Event())
     assert (again.status, again.step) == ("finished", 4)

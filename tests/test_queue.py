@@ -37,12 +37,12 @@ def test_enqueue_saves_the_config_last_in_the_queue(db_path: Path, tiny_model: s
     second = enqueue(
         db_path, _config(tiny_model, "second", steps=3), name="renamed", source_run="x"
     )
-    assert [r["id"] for r in queued(db_path)] == [first, second]
+    assert [r.id for r in queued(db_path)] == [first, second]
     with RunStore(db_path) as store:
         run = store.get_run(second)
-    assert (run["status"], run["kind"], run["name"]) == ("queued", "pretrain", "renamed")
-    assert (run["max_steps"], run["source_run"], run["step"]) == (3, "x", 0)
-    assert run["config"] == _config(tiny_model, "second", steps=3).to_dict()
+    assert (run.status, run.kind, run.name) == ("queued", "pretrain", "renamed")
+    assert (run.max_steps, run.source_run, run.step) == (3, "x", 0)
+    assert run.config == _config(tiny_model, "second", steps=3).to_dict()
 
 
 def test_a_claimed_run_is_not_trained_again(db_path: Path, tiny_model: str, catalog) -> None:
@@ -55,7 +55,7 @@ def test_a_claimed_run_is_not_trained_again(db_path: Path, tiny_model: str, cata
     )
     assert outcome is None and created == []
     with RunStore(db_path) as store:
-        assert store.get_run(run_id)["step"] == 0
+        assert store.get_run(run_id).step == 0
 
 
 def test_a_queued_run_whose_config_cannot_be_read_fails_and_the_queue_goes_on(
@@ -68,7 +68,7 @@ def test_a_queued_run_whose_config_cannot_be_read_fails_and_the_queue_goes_on(
     assert [(o.run_id, o.status) for o in outcomes] == [(bad, "failed")]
     assert "max_step" in (outcomes[0].error or "")
     with RunStore(db_path) as store:
-        assert store.get_run(bad)["status"] == "failed"
+        assert store.get_run(bad).status == "failed"
 
 
 @pytest.mark.train
@@ -85,7 +85,7 @@ def test_runs_train_in_queue_order_as_execute_would(
     with RunStore(db_path) as store:
         assert store.queued_runs() == []
         run = store.get_run(a)
-        assert (run["status"], run["step"]) == ("finished", 2)
+        assert (run.status, run.step) == ("finished", 2)
         assert {r["name"] for r in store.metrics_after(0, a)} >= {"total_loss", "loss"}
 
 
@@ -96,7 +96,7 @@ def test_only_the_chosen_runs_train(
     a, b, c = (enqueue(db_path, _config(tiny_model, n)) for n in "abc")
     outcomes = run_queue(catalog, None, db_path, threading.Event(), only=[c, a])
     assert [o.run_id for o in outcomes] == [a, c]
-    assert [r["id"] for r in queued(db_path)] == [b]
+    assert [r.id for r in queued(db_path)] == [b]
 
 
 @pytest.mark.train
@@ -107,7 +107,7 @@ def test_stop_stops_the_current_run_and_the_rest_stay_queued(
     stop = threading.Event()
     outcomes = run_queue(catalog, None, db_path, stop, lambda run_id: stop.set())
     assert [(o.run_id, o.status) for o in outcomes] == [(a, "stopped")]
-    assert [r["id"] for r in queued(db_path)] == [b, c]
+    assert [r.id for r in queued(db_path)] == [b, c]
 
 
 @pytest.mark.train
@@ -121,7 +121,7 @@ def test_a_run_left_running_by_a_dead_worker_is_interrupted_and_the_queue_goes_o
     outcomes = run_queue(catalog, None, db_path, threading.Event())
     assert [(o.run_id, o.status) for o in outcomes] == [(waiting, "finished")]
     with RunStore(db_path) as store:
-        assert store.get_run(crashed)["status"] == "interrupted"
+        assert store.get_run(crashed).status == "interrupted"
 
 
 @pytest.mark.train
@@ -137,7 +137,7 @@ def test_two_workers_never_train_the_same_run(db_path: Path, tiny_model: str) ->
     trained = [line for out in said for line in out.split() if line in ids]
     assert sorted(trained) == sorted(ids)  # each run reported by exactly one worker
     with RunStore(db_path) as store:
-        assert {store.get_run(i)["status"] for i in ids} == {"finished"}
+        assert {store.get_run(i).status for i in ids} == {"finished"}
         for run_id in ids:  # trained once: one row per update, no update twice
             steps = [r["step"] for r in store.metrics_after(0, run_id) if r["name"] == "total_loss"]
             assert steps == [1, 2]
@@ -231,11 +231,11 @@ def test_a_worker_killed_mid_run_leaves_it_interrupted_and_the_queue_goes_on(
         deadline = time.monotonic() + 300  # a bound for a hung worker, not a timing claim
         while time.monotonic() < deadline and worker.poll() is None:
             with RunStore(db_path) as store:
-                if store.get_run(killed)["step"]:
+                if store.get_run(killed).step:
                     break
             time.sleep(0.2)
         with RunStore(db_path) as store:
-            assert store.get_run(killed)["status"] == "running" and store.get_run(killed)["step"]
+            assert store.get_run(killed).status == "running" and store.get_run(killed).step
         worker.send_signal(signal.SIGKILL)  # no chance to save or record anything
     finally:
         worker.kill()
@@ -243,4 +243,4 @@ def test_a_worker_killed_mid_run_leaves_it_interrupted_and_the_queue_goes_on(
     outcomes = run_queue(catalog, None, db_path, threading.Event())
     assert [(o.run_id, o.status) for o in outcomes] == [(waiting, "finished")]
     with RunStore(db_path) as store:
-        assert store.get_run(killed)["status"] == "interrupted"
+        assert store.get_run(killed).status == "interrupted"

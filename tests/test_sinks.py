@@ -73,8 +73,8 @@ def _store_record(store: RunStore, run_id: str) -> Record:
     return {
         "metrics": [(r["step"], r["name"], r["value"], r["task"]) for r in store.metrics_after(0)],
         "logs": [(r["level"], r["message"]) for r in store.logs(run_id)],
-        "progress": (run["step"], run["max_steps"]),
-        "stage": (run["stage"], run["stage_progress"]),
+        "progress": (run.step, run.max_steps),
+        "stage": (run.stage, run.stage_progress),
         "checkpoints": {c["step"]: (c["path"], c["metrics"]) for c in store.checkpoints(run_id)},
         "plan": store.plan(run_id),
     }

@@ -96,7 +96,7 @@ def test_out_of_gpu_memory_fails_the_run_naming_the_settings_to_lower(
     assert "batch_size (now 8" in error and "max_length (now 64)" in error
     assert "Traceback" not in error  # a user's error, not a crash
     with RunStore(db_path) as store:
-        assert store.get_run(outcome.run_id)["error"] == error
+        assert store.get_run(outcome.run_id).error == error
     assert len(finished) == 1  # the trackers were ended on the failure too
 
 

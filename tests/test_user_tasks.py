@@ -95,7 +95,7 @@ def test_user_tasks_train_export_and_transfer(
     assert main(["train", str(run_yaml), "--store", str(store)]) == 0
     run_id = capsys.readouterr().out.strip().splitlines()[-1]
     with RunStore(store) as db:
-        assert db.get_run(run_id)["status"] == "finished"
+        assert db.get_run(run_id).status == "finished"
         tasks = {r["task"] for r in db.metrics_after(0, run_id) if r["name"] == "eval_accuracy"}
     assert tasks == {"my_pairs", "my_quiz", "synth_sentiment"}  # what the Monitor plots
 

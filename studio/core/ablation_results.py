@@ -14,19 +14,20 @@ from typing import Any, Protocol
 from studio.core.ablation import BASE
 from studio.core.experiments import summarize
 from studio.core.metric_catalogue import EVAL_MEAN, EXAMPLES_PER_S, eval_name
+from studio.core.run_record import Run, TransferResult
 from studio.core.text import duration
 
 
 class MetricReader(Protocol):
     """What reading results needs of a run store (studio.store.RunStore has it)."""
 
-    def get_run(self, run_id: str) -> dict[str, Any]: ...
+    def get_run(self, run_id: str) -> Run: ...
 
     def metric_series(
         self, run_id: str, name: str, task: str | None = None
     ) -> list[tuple[int, float, float]]: ...
 
-    def results(self, transfer_id: str) -> list[dict[str, Any]]: ...
+    def results(self, transfer_id: str) -> list[TransferResult]: ...
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,9 @@ class VariantResult:
     transfer_gain: float | None = None  # over the base encoder, mean over targets and sizes
 
 
-def variant_entries(run: Mapping[str, Any]) -> list[dict[str, Any]]:
+def variant_entries(run: Run) -> list[dict[str, Any]]:
     """The ablation run's variants as stored: name, changes, run_id, transfer_id."""
-    config = run.get("config") if isinstance(run.get("config"), dict) else {}
-    return [v for v in (config or {}).get("variants") or [] if isinstance(v, dict)]
+    return [v for v in run.config.get("variants") or [] if isinstance(v, dict)]
 
 
 def read_results(
@@ -84,14 +84,14 @@ def _with_delta(row: VariantResult, delta: float | None) -> VariantResult:
 def _variant_row(
     store: MetricReader,
     entry: Mapping[str, Any],
-    run: Mapping[str, Any],
+    run: Run,
     metric_of: Mapping[str, str],
 ) -> VariantResult:
     run_id = str(entry["run_id"])
     means = [v for _, v, _ in store.metric_series(run_id, EVAL_MEAN) if v is not None]
     tasks: dict[str, float] = {}
     metrics: dict[str, str] = {}
-    for task in (run.get("config") or {}).get("tasks") or []:
+    for task in run.config.get("tasks") or []:
         metric = metric_of.get(task)
         if not metric:
             continue
@@ -104,7 +104,7 @@ def _variant_row(
     return VariantResult(
         variant=str(entry["name"]),
         run_id=run_id,
-        status=str(run.get("status")),
+        status=run.status,
         final_mean=means[-1] if means else None,
         best_mean=max(means) if means else None,
         delta=None,
@@ -118,13 +118,13 @@ def _variant_row(
     )
 
 
-def wall_seconds(run: Mapping[str, Any]) -> float | None:
+def wall_seconds(run: Run) -> float | None:
     """From start to finish (or to the last heartbeat of a run still going)."""
-    started, ended = run.get("started"), run.get("finished") or run.get("heartbeat")
+    started, ended = run.started, run.finished or run.heartbeat
     return float(ended - started) if started and ended else None
 
 
-def transfer_gain(results: list[dict[str, Any]]) -> tuple[float | None, float | None]:
+def transfer_gain(results: list[TransferResult]) -> tuple[float | None, float | None]:
     """The pre-finetuned mean target metric and its gain over the base encoder, each the mean
     over the (target, size) cells both models finished."""
     cells = {(c.target, c.size, c.model): c.mean for c in summarize(results)}

@@ -24,6 +24,7 @@ from studio.core.config import (
     stride,
 )
 from studio.core.errors import ConfigError
+from studio.core.run_record import TransferResult
 from studio.core.settings import (
     Range,
     check_choices,
@@ -292,25 +293,25 @@ class Cell:
     leaked: bool
 
 
-def summarize(results: list[dict[str, Any]]) -> list[Cell]:
+def summarize(results: Iterable[TransferResult]) -> list[Cell]:
     """Group result rows by (target, size, model): mean ± sample std over seeds."""
-    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, str, str], list[TransferResult]] = {}
     for row in results:
-        groups.setdefault((row["target"], str(row["size"]), row["model"]), []).append(row)
+        groups.setdefault((row.target, row.size, row.model), []).append(row)
     cells = []
     for (target, size, model), rows in groups.items():
-        values = [r["value"] for r in rows]
+        values = [r.value for r in rows]
         std = statistics.stdev(values) if len(values) > 1 else 0.0
         cells.append(
             Cell(
                 target,
                 size,
                 model,
-                rows[0]["metric"],
+                rows[0].metric,
                 statistics.fmean(values),
                 std,
                 len(values),
-                any(r["leaked"] for r in rows),
+                any(r.leaked for r in rows),
             )
         )
     return cells
@@ -379,13 +380,13 @@ class MeanCurve:
     std: tuple[float, ...]
 
 
-def examples_by_size(rows: Iterable[dict[str, Any]]) -> dict[tuple[str, str], int]:
+def examples_by_size(rows: Iterable[TransferResult]) -> dict[tuple[str, str], int]:
     """Examples each (target, size) really used: for size 'all', the full training set."""
     ks: dict[tuple[str, str], int] = {}
     for row in rows:
-        if row.get("k") is not None:
-            key = (row["target"], str(row["size"]))
-            ks[key] = max(ks.get(key, 0), int(row["k"]))
+        if row.k is not None:
+            key = (row.target, row.size)
+            ks[key] = max(ks.get(key, 0), row.k)
     return ks
 
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+
+from studio.core.run_record import TransferResult
 
 # Two-sided 95 % quantiles of Student's t by degrees of freedom; between entries the smaller
 # df's (larger) value is used, so an interval is never narrower than it should be.
@@ -74,29 +76,29 @@ def _std(values: list[float]) -> float:
     return statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def compare(results: list[dict[str, Any]]) -> list[Comparison]:
+def compare(results: Iterable[TransferResult]) -> list[Comparison]:
     """Pair result rows by (target, size, seed); one Comparison per (target, size) that has a
     pair, in target then size order."""
-    cells: dict[tuple[str, str], dict[int, dict[str, dict[str, Any]]]] = {}
+    cells: dict[tuple[str, str], dict[int, dict[str, TransferResult]]] = {}
     for row in results:
-        seeds = cells.setdefault((row["target"], str(row["size"])), {})
-        seeds.setdefault(int(row["seed"]), {})[row["model"]] = row
+        seeds = cells.setdefault((row.target, row.size), {})
+        seeds.setdefault(row.seed, {})[row.model] = row
     out = []
     for (target, size), seeds in sorted(cells.items(), key=lambda c: (c[0][0], _size(c[0][1]))):
         pairs = [s for s in seeds.values() if {"base", "pretuned"} <= set(s)]
         if not pairs:
             continue
-        base = [p["base"]["value"] for p in pairs]
-        tuned = [p["pretuned"]["value"] for p in pairs]
+        base = [p["base"].value for p in pairs]
+        tuned = [p["pretuned"].value for p in pairs]
         gain, low, high = interval([t - b for t, b in zip(tuned, base, strict=True)])
-        floors = [r.get("baseline") for p in pairs for r in p.values()]
+        floors = [r.baseline for p in pairs for r in p.values()]
         known = [f for f in floors if f is not None]
         out.append(
             Comparison(
-                target, size, pairs[0]["base"]["metric"], len(pairs),
+                target, size, pairs[0]["base"].metric, len(pairs),
                 statistics.fmean(base), statistics.fmean(tuned), _std(base), _std(tuned),
                 gain, low, high, statistics.fmean(known) if known else None,
-                any(r["leaked"] for p in pairs for r in p.values()),
+                any(r.leaked for p in pairs for r in p.values()),
             )
         )  # fmt: skip
     return out
@@ -110,7 +112,7 @@ def _pm(mean: float, std: float) -> str:
     return f"{mean:.4f} ± {std:.4f}"
 
 
-def table(results: list[dict[str, Any]]) -> str:
+def table(results: Iterable[TransferResult]) -> str:
     """The transfer table: per target and size the majority-label floor, both models' mean ±
     std over seeds, the mean paired gain with its 95 % interval and the verdict; then a tally."""
     rows = compare(results)

@@ -9,11 +9,11 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from studio.core.processes import pid_alive, process_started
+from studio.core.run_record import Run
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,8 @@ START_SLACK_S = 2.0
 INTERRUPTED_ERROR = "the training process ended without finishing the run"
 
 
-def run_alive(row: Mapping[str, Any], here: str, now: float, timeout: float) -> bool:
-    """Whether the process of a 'running' run row (pid, host, heartbeat, started, created)
+def run_alive(run: Run, here: str, now: float, timeout: float) -> bool:
+    """Whether the process of a 'running' run (its pid, host, heartbeat, started, created)
     still seems alive.
 
     A heartbeat (else start or creation time) older than `timeout` seconds means dead,
@@ -38,12 +38,12 @@ def run_alive(row: Mapping[str, Any], here: str, now: float, timeout: float) -> 
     On this host the pid must also name a live process that started before the run did (a
     pid is reused once its process is gone); another host's run only has its heartbeat.
     """
-    last = row["heartbeat"] or row["started"] or row["created"] or 0.0
+    last = run.heartbeat or run.started or run.created or 0.0
     if now - last >= timeout:
         return False
-    if row["host"] != here or row["pid"] is None:
+    if run.host != here or run.pid is None:
         return True
-    return _owner_lives(int(row["pid"]), row["started"])
+    return _owner_lives(run.pid, run.started)
 
 
 def _owner_lives(pid: int, run_started: float | None) -> bool:

@@ -34,6 +34,7 @@ from studio.core.metric_catalogue import (
 from studio.core.mix import RunPlan, task_mix
 from studio.core.paired import compare, tally
 from studio.core.report import Report, Table, render
+from studio.core.run_record import Run
 from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.core.svg_chart import Chart, Line
 from studio.core.tasks import studio_catalog
@@ -42,7 +43,7 @@ from studio.store.runs import RunStore
 log = logging.getLogger(__name__)
 
 Series = dict[tuple[str | None, str], list[tuple[int, float | None, float]]]
-Builder = Callable[[RunStore, dict[str, Any]], Report]
+Builder = Callable[[RunStore, Run], Report]
 LIBRARIES = ("torch", "transformers", "datasets", "accelerate", "muppet-studio")
 MODEL_LABELS = {"base": "base model", "pretuned": "pre-finetuned"}
 
@@ -75,7 +76,7 @@ def _values(points: list[tuple[int, float | None, float]]) -> list[float]:
     return [p[1] for p in points if p[1] is not None]
 
 
-def _wall_time(run: dict[str, Any]) -> str:
+def _wall_time(run: Run) -> str:
     """The sum of the run's sessions (core.segments): a resumed run's whole time, not its last
     session's; "" while it runs or before it started."""
     segments = run_segments(run)
@@ -85,34 +86,34 @@ def _wall_time(run: dict[str, Any]) -> str:
     return f"{worked_seconds(run) / 60:.1f} min{sessions}"
 
 
-def _facts(store: RunStore, run: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    started, finished, took = first_start(run), run.get("finished"), _wall_time(run)
+def _facts(store: RunStore, run: Run) -> tuple[tuple[str, str], ...]:
+    started, finished, took = first_start(run), run.finished, _wall_time(run)
     facts = [
-        ("Name", str(run["name"])),
-        ("Id", str(run["id"])),
-        ("Kind", str(run["kind"])),
-        ("Status", str(run["status"])),
-        ("Base model", str(run.get("base_model") or "")),
-        ("Steps", f"{run.get('step') or 0} / {run.get('max_steps') or '?'}"),
-        ("Created", _stamp(run.get("created"))),
+        ("Name", run.name),
+        ("Id", run.id),
+        ("Kind", run.kind),
+        ("Status", run.status),
+        ("Base model", run.base_model),
+        ("Steps", f"{run.step} / {run.max_steps or '?'}"),
+        ("Created", _stamp(run.created)),
         ("Started", _stamp(started)),
         ("Finished", _stamp(finished)),
         ("Wall time", took),
-        ("Source run", str(run.get("source_run") or "")),
-        ("Error", str(run.get("error") or "")),
+        ("Source run", run.source_run or ""),
+        ("Error", run.error or ""),
         ("Store", str(store.path)),
         ("Report written", _stamp(time.time())),
     ]
     return tuple((k, v) for k, v in facts if v)
 
 
-def environment(run: dict[str, Any], plan: RunPlan) -> Table:
+def environment(run: Run, plan: RunPlan) -> Table:
     """The device the run recorded, and the library versions of this machine now (the store
     records none), labelled as such."""
     rows = [
-        ("device setting (recorded)", str(run.get("device") or "—")),
+        ("device setting (recorded)", run.device or "—"),
         ("device used (recorded)", plan.device or "—"),
-        ("host (recorded)", str(run.get("host") or "—")),
+        ("host (recorded)", run.host or "—"),
         ("Python (at report time)", platform.python_version()),
     ]
     for name in LIBRARIES:
@@ -128,24 +129,23 @@ def environment(run: dict[str, Any], plan: RunPlan) -> Table:
     return Table("Environment", ("what", "value"), tuple(rows), note)
 
 
-def _base(store: RunStore, run: dict[str, Any], **parts: Any) -> Report:
-    config = run["config"] if isinstance(run["config"], dict) else {}
+def _base(store: RunStore, run: Run, **parts: Any) -> Report:
     return Report(
-        title=str(run["name"] or run["id"]),
-        kind=str(run["kind"]),
+        title=run.name or run.id,
+        kind=run.kind,
         facts=_facts(store, run),
-        config=config,
-        environment=environment(run, store.plan(run["id"])),
+        config=dict(run.config),
+        environment=environment(run, store.plan(run.id)),
         **parts,
     )
 
 
-def _mix_table(store: RunStore, run: dict[str, Any], series: Series) -> Table:
+def _mix_table(store: RunStore, run: Run, series: Series) -> Table:
     """The task plan the run recorded (store.plan), beside the shares it really drew."""
     last = {
         (t, n): v[-1][1] for (t, n), v in series.items() if t is not None and v[-1][1] is not None
     }
-    rows = task_mix(run["config"], store.plan(run["id"]).tasks, last)
+    rows = task_mix(run.config, store.plan(run.id).tasks, last)
     cells = tuple(
         (
             r.task,
@@ -157,7 +157,7 @@ def _mix_table(store: RunStore, run: dict[str, Any], series: Series) -> Table:
         )
         for r in rows
     )
-    config = run["config"]
+    config = run.config
     note = (
         f"sampling {config.get('sampling')}"
         + (f" (T = {config.get('temperature')})" if config.get("sampling") == "temperature" else "")
@@ -201,26 +201,26 @@ def _training_charts(series: Series) -> tuple[Chart, ...]:
     return tuple(c for c in charts if any(line.x for line in c.lines))
 
 
-def pretrain_report(store: RunStore, run: dict[str, Any]) -> Report:
-    series = series_of(store, run["id"])
+def pretrain_report(store: RunStore, run: Run) -> Report:
+    series = series_of(store, run.id)
     checkpoints = tuple(
         (str(c["step"]), ", ".join(f"{k} {v:.4f}" for k, v in c["metrics"].items()), c["path"])
-        for c in store.checkpoints(run["id"])
+        for c in store.checkpoints(run.id)
     )
     tables = [_eval_table(series)]
     if checkpoints:
         tables.append(Table("Checkpoints", ("step", "metrics", "path"), checkpoints))
-    mix = _mix_table(store, run, series) if run["config"].get("tasks") else None
+    mix = _mix_table(store, run, series) if run.config.get("tasks") else None
     return _base(store, run, mix=mix, charts=_training_charts(series), tables=tuple(tables))
 
 
-def finetune_report(store: RunStore, run: dict[str, Any]) -> Report:
-    series = series_of(store, run["id"])
+def finetune_report(store: RunStore, run: Run) -> Report:
+    series = series_of(store, run.id)
     return _base(store, run, charts=_training_charts(series), tables=(_eval_table(series),))
 
 
-def transfer_report(store: RunStore, run: dict[str, Any]) -> Report:
-    results = store.results(run["id"])
+def transfer_report(store: RunStore, run: Run) -> Report:
+    results = store.results(run.id)
     cells, ks = summarize(results), examples_by_size(results)
     rows = []
     for c in compare(results):
@@ -246,7 +246,7 @@ def transfer_report(store: RunStore, run: dict[str, Any]) -> Report:
     summary = Table(f"Transfer, paired by seed: {tally(compare(results))}", columns, tuple(rows))
     raw_columns = ("target", "k", "size", "seed", "model", "metric", "value", "run")
     raw = tuple(
-        tuple(str(r[c]) if c != "value" else _fmt(r[c]) for c in raw_columns[:-1]) + (r["run_id"],)
+        (r.target, str(r.k), r.size, str(r.seed), r.model, r.metric, _fmt(r.value), r.run_id or "")
         for r in results
     )
     curves = transfer_curves(cells, ks)
@@ -268,8 +268,8 @@ def transfer_report(store: RunStore, run: dict[str, Any]) -> Report:
     return _base(store, run, charts=charts, tables=(summary, all_results))
 
 
-def sweep_report(store: RunStore, run: dict[str, Any]) -> Report:
-    points = sweep_points(store.metrics_after(0, run["id"]))
+def sweep_report(store: RunStore, run: Run) -> Report:
+    points = sweep_points(store.metrics_after(0, run.id))
     rows = tuple(
         (
             str(n),
@@ -290,22 +290,22 @@ def sweep_report(store: RunStore, run: dict[str, Any]) -> Report:
     return _base(store, run, charts=(chart,) if lines else (), tables=tables)
 
 
-def _children_table(store: RunStore, run: dict[str, Any]) -> Table:
+def _children_table(store: RunStore, run: Run) -> Table:
     """The runs this one started (an ablation's variants, a sweep's subsets)."""
-    children = [r for r in store.list_runs() if r.get("source_run") == run["id"]]
+    children = [r for r in store.list_runs() if r.source_run == run.id]
     rows = []
     for child in reversed(children):  # oldest first: the order they were started
-        mean = _values([(0, v, 0.0) for _, v, _ in store.metric_series(child["id"], EVAL_MEAN)])
+        mean = _values([(0, v, 0.0) for _, v, _ in store.metric_series(child.id, EVAL_MEAN)])
         took = _wall_time(child)
         rows.append(
             (
-                str(child["name"]),
-                str(child["kind"]),
-                str(child["status"]),
+                child.name,
+                child.kind,
+                child.status,
                 _fmt(mean[-1] if mean else None),
                 _fmt(max(mean) if mean else None),
                 took,
-                str(child["id"]),
+                child.id,
             )
         )
     columns = ("run", "kind", "status", "final val. mean", "best val. mean", "wall time", "id")
@@ -324,11 +324,11 @@ def _primary_metrics(store: RunStore, run_ids: list[str]) -> dict[str, str]:
     return found | {t: m for t, m in known.items() if t in found}
 
 
-def ablation_report(store: RunStore, run: dict[str, Any]) -> Report:
+def ablation_report(store: RunStore, run: Run) -> Report:
     """The variants side by side: core.ablation_results' table and their curves overlaid."""
     entries = [e for e in variant_entries(run) if e.get("run_id")]
     ids = [str(e["run_id"]) for e in entries]
-    rows = read_results(store, run["id"], _primary_metrics(store, ids))
+    rows = read_results(store, run.id, _primary_metrics(store, ids))
     header, body = table_rows(rows)
     note = "Δ vs base: the final validation mean minus the base variant's."
     table = Table("Variants", tuple(header), tuple(tuple(r) for r in body), note)
@@ -356,9 +356,9 @@ BUILDERS: dict[str, Builder] = {
 def build_report(store: RunStore, run_id: str) -> Report:
     """The report of one run; UnknownRun for an id the store does not have."""
     run = store.get_run(run_id)
-    builder = BUILDERS.get(run["kind"])
+    builder = BUILDERS.get(run.kind)
     if builder is None:
-        raise StudioError(f"run {run_id} is of kind {run['kind']!r}, which has no report")
+        raise StudioError(f"run {run_id} is of kind {run.kind!r}, which has no report")
     return builder(store, run)
 
 

@@ -12,6 +12,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -20,7 +21,8 @@ from studio.core.config import RunConfig
 from studio.core.errors import StudioError
 from studio.core.mix import RunPlan, TaskPlan
 from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
-from studio.core.segments import SEGMENTS, Segment, current_end
+from studio.core.run_record import Run, TransferResult
+from studio.core.segments import Segment, current_end
 from studio.core.sink import MetricRow
 from studio.store import keeper
 from studio.store.db import sqlite_utils
@@ -77,12 +79,6 @@ class UnknownRun(StudioError, KeyError):
 def _to_json(value: Mapping[str, Any]) -> str:
     # default=str: a config may hold Paths or enums; the record should still be written.
     return json.dumps(dict(value), default=str)
-
-
-def _parse_run(row: dict[str, Any]) -> dict[str, Any]:
-    if row.get("config") is not None:
-        row["config"] = json.loads(row["config"])
-    return row
 
 
 class RunStore:
@@ -319,16 +315,16 @@ class RunStore:
         if cursor.rowcount == 0:
             raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
-        """One run as a dict, its config parsed, its sessions under `segments`
-        (core.segments); UnknownRun if there is none."""
+    def get_run(self, run_id: str) -> Run:
+        """One run (core.run_record.Run), its config parsed, with its sessions (core.segments);
+        UnknownRun if there is none."""
         # list(): a half-read cursor would keep an old snapshot open on this connection.
         rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
         if not rows:
             raise UnknownRun(f"no run with id {run_id!r} in {self.path}")
-        return self._with_segments([_parse_run(rows[0])], run_id)[0]
+        return self._with_segments(rows, run_id)[0]
 
-    def list_runs(self, kind: str | None = None) -> list[dict[str, Any]]:
+    def list_runs(self, kind: str | None = None) -> list[Run]:
         """All runs (or those of one kind), newest first, as `get_run` gives each."""
         if kind is None:
             rows = self.db.query("SELECT * FROM runs ORDER BY created DESC, id DESC")
@@ -337,7 +333,7 @@ class RunStore:
             rows = self.db.query(
                 "SELECT * FROM runs WHERE kind = ? ORDER BY created DESC, id DESC", [kind]
             )
-        return self._with_segments([_parse_run(r) for r in rows])
+        return self._with_segments(list(rows))
 
     # -- sessions of work (core.segments) ----------------------------------------------------
 
@@ -370,18 +366,20 @@ class RunStore:
         return found
 
     def _with_segments(
-        self, runs: list[dict[str, Any]], run_id: str | None = None
-    ) -> list[dict[str, Any]]:
-        """Each run with its sessions under `segments`: the recorded earlier ones, then the
-        run row's own (a run that never started has none)."""
+        self, rows: Sequence[Mapping[str, Any]], run_id: str | None = None
+    ) -> list[Run]:
+        """Each row as a Run with its sessions: the recorded earlier ones, then the run row's
+        own (a run that never started has none)."""
         earlier = self._earlier_sessions(run_id)
-        for run in runs:
-            started, end = run.get("started"), current_end(run)
+        runs = []
+        for row in rows:
+            run = Run.from_row(row)
+            started, end = run.started, current_end(run)
             kept = [(started, end)] if started and _worked(started, end) else []
-            run[SEGMENTS] = [*earlier.get(run["id"], []), *kept]
+            runs.append(replace(run, segments=(*earlier.get(run.id, []), *kept)))
         return runs
 
-    def claim(self, run_id: str, statuses: Sequence[str] = RESUMABLE) -> dict[str, Any]:
+    def claim(self, run_id: str, statuses: Sequence[str] = RESUMABLE) -> Run:
         """Make this process the owner of a run, now `running`; return the row as it was.
 
         One transaction moves the run from one of `statuses` to `running` with this pid and host,
@@ -391,7 +389,7 @@ class RunStore:
         now = time.time()
         with self.transaction():
             run = self.get_run(run_id)
-            status = run["status"]
+            status = run.status
             if status == "running":
                 if run_alive(run, socket.gethostname(), now, HEARTBEAT_TIMEOUT_S):
                     raise RunBusy(f"run {run_id} is already running ({_owner(run)})")
@@ -404,7 +402,7 @@ class RunStore:
             fields = {"status": "running", **status_stamps("running", now)}
             self._update(run_id, fields)
         self._track(run_id, fields)
-        return {**run, "status": status}
+        return replace(run, status=status)
 
     # -- the run queue -----------------------------------------------------------------------
     # A queued run is a `queued` pre-finetuning row with a queue_position (a row created
@@ -437,26 +435,26 @@ class RunStore:
     def append_to_queue(self, run_id: str) -> None:
         """Give a `queued` run the place after every other queued run."""
         with self.transaction():
-            if self.get_run(run_id)["status"] != "queued":
+            if self.get_run(run_id).status != "queued":
                 raise StudioError(f"run {run_id} is not queued; only a queued run joins the queue")
             (last,) = self._conn.execute(
                 "SELECT MAX(queue_position) FROM runs WHERE status = 'queued'"
             ).fetchone()
             self._update(run_id, {"queue_position": 0.0 if last is None else last + 1.0})
 
-    def queued_runs(self) -> list[dict[str, Any]]:
-        """The runs waiting in the queue, the next to run first; configs parsed."""
+    def queued_runs(self) -> list[Run]:
+        """The runs waiting in the queue, the next to run first, as `get_run` gives each."""
         rows = self.db.query(
             "SELECT * FROM runs WHERE status = 'queued' AND kind = 'pretrain'"
             " AND queue_position IS NOT NULL ORDER BY queue_position, created, id"
         )
-        return [_parse_run(r) for r in rows]
+        return self._with_segments(list(rows))
 
     def move_queued(self, run_id: str, position: int) -> None:
         """Move a queued run to `position` (0: next to run; past the end: last); the others
         keep their order."""
         with self.transaction():
-            order = [r["id"] for r in self.queued_runs()]
+            order = [r.id for r in self.queued_runs()]
             if run_id not in order:
                 raise StudioError(f"run {run_id} is not in the queue of {self.path}")
             order.remove(run_id)
@@ -469,7 +467,7 @@ class RunStore:
     def remove_queued(self, run_id: str) -> None:
         """Take a run out of the queue and delete its row; refused once a worker started it."""
         with self.transaction():
-            status = self.get_run(run_id)["status"]
+            status = self.get_run(run_id).status
             if status != "queued":
                 raise StudioError(f"run {run_id} is {status}, no longer queued; it stays")
             self.delete_run(run_id)
@@ -488,7 +486,7 @@ class RunStore:
         with self.transaction():
             rows = list(self.db.query("SELECT * FROM runs WHERE id = ?", [run_id]))
             if rows and rows[0]["status"] == "running":
-                run = rows[0]
+                run = Run.from_row(rows[0])
                 if run_alive(run, socket.gethostname(), time.time(), HEARTBEAT_TIMEOUT_S):
                     raise RunBusy(
                         f"run {run_id} is running ({_owner(run)}); stop it before deleting it"
@@ -538,10 +536,8 @@ class RunStore:
         """
         here = socket.gethostname()
         now = time.time()
-        candidates = self.db.query(
-            "SELECT id, pid, host, heartbeat, started, created FROM runs WHERE status = 'running'"
-        )
-        dead = [r["id"] for r in candidates if not run_alive(r, here, now, heartbeat_timeout)]
+        candidates = map(Run.from_row, self.db.query("SELECT * FROM runs WHERE status = 'running'"))
+        dead = [r.id for r in candidates if not run_alive(r, here, now, heartbeat_timeout)]
         marked: list[str] = []
         if not dead or self.readonly:  # read-only: the caller may only show them as interrupted
             return dead
@@ -629,13 +625,12 @@ class RunStore:
         """Record one fine-tuning result of a transfer experiment (see schema.RESULT_COLUMNS)."""
         self._insert("results", row)
 
-    def results(self, transfer_id: str) -> list[dict[str, Any]]:
+    def results(self, transfer_id: str) -> list[TransferResult]:
         """Every result of one transfer experiment, in the order they were recorded."""
-        return list(
-            self.db.query(
-                "SELECT * FROM results WHERE transfer_id = ? ORDER BY rowid", [transfer_id]
-            )
+        rows = self.db.query(
+            "SELECT * FROM results WHERE transfer_id = ? ORDER BY rowid", [transfer_id]
         )
+        return [TransferResult.from_row(r) for r in rows]
 
     def delete_metrics_after(self, run_id: str, step: int) -> int:
         """Delete a run's metric rows past `step` (resuming from a checkpoint); return how many."""
@@ -772,9 +767,9 @@ def _describe(error: BaseException) -> str:
     return text
 
 
-def _owner(run: Mapping[str, Any]) -> str:
-    if run.get("pid") and run.get("host"):
-        return f"process {run['pid']} on {run['host']}"
+def _owner(run: Run) -> str:
+    if run.pid and run.host:
+        return f"process {run.pid} on {run.host}"
     return "another process"
 
 

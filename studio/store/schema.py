@@ -9,15 +9,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+# The kinds and statuses a run row may hold: core.run_record's Kind and Status.
+from studio.core.run_record import KINDS as KINDS
+from studio.core.run_record import STATUSES as STATUSES
+from studio.core.run_record import Status
 from studio.store.db import sqlite_utils
 
 SCHEMA_VERSION = 8  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
 # 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table
 
-KINDS = ("pretrain", "finetune", "transfer", "sweep", "ablation")
-STATUSES = ("queued", "running", "stopped", "interrupted", "finished", "failed")
 # A run in one of these can be continued from its latest checkpoint.
-RESUMABLE = ("stopped", "interrupted", "failed")
+RESUMABLE: tuple[Status, ...] = ("stopped", "interrupted", "failed")
 # Statuses that end a session of work: reaching one stamps `finished`.
 ENDED = frozenset({"stopped", "interrupted", "finished", "failed"})
 

@@ -24,7 +24,7 @@ def metric_table(store: RunStore, run_ids: Sequence[str]) -> list[dict[str, Any]
 
     An unknown id raises UnknownRun naming it (and the store) before anything is read.
     """
-    names = {run_id: store.get_run(run_id)["name"] for run_id in dict.fromkeys(run_ids)}
+    names = {run_id: store.get_run(run_id).name for run_id in dict.fromkeys(run_ids)}
     rows: list[dict[str, Any]] = []
     for run_id, name in names.items():
         for row in store.metrics_after(0, run_id):

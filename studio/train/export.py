@@ -27,6 +27,7 @@ from studio.core.errors import StudioError
 from studio.core.files import disk_full, disk_full_message
 from studio.core.paths import export_target_problem
 from studio.core.processes import pid_alive
+from studio.core.run_record import Run
 from studio.train.checkpoint import (
     best_step,
     complete_checkpoints,
@@ -99,7 +100,7 @@ def check_target(out_dir: Path, needed_bytes: int) -> None:
 
 
 def _write(
-    checkpoint: Path, tmp: Path, state: dict[str, Any], run: dict[str, Any], progress: Progress
+    checkpoint: Path, tmp: Path, state: dict[str, Any], run: Run | None, progress: Progress
 ) -> None:
     progress(0.1, "loading the checkpoint")
     backbone_weights, head_weights = split_weights(checkpoint)
@@ -174,7 +175,7 @@ def _make_readable(folder: Path) -> None:
 def export_checkpoint(
     checkpoint: Path,
     out_dir: Path,
-    run: dict[str, Any] | None = None,
+    run: Run | None = None,
     progress: Progress | None = None,
 ) -> Path:
     """Write the export of `checkpoint` to `out_dir` (new or empty); return `out_dir`."""
@@ -190,7 +191,7 @@ def export_checkpoint(
     prefix = f".{out_dir.name}.export-{os.getpid()}-"
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     try:
-        _write(checkpoint, tmp, state, run or {}, report)
+        _write(checkpoint, tmp, state, run, report)
         _make_readable(tmp)
         if out_dir.exists():
             out_dir.rmdir()
@@ -214,10 +215,10 @@ def export_checkpoint(
     return out_dir
 
 
-def model_card(state: dict[str, Any], run: dict[str, Any], seq2seq: bool = False) -> str:
-    """A README.md in the Hugging Face model-card style."""
+def model_card(state: dict[str, Any], run: Run | None, seq2seq: bool = False) -> str:
+    """A README.md in the Hugging Face model-card style (`run`: the stored run, if known)."""
     config = state["config"]
-    base = run.get("base_model") or config["model"]
+    base = (run.base_model if run else "") or config["model"]
     probs, sizes = state["probabilities"], state["train_examples"]
     seen = state["seen"]
     total_seen = sum(seen.values()) or 1
@@ -227,11 +228,11 @@ def model_card(state: dict[str, Any], run: dict[str, Any], seq2seq: bool = False
         "tags: [muppet-studio, pre-finetuning, multi-task]",
         "---",
         "",
-        f"# {run.get('name') or 'Pre-finetuned encoder'}",
+        f"# {(run.name if run else '') or 'Pre-finetuned encoder'}",
         "",
         f"A shared encoder pre-finetuned with Muppet Studio on {len(sizes)} tasks "
         f"(Muppet recipe: Aghajanyan et al., 2021), exported at update {state['step']} of "
-        f"{config['max_steps']}" + (f" from run `{run['id']}`." if run.get("id") else "."),
+        f"{config['max_steps']}" + (f" from run `{run.id}`." if run else "."),
         "",
         "## Training",
         "",

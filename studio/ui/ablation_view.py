@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from studio.core.ablation import BASE, load_ablation
 from studio.core.ablation_results import VariantResult, read_results, table_rows
 from studio.core.errors import StudioError
+from studio.core.run_record import Run
 from studio.core.tasks import TaskSpec
 from studio.store import RunStore
 from studio.ui.file_dialogs import open_file, save_file
@@ -166,16 +167,16 @@ class AblationView(QWidget):
         self.list.blockSignals(True)
         self.list.clear()
         for run in runs:
-            item = QListWidgetItem(f"{run['name']}  ·  {run['status']}")
-            item.setToolTip(f"{run['id']}, created {date_time(run['created'])}")
-            item.setData(Qt.ItemDataRole.UserRole, run["id"])
-            item.setForeground(QColor(STATUS_COLOURS.get(run["status"], GREY)))
+            item = QListWidgetItem(f"{run.name}  ·  {run.status}")
+            item.setToolTip(f"{run.id}, created {date_time(run.created)}")
+            item.setData(Qt.ItemDataRole.UserRole, run.id)
+            item.setForeground(QColor(STATUS_COLOURS.get(run.status, GREY)))
             self.list.addItem(item)
-            if run["id"] == self.current:
+            if run.id == self.current:
                 self.list.setCurrentItem(item)
         self.list.blockSignals(False)
         if self.current is None and runs:
-            self.show_ablation(runs[0]["id"])
+            self.show_ablation(runs[0].id)
         elif self.current is not None:
             self.show_ablation(self.current)
         else:
@@ -186,7 +187,9 @@ class AblationView(QWidget):
         self.current = ablation_id
         metrics = {name: spec.metric for name, spec in self.catalog.items()}
 
-        def read(store: RunStore) -> tuple[Any, ...]:
+        def read(
+            store: RunStore,
+        ) -> tuple[Run, list[str], list[VariantResult], dict[tuple[str, str], Any]]:
             results = read_results(store, ablation_id, metrics)
             curves = {
                 (r.run_id, plot): store.metric_series(r.run_id, name)
@@ -201,10 +204,10 @@ class AblationView(QWidget):
         except (StudioError, KeyError) as exc:
             self._show([], f"Cannot read ablation {ablation_id}: {exc}")
             return
-        status = coloured(html.escape(run["status"]), STATUS_COLOURS.get(run["status"], GREY))
-        title = f"<b>{html.escape(run['name'])}</b> · {status} · {ablation_id}"
+        status = coloured(html.escape(run.status), STATUS_COLOURS.get(run.status, GREY))
+        title = f"<b>{html.escape(run.name)}</b> · {status} · {ablation_id}"
         # Why it ended as it did: failed variants, variants left in the queue, its error.
-        for note in [*notes[-2:], *([run["error"]] if run.get("error") else [])]:
+        for note in [*notes[-2:], *([run.error] if run.error else [])]:
             title += "<br>" + coloured(html.escape(note), GREY)
         self._show(results, title)
         self._draw(results, curves)

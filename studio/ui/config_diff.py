@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtWidgets import (
@@ -16,8 +17,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.core.run_record import Run
 
-def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+
+def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, list[Any]]:
     """Settings whose values are not the same in every config, in the configs' order."""
     keys = sorted({k for c in configs.values() for k in c})
     diff = {}
@@ -31,12 +34,12 @@ def config_differences(configs: dict[str, dict[str, Any]]) -> dict[str, list[Any
 class ConfigDiff(QDialog):
     """A table of the settings that differ between runs."""
 
-    def __init__(self, runs: dict[str, dict[str, Any]], parent: QWidget | None = None) -> None:
+    def __init__(self, runs: Mapping[str, Run], parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Config differences")
-        diff = config_differences({i: r["config"] for i, r in runs.items()})
+        diff = config_differences({i: r.config for i, r in runs.items()})
         table = QTableWidget(len(diff), len(runs))
-        table.setHorizontalHeaderLabels([r["name"] for r in runs.values()])
+        table.setHorizontalHeaderLabels([r.name for r in runs.values()])
         table.setVerticalHeaderLabels(list(diff))
         for row, values in enumerate(diff.values()):
             for col, value in enumerate(values):

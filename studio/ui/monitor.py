@@ -355,7 +355,7 @@ class MonitorView(QWidget):
         clock = next((s for n in CLOCKS if (s := self._series.get((run.run_id, None, n)))), None)
         changed = self.status.show_run(run.run_id, info, rate, clock)
         if changed:
-            failed = info is not None and info["status"] == "failed"
+            failed = info is not None and info.status == "failed"
             self.failure.show_failure(info, self._store.logs(run.run_id) if failed else [])
         return changed
 

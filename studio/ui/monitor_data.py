@@ -59,9 +59,8 @@ def describe(store: RunStore, run_id: str, index: int) -> ShownRun:
         info = store.get_run(run_id)
     except KeyError:
         return ShownRun(run_id, index, run_id, [])
-    config = info["config"] if isinstance(info.get("config"), dict) else {}
-    tasks = [t for t in config.get("tasks") or [] if isinstance(t, str)]
-    return ShownRun(run_id, index, info.get("name") or run_id, tasks)
+    tasks = [t for t in info.config.get("tasks") or [] if isinstance(t, str)]
+    return ShownRun(run_id, index, info.name or run_id, tasks)
 
 
 def ingest(

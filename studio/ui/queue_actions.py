@@ -79,7 +79,7 @@ class QueueActions(QObject):
             store = self.state.store.store
             store.mark_interrupted()  # a run whose process died does not block the queue
             waiting = len(store.queued_runs())
-            training = any(r["status"] == "running" for r in store.list_runs("pretrain"))
+            training = any(r.status == "running" for r in store.list_runs("pretrain"))
         except StudioError as exc:
             log.warning("cannot read the queue: %s", exc)
             return False

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.errors import StudioError
 from studio.core.experiments import run_tasks
+from studio.core.run_record import Run
 from studio.ui import messages
 from studio.ui.state import StoreWatcher
 
@@ -75,14 +76,14 @@ class QueueView(QWidget):
         """Read the queue again, keeping the selected run selected."""
         chosen = self.selected()
         runs = self.watcher.read(lambda store: store.queued_runs())
-        self.ids = [r["id"] for r in runs]
+        self.ids = [r.id for r in runs]
         self.table.setRowCount(len(runs))
         for row, run in enumerate(runs):
             for column, text in enumerate(_cells(row, run)):
                 item = QTableWidgetItem(text)
-                item.setData(Qt.ItemDataRole.UserRole, run["id"])
+                item.setData(Qt.ItemDataRole.UserRole, run.id)
                 if column == 2:
-                    item.setToolTip(", ".join(run_tasks(run["config"])))
+                    item.setToolTip(", ".join(run_tasks(run.config)))
                 self.table.setItem(row, column, item)
         if chosen in self.ids:
             self.table.selectRow(self.ids.index(chosen))
@@ -120,13 +121,13 @@ class QueueView(QWidget):
         self.changed.emit()
 
 
-def _cells(row: int, run: dict[str, Any]) -> tuple[str, ...]:
-    tasks = run_tasks(run["config"])
+def _cells(row: int, run: Run) -> tuple[str, ...]:
+    tasks = run_tasks(run.config)
     return (
         str(row + 1),
-        run["name"],
+        run.name,
         f"{len(tasks)}: {', '.join(tasks)}",
-        str(run.get("max_steps") or "?"),
-        run.get("base_model") or "",
-        run["id"],
+        str(run.max_steps or "?"),
+        run.base_model,
+        run.id,
     )

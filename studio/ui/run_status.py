@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
 
+from studio.core.run_record import Run
 from studio.store.runs import RunStore
 from studio.ui.resource_strip import ResourceStrip
 from studio.ui.series import Series
@@ -47,15 +48,19 @@ class ProgressLine(QWidget):
         self._key = _UNSEEN
 
     def show_run(
-        self, run_id: str, info: dict[str, Any] | None, rate: Series | None, clock: Series | None
+        self, run_id: str, info: Run | None, rate: Series | None, clock: Series | None
     ) -> bool:
         """Draw the run's row, its last examples/s and the ETA its step clock gives.
 
         Returns whether anything changed: a heartbeat alone redraws nothing.
         """
         ex_s = float(rate.value[-1]) if rate is not None and rate.n else math.nan
-        fields = ("status", "step", "max_steps", "error", "stage", "stage_progress")
-        key = None if info is None else (*(info.get(f) for f in fields), ex_s)
+        key = None
+        if info is not None:
+            key = (
+                info.status, info.step, info.max_steps, info.error, info.stage,
+                info.stage_progress, ex_s,
+            )  # fmt: skip
         if key == self._key:
             return False
         self._key = key
@@ -65,9 +70,9 @@ class ProgressLine(QWidget):
             self.bar.setFormat("no run")
             self.label.setText(f"run {html.escape(run_id)} is not in the store")
             return True
-        step, total, status = int(info["step"] or 0), int(info["max_steps"] or 0), info["status"]
-        if status == "running" and info.get("stage"):
-            self._show_stage(str(info["stage"]), info.get("stage_progress"))
+        step, total, status = info.step, info.max_steps or 0, info.status
+        if status == "running" and info.stage:
+            self._show_stage(info.stage, info.stage_progress)
             return True
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(step, max(total, 1)))
@@ -76,7 +81,7 @@ class ProgressLine(QWidget):
         eta = _eta(clock, total - step) if status == "running" and total > step else None
         parts += [f"ETA {eta}"] if eta else []
         parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
-        parts += [html.escape(str(info["error"]))] if info["error"] and status != "running" else []
+        parts += [html.escape(info.error)] if info.error and status != "running" else []
         text = " · ".join(parts)
         self.label.setText(coloured(text, STATUS_COLOURS[status]) if status in ATTENTION else text)
         return True
@@ -117,13 +122,13 @@ class FailureBanner(QLabel):
         )
         self.hide()
 
-    def show_failure(self, info: dict[str, Any] | None, logs: list[dict[str, Any]]) -> None:
+    def show_failure(self, info: Run | None, logs: list[dict[str, Any]]) -> None:
         """Show the run's error if it failed (else hide); `logs` are its log rows."""
-        if info is None or info.get("status") != "failed":
+        if info is None or info.status != "failed":
             self.hide()
             return
-        error = str(info.get("error") or "no error was recorded")
-        step = int(info.get("step") or 0)
+        error = info.error or "no error was recorded"
+        step = info.step
         when = f"at update {step:,}" if step else "before its first update"
         text = f"<b>This run failed {when}:</b> {html.escape(error)}"
         line = explaining_line(logs, error)

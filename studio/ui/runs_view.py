@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.experiments import run_tasks
 from studio.core.paths import checkpoint_label
+from studio.core.run_record import Run
 from studio.core.segments import first_start, worked_seconds
 from studio.store import RESUMABLE
 from studio.ui.config_diff import ConfigDiff
@@ -226,7 +228,7 @@ class RunsView(QWidget):
         self.pages = QStackedLayout(self)
         self.pages.addWidget(table_page)
         self.pages.addWidget(self.empty)
-        self.runs: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, Run] = {}
         self.refresh()
         # Runs change status in other processes (a window's job, a CLI resume): follow them,
         # so what Delete and Resume offer is what is true now.
@@ -242,10 +244,10 @@ class RunsView(QWidget):
         selected = self.selected()
         runs, best = self.watcher.read(lambda store: (store.list_runs(), store.best_values()))
         self.queue.refresh()
-        self.runs = {r["id"]: r for r in runs}
+        self.runs = {r.id: r for r in runs}
         self.model.removeRows(0, self.model.rowCount())
         for run in runs:
-            self.model.appendRow(self._row(run, best.get(run["id"])))
+            self.model.appendRow(self._row(run, best.get(run.id)))
         self.table.sortByColumn(STARTED_COLUMN, Qt.SortOrder.DescendingOrder)
         self.select(selected)
         self._update_buttons()
@@ -263,10 +265,10 @@ class RunsView(QWidget):
         for row in range(self.model.rowCount()):
             item = self.model.item(row, STEPS_COLUMN)
             run = self.runs[item.data(Qt.ItemDataRole.UserRole + 1)]
-            step = states.get(run["id"], (None, run.get("step") or 0))[1]
-            if step != (run.get("step") or 0):
-                run["step"] = step
-                item.setText(f"{step} / {run.get('max_steps') or '?'}")
+            step = states.get(run.id, (None, run.step))[1]
+            if step != run.step:
+                self.runs[run.id] = replace(run, step=step)
+                item.setText(f"{step} / {run.max_steps or '?'}")
                 item.setData(step, Qt.ItemDataRole.UserRole)
 
     def show_kind(self, kind: str) -> None:
@@ -285,31 +287,31 @@ class RunsView(QWidget):
         self.proxy.set_filter(self.kind_combo.currentData() or "", self.search_edit.text())
         self._update_buttons()
 
-    def _row(self, run: dict[str, Any], best: float | None) -> list[QStandardItem]:
-        tasks = run_tasks(run["config"])
-        started = first_start(run) or run["created"]  # a resumed run: its first session's
+    def _row(self, run: Run, best: float | None) -> list[QStandardItem]:
+        tasks = run_tasks(run.config)
+        started = first_start(run) or run.created  # a resumed run: its first session's
         values = [
-            (run["name"], run["name"]),
-            (run["status"], run["status"]),
-            (run["kind"], run["kind"]),
-            (_model_name(run.get("base_model") or ""), run.get("base_model") or ""),
+            (run.name, run.name),
+            (run.status, run.status),
+            (run.kind, run.kind),
+            (_model_name(run.base_model), run.base_model),
             (str(len(tasks)), len(tasks)),
-            (f"{run.get('step') or 0} / {run.get('max_steps') or '?'}", run.get("step") or 0),
+            (f"{run.step} / {run.max_steps or '?'}", run.step),
             ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
             (date_time(started), started),
             (run_duration(run), worked_seconds(run)),  # the sum of its sessions
-            (run["id"], run["id"]),
+            (run.id, run.id),
         ]
         items = []
         for text, key in values:
             item = QStandardItem(text)
             item.setData(key, Qt.ItemDataRole.UserRole)
-            item.setData(run["id"], Qt.ItemDataRole.UserRole + 1)
+            item.setData(run.id, Qt.ItemDataRole.UserRole + 1)
             items.append(item)
-        items[0].setToolTip(f"{run['name']}\n{', '.join(tasks)}")
-        if run.get("error"):
-            items[1].setToolTip(run["error"])
-        colour = STATUS_COLOURS.get(run["status"])
+        items[0].setToolTip(f"{run.name}\n{', '.join(tasks)}")
+        if run.error:
+            items[1].setToolTip(run.error)
+        colour = STATUS_COLOURS.get(run.status)
         if colour:
             items[1].setForeground(QColor(colour))
         return items
@@ -331,7 +333,7 @@ class RunsView(QWidget):
     def _update_buttons(self) -> None:
         ids = self.selected()
         one = len(ids) == 1
-        status = self.runs[ids[0]]["status"] if one and ids[0] in self.runs else ""
+        status = self.runs[ids[0]].status if one and ids[0] in self.runs else ""
         self.buttons["open"].setEnabled(one)
         self.buttons["overlay"].setEnabled(len(ids) > 1)
         self.buttons["diff"].setEnabled(len(ids) > 1)
@@ -352,7 +354,7 @@ class RunsView(QWidget):
     def _delete(self) -> None:
         from PySide6.QtWidgets import QMessageBox
 
-        ids = [i for i in self.selected() if self.runs[i]["status"] != "running"]
+        ids = [i for i in self.selected() if self.runs[i].status != "running"]
         if not ids:
             return
         answer = QMessageBox.question(

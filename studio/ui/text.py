@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
+from studio.core.run_record import Run
 from studio.core.segments import run_segments, worked_seconds
 from studio.core.text import duration
 
@@ -16,8 +16,8 @@ def date_time(stamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp))
 
 
-def run_duration(run: dict[str, Any]) -> str:
-    """How long a store's run row has run (so far, while it runs): the sum of its sessions, so
+def run_duration(run: Run) -> str:
+    """How long a store's run has run (so far, while it runs): the sum of its sessions, so
     a resumed run counts every one (core.segments); '' before it started."""
     if not run_segments(run):
         return ""

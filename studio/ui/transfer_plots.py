@@ -29,6 +29,7 @@ from studio.core.experiments import (
     transfer_curves,
 )
 from studio.core.paired import compare, tally
+from studio.core.run_record import Run, TransferResult
 from studio.store import RunStore
 from studio.ui.plot_export import save_button
 from studio.ui.plots import dress
@@ -174,7 +175,7 @@ class TransferResults(QWidget):
         super().__init__(parent)
         self.watcher = watcher
         self.cells: list[Cell] = []
-        self.shown: dict[str, Any] | None = None  # id and status of the run shown
+        self.shown: Run | None = None  # the run shown, as last read
         self.combo = QComboBox()
         self.combo.setToolTip("Stored transfer experiments (newest first) and task-count sweeps")
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
@@ -202,13 +203,13 @@ class TransferResults(QWidget):
         runs = self.watcher.read(
             lambda store: store.list_runs("transfer") + store.list_runs("sweep")
         )
-        keep = select or (self.shown["id"] if self.shown else None)
+        keep = select or (self.shown.id if self.shown else None)
         self.combo.blockSignals(True)
         self.combo.clear()
         for run in runs:
-            kind = "Transfer" if run["kind"] == "transfer" else "Sweep"
-            stamp = date_time(run["created"])
-            self.combo.addItem(f"{kind} · {run['name']} · {run['status']} · {stamp}", run["id"])
+            kind = "Transfer" if run.kind == "transfer" else "Sweep"
+            stamp = date_time(run.created)
+            self.combo.addItem(f"{kind} · {run.name} · {run.status} · {stamp}", run.id)
         if not runs:
             self.combo.addItem("no stored transfer results yet", None)
         self.combo.setCurrentIndex(max(self.combo.findData(keep), 0) if keep else 0)
@@ -217,8 +218,8 @@ class TransferResults(QWidget):
 
     def reload_if_running(self) -> None:
         """Pick up new rows of a shown run that is still being written."""
-        if self.shown and self.shown["status"] == "running":
-            self.display(self.shown["id"])
+        if self.shown and self.shown.status == "running":
+            self.display(self.shown.id)
 
     def _on_pick(self, *_: object) -> None:
         run_id = self.combo.currentData()
@@ -233,47 +234,49 @@ class TransferResults(QWidget):
     def display(self, run_id: str) -> None:
         """Draw one stored transfer or sweep run."""
 
-        def read(store: RunStore) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        def read(store: RunStore) -> tuple[Run, list[dict[str, Any]], list[TransferResult]]:
             run = store.get_run(run_id)
-            sweep = run["kind"] == "sweep"
-            return run, store.metrics_after(0, run_id) if sweep else store.results(run_id)
+            if run.kind == "sweep":
+                return run, store.metrics_after(0, run_id), []
+            return run, [], store.results(run_id)
 
         try:
-            run, rows = self.watcher.read(read)
+            run, metric_rows, results = self.watcher.read(read)
         except KeyError:
             self.plots.show_message(f"Run {run_id} is no longer in the store.")
             return
-        sweep = run["kind"] == "sweep"
-        self.shown = {"id": run_id, "status": run["status"]}
-        pairs = [] if sweep else compare(rows)
+        sweep = run.kind == "sweep"
+        self.shown = run
+        pairs = [] if sweep else compare(results)
         if sweep:
-            self.cells, points = [], sweep_points(rows)
+            self.cells, points = [], sweep_points(metric_rows)
             self.plots.show_sweep(points)
             fill_sweep_table(self.table, points)
         else:
-            self.cells, ks = summarize(rows), examples_by_size(rows)
+            self.cells, ks = summarize(results), examples_by_size(results)
             self.plots.show_transfer(self.cells, ks)
             fill_transfer_table(self.table, self.cells, ks, pairs)
         leaked = sorted({c.target for c in self.cells if c.leaked})
         verdict = "" if sweep else tally(pairs)
-        self.summary.setText(_summary(run, len(rows), leaked, verdict))
+        count = len(metric_rows) if sweep else len(results)
+        self.summary.setText(_summary(run, count, leaked, verdict))
 
 
-def _summary(run: dict[str, Any], count: int, leaked: list[str], verdict: str) -> str:
-    config = run["config"] if isinstance(run["config"], dict) else {}
-    if run["kind"] == "sweep":
+def _summary(run: Run, count: int, leaked: list[str], verdict: str) -> str:
+    config = run.config
+    if run.kind == "sweep":
         what = f"{len(config.get('children', []))} subsets done"
     else:
         mode = "probe (frozen encoder)" if config.get("probe") else "fine-tuning"
         what = f"{count} results · {mode} · source {config.get('source', '?')}"
-    base = str(run.get("base_model") or "?")
-    parts = [f"<b>{html.escape(run['name'])}</b>"]
-    parts += [html.escape(p) for p in (run["status"], what, f"base {base}", run["id"])]
+    base = run.base_model or "?"
+    parts = [f"<b>{html.escape(run.name)}</b>"]
+    parts += [html.escape(p) for p in (run.status, what, f"base {base}", run.id)]
     if verdict:
         parts.append(html.escape(verdict))
     if leaked:
         names = html.escape(", ".join(leaked))
         parts.append(coloured(f"leaked: {names} (in the pre-finetuning mix)", AMBER))
-    if run.get("error"):
-        parts.append(coloured(html.escape(str(run["error"])), RED))
+    if run.error:
+        parts.append(coloured(html.escape(run.error), RED))
     return " · ".join(parts)

@@ -20,6 +20,7 @@ from studio.core.ablation import (
 from studio.core.ablation_results import read_results, results_table, table_rows, transfer_gain
 from studio.core.config import RunConfig
 from studio.core.errors import ConfigError
+from studio.core.run_record import Run, TransferResult
 
 BASE = {"tasks": ["synth_sentiment", "synth_pair"], "max_steps": 3, "seed": 7}
 
@@ -177,14 +178,14 @@ def test_the_transfer_switch() -> None:
 
 
 class FakeStore:
-    """The three reads that results need, from plain dicts."""
+    """The three reads that results need, from runs and rows built by hand."""
 
     def __init__(self) -> None:
-        self.runs: dict[str, dict[str, Any]] = {}
+        self.runs: dict[str, Run] = {}
         self.series: dict[tuple[str, str, str | None], list[float]] = {}
-        self.transfer_rows: dict[str, list[dict[str, Any]]] = {}
+        self.transfer_rows: dict[str, list[TransferResult]] = {}
 
-    def get_run(self, run_id: str) -> dict[str, Any]:
+    def get_run(self, run_id: str) -> Run:
         return self.runs[run_id]
 
     def metric_series(
@@ -192,13 +193,15 @@ class FakeStore:
     ) -> list[tuple[int, float, float]]:
         return [(i, v, 0.0) for i, v in enumerate(self.series.get((run_id, name, task), []))]
 
-    def results(self, transfer_id: str) -> list[dict[str, Any]]:
+    def results(self, transfer_id: str) -> list[TransferResult]:
         return self.transfer_rows.get(transfer_id, [])
 
 
-def _result(target: str, size: str, model: str, value: float, seed: int = 0) -> dict[str, Any]:
-    return {"target": target, "size": size, "model": model, "metric": "accuracy",
-            "value": value, "seed": seed, "leaked": 0}  # fmt: skip
+def _result(target: str, size: str, model: str, value: float, seed: int = 0) -> TransferResult:
+    return TransferResult(
+        transfer_id="t", target=target, k=None, size=size, seed=seed, model=model,
+        metric="accuracy", value=value, run_id=None, leaked=False, baseline=None,
+    )  # fmt: skip
 
 
 def test_results_per_variant_with_the_difference_from_the_base() -> None:
@@ -208,14 +211,17 @@ def test_results_per_variant_with_the_difference_from_the_base() -> None:
         {"name": "mixing=homogeneous", "run_id": "r2", "transfer_id": None},
         {"name": "gone", "run_id": "deleted", "transfer_id": None},
     ]
-    store.runs["abl"] = {"config": {"variants": variants}}
+    store.runs["abl"] = Run("abl", "ablation", "ablation", "running", {"variants": variants})
     for run_id, start in (("r1", 100.0), ("r2", 200.0)):
-        store.runs[run_id] = {
-            "status": "finished",
-            "started": start,
-            "finished": start + 90,
-            "config": {"tasks": ["a", "b"]},
-        }
+        store.runs[run_id] = Run(
+            id=run_id,
+            name=run_id,
+            kind="pretrain",
+            status="finished",
+            started=start,
+            finished=start + 90,
+            config={"tasks": ["a", "b"]},
+        )
     store.series |= {
         ("r1", "eval_mean", None): [0.5, 0.7, 0.6],
         ("r2", "eval_mean", None): [0.4, 0.65],

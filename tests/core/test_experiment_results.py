@@ -14,6 +14,7 @@ from studio.core.experiments import (
     sweep_points,
     transfer_curves,
 )
+from studio.core.run_record import TransferResult
 
 
 @pytest.mark.parametrize(
@@ -61,9 +62,9 @@ def test_sweep_curves_one_per_model_with_its_points() -> None:
 
 def test_transfer_curves_sort_by_the_examples_really_used() -> None:
     rows = [
-        {"target": "rte", "size": "all", "k": 2490},
-        {"target": "rte", "size": "32", "k": 32},
-        {"target": "rte", "size": "32", "k": None},
+        TransferResult("t", "rte", 2490, "all", 0, "base", "accuracy", 0.8, None, False, None),
+        TransferResult("t", "rte", 32, "32", 0, "base", "accuracy", 0.6, None, False, None),
+        TransferResult("t", "rte", None, "32", 1, "base", "accuracy", 0.6, None, False, None),
     ]
     ks = examples_by_size(rows)
     assert ks == {("rte", "all"): 2490, ("rte", "32"): 32}

@@ -7,13 +7,16 @@ import statistics
 import pytest
 
 from studio.core.paired import compare, interval, t975, table
+from studio.core.run_record import TransferResult
 
 
-def _row(target: str, size: str, seed: int, model: str, value: float, **extra: object) -> dict:
-    return {
-        "target": target, "size": size, "seed": seed, "model": model, "metric": "accuracy",
-        "value": value, "leaked": 0, "baseline": 0.5, **extra,
-    }  # fmt: skip
+def _row(
+    target: str, size: str, seed: int, model: str, value: float, **extra: object
+) -> TransferResult:
+    return TransferResult.from_row({
+        "transfer_id": "t", "target": target, "size": size, "seed": seed, "model": model,
+        "metric": "accuracy", "value": value, "leaked": 0, "baseline": 0.5, **extra,
+    })  # fmt: skip
 
 
 def test_t_quantiles_match_the_tables_and_stay_conservative_between_entries() -> None:

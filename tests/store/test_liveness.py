@@ -45,7 +45,7 @@ def test_a_reused_pid_does_not_keep_a_crashed_run_running(store: RunStore, stran
     run_id = store.create_run("crashed", "pretrain", {}, "m", status="running")
     store.update_run(run_id, pid=stranger, started=time.time() - 30, heartbeat=time.time())
     assert store.mark_interrupted() == [run_id]
-    assert store.get_run(run_id)["status"] == "interrupted"
+    assert store.get_run(run_id).status == "interrupted"
 
 
 @linux_only
@@ -53,8 +53,8 @@ def test_resume_takes_over_a_run_whose_pid_was_reused(store: RunStore, stranger:
     run_id = store.create_run("crashed", "pretrain", {}, "m", status="running")
     store.update_run(run_id, pid=stranger, started=time.time() - 30, heartbeat=time.time())
     before = store.claim(run_id)
-    assert before["status"] == "interrupted"
-    assert store.get_run(run_id)["pid"] == os.getpid()
+    assert before.status == "interrupted"
+    assert store.get_run(run_id).pid == os.getpid()
 
 
 def test_a_stale_heartbeat_interrupts_whatever_holds_the_pid(store: RunStore) -> None:
@@ -69,7 +69,7 @@ def test_a_stale_heartbeat_interrupts_whatever_holds_the_pid(store: RunStore) ->
 def test_a_live_run_with_a_fresh_heartbeat_stays_running(store: RunStore) -> None:
     run_id = store.create_run("alive", "pretrain", {}, "m", status="running")
     assert store.mark_interrupted() == []
-    assert store.get_run(run_id)["status"] == "running"
+    assert store.get_run(run_id).status == "running"
 
 
 def test_a_running_run_is_beaten_until_it_ends(store: RunStore) -> None:
@@ -98,11 +98,11 @@ def test_the_heartbeat_is_written_while_the_main_thread_is_busy(tmp_path: Path) 
     with RunStore(path) as store:
         run_id = store.create_run("tokenizing", "pretrain", {}, "m", status="running")
         run = store.get_run(run_id)
-        store.update_run(run_id, heartbeat=run["started"] - 500)
+        store.update_run(run_id, heartbeat=run.started - 500)
     beats = Heartbeats(interval=0.05)
-    beats.own(path, run_id, run["started"])
+    beats.own(path, run_id, run.started)
     with RunStore(path) as reader:
-        assert _wait_for(lambda: reader.get_run(run_id)["heartbeat"] > run["started"])
+        assert _wait_for(lambda: reader.get_run(run_id).heartbeat > run.started)
         assert reader.mark_interrupted(heartbeat_timeout=120) == []
         reader.set_status(run_id, "finished")
     assert _wait_for(lambda: run_id not in beats.owned())  # it ended: no more beats
@@ -115,16 +115,16 @@ def test_a_run_marked_interrupted_while_its_owner_lived_runs_again(tmp_path: Pat
     with RunStore(path) as store:
         run_id = store.create_run("asleep", "pretrain", {}, "m", status="running")
         run = store.get_run(run_id)
-        store.update_run(run_id, heartbeat=run["started"] - 500)
+        store.update_run(run_id, heartbeat=run.started - 500)
         assert store.mark_interrupted(heartbeat_timeout=120) == [run_id]
-        assert store.get_run(run_id)["error"] == INTERRUPTED_ERROR
+        assert store.get_run(run_id).error == INTERRUPTED_ERROR
         beats = Heartbeats(interval=3600)
-        beats.own(path, run_id, run["started"])
+        beats.own(path, run_id, run.started)
         beats.beat()
         again = store.get_run(run_id)
-        assert (again["status"], again["error"], again["finished"]) == ("running", None, None)
+        assert (again.status, again.error, again.finished) == ("running", None, None)
         # Another process claimed it meanwhile (a claim stamps its own start time): not ours.
-        store.update_run(run_id, status="interrupted", started=run["started"] + 1)
+        store.update_run(run_id, status="interrupted", started=run.started + 1)
         beats.beat()
-        assert store.get_run(run_id)["status"] == "interrupted"
+        assert store.get_run(run_id).status == "interrupted"
         assert run_id not in beats.owned()

@@ -50,7 +50,7 @@ def test_a_resumed_run_counts_every_session(store: RunStore, clock: _Clock) -> N
     assert run_segments(run) == [(1_000.0, 1_100.0), (4_700.0, 4_740.0)]
     assert first_start(run) == 1_000.0 and worked_seconds(run) == 140.0
     assert run_duration(run) == "2m 20s"  # not the last session's 40s
-    assert store.list_runs()[0]["segments"] == run["segments"]
+    assert store.list_runs()[0].segments == run.segments
     assert store.delete_run(run_id)
     assert store.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0] == 0
 
@@ -73,7 +73,7 @@ def test_a_session_that_ended_unseen_ends_at_its_last_heartbeat(
     store.update_run(run_id, heartbeat=1_060.0, pid=2**22 + 1)  # a pid no process has
     clock.now = 9_000.0
     assert store.mark_interrupted() == [run_id]
-    assert store.get_run(run_id)["finished"] == 1_060.0  # not when it was found dead
+    assert store.get_run(run_id).finished == 1_060.0  # not when it was found dead
     store.update_run(run_id, status="running", finished=None)  # as if it died mid-session
     store.claim(run_id)
     assert run_segments(store.get_run(run_id))[0] == (1_000.0, 1_060.0)
@@ -118,7 +118,7 @@ def test_a_resume_given_back_before_training_is_no_session(store: RunStore, cloc
     store.set_status(run_id, "stopped")
     clock.now = 3_000.0
     before = store.claim(run_id)  # as session.resume does, then gives the run back
-    store.update_run(run_id, status=before["status"], finished=before["finished"])
+    store.update_run(run_id, status=before.status, finished=before.finished)
     assert run_segments(store.get_run(run_id)) == [(1_000.0, 1_050.0)]
     clock.now = 4_000.0
     store.claim(run_id)

@@ -60,9 +60,9 @@ def test_a_folder_or_a_file_of_another_kind_is_named_for_what_it_is(tmp_path: Pa
 def test_a_claim_is_refused_while_the_owner_lives(store: RunStore, run_id: str) -> None:
     store.set_status(run_id, "stopped")
     before = store.claim(run_id)
-    assert before["status"] == "stopped"
+    assert before.status == "stopped"
     run = store.get_run(run_id)
-    assert (run["status"], run["pid"]) == ("running", os.getpid())
+    assert (run.status, run.pid) == ("running", os.getpid())
     with pytest.raises(RunBusy, match=f"process {os.getpid()} on"):
         store.claim(run_id)
 
@@ -72,7 +72,7 @@ def test_a_run_whose_owner_died_can_be_claimed(store: RunStore, run_id: str) -> 
                           capture_output=True, text=True, check=True)  # fmt: skip
     store.set_status(run_id, "running")
     store.update_run(run_id, pid=int(dead.stdout))
-    assert store.claim(run_id)["status"] == "interrupted"
+    assert store.claim(run_id).status == "interrupted"
     store.set_status(run_id, "finished")
     with pytest.raises(Exception, match="is finished; only a run that is stopped"):
         store.claim(run_id)
@@ -120,7 +120,7 @@ def test_a_live_run_cannot_be_deleted(store: RunStore, run_id: str) -> None:
     store.set_status(run_id, "running")  # owned by this (live) process
     with pytest.raises(RunBusy, match="stop it before deleting it"):
         store.delete_run(run_id)
-    assert store.get_run(run_id)["status"] == "running"
+    assert store.get_run(run_id).status == "running"
     store.update_run(run_id, pid=2**22 + 12345)  # no such process: a dead run
     assert store.delete_run(run_id)
 
@@ -137,7 +137,7 @@ def test_deleting_runs_removes_their_folders_and_keeps_a_live_one(
     assert len(refused) == 1 and f"run {live} is running" in refused[0]
     assert "stop it before deleting it" in refused[0]
     assert not run_dir(db_path, done).exists() and run_dir(db_path, live).is_dir()
-    assert [r["id"] for r in store.list_runs()] == [live]
+    assert [r.id for r in store.list_runs()] == [live]
     assert store.metrics_after(0, done) == []
 
 
@@ -178,7 +178,7 @@ def test_a_read_only_store_lists_its_runs_and_refuses_writes_by_name(tmp_path: P
     assert trained.returncode == 2
     assert "is read-only" in trained.stderr and "Traceback" not in trained.stderr
     with RunStore(home / "studio.db") as store:  # nothing changed
-        assert [r["status"] for r in store.list_runs()] == ["running", "finished"]
+        assert [r.status for r in store.list_runs()] == ["running", "finished"]
 
 
 def test_writes_to_a_read_only_store_say_so(db_path: Path) -> None:

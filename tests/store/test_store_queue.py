@@ -21,7 +21,7 @@ def _queue(store: RunStore, *names: str) -> list[str]:
 
 
 def _order(store: RunStore) -> list[str]:
-    return [r["name"] for r in store.queued_runs()]
+    return [r.name for r in store.queued_runs()]
 
 
 def test_queued_runs_come_in_the_order_they_were_queued(store: RunStore) -> None:
@@ -30,7 +30,7 @@ def test_queued_runs_come_in_the_order_they_were_queued(store: RunStore) -> None
     store.create_run("loose", "pretrain", {}, "m")
     store.create_run("busy", "pretrain", {}, "m", status="running")
     assert _order(store) == ["a", "b", "c"]
-    assert store.queued_runs()[0]["config"] == {"tasks": ["rte"]}  # parsed
+    assert store.queued_runs()[0].config == {"tasks": ["rte"]}  # parsed
 
 
 def test_moving_a_queued_run_keeps_the_others_in_order(store: RunStore) -> None:
@@ -59,17 +59,17 @@ def test_removing_a_queued_run_deletes_it_and_only_while_queued(store: RunStore)
     a, b, c = _queue(store, "a", "b", "c")
     store.remove_queued(b)
     assert _order(store) == ["a", "c"]
-    assert b not in {r["id"] for r in store.list_runs()}
+    assert b not in {r.id for r in store.list_runs()}
     store.claim(a, ("queued",))  # a worker started it meanwhile
     with pytest.raises(StudioError, match="is running, no longer queued"):
         store.remove_queued(a)
-    assert store.get_run(a)["status"] == "running"
+    assert store.get_run(a).status == "running"
 
 
 def test_a_queued_run_is_claimed_once(db_path: Path) -> None:
     with RunStore(db_path) as first, RunStore(db_path) as second:
         (run_id,) = _queue(first, "a")
-        assert first.claim(run_id, ("queued",))["status"] == "queued"
+        assert first.claim(run_id, ("queued",)).status == "queued"
         with pytest.raises(RunBusy):
             second.claim(run_id, ("queued",))
         assert first.queued_runs() == []
@@ -85,5 +85,5 @@ def test_a_store_from_before_the_queue_gains_the_column(db_path: Path) -> None:
     conn.close()
     with RunStore(db_path) as store:
         (run_id,) = _queue(store, "new")
-        assert store.get_run(old)["queue_position"] is None
-        assert [r["id"] for r in store.queued_runs()] == [run_id]
+        assert store.get_run(old).queue_position is None
+        assert [r.id for r in store.queued_runs()] == [run_id]

@@ -30,7 +30,7 @@ def test_schema_is_created_and_reopening_is_idempotent(db_path: Path) -> None:
         rid = first.create_run("a", "pretrain", {}, "m")
     with RunStore(db_path) as second:
         assert second.db.schema == schema
-        assert second.get_run(rid)["name"] == "a"
+        assert second.get_run(rid).name == "a"
         assert {"runs", "metrics", "checkpoints", "logs"} <= set(second.db.table_names())
         assert set(second.db.table("metrics").columns_dict) == {
             "id",
@@ -57,9 +57,9 @@ def test_a_store_of_an_older_studio_gains_the_new_columns(db_path: Path) -> None
     conn.commit()
     conn.close()
     with RunStore(db_path) as store:
-        assert store.get_run(rid)["name"] == "old"
+        assert store.get_run(rid).name == "old"
         store.update_run(rid, stage="tokenizing x: 5%", stage_progress=0.05)
-        assert store.get_run(rid)["stage"] == "tokenizing x: 5%"
+        assert store.get_run(rid).stage == "tokenizing x: 5%"
 
 
 def test_results_of_an_older_studio_keep_their_rows_and_gain_the_baseline(db_path: Path) -> None:
@@ -78,9 +78,9 @@ def test_results_of_an_older_studio_keep_their_rows_and_gain_the_baseline(db_pat
     conn.close()
     with RunStore(db_path) as store:
         (old,) = store.results("t")
-        assert old["value"] == 0.6 and old["baseline"] is None
+        assert old.value == 0.6 and old.baseline is None
         store.add_result({**row, "seed": 1, "baseline": 0.52})
-        assert [r["baseline"] for r in store.results("t")] == [None, 0.52]
+        assert [r.baseline for r in store.results("t")] == [None, 0.52]
 
 
 def test_pragmas(store: RunStore) -> None:
@@ -116,21 +116,21 @@ def test_create_get_list_delete(store: RunStore) -> None:
     a = store.create_run("a", "pretrain", {"lr": 1e-4, "tasks": ["rte"]}, "minilm", device="cpu")
     b = store.create_run("b", "finetune", {}, "minilm", max_steps=50, source_run=a)
     run = store.get_run(b)
-    assert run["config"] == {}
-    assert (run["kind"], run["status"], run["source_run"], run["max_steps"]) == (
+    assert run.config == {}
+    assert (run.kind, run.status, run.source_run, run.max_steps) == (
         "finetune",
         "queued",
         a,
         50,
     )
-    assert store.get_run(a)["config"] == {"lr": 1e-4, "tasks": ["rte"]}
-    assert store.get_run(a)["device"] == "cpu"
-    assert [r["id"] for r in store.list_runs()] == [b, a]
-    assert [r["id"] for r in store.list_runs(kind="pretrain")] == [a]
+    assert store.get_run(a).config == {"lr": 1e-4, "tasks": ["rte"]}
+    assert store.get_run(a).device == "cpu"
+    assert [r.id for r in store.list_runs()] == [b, a]
+    assert [r.id for r in store.list_runs(kind="pretrain")] == [a]
     assert store.list_runs(kind="transfer") == []
     assert store.delete_run(a) is True
     assert store.delete_run(a) is False
-    assert [r["id"] for r in store.list_runs()] == [b]
+    assert [r.id for r in store.list_runs()] == [b]
     with pytest.raises(KeyError, match=a):
         store.get_run(a)
 
@@ -140,7 +140,7 @@ def test_run_ids_are_unique_readable_and_sortable(store: RunStore) -> None:
     assert len(set(ids)) == len(ids)
     assert all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{4}", i) for i in ids)
     assert ids[0][:15] == time.strftime(
-        "%Y%m%d-%H%M%S", time.localtime(store.get_run(ids[0])["created"])
+        "%Y%m%d-%H%M%S", time.localtime(store.get_run(ids[0]).created)
     )
 
 
@@ -155,40 +155,40 @@ def test_bad_kind_or_status_is_rejected(store: RunStore, run_id: str) -> None:
         store.update_run(run_id, status="paused")
     with pytest.raises(ValueError, match="kind"):
         store.list_runs(kind="bogus")
-    assert store.get_run(run_id)["status"] == "queued"
+    assert store.get_run(run_id).status == "queued"
 
 
 def test_status_transitions_stamp_times_pid_and_host(store: RunStore, run_id: str) -> None:
     before = time.time()
     store.set_status(run_id, "running")
     run = store.get_run(run_id)
-    assert run["status"] == "running"
-    assert run["started"] >= before and run["heartbeat"] >= before
-    assert (run["pid"], run["host"]) == (os.getpid(), socket.gethostname())
-    assert run["finished"] is None
+    assert run.status == "running"
+    assert run.started >= before and run.heartbeat >= before
+    assert (run.pid, run.host) == (os.getpid(), socket.gethostname())
+    assert run.finished is None
 
     store.set_status(run_id, "stopped")
     stopped = store.get_run(run_id)
-    assert stopped["finished"] >= run["started"]
+    assert stopped.finished >= run.started
 
     store.set_status(run_id, "running")  # resumed
-    assert store.get_run(run_id)["finished"] is None
+    assert store.get_run(run_id).finished is None
 
     store.set_status(run_id, "failed", error="loss is NaN at step 12")
     failed = store.get_run(run_id)
-    assert (failed["status"], failed["error"]) == ("failed", "loss is NaN at step 12")
-    assert failed["finished"] is not None
+    assert (failed.status, failed.error) == ("failed", "loss is NaN at step 12")
+    assert failed.finished is not None
 
 
 def test_create_run_already_running(store: RunStore) -> None:
     rid = store.create_run("x", "transfer", {}, "m", status="running")
-    assert store.get_run(rid)["pid"] == os.getpid()
+    assert store.get_run(rid).pid == os.getpid()
 
 
 def test_update_run(store: RunStore, run_id: str) -> None:
     store.update_run(run_id, step=7, heartbeat=123.0, device="cuda:0", config={"a": 2})
     run = store.get_run(run_id)
-    assert (run["step"], run["heartbeat"], run["device"], run["config"]) == (
+    assert (run.step, run.heartbeat, run.device, run.config) == (
         7,
         123.0,
         "cuda:0",
@@ -332,10 +332,10 @@ def test_mark_interrupted(store: RunStore) -> None:
 
     assert sorted(store.mark_interrupted()) == sorted([ids["dead"], ids["remote_stale"]])
     dead = store.get_run(ids["dead"])
-    assert dead["status"] == "interrupted" and dead["finished"] is not None and dead["error"]
+    assert dead.status == "interrupted" and dead.finished is not None and dead.error
     for name in ("alive", "remote_fresh"):
-        assert store.get_run(ids[name])["status"] == "running"
-    assert store.get_run(done)["status"] == "finished"
+        assert store.get_run(ids[name]).status == "running"
+    assert store.get_run(done).status == "finished"
     assert store.mark_interrupted() == []
 
 

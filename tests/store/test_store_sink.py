@@ -43,14 +43,14 @@ def test_nothing_is_written_before_the_interval_unless_flushed(
         sink.log("INFO", "hello")
         assert _count(reader, "metrics") == 0
         assert _count(reader, "logs") == 0
-        assert reader.get_run(run_id)["step"] == 0
+        assert reader.get_run(run_id).step == 0
 
         sink.flush()
         assert _count(reader, "metrics") == 150
         assert [r["message"] for r in reader.logs(run_id)] == ["hello"]
         run = reader.get_run(run_id)
-        assert (run["step"], run["max_steps"]) == (50, 100)
-        assert run["heartbeat"] is not None
+        assert (run.step, run.max_steps) == (50, 100)
+        assert run.heartbeat is not None
 
 
 def test_close_flushes(store: RunStore, run_id: str) -> None:
@@ -87,7 +87,7 @@ def test_progress_does_not_write_per_call(store: RunStore, run_id: str) -> None:
     store.db.conn.set_trace_callback(None)
     updates = [s for s in statements if s.startswith("UPDATE runs")]
     assert len(updates) == calls // 50  # one write per interval, none per call
-    assert store.get_run(run_id)["step"] == calls
+    assert store.get_run(run_id).step == calls
 
 
 def test_error_lines_are_written_at_once(store: RunStore, run_id: str) -> None:
@@ -106,7 +106,7 @@ def test_checkpoint_is_written_at_once_with_the_buffer(store: RunStore, run_id: 
     assert [c["step"] for c in store.checkpoints(run_id)] == [5]
     assert store.checkpoints(run_id)[0]["metrics"] == {"eval_accuracy": 0.75}
     assert len(store.metrics_after(0)) == 5
-    assert store.get_run(run_id)["step"] == 5
+    assert store.get_run(run_id).step == 5
 
 
 def test_a_locked_database_keeps_the_rows_for_later(
@@ -134,10 +134,10 @@ def test_the_stage_reaches_the_run_row_and_its_end_at_once(
     sink = StoreSink(store, run_id, flush_interval=NEVER)
     with RunStore(db_path) as reader:
         sink.stage("tokenizing mnli (1 of 3): 41%", 0.41)
-        assert reader.get_run(run_id)["stage"] is None  # buffered, like progress
+        assert reader.get_run(run_id).stage is None  # buffered, like progress
         sink.flush()
         row = reader.get_run(run_id)
-        assert (row["stage"], row["stage_progress"]) == ("tokenizing mnli (1 of 3): 41%", 0.41)
+        assert (row.stage, row.stage_progress) == ("tokenizing mnli (1 of 3): 41%", 0.41)
         sink.stage("", None)  # training starts: no waiting for the interval
         row = reader.get_run(run_id)
-        assert (row["stage"], row["stage_progress"]) == (None, None)
+        assert (row.stage, row.stage_progress) == (None, None)

@@ -58,7 +58,7 @@ def test_incremental_reads_while_another_thread_writes(db_path: Path) -> None:
         assert ids == sorted(ids)
         assert [r["step"] for r in seen[:: len(TASKS)]] == list(range(STEPS))
         run = reader.get_run(run_id)
-        assert (run["status"], run["step"]) == ("finished", STEPS)
+        assert (run.status, run.step) == ("finished", STEPS)
         assert reader.integrity_check() == "ok"
 
 

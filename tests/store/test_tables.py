@@ -37,7 +37,7 @@ def _runs(store: RunStore) -> list[str]:
 def _expected(store: RunStore, ids: list[str]) -> list[dict]:
     rows = []
     for run_id in ids:
-        name = store.get_run(run_id)["name"]
+        name = store.get_run(run_id).name
         rows += [{**r, "run_name": name} for r in store.metrics_after(0, run_id)]
     return rows
 

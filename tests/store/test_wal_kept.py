@@ -41,7 +41,7 @@ def test_closing_a_descriptor_of_the_store_does_not_let_others_delete_its_wal(
         _another_process_writes(path)
         assert _side_files(path) == ["studio.db-shm", "studio.db-wal"]
         _another_process_writes(path)  # writes through the index the window maps
-        assert sorted(r["name"] for r in window.list_runs()) == ["mine", "other", "other"]
+        assert sorted(r.name for r in window.list_runs()) == ["mine", "other", "other"]
         assert window.integrity_check() == "ok"
     assert not keeper.held(path)
     _another_process_writes(path)  # now really the last connection: it tidies up

@@ -155,7 +155,7 @@ def _stage(store: Path) -> str:
         return ""
     with RunStore(store, create=False) as db:
         runs = db.list_runs()
-    return str(runs[0]["stage"] or "") if runs else ""
+    return str(runs[0].stage or "") if runs else ""
 
 
 def _group_alive(group: int) -> bool:
@@ -200,6 +200,6 @@ def test_ctrl_c_stops_studio_train_while_two_processes_tokenize(
     assert _wait_for(lambda: not _group_alive(child.pid), 5), "a worker was left behind"
     with RunStore(store, create=False) as db:
         run = db.list_runs()[0]
-    assert run["status"] == "stopped"
+    assert run.status == "stopped"
     cache = studio_home / "cache" / "tokenized"
     assert not [p.name for p in cache.iterdir() if not p.name.endswith(".arrow")]

@@ -36,7 +36,7 @@ def test_an_ablation_runs_from_the_tab(
     qtbot.waitUntil(lambda: not window.jobs.ablation.running, timeout=JOB_MS)
     assert view.current is not None and view.run_button.isEnabled()
     with RunStore(window.store_path) as store:
-        assert store.get_run(view.current)["status"] == "finished"
+        assert store.get_run(view.current).status == "finished"
     assert [r.variant for r in view.results] == ["base", "seed=43"]
     assert all(r.status == "finished" and r.final_mean is not None for r in view.results)
     assert view.table.rowCount() == 2 and view.list.count() == 1

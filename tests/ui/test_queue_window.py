@@ -63,12 +63,12 @@ def test_add_to_queue_queues_the_current_config(window: MainWindow) -> None:
     action.trigger()
     with RunStore(window.store_path) as store:
         queued = store.queued_runs()
-    assert [r["name"] for r in queued] == ["first", "second"]
-    assert queued[1]["config"] == window.current_config().to_dict()
-    assert (queued[1]["status"], queued[1]["max_steps"]) == ("queued", 4)
+    assert [r.name for r in queued] == ["first", "second"]
+    assert queued[1].config == window.current_config().to_dict()
+    assert (queued[1].status, queued[1].max_steps) == ("queued", 4)
     assert not window.jobs.training.running  # queued, not started
     assert "2 run(s) waiting" in window.status.text()
-    assert not window.runs.queue.isHidden() and window.runs.queue.ids == [r["id"] for r in queued]
+    assert not window.runs.queue.isHidden() and window.runs.queue.ids == [r.id for r in queued]
 
 
 def test_add_to_queue_refuses_an_invalid_config(window: MainWindow) -> None:
@@ -105,7 +105,7 @@ def test_the_runs_tab_moves_and_removes_queued_runs(qtbot, tmp_path: Path) -> No
     queue.buttons["remove"].click()
     assert queue.ids == [c, b] and a not in view.runs  # the runs table follows
     with RunStore(tmp_path / "studio.db") as store:
-        assert [r["id"] for r in store.queued_runs()] == [c, b]
+        assert [r.id for r in store.queued_runs()] == [c, b]
         store.remove_queued(c)
         store.remove_queued(b)
     view.refresh()
@@ -125,7 +125,7 @@ def test_a_run_started_elsewhere_is_not_removed(qtbot, tmp_path: Path) -> None: 
     for box in boxes:
         box.close()
     with RunStore(tmp_path / "studio.db") as store:
-        assert store.get_run(a)["status"] == "running"
+        assert store.get_run(a).status == "running"
 
 
 @pytest.mark.train
@@ -145,18 +145,18 @@ def test_the_queue_goes_on_after_closing_and_reopening(
 
     def training() -> bool:
         with RunStore(store_path) as store:
-            return bool(store.get_run(long)["step"])
+            return bool(store.get_run(long).step)
 
     qtbot.waitUntil(training, timeout=JOB_MS)
     _close(qtbot, win)  # stops the current run as Stop does; the rest stay queued
     with RunStore(store_path) as store:
-        assert store.get_run(long)["status"] == "stopped"
-        assert [r["id"] for r in store.queued_runs()] == rest
+        assert store.get_run(long).status == "stopped"
+        assert [r.id for r in store.queued_runs()] == rest
 
     win = _open(qtbot, tmp_path)
     qtbot.waitUntil(lambda: not win.jobs.training.running, timeout=JOB_MS)
     assert win.jobs.training.run_id == rest[-1]  # the Monitor followed each run
     assert "2 run(s) trained, 0 still queued" in win.status.text()
     with RunStore(store_path) as store:
-        assert [store.get_run(i)["status"] for i in rest] == ["finished", "finished"]
+        assert [store.get_run(i).status for i in rest] == ["finished", "finished"]
     _close(qtbot, win)

@@ -126,7 +126,7 @@ def test_open_overlay_and_resume_emit_the_selection(
 
 
 def test_config_differences_list_only_what_differs(view: RunsView, runs: dict[str, str]) -> None:
-    configs = {i: view.runs[i]["config"] for i in (runs["muppet"], runs["stopped"])}
+    configs = {i: view.runs[i].config for i in (runs["muppet"], runs["stopped"])}
     assert config_differences(configs) == {"seed": [1, 2], "tasks": [["rte", "cola"], ["rte"]]}
     dialog = ConfigDiff({i: view.runs[i] for i in configs}, view)
     assert dialog.table.rowCount() == 2
@@ -147,7 +147,7 @@ def test_delete_removes_runs_with_their_folders(
     assert asked == ["Delete 1 run(s) with their metrics and checkpoints?"]
     assert runs["muppet"] not in view.visible_ids() and not folder.exists()
     with RunStore(store_path) as store:
-        assert runs["muppet"] not in {r["id"] for r in store.list_runs()}
+        assert runs["muppet"] not in {r.id for r in store.list_runs()}
         assert store.metrics_after(0, runs["muppet"]) == []
     answer = QMessageBox.StandardButton.No  # a refused question deletes nothing
     view.select([runs["stopped"]])
@@ -155,7 +155,7 @@ def test_delete_removes_runs_with_their_folders(
     view.buttons["delete"].click()
     assert len(asked) == 2 and runs["stopped"] in view.visible_ids()
     with RunStore(store_path) as store:
-        assert store.get_run(runs["stopped"])["status"] == "stopped"
+        assert store.get_run(runs["stopped"]).status == "stopped"
 
 
 @pytest.mark.process

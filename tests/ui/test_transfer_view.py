@@ -60,7 +60,7 @@ def store_path(tmp_path: Path) -> Path:
 
 def _ids(store_path: Path, kind: str) -> list[str]:
     with RunStore(store_path) as store:
-        return [r["id"] for r in store.list_runs(kind)]
+        return [r.id for r in store.list_runs(kind)]
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 
 from studio.core import paths, presets
 from studio.core.config import RunConfig
+from studio.core.run_record import Run
 from studio.ui.main_window import WINDOW_FILE, MainWindow, window_settings
 
 SCREEN = 1600
@@ -20,7 +21,8 @@ def test_a_long_error_anywhere_leaves_the_window_inside_the_screen(window: MainW
     window.state.message.emit(ERROR)
     window.form.set_device_info(ERROR)
     window.monitor.status.label.setText(ERROR)
-    window.monitor.failure.show_failure({"status": "failed", "error": ERROR, "step": 3}, [])
+    failed = Run(id="r", name="r", kind="pretrain", status="failed", error=ERROR, step=3)
+    window.monitor.failure.show_failure(failed, [])
     window.transfer.message.setText(ERROR)
     window.ablation.message.setText(ERROR)
     for tab in range(window.tabs.count()):
