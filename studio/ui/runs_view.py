@@ -118,6 +118,40 @@ class RunsView(QWidget):
     def __init__(self, watcher: StoreWatcher, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.watcher = watcher
+        self._build_table()
+        buttons = self._build_buttons()
+        buttons.addStretch(1)
+        # A row of its own: beside the buttons it would widen the tab and squeeze the task list.
+        filters = self._build_filters()
+        table_page = QWidget()
+        layout = QVBoxLayout(table_page)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.queue = QueueView(watcher)  # queued runs, in the order they will train
+        self.queue.changed.connect(self.refresh)
+        layout.addWidget(self.queue)
+        layout.addLayout(buttons)
+        layout.addLayout(filters)
+        layout.addWidget(self.table)
+        self.empty = EmptyState(
+            "No runs yet",
+            "",
+            (
+                ("Try the demo", "A one-minute run on the synthetic demo tasks",
+                 self.demoRequested.emit),
+                ("Open run store…", "Follow another run store file", self.storeRequested.emit),
+            ),
+        )  # fmt: skip
+        self.pages = QStackedLayout(self)
+        self.pages.addWidget(table_page)
+        self.pages.addWidget(self.empty)
+        self.runs: dict[str, Run] = {}
+        self.refresh()
+        # Runs change status in other processes (a window's job, a CLI resume): follow them,
+        # so what Delete and Resume offer is what is true now.
+        watcher.runsChanged.connect(self.refresh)
+        watcher.stepsChanged.connect(self._update_steps)
+
+    def _build_table(self) -> None:
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
         self.proxy = _RunFilter(self)
@@ -140,6 +174,8 @@ class RunsView(QWidget):
         self.table.doubleClicked.connect(lambda _: self._open())
         self.reportRun.connect(lambda run_id: report_dialog(self, self.store_path, run_id))
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+
+    def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
         self.buttons: dict[str, QPushButton] = {}
         for key, label, tip, slot in [
@@ -189,6 +225,9 @@ class RunsView(QWidget):
             button.clicked.connect(slot)
             buttons.addWidget(button)
             self.buttons[key] = button
+        return buttons
+
+    def _build_filters(self) -> QHBoxLayout:
         self.kind_combo = QComboBox()
         for label, kind in KINDS:
             self.kind_combo.addItem(label, kind)
@@ -201,39 +240,11 @@ class RunsView(QWidget):
         self.search_edit.setToolTip("Show only runs whose name or id contains this text")
         self.kind_combo.currentIndexChanged.connect(self._filter)
         self.search_edit.textChanged.connect(self._filter)
-        buttons.addStretch(1)
-        # A row of its own: beside the buttons it would widen the tab and squeeze the task list.
         filters = QHBoxLayout()
         filters.addWidget(QLabel("Show"))
         filters.addWidget(self.kind_combo)
         filters.addWidget(self.search_edit, 1)
-        table_page = QWidget()
-        layout = QVBoxLayout(table_page)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.queue = QueueView(watcher)  # queued runs, in the order they will train
-        self.queue.changed.connect(self.refresh)
-        layout.addWidget(self.queue)
-        layout.addLayout(buttons)
-        layout.addLayout(filters)
-        layout.addWidget(self.table)
-        self.empty = EmptyState(
-            "No runs yet",
-            "",
-            (
-                ("Try the demo", "A one-minute run on the synthetic demo tasks",
-                 self.demoRequested.emit),
-                ("Open run store…", "Follow another run store file", self.storeRequested.emit),
-            ),
-        )  # fmt: skip
-        self.pages = QStackedLayout(self)
-        self.pages.addWidget(table_page)
-        self.pages.addWidget(self.empty)
-        self.runs: dict[str, Run] = {}
-        self.refresh()
-        # Runs change status in other processes (a window's job, a CLI resume): follow them,
-        # so what Delete and Resume offer is what is true now.
-        watcher.runsChanged.connect(self.refresh)
-        watcher.stepsChanged.connect(self._update_steps)
+        return filters
 
     @property
     def store_path(self) -> Path:
