@@ -46,8 +46,13 @@ def test_a_reading_command_never_creates_a_missing_store_file(command: str, tmp_
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-def test_the_default_store_is_not_created_by_reading(studio_home: Path) -> None:
-    assert main(["runs"]) == 2
+def test_the_default_store_is_not_created_by_reading(
+    studio_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A fresh STUDIO_HOME simply has no runs yet; `runs` says so and creates nothing.
+    assert main(["runs"]) == 0 and "no runs yet" in capsys.readouterr().out
+    assert main(["runs", "--json"]) == 0 and capsys.readouterr().out.strip() == "[]"
+    assert main(["results", "20260101-000000-abcd"]) == 2
     assert not (studio_home / "studio.db").exists()
 
 
