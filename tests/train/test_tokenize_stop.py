@@ -175,8 +175,10 @@ def test_ctrl_c_stops_studio_train_while_two_processes_tokenize(
     data = tmp_path / "data"
     (data / "sst2").mkdir(parents=True)
     text = WORDS[:200]
-    lines = [json.dumps({"text": f"{i} {text}", "label": i % 2}) + "\n" for i in range(30_000)]
-    (data / "sst2" / "train.jsonl").write_text("".join(lines))  # 3 chunks of 10,000
+    # 9 chunks of 10,000: tokenizing lasts well past the stop on a fast CPU too (30,000 were
+    # done in 6 s on CI's, before the Ctrl-C came).
+    lines = [json.dumps({"text": f"{i} {text}", "label": i % 2}) + "\n" for i in range(90_000)]
+    (data / "sst2" / "train.jsonl").write_text("".join(lines))
     (data / "sst2" / "validation.jsonl").write_text("".join(lines[:300]))
     store = tmp_path / "studio.db"
     command = [sys.executable, "-m", "studio", "train", str(_config(tmp_path, tiny_model))]
