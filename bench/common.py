@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from studio.core.sink import NullSink
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 from studio.train.setup import Workspace, quiet_libraries
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

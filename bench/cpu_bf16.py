@@ -57,7 +57,7 @@ def pretrain(config: Any, catalog: dict, store: Path) -> dict[str, Any]:
 
 
 def transfer_gain(run_id: str, catalog: dict, store: Path, args: argparse.Namespace) -> dict:
-    from studio.core.experiments import FinetuneSettings, TransferConfig
+    from studio.core.experiments.transfer import FinetuneSettings, TransferConfig
     from studio.experiments import transfer
     from studio.store import RunStore
 
@@ -97,8 +97,8 @@ def main() -> None:
 
     import torch
 
-    from studio.core.config import RunConfig
-    from studio.core.tasks import studio_catalog
+    from studio.core.config.run import RunConfig
+    from studio.core.tasks.spec import studio_catalog
 
     catalog = studio_catalog().tasks
     store = Path(tempfile.mkdtemp(prefix="cpu-bf16-store-")) / "studio.db"

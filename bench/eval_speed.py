@@ -30,9 +30,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("STUDIO_HOME", tempfile.mkdtemp(prefix="eval-speed-"))
 
-    from studio.core.config import RunConfig
-    from studio.core.experiments import FinetuneConfig, FinetuneSettings
-    from studio.core.tasks import studio_catalog
+    from studio.core.config.run import RunConfig
+    from studio.core.experiments.transfer import FinetuneConfig, FinetuneSettings
+    from studio.core.tasks.spec import studio_catalog
     from studio.experiments import finetune_run
     from studio.session import execute
     from studio.store import RunStore

@@ -2,7 +2,8 @@
 
 Each side is an encoder plus fine-tuning settings; both sides fine-tune on the same
 k-subsample, seed and batch order, and the table gives the paired gain of B over A with its
-95 % interval (studio.core.paired). Results are kept in a JSON-lines cache, so a side that
+95 % interval (studio.core.experiments.paired). Results are kept in a JSON-lines cache, so a side
+that
 recurs (the base model, say) is trained once across comparisons.
 
     python -m bench.factors --a minilm --b run:ID@latest --probe --targets rte copa
@@ -24,9 +25,9 @@ from typing import Any
 import yaml
 
 from bench.common import workspace
-from studio.core.config import coerce_value
-from studio.core.experiments import FinetuneConfig, FinetuneSettings
-from studio.core.paired import table
+from studio.core.config.run import coerce_value
+from studio.core.experiments.paired import table
+from studio.core.experiments.transfer import FinetuneConfig, FinetuneSettings
 from studio.core.sink import NullSink
 from studio.experiments import resolve_source
 from studio.store import RunStore

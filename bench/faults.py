@@ -43,7 +43,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from bench.common import SHARED_DATA
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.paths import checkpoints_dir
 from studio.core.sink import WALL_CLOCK
 from studio.store import RunStore

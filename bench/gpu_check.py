@@ -168,8 +168,8 @@ def main() -> None:
 
     import torch
 
-    from studio.core.config import RunConfig
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.config.run import RunConfig
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
     from studio.train.setup import Workspace, quiet_libraries
 
     if args.device == "cuda" and not torch.cuda.is_available():

@@ -30,8 +30,8 @@ def main() -> None:
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.config import RunConfig
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.config.run import RunConfig
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
     from studio.ui.main_window import MainWindow
 
     app = QApplication([])

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from studio.core.sink import MetricRow  # noqa: E402
 from studio.store.runs import RunStore  # noqa: E402
-from studio.ui.monitor import MonitorView  # noqa: E402
+from studio.ui.monitor.view import MonitorView  # noqa: E402
 from studio.ui.state import StudioState  # noqa: E402
 
 BATCH = 100_000

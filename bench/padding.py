@@ -12,8 +12,8 @@ import time
 import numpy as np
 
 from bench.common import local_tasks, workspace
-from studio.core.config import RunConfig
-from studio.core.sampling import TaskScheduler, task_probabilities
+from studio.core.config.run import RunConfig
+from studio.core.mixing.sampling import TaskScheduler, task_probabilities
 from studio.train.batching import TaskStream, collate
 from studio.train.setup import check_tasks, load_tasks, load_tokenizer
 

@@ -14,7 +14,7 @@ import statistics
 import threading
 
 from bench.common import Clock, workspace
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.train.loop import train
 
 WARMUP = 3

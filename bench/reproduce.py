@@ -22,9 +22,9 @@ from pathlib import Path
 
 from bench.common import local_tasks, workspace
 from bench.factors import FINETUNE, TARGETS
-from studio.core.config import RunConfig
-from studio.core.experiments import TransferConfig
-from studio.core.paired import table
+from studio.core.config.run import RunConfig
+from studio.core.experiments.paired import table
+from studio.core.experiments.transfer import TransferConfig
 from studio.experiments import transfer
 from studio.session import execute
 from studio.store import RunStore

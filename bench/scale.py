@@ -109,9 +109,9 @@ def _first_update(report: dict[str, float]) -> float:
 
 def child(tasks: str, workers: int) -> None:
     """The training process: a short run; prints its figures as one JSON line."""
-    from studio.core.config import RunConfig
+    from studio.core.config.run import RunConfig
     from studio.core.sink import NullSink
-    from studio.core.tasks import studio_catalog
+    from studio.core.tasks.spec import studio_catalog
     from studio.train.loop import train
     from studio.train.setup import Workspace
 

@@ -13,7 +13,7 @@ import threading
 import time
 
 from bench.common import workspace
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.sink import NullSink
 from studio.train.loop import train
 

@@ -23,10 +23,10 @@ import torch
 import studio.train.loop as loop_module
 import studio.train.recipe as recipe_module
 from bench.common import Clock, workspace
-from studio.core.config import RunConfig
-from studio.core.scaling import loss_scale
+from studio.core.config.run import RunConfig
+from studio.core.mixing.scaling import loss_scale
 from studio.train.batching import collate
-from studio.train.data import rows
+from studio.train.data.loading import rows
 from studio.train.model import MultiTaskModel
 from studio.train.setup import check_tasks, load_backbone, load_tasks, load_tokenizer
 

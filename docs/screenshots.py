@@ -44,8 +44,8 @@ TASKS = (
 
 
 def train_runs(store: Path, steps: int) -> list[str]:
-    from studio.core.config import RunConfig
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.config.run import RunConfig
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
     from studio.session import execute
 
     catalog = load_catalog(default_tasks_dir())
@@ -74,7 +74,7 @@ def grab_tabs(store: Path, run_ids: list[str]) -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
     from studio.ui.main_window import MainWindow
 
     app = QApplication([])
@@ -161,7 +161,7 @@ def grab_wizard(window, app) -> None:  # type: ignore[no-untyped-def]
 def add_task(window, path: Path, wait, shots: bool) -> None:  # type: ignore[no-untyped-def]
     from PySide6.QtWidgets import QWizard
 
-    from studio.ui.wizard_pages import CHECK, COLUMNS, LABELS
+    from studio.ui.wizard.pages import CHECK, COLUMNS, LABELS
 
     names = {COLUMNS: "columns", LABELS: "labels", CHECK: "check"}
     window.library.add_task()
@@ -179,7 +179,7 @@ def add_task(window, path: Path, wait, shots: bool) -> None:  # type: ignore[no-
 
 
 def config_of(store: Path, run_id: str):  # type: ignore[no-untyped-def]
-    from studio.core.config import config_from_dict
+    from studio.core.config.run import config_from_dict
     from studio.store import RunStore
 
     with RunStore(store) as db:
@@ -221,7 +221,7 @@ def wizard_only() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.tasks import studio_catalog
+    from studio.core.tasks.spec import studio_catalog
     from studio.ui.main_window import MainWindow
 
     os.environ["STUDIO_HOME"] = tempfile.mkdtemp()  # a new user's library
@@ -243,9 +243,9 @@ def first_hour() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication, QMessageBox
 
-    from studio.core.presets import MUPPET
-    from studio.core.tasks import studio_catalog
-    from studio.ui.checklist_rows import DEMO
+    from studio.core.config.presets import MUPPET
+    from studio.core.tasks.spec import studio_catalog
+    from studio.ui.configure.checklist_rows import DEMO
     from studio.ui.main_window import MainWindow
 
     os.environ.pop("STUDIO_DATA_DIR", None)
@@ -313,8 +313,8 @@ def queue_and_report() -> None:
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from studio.core.presets import demo_config
-    from studio.core.tasks import studio_catalog
+    from studio.core.config.presets import demo_config
+    from studio.core.tasks.spec import studio_catalog
     from studio.queue import enqueue
     from studio.store.report_data import write_report
     from studio.ui.main_window import MainWindow

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.ablation import AblationConfig, Variant
 from studio.core.errors import ConfigError
-from studio.core.experiments import transfer_config
-from studio.core.tasks import TaskSpec
+from studio.core.experiments.ablation import AblationConfig, Variant
+from studio.core.experiments.transfer import transfer_config
+from studio.core.tasks.spec import TaskSpec
 from studio.experiments import Progress, fails_run, transfer
 from studio.queue import enqueue, run_queue
 from studio.session import Outcome

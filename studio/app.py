@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from studio.core import paths
     from studio.core.errors import StudioError
-    from studio.core.tasks import studio_catalog
+    from studio.core.tasks.spec import studio_catalog
     from studio.ui.icons import app_icon
     from studio.ui.main_window import MainWindow
     from studio.ui.store_dialog import usable_store

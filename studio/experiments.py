@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core import paths
-from studio.core.config import config_from_dict
+from studio.core.config.run import config_from_dict
 from studio.core.errors import ConfigError, StudioError
-from studio.core.experiments import (
+from studio.core.experiments.transfer import (
     FinetuneConfig,
     SweepConfig,
     TransferConfig,
@@ -29,7 +29,7 @@ from studio.core.experiments import (
 )
 from studio.core.run_record import TransferResult
 from studio.core.sink import MetricRow
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.session import execute
 from studio.store import RunStore, StoreSink
 from studio.store.sink import SPILL_FILE

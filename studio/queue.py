@@ -13,11 +13,11 @@ import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.run_record import Run
 from studio.core.sink import Sink
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.session import Outcome, execute_queued, process_rank, run_name
 from studio.store import RunStore
 

@@ -1,6 +1,6 @@
 """Running pre-finetuning jobs against the store: shared by the CLI and the desktop worker.
 
-This is a composition root (like cli.py): the one place that joins `train` and `store`.
+This is a composition root (like cli/commands.py): the one place that joins `train` and `store`.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from studio.core import paths
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.run_record import Run
 from studio.core.sink import Sink, TeeSink
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.store import RunStore, StoreSink
 from studio.store.sink import SPILL_FILE, recover_spill
 

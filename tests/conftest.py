@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 from studio.store import RunStore
 from tests.support import save_tiny_bert
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.sink import MemorySink
 
 
@@ -15,7 +15,7 @@ def save_tiny_bert(folder: Path, **overrides: Any) -> str:
     """A seeded 2-layer, 32-wide BERT with MiniLM's tokenizer, saved in `folder`."""
     from transformers import AutoTokenizer, BertConfig, BertModel, set_seed
 
-    from studio.core.models import minilm_folder
+    from studio.core.config.models import minilm_folder
 
     set_seed(0)
     settings: dict[str, Any] = {
@@ -38,7 +38,7 @@ def save_tiny_bart(folder: Path, **overrides: Any) -> str:
     """
     from transformers import AutoTokenizer, BartConfig, BartForConditionalGeneration, set_seed
 
-    from studio.core.models import minilm_folder
+    from studio.core.config.models import minilm_folder
 
     tokenizer = AutoTokenizer.from_pretrained(minilm_folder())
     set_seed(0)

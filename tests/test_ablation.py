@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from studio.ablation import run_ablation
-from studio.cli import main
-from studio.core.ablation import ablation_config
+from studio.cli.commands import main
 from studio.core.errors import ConfigError
+from studio.core.experiments.ablation import ablation_config
 from studio.store import RunStore
 
 TASKS = ["synth_sentiment", "synth_pair"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.store import RunStore
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.store import RunStore
 
 RUN = "20250101-120000-abcd"

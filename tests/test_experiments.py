@@ -10,16 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core.errors import ConfigError
-from studio.core.experiments import (
+from studio.core.experiments.paired import table
+from studio.core.experiments.transfer import (
     FinetuneConfig,
     FinetuneSettings,
     SweepConfig,
     TransferConfig,
     finetune_config,
 )
-from studio.core.paired import table
 from studio.core.sink import MemorySink
 from studio.experiments import resolve_source, sweep, transfer
 from studio.session import execute

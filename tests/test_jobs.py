@@ -30,7 +30,7 @@ from studio.core.jobs import (
     TrainRequest,
     job_line,
 )
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 from studio.jobs.client import COMMAND, ChildJob, child_env, job_place
 from studio.store import RunStore
 from tests.support import tiny_config

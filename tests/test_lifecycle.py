@@ -15,10 +15,10 @@ import torch
 import yaml
 from transformers import AutoModel, AutoTokenizer
 
-from studio.cli import main
-from studio.core.config import RunConfig
+from studio.cli.commands import main
+from studio.core.config.run import RunConfig
 from studio.core.paths import checkpoints_dir
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.session import execute, resume
 from studio.store import RunStore
 from studio.train.checkpoint import complete_checkpoints

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 
 from studio.core.paths import run_dir
 from studio.core.sink import WALL_CLOCK
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.session import execute
 from studio.store import RunStore
 from tests.support import save_tiny_bart, save_tiny_bert, tiny_config
@@ -75,7 +75,7 @@ def seq2seq_config_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _one_process(config_file: Path, folder: Path) -> Path:
-    from studio.core.config import load_config
+    from studio.core.config.run import load_config
 
     store = folder / "studio.db"
     catalog = load_catalog(default_tasks_dir())

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.sink import MemorySink
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.session import execute, resume
 from studio.store import RunStore
 from tests.support import tiny_config

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from studio.cli import main
-from studio.core.config import RunConfig
-from studio.core.tasks import TaskSpec
+from studio.cli.commands import main
+from studio.core.config.run import RunConfig
+from studio.core.tasks.spec import TaskSpec
 from studio.queue import enqueue, queued, run_queue
 from studio.session import execute_queued
 from studio.store import RunStore

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core.errors import StudioError
-from studio.core.mix import RunPlan, TaskPlan
+from studio.core.mixing.plan import RunPlan, TaskPlan
 from studio.core.sink import MetricRow
 from studio.store import RunStore
 from studio.store.report_data import BUILDERS, build_report, write_report

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from studio.cli import TqdmSink
-from studio.core.mix import RunPlan, TaskPlan
+from studio.cli.commands import TqdmSink
+from studio.core.mixing.plan import RunPlan, TaskPlan
 from studio.core.sink import MemorySink, MetricRow, NullSink, Sink, TeeSink
 from studio.store import RunStore, StoreSink
 from studio.train.trackers import TrackerSink

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 import torch
 
-from studio.core.config import config_from_dict
+from studio.core.config.run import config_from_dict
 from studio.core.errors import ConfigError
 from studio.core.paths import run_dir
 from studio.core.sink import MetricRow
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.session import execute
 from studio.store import RunStore
 from studio.train import trackers

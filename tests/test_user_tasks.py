@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core import paths
 from studio.store import RunStore
 

@@ -44,7 +44,7 @@ def test_the_wheel_holds_modules_tasks_resources_and_entry_points(wheel: Path) -
     (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
     assert "[gui_scripts]\nmuppet-studio = studio.app:main" in text
-    assert "[console_scripts]\nmuppet-studio-cli = studio.cli:main" in text
+    assert "[console_scripts]\nmuppet-studio-cli = studio.cli.commands:main" in text
     assert not any(n.startswith(("tests/", "bench/", "docs/")) for n in names)
 
 

@@ -18,7 +18,7 @@ class Metric:
     name: str
     title: str
     per_task: bool  # a row per task (MetricRow.task set), else one run-wide row
-    plot: str | None  # the Monitor's plot that draws it (studio.ui.monitor_data.PLOTS)
+    plot: str | None  # the Monitor's plot that draws it (studio.ui.monitor.data.PLOTS)
     higher_is_better: bool | None  # None: neither (a setting, a share)
     wall_clock: bool = False  # it times the machine: two runs of one training differ in it
 

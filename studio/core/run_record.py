@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, cast, get_args
 
-from studio.core.config import RunConfig, stored_config
+from studio.core.config.run import RunConfig, stored_config
 from studio.core.errors import ConfigError
 
 Kind = Literal["pretrain", "finetune", "transfer", "sweep", "ablation"]

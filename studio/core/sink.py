@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from studio.core import metric_catalogue
-from studio.core.mix import RunPlan
+from studio.core.mixing.plan import RunPlan
 from studio.core.text import duration
 
 # Metrics that time the machine, not the model (declared in core.metric_catalogue).

@@ -19,7 +19,7 @@ from typing import IO
 from studio.core.errors import StudioError
 from studio.core.job_events import Failed, Finished, JobEvent, read_event
 from studio.core.jobs import Job, JobResult, Place, job_line
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from studio.core.errors import StudioError
 from studio.core.job_events import Created, JobEvent, Partial, Progress
 from studio.core.jobs import JobResult, Place
 from studio.core.sink import Sink
-from studio.core.tasks import TaskSpec, load_task
+from studio.core.tasks.spec import TaskSpec, load_task
 
 
 def _drop(event: JobEvent) -> None:

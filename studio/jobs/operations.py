@@ -1,6 +1,7 @@
 """One table of operations: every job kind's request type and the use case that answers it.
 
-A job process (`studio.jobs.runners`) and the command line (`studio.cli`) both call `perform`,
+A job process (`studio.jobs.runners`) and the command line (`studio.cli.commands`) both call
+`perform`,
 so a kind runs the same way wherever it is started. A use case takes `(request, context)` and
 returns its request's `Result`; it imports what it needs when it runs, so importing this table
 loads nothing heavy. A new kind: its request and result in `studio.core.jobs`, its use case
@@ -61,14 +62,14 @@ class Operation(Generic[Q, R]):
 
 def inspect(request: InspectRequest, context: Context) -> InspectResult:
     from studio.core import paths
-    from studio.train.sources import inspect as inspect_source
+    from studio.train.data.sources import inspect as inspect_source
 
     return InspectResult(inspect_source(request.source, paths.cache_dir()))
 
 
 def stage(request: StageRequest, context: Context) -> StageResult:
     from studio.core import paths
-    from studio.train.importer import stage as stage_plan
+    from studio.train.data.importer import stage as stage_plan
 
     report = stage_plan(request.plan, paths.cache_dir(), context.stop, owner=request.owner)
     return StageResult(report)
@@ -76,9 +77,9 @@ def stage(request: StageRequest, context: Context) -> StageResult:
 
 def preview(request: PreviewRequest, context: Context) -> PreviewBatch:
     """A task's records and stats first (a partial answer) and, with a config, its first batch."""
-    from studio.core.availability import resolve
-    from studio.core.config import config_from_dict
-    from studio.train.preview import first_batch, summary
+    from studio.core.config.run import config_from_dict
+    from studio.core.tasks.availability import resolve
+    from studio.train.data.preview import first_batch, summary
     from studio.train.setup import Workspace
 
     ws = Workspace.default(dict(context.catalog), context.data_dir)
@@ -117,7 +118,7 @@ def probe(request: ProbeRequest, context: Context) -> DeviceResult:
 
 
 def hub(request: HubRequest, context: Context) -> HubResult:
-    from studio.core.availability import hub_online
+    from studio.core.tasks.availability import hub_online
 
     return HubResult(hub_online())
 

@@ -41,7 +41,7 @@ def _watch_input(stop: threading.Event, request: JobRequest, emit: Emit) -> None
 def _abandon() -> None:
     """End a job with nothing to save now, and the workers it tokenizes with: os._exit runs
     no clean-up, and they would tokenize on for minutes with nobody to read the result."""
-    tokenizing = sys.modules.get("studio.train.tokenized")  # never imported just for this
+    tokenizing = sys.modules.get("studio.train.data.tokenized")  # never imported just for this
     if tokenizing is not None:
         tokenizing.kill_workers()
     os._exit(1)

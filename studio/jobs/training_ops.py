@@ -36,7 +36,7 @@ def _outcome(outcome: Outcome) -> RunOutcome:
 
 
 def train(request: TrainRequest, context: Context) -> RunOutcome:
-    from studio.core.config import config_from_dict
+    from studio.core.config.run import config_from_dict
     from studio.session import execute
 
     store = context.store()
@@ -71,7 +71,7 @@ def queue(request: QueueRequest, context: Context) -> QueueResult:
 
 
 def transfer(request: TransferRequest, context: Context) -> TransferResult:
-    from studio.core.experiments import transfer_config
+    from studio.core.experiments.transfer import transfer_config
     from studio.experiments import transfer as run_transfer
 
     store = context.store()
@@ -84,7 +84,7 @@ def transfer(request: TransferRequest, context: Context) -> TransferResult:
 
 
 def sweep(request: SweepRequest, context: Context) -> SweepResult:
-    from studio.core.experiments import sweep_config
+    from studio.core.experiments.transfer import sweep_config
     from studio.experiments import sweep as run_sweep
 
     store = context.store()
@@ -99,7 +99,7 @@ def ablation(request: AblationRequest, context: Context) -> AblationResult:
     """An ablation's variants through the queue, then its transfers; `created` names the
     ablation run, progress the variant or transfer at work."""
     from studio.ablation import run_ablation
-    from studio.core.ablation import ablation_config
+    from studio.core.experiments.ablation import ablation_config
 
     store = context.store()
     folder = Path(request.folder) if request.folder else None
@@ -113,7 +113,7 @@ def ablation(request: AblationRequest, context: Context) -> AblationResult:
 
 def finetune(request: FinetuneRequest, context: Context) -> FinetuneOutcome:
     """One fine-tuning; a `model` naming a run of the store starts from its checkpoint."""
-    from studio.core.experiments import finetune_config
+    from studio.core.experiments.transfer import finetune_config
     from studio.experiments import finetune_run, resolve_source
     from studio.store import RunStore
 

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from studio.core.ablation_results import read_results, table_rows, variant_entries
 from studio.core.errors import StudioError
-from studio.core.experiments import (
+from studio.core.experiments.ablation_results import read_results, table_rows, variant_entries
+from studio.core.experiments.paired import compare, tally
+from studio.core.experiments.transfer import (
     MODELS,
     examples_by_size,
     summarize,
@@ -31,13 +32,12 @@ from studio.core.metric_catalogue import (
     is_eval_name,
     task_metric,
 )
-from studio.core.mix import RunPlan, task_mix
-from studio.core.paired import compare, tally
-from studio.core.report import Report, Table, render
+from studio.core.mixing.plan import RunPlan, task_mix
+from studio.core.report.page import Report, Table, render
+from studio.core.report.svg_chart import Chart, Line
 from studio.core.run_record import Run
 from studio.core.segments import first_start, run_segments, worked_seconds
-from studio.core.svg_chart import Chart, Line
-from studio.core.tasks import studio_catalog
+from studio.core.tasks.spec import studio_catalog
 from studio.store.runs import RunStore
 
 log = logging.getLogger(__name__)

@@ -17,9 +17,9 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
-from studio.core.mix import RunPlan, TaskPlan
+from studio.core.mixing.plan import RunPlan, TaskPlan
 from studio.core.paths import RUNS, UnsafeRunId, run_dir, store_path
 from studio.core.run_record import Run, TransferResult
 from studio.core.segments import Segment, current_end

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from studio.core.files import describe_os_error
-from studio.core.mix import RunPlan
+from studio.core.mixing.plan import RunPlan
 from studio.core.sink import MetricRow
 from studio.store.runs import BUSY_TIMEOUT_MS, RunStore, StoreError
 

@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.metric_catalogue import EVAL_EXAMPLES_PER_S, EVAL_MEAN, eval_name
-from studio.core.metrics import (
+from studio.core.sink import MetricRow, Sink
+from studio.core.tasks.metrics import (
     classification_metrics,
     regression_metrics,
     rouge_metrics,
     squad_metrics,
 )
-from studio.core.sink import MetricRow, Sink
 from studio.train.batching import collate, eval_batches
-from studio.train.data import TaskData, column, release_pages, rows
+from studio.train.data.loading import TaskData, column, release_pages, rows
 from studio.train.model import MultiTaskModel
 
 if TYPE_CHECKING:  # the recipe's module builds models; validation only reads one

@@ -29,18 +29,18 @@ from transformers import (
     set_seed,
 )
 
-from studio.core.availability import Availability, resolve
-from studio.core.config import check_stride
+from studio.core.config.run import check_stride
 from studio.core.errors import ConfigError, StudioError
-from studio.core.experiments import FinetuneConfig, FinetuneSettings
+from studio.core.experiments.transfer import FinetuneConfig, FinetuneSettings
 from studio.core.metric_catalogue import EVAL_MEAN, LOSS, eval_name
-from studio.core.metrics import classification_metrics
-from studio.core.mix import TaskPlan
+from studio.core.mixing.plan import TaskPlan
 from studio.core.sink import MetricRow, Sink
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.availability import Availability, resolve
+from studio.core.tasks.metrics import classification_metrics
+from studio.core.tasks.spec import TaskSpec
 from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import split_weights
-from studio.train.data import TaskData, Tokenization, column, load_task, validate_task
+from studio.train.data.loading import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.model import MultiTaskModel
 from studio.train.probe import FeatureCache, encode_features

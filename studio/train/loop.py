@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.metric_catalogue import EVAL_MEAN
 from studio.core.paths import checkpoints_in
@@ -32,14 +32,14 @@ from studio.train.checkpoint import (
     prune,
     save_checkpoint,
 )
-from studio.train.data import TaskData, release_pages
+from studio.train.data.loading import TaskData, release_pages
+from studio.train.data.tokenized import PreparationStopped
 from studio.train.evaluate import mean_metric, validate
 from studio.train.loop_state import Increments, LoopState, RunningSums, train_rows
 from studio.train.memory import out_of_memory
 from studio.train.recipe import Recipe, prepare_pretraining
 from studio.train.setup import Workspace, keeps_process_settings
 from studio.train.steps import Training, clipped_update
-from studio.train.tokenized import PreparationStopped
 from studio.train.trackers import start_tracking
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from studio.core import metric_catalogue as mc
-from studio.core.sampling import TaskScheduler
+from studio.core.mixing.sampling import TaskScheduler
 from studio.core.sink import MetricRow
 from studio.train.batching import TaskStream
 

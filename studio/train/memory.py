@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 
 

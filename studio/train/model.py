@@ -15,7 +15,7 @@ from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 
 from studio.core.errors import StudioError
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.train.seq2seq import is_seq2seq
 
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 
 from studio.core.errors import ConfigError
 from studio.train.batching import collate, eval_batches
-from studio.train.data import rows
+from studio.train.data.loading import rows
 from studio.train.model import MultiTaskModel
 
 MAX_CACHE_BYTES = 4 << 30  # span tasks keep every token's state: refuse what would not fit

@@ -20,13 +20,13 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, set_seed
 
-from studio.core.config import RunConfig
-from studio.core.mix import RunPlan, TaskPlan, plan_tasks
-from studio.core.sampling import TaskScheduler
+from studio.core.config.run import RunConfig
+from studio.core.mixing.plan import RunPlan, TaskPlan, plan_tasks
+from studio.core.mixing.sampling import TaskScheduler
 from studio.core.sink import Sink, Stages
 from studio.train.batching import TaskStream
 from studio.train.checkpoint import DataChanged, data_changes, read_state
-from studio.train.data import TaskData
+from studio.train.data.loading import TaskData
 from studio.train.loop_state import LoopState
 from studio.train.model import MultiTaskModel
 from studio.train.setup import (

@@ -26,8 +26,8 @@ from transformers import (
     PreTrainedModel,
 )
 
+from studio.core.config.models import minilm_folder, minilm_seq2seq_folder
 from studio.core.errors import StudioError
-from studio.core.models import minilm_folder, minilm_seq2seq_folder
 
 log = logging.getLogger(__name__)
 

@@ -32,16 +32,16 @@ from transformers import (
 )
 
 from studio.core import paths
-from studio.core.availability import Availability, resolve
-from studio.core.config import RunConfig, check_stride
+from studio.core.config.models import SEQ2SEQ_MODEL, resolve_model
+from studio.core.config.run import RunConfig, check_stride
 from studio.core.errors import ConfigError, StudioError
-from studio.core.models import SEQ2SEQ_MODEL, resolve_model
 from studio.core.sink import Stages
-from studio.core.tasks import TaskSpec
-from studio.train.data import TaskData, Tokenization, load_task, validate_task
+from studio.core.tasks.availability import Availability, resolve
+from studio.core.tasks.spec import TaskSpec
+from studio.train.data.loading import TaskData, Tokenization, load_task, validate_task
+from studio.train.data.tokenized import PreparationStopped, default_workers
 from studio.train.precision import auto_precision
 from studio.train.seq2seq import ensure_minilm_seq2seq, is_seq2seq, model_class
-from studio.train.tokenized import PreparationStopped, default_workers
 
 log = logging.getLogger(__name__)
 P = ParamSpec("P")

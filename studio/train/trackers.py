@@ -14,7 +14,7 @@ from typing import Any
 from accelerate import Accelerator
 from accelerate.tracking import get_available_trackers
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import ConfigError
 from studio.core.sink import MetricRow, NullSink, Sink, TeeSink
 

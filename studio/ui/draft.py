@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSettings
 
-from studio.core.config import RunConfig
-from studio.ui.checklist import TaskChecklist
-from studio.ui.config_form import ConfigForm
+from studio.core.config.run import RunConfig
+from studio.ui.configure.checklist import TaskChecklist
+from studio.ui.configure.form import ConfigForm
 
 REMEMBERED = "config_yaml"  # the key of the last config started, in the window's settings
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from studio.core.config import load_config
+from studio.core.config.run import load_config
 from studio.core.errors import StudioError
 from studio.core.files import write_atomically
 from studio.store import RunStore

@@ -13,29 +13,29 @@ from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
 
 from studio.core import paths
-from studio.core.config import RunConfig, config_from_yaml
+from studio.core.config.presets import QUICK_LOOK
+from studio.core.config.run import RunConfig, config_from_yaml
 from studio.core.errors import StudioError
 from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
-from studio.core.presets import QUICK_LOOK
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.store import RESUMABLE
 from studio.ui import actions as A
 from studio.ui import messages
-from studio.ui.ablation_actions import AblationActions
-from studio.ui.ablation_view import AblationView
-from studio.ui.checklist import TaskChecklist
-from studio.ui.config_form import ConfigForm
+from studio.ui.ablation.actions import AblationActions
+from studio.ui.ablation.view import AblationView
+from studio.ui.configure.checklist import TaskChecklist
+from studio.ui.configure.form import ConfigForm
 from studio.ui.draft import Draft
 from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
-from studio.ui.monitor import MonitorView
-from studio.ui.queue_actions import QueueActions
+from studio.ui.monitor.view import MonitorView
 from studio.ui.run_actions import RunActions
-from studio.ui.runs_view import RunsView
+from studio.ui.runs.queue_actions import QueueActions
+from studio.ui.runs.view import RunsView
 from studio.ui.state import StudioState
 from studio.ui.task_library import TaskLibrary
 from studio.ui.task_preview import TaskPreview
-from studio.ui.transfer_view import TransferView
+from studio.ui.transfer.view import TransferView
 from studio.ui.widgets import ElidedLabel
 from studio.ui.worker import Worker
 

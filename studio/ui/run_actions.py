@@ -7,9 +7,10 @@ from __future__ import annotations
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 
-from studio.core.config import RunConfig
+from studio.core.config.presets import demo_config
+from studio.core.config.run import RunConfig
 from studio.core.errors import DATA_CHANGED, StudioError
-from studio.core.experiments import TransferConfig
+from studio.core.experiments.transfer import TransferConfig
 from studio.core.jobs import (
     ExportRequest,
     ExportResult,
@@ -23,16 +24,15 @@ from studio.core.jobs import (
     TransferRequest,
     TransferResult,
 )
-from studio.core.presets import demo_config
 from studio.jobs.client import job_place
 from studio.store import RESUMABLE
 from studio.ui import messages
 from studio.ui.draft import Draft
 from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
-from studio.ui.monitor import MonitorView
+from studio.ui.monitor.view import MonitorView
 from studio.ui.state import StudioState
-from studio.ui.transfer_view import TransferView
+from studio.ui.transfer.view import TransferView
 
 
 class RunActions(QObject):

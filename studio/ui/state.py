@@ -15,9 +15,9 @@ from typing import TypeVar
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core import paths
-from studio.core.availability import Availability, resolve
 from studio.core.errors import StudioError
-from studio.core.tasks import TaskSpec, studio_catalog
+from studio.core.tasks.availability import Availability, resolve
+from studio.core.tasks.spec import TaskSpec, studio_catalog
 from studio.store import RunStore, StoreError
 
 log = logging.getLogger(__name__)

@@ -8,18 +8,18 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from studio.core.availability import Availability
-from studio.core.config import RunConfig
+from studio.core.config.models import is_encoder_decoder
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.jobs import HubRequest, HubResult, Job, JobResult
-from studio.core.library import removable, remove
-from studio.core.models import is_encoder_decoder
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.availability import Availability
+from studio.core.tasks.library import removable, remove
+from studio.core.tasks.spec import TaskSpec
 from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 from studio.ui.task_preview import TaskPreview
-from studio.ui.task_wizard import TaskWizard
+from studio.ui.wizard.dialog import TaskWizard
 from studio.ui.worker import Worker
 
 NO_GENERATION = (

@@ -20,11 +20,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.availability import Availability
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
+from studio.core.importing.preview import describe_stats, label_name
 from studio.core.jobs import Job, PreviewBatch, PreviewRequest, PreviewSummary
-from studio.core.preview import describe_stats, label_name
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.availability import Availability
+from studio.core.tasks.spec import TaskSpec
 from studio.jobs.client import job_place
 from studio.ui.style import GREY, RED
 from studio.ui.widgets import never_widens

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from studio.core.tasks import TaskSpec, parse_task
+from studio.core.tasks.spec import TaskSpec, parse_task
 
 SpecFactory = Callable[..., TaskSpec]
 

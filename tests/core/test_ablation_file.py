@@ -10,16 +10,21 @@ from typing import Any
 import pytest
 import yaml
 
-from studio.core.ablation import (
+from studio.core.config.run import RunConfig
+from studio.core.errors import ConfigError
+from studio.core.experiments.ablation import (
     AblationConfig,
     ablation_config,
     format_value,
     load_ablation,
     variant_name,
 )
-from studio.core.ablation_results import read_results, results_table, table_rows, transfer_gain
-from studio.core.config import RunConfig
-from studio.core.errors import ConfigError
+from studio.core.experiments.ablation_results import (
+    read_results,
+    results_table,
+    table_rows,
+    transfer_gain,
+)
 from studio.core.run_record import Run, TransferResult
 
 BASE = {"tasks": ["synth_sentiment", "synth_pair"], "max_steps": 3, "seed": 7}

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import synthetic
-from studio.core.availability import hub_online, resolve
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks import synthetic
+from studio.core.tasks.availability import hub_online, resolve
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 
 SpecFactory = Callable[..., TaskSpec]
 HUB = {"path": "nyu-mll/glue", "name": "rte", "columns": {"sentence1": "text", "label": "label"}}

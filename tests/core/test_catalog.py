@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.formats import METRICS, REQUIRED_FIELDS
-from studio.core.tasks import TaskSpec, default_tasks_dir
+from studio.core.tasks.formats import METRICS, REQUIRED_FIELDS
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir
 
 DATA_DIR = Path(__file__).resolve().parents[3] / "shared" / "data"
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from studio.core.config import (
+from studio.core.config.run import (
     CHOICES,
     FIELDS,
     RunConfig,
@@ -181,7 +181,7 @@ def test_summarization_defaults_follow_the_paper() -> None:
 
 
 def test_doc_stride_follows_max_length_and_is_checked_only_for_span_tasks() -> None:
-    from studio.core.config import check_stride
+    from studio.core.config.run import check_stride
 
     assert config_from_dict({"tasks": ["a"], "max_length": 64}).stride == 16
     assert config_from_dict({"tasks": ["a"], "max_length": 32, "doc_stride": 64}).stride == 64

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from studio.core.ablation import load_ablation
-from studio.core.config import load_config
+from studio.core.config.run import load_config
 from studio.core.errors import ConfigError
-from studio.core.experiments import export_mix, load_yaml, transfer_config
+from studio.core.experiments.ablation import load_ablation
+from studio.core.experiments.transfer import export_mix, load_yaml, transfer_config
 
 LATIN = "tasks: [rte]\nname: caf\xe9\n".encode("latin-1")  # \xe9 at byte 22
 

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from studio.core.experiments import (
+from studio.core.experiments.transfer import (
     Cell,
     examples_by_size,
     run_tasks,

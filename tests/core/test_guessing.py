@@ -7,7 +7,7 @@ import math
 import pytest
 
 from studio.core.errors import StudioError
-from studio.core.guessing import (
+from studio.core.importing.guessing import (
     choice_columns,
     draft_plan,
     guess_choice_label,
@@ -16,8 +16,8 @@ from studio.core.guessing import (
     infer_labels,
     with_splits,
 )
-from studio.core.importing import ImportPlan, SourceRef, SourceTable
-from studio.core.mapping import label_key
+from studio.core.importing.mapping import label_key
+from studio.core.importing.plan import ImportPlan, SourceRef, SourceTable
 
 FILE = SourceRef("files", "/data/my.csv")
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from studio.core.errors import StudioError
-from studio.core.importing import ImportPlan, RowProblem, SourceRef, SourceTable, StageReport
+from studio.core.importing.plan import ImportPlan, RowProblem, SourceRef, SourceTable, StageReport
 from studio.core.job_events import (
     EVENTS,
     Created,

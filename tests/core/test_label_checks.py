@@ -7,8 +7,8 @@ from collections import Counter
 
 import pytest
 
-from studio.core.guessing import check_label_column
-from studio.core.importing import SourceRef, SourceTable, held_out
+from studio.core.importing.guessing import check_label_column
+from studio.core.importing.plan import SourceRef, SourceTable, held_out
 
 FILE = SourceRef("files", "/data/my.csv")
 

@@ -10,10 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from studio.core import library, paths
-from studio.core.availability import resolve
+from studio.core import paths
 from studio.core.errors import StudioError
-from studio.core.importing import (
+from studio.core.importing.plan import (
     ImportPlan,
     RowProblem,
     SourceRef,
@@ -21,7 +20,9 @@ from studio.core.importing import (
     edit_plan,
     suggest_name,
 )
-from studio.core.tasks import default_tasks_dir, load_catalog, studio_catalog
+from studio.core.tasks import library
+from studio.core.tasks.availability import resolve
+from studio.core.tasks.spec import default_tasks_dir, load_catalog, studio_catalog
 
 BUILTIN = load_catalog(default_tasks_dir())
 RECORDS = [{"text": "good", "label": 1}, {"text": "bad", "label": 0}]

@@ -7,8 +7,8 @@ import math
 import pytest
 
 from studio.core.errors import StudioError
-from studio.core.importing import ImportPlan, SourceRef
-from studio.core.mapping import UNLABELLED, build_record
+from studio.core.importing.mapping import UNLABELLED, build_record
+from studio.core.importing.plan import ImportPlan, SourceRef
 
 FILE = SourceRef("files", "/data/my.csv")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.core import metric_catalogue as mc
 from studio.core.sink import WALL_CLOCK
-from studio.ui import monitor_data
+from studio.ui.monitor import data as monitor_data
 
 
 def test_wall_clock_metrics_are_those_that_time_the_machine() -> None:

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from studio.core.metrics import (
+from studio.core.tasks.metrics import (
     classification_metrics,
     regression_metrics,
     rouge_metrics,

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.errors import ConfigError
-from studio.core.models import (
+from studio.core.config.models import (
     DEFAULT_MODEL,
     SEQ2SEQ_MODEL,
     encoders,
@@ -16,6 +15,7 @@ from studio.core.models import (
     minilm_folder,
     resolve_model,
 )
+from studio.core.errors import ConfigError
 
 
 def test_named_models_resolve_to_folders(studio_home: Path) -> None:

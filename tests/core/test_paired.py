@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from studio.core.paired import compare, interval, t975, table
+from studio.core.experiments.paired import compare, interval, t975, table
 from studio.core.run_record import TransferResult
 
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import presets
-from studio.core.config import RunConfig
+from studio.core.config import presets
+from studio.core.config.run import RunConfig
 from studio.core.errors import ConfigError
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from studio.core.errors import DataError
-from studio.core.records import (
+from studio.core.tasks.records import (
     count_records,
     is_unlabelled,
     iter_jsonl,
@@ -18,7 +18,7 @@ from studio.core.records import (
     record_problem,
     validate_file,
 )
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 
 SpecFactory = Callable[..., TaskSpec]
 

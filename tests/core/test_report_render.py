@@ -7,11 +7,11 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from studio.core.config import RunConfig
-from studio.core.mix import RunPlan, TaskPlan, plan_tasks, task_mix
-from studio.core.report import Report, Table, render
-from studio.core.svg_chart import MAX_POINTS, Chart, Line, nice_ticks, render_chart
-from studio.core.tasks import TaskSpec
+from studio.core.config.run import RunConfig
+from studio.core.mixing.plan import RunPlan, TaskPlan, plan_tasks, task_mix
+from studio.core.report.page import Report, Table, render
+from studio.core.report.svg_chart import MAX_POINTS, Chart, Line, nice_ticks, render_chart
+from studio.core.tasks.spec import TaskSpec
 
 SVG = "{http://www.w3.org/2000/svg}"
 

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from studio.core.sampling import TaskScheduler, apportion, task_probabilities
+from studio.core.mixing.sampling import TaskScheduler, apportion, task_probabilities
 
 SIZES = {"a": 100, "b": 400, "c": 1600, "d": 6400}
 # Unequal shares, none reaching 0.5: the Muppet regime (many tasks, none dominant).

@@ -7,8 +7,8 @@ from collections.abc import Callable
 
 import pytest
 
-from studio.core.scaling import decision_size, loss_scale
-from studio.core.tasks import TaskSpec
+from studio.core.mixing.scaling import decision_size, loss_scale
+from studio.core.tasks.spec import TaskSpec
 
 SpecFactory = Callable[..., TaskSpec]
 MAX_LENGTH = 384

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from studio.core.config import CHOICES, FIELDS, RANGES, config_from_dict
+from studio.core.config.run import CHOICES, FIELDS, RANGES, config_from_dict
+from studio.core.config.settings import Range
 from studio.core.errors import ConfigError
-from studio.core.experiments import (
+from studio.core.experiments.transfer import (
     SETTINGS_RANGES,
     finetune_config,
     sweep_config,
     transfer_config,
 )
-from studio.core.settings import Range
 
 
 def _values(key: str, allowed: Range, integer: bool) -> tuple[list[Any], list[Any]]:
@@ -119,9 +119,9 @@ def test_r3f_cannot_be_switched_off_by_a_zero_eps() -> None:
 
 
 def test_every_declared_setting_has_help_and_a_label() -> None:
-    from studio.core.config import RunConfig
-    from studio.core.experiments import FinetuneSettings
-    from studio.core.settings import schema
+    from studio.core.config.run import RunConfig
+    from studio.core.config.settings import schema
+    from studio.core.experiments.transfer import FinetuneSettings
 
     for cls, section in ((RunConfig, "run"), (FinetuneSettings, "finetune")):
         fields = schema(cls, section)

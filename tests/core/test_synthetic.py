@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import synthetic
 from studio.core.paths import synthetic_dir
-from studio.core.records import record_problem, validate_file
-from studio.core.tasks import TaskSpec, default_tasks_dir, load_catalog
+from studio.core.tasks import synthetic
+from studio.core.tasks.records import record_problem, validate_file
+from studio.core.tasks.spec import TaskSpec, default_tasks_dir, load_catalog
 
 NAMES = sorted(synthetic.GENERATORS)
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from studio.core.errors import TaskSpecError
-from studio.core.tasks import (
+from studio.core.tasks.spec import (
     HubSource,
     load_catalog,
     load_task,
@@ -277,7 +277,7 @@ def test_a_long_name_is_refused_with_a_short_message() -> None:
 
 def test_one_name_rule_for_specs_and_imports() -> None:
     from studio.core.errors import StudioError
-    from studio.core.importing import check_name
+    from studio.core.importing.plan import check_name
 
     for name in ("a" * 65, "café", "my-task", ""):
         assert name_problem(name) is not None
@@ -362,7 +362,7 @@ def test_an_unexpected_error_in_one_user_file_is_a_problem_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _write(tmp_path, "demo", _valid())
-    import studio.core.tasks as tasks
+    import studio.core.tasks.spec as tasks
 
     def broken(data: Any, path: str, origin: str = "builtin") -> Any:
         raise ValueError("something no check foresaw")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.errors import ConfigError
-from studio.core.experiments import export_mix, parse_seeds, parse_sizes
+from studio.core.experiments.transfer import export_mix, parse_seeds, parse_sizes
 
 
 def test_parsers_read_lists_and_reject_typos() -> None:

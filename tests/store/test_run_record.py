@@ -7,7 +7,7 @@ from typing import get_args
 
 import pytest
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import ConfigError
 from studio.core.run_record import Kind, Run, Status, TransferResult
 from studio.store import RunStore

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.store import RunStore
 from studio.store import runs as store_runs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.mix import RunPlan, TaskPlan
+from studio.core.mixing.plan import RunPlan, TaskPlan
 from studio.core.paths import run_dir
 from studio.core.sink import MetricRow
 from studio.store import ReadOnlyStore, RunBusy, RunStore, StoreError, StoreSink

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core import paths
 from studio.core.files import OutputExists, OutputRefused
 from studio.core.paths import UnsafeRunId, run_dir

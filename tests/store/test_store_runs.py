@@ -372,7 +372,7 @@ def test_best_values_per_run(tmp_path: Path) -> None:
 def test_a_store_of_version_6_gains_the_task_plan_and_keeps_its_runs(db_path: Path) -> None:
     import sqlite3
 
-    from studio.core.mix import RunPlan, TaskPlan
+    from studio.core.mixing.plan import RunPlan, TaskPlan
 
     with RunStore(db_path) as store:
         old = store.create_run("old", "pretrain", {"tasks": ["rte"]}, "m")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.cli import main
+from studio.cli.commands import main
 from studio.core.errors import StudioError
 from studio.core.sink import MetricRow
 from studio.store import RunStore

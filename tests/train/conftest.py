@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.train.setup import Workspace
 from tests.support import save_tiny_bart
 

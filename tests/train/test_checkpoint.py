@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.sink import MemorySink
 from studio.train import checkpoint as ckpt
 from studio.train.loop import train
@@ -107,7 +107,7 @@ def test_rng_states_round_trip() -> None:
 @pytest.fixture(scope="module")
 def saved(tiny_model: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The checkpoints of updates 2, 4 and 6 of a short run (copy before damaging them)."""
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
 
     folder = tmp_path_factory.mktemp("run")
     config = _config(tiny_model, max_steps=6, checkpoint_every=2, keep_checkpoints=5)

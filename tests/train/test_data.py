@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from studio.core.availability import resolve
 from studio.core.errors import DataError, StudioError
-from studio.core.tasks import TaskSpec
-from studio.train import data as data_module
+from studio.core.tasks.availability import resolve
+from studio.core.tasks.spec import TaskSpec
 from studio.train.batching import TaskStream, collate
+from studio.train.data import loading as data_module
 from studio.train.setup import Workspace, load_tokenizer
 
 

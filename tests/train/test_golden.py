@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.sink import WALL_CLOCK, MemorySink
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.train.loop import train
 from studio.train.setup import Workspace
 from tests.support import save_tiny_bart, save_tiny_bert, tiny_config

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from studio.core.availability import resolve
 from studio.core.errors import DataError, StudioError
-from studio.core.records import record_problem
-from studio.core.tasks import HubSource, TaskSpec, parse_task
-from studio.train.hub import hub_records
+from studio.core.tasks.availability import resolve
+from studio.core.tasks.records import record_problem
+from studio.core.tasks.spec import HubSource, TaskSpec, parse_task
+from studio.train.data.hub import hub_records
 from tests import hub_repos
 
 PAIRS = [

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from studio.core import metric_catalogue as mc
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.sink import MemorySink, NullSink
 from studio.train import loop as loop_module

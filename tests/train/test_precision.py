@@ -7,9 +7,9 @@ import threading
 import pytest
 import torch
 
-from studio.core.config import RunConfig
+from studio.core.config.run import RunConfig
 from studio.core.errors import ConfigError
-from studio.core.experiments import FinetuneSettings
+from studio.core.experiments.transfer import FinetuneSettings
 from studio.core.sink import MemorySink
 from studio.train import precision
 from studio.train.loop import train

@@ -11,12 +11,12 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from studio.core.availability import resolve
-from studio.core.experiments import FinetuneConfig, FinetuneSettings
+from studio.core.experiments.transfer import FinetuneConfig, FinetuneSettings
 from studio.core.sink import MemorySink
+from studio.core.tasks.availability import resolve
 from studio.train import finetune as finetune_module
 from studio.train.batching import collate
-from studio.train.data import TaskData, Tokenization, column, load_task, rows
+from studio.train.data.loading import TaskData, Tokenization, column, load_task, rows
 from studio.train.finetune import finetune
 from studio.train.model import MultiTaskModel, pool
 from studio.train.probe import encode_features

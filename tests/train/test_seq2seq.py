@@ -13,10 +13,10 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from transformers import AutoModel, AutoModelForSeq2SeqLM, AutoTokenizer, EncoderDecoderModel
 
-from studio.core.config import RunConfig
-from studio.core.models import SEQ2SEQ_MODEL, minilm_folder
+from studio.core.config.models import SEQ2SEQ_MODEL, minilm_folder
+from studio.core.config.run import RunConfig
 from studio.core.sink import MemorySink
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.train import checkpoint as ckpt
 from studio.train.batching import collate
 from studio.train.export import export_checkpoint

@@ -13,11 +13,11 @@ import pytest
 
 from studio.core import paths
 from studio.core.errors import StudioError
-from studio.core.guessing import draft_plan
-from studio.core.importing import SourceRef, StageReport
-from studio.core.records import record_problem
-from studio.train.importer import stage
-from studio.train.sources import inspect
+from studio.core.importing.guessing import draft_plan
+from studio.core.importing.plan import SourceRef, StageReport
+from studio.core.tasks.records import record_problem
+from studio.train.data.importer import stage
+from studio.train.data.sources import inspect
 from tests import hub_repos
 
 PAIRS = "premise,hypothesis,gold\n" + "".join(

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
-from studio.core.models import minilm_folder
-from studio.core.records import validate_file
-from studio.core.tasks import TaskSpec
-from studio.train.tokenize import extractive_qa, span_layout, summarization, tokenize_function
+from studio.core.config.models import minilm_folder
+from studio.core.tasks.records import validate_file
+from studio.core.tasks.spec import TaskSpec
+from studio.train.data.tokenize import extractive_qa, span_layout, summarization, tokenize_function
 
 
 @pytest.fixture(scope="module")

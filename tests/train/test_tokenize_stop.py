@@ -18,11 +18,11 @@ import pytest
 import yaml
 from transformers import AutoTokenizer
 
-from studio.core.models import minilm_folder
+from studio.core.config.models import minilm_folder
 from studio.core.processes import pid_alive
 from studio.store import RunStore
-from studio.train import tokenized
-from studio.train.tokenize import tokenize_function
+from studio.train.data import tokenized
+from studio.train.data.tokenize import tokenize_function
 
 pytestmark = pytest.mark.process
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from studio.core import records
-from studio.core.availability import resolve
 from studio.core.errors import DataError
-from studio.core.tasks import TaskSpec
-from studio.train import data as data_module
-from studio.train import tokenized
-from studio.train.data import Tokenization, column, load_task, release_pages
+from studio.core.tasks import records
+from studio.core.tasks.availability import resolve
+from studio.core.tasks.spec import TaskSpec
+from studio.train.data import loading as data_module
+from studio.train.data import tokenized
+from studio.train.data.loading import Tokenization, column, load_task, release_pages
 from studio.train.setup import Workspace, load_tokenizer
 
 

@@ -113,7 +113,7 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     """The main window on a store of its own, shown; closed and its jobs ended afterwards."""
     from PySide6.QtCore import QSettings
 
-    from studio.core.tasks import default_tasks_dir, load_catalog
+    from studio.core.tasks.spec import default_tasks_dir, load_catalog
     from studio.ui.main_window import MainWindow
 
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.core.tasks import TaskSpec
+from studio.core.tasks.spec import TaskSpec
 from studio.ui.state import StudioState
 
 # A view holds the watcher, whose parent the state is: keep each state alive for the session.

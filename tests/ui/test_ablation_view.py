@@ -11,7 +11,7 @@ import yaml
 
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
-from studio.ui.ablation_view import AblationView
+from studio.ui.ablation.view import AblationView
 from tests.ui.helpers import state_for
 
 TASKS = ["synth_sentiment", "synth_pair"]

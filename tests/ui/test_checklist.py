@@ -13,14 +13,14 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QPushButton  # noqa: E402
 
-from studio.core.availability import resolve  # noqa: E402
-from studio.core.tasks import (  # noqa: E402
+from studio.core.tasks.availability import resolve  # noqa: E402
+from studio.core.tasks.spec import (  # noqa: E402
     FAMILIES,  # noqa: E402
     default_tasks_dir,
     load_catalog,
 )
-from studio.ui.checklist import TaskChecklist  # noqa: E402
-from studio.ui.checklist_rows import (  # noqa: E402
+from studio.ui.configure.checklist import TaskChecklist  # noqa: E402
+from studio.ui.configure.checklist_rows import (  # noqa: E402
     DEMO,
     FAMILY_TITLES,
     MIN_TASKS,

@@ -20,15 +20,16 @@ from PySide6.QtWidgets import (  # noqa: E402
     QSpinBox,
 )
 
-from studio.core import paths, presets  # noqa: E402
-from studio.core.config import RunConfig  # noqa: E402
-from studio.core.errors import ConfigError  # noqa: E402
-from studio.core.settings import (
+from studio.core import paths  # noqa: E402
+from studio.core.config import presets
+from studio.core.config.run import RunConfig  # noqa: E402
+from studio.core.config.settings import (
     Range,  # noqa: E402
     Setting,  # noqa: E402
 )
-from studio.ui.config_form import ConfigForm  # noqa: E402
-from studio.ui.setting_fields import NumberField  # noqa: E402
+from studio.core.errors import ConfigError  # noqa: E402
+from studio.ui.configure.form import ConfigForm  # noqa: E402
+from studio.ui.configure.setting_fields import NumberField  # noqa: E402
 
 TASKS = ("rte", "sst2", "arc")
 # A value different from the default for every field of RunConfig.

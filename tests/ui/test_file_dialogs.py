@@ -12,10 +12,11 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio.core.sink import MetricRow
 from studio.store import RunStore
-from studio.ui import file_dialogs, plot_export
+from studio.ui import file_dialogs
 from studio.ui.file_dialogs import choose_folder, open_file, save_file, start_folder
-from studio.ui.takeaway import export_metrics_dialog, report_dialog
-from studio.ui.transfer_plots import TransferPlots
+from studio.ui.plotting import export as plot_export
+from studio.ui.runs.takeaway import export_metrics_dialog, report_dialog
+from studio.ui.transfer.plots import TransferPlots
 
 
 class _Dialog:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from studio.core import presets
-from studio.core.config import MANUAL_WEIGHT, RunConfig
-from studio.core.experiments import FinetuneSettings
-from studio.core.settings import Range, declared
-from studio.ui.config_form import ConfigForm
-from studio.ui.transfer_view import TransferView
+from studio.core.config import presets
+from studio.core.config.run import MANUAL_WEIGHT, RunConfig
+from studio.core.config.settings import Range, declared
+from studio.core.experiments.transfer import FinetuneSettings
+from studio.ui.configure.form import ConfigForm
+from studio.ui.transfer.view import TransferView
 from tests.support import tiny_config
 from tests.ui.helpers import state_for
 from tests.ui.test_config_form import NON_DEFAULT

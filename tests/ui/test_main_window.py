@@ -11,10 +11,10 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 from transformers import AutoModel
 
-from studio.core.config import RunConfig, load_config
+from studio.core.config.presets import QUICK_LOOK, quick_look
+from studio.core.config.run import RunConfig, load_config
 from studio.core.jobs import HubResult
-from studio.core.presets import QUICK_LOOK, quick_look
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui import main_window as main_window_module
 from studio.ui import run_actions as run_actions_module
@@ -39,7 +39,7 @@ def test_window_shows_the_catalog_and_live_shares(window: MainWindow) -> None:
         "Monitor",
         "Runs",
     }
-    from studio.ui.checklist import SHARE, SHARE_ROLE
+    from studio.ui.configure.checklist import SHARE, SHARE_ROLE
 
     def shares() -> dict[str, float]:
         items = window.checklist._items
@@ -69,15 +69,11 @@ def test_config_round_trips_through_yaml(
     )
     window.draft.apply(config)
     path = tmp_path / "saved.yaml"
-    monkeypatch.setattr(
-        QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), "")
-    )
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(path), ""))
     window.files.save_config()
     assert load_config(path) == config
     window.draft.apply(_config("minilm"))
-    monkeypatch.setattr(
-        QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), "")
-    )
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(path), ""))
     window.files.open_config()
     assert window.current_config() == config
 

@@ -12,9 +12,9 @@ from PySide6.QtCore import QPointF, Qt
 
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
-from studio.ui.monitor import MonitorView
-from studio.ui.run_status import explaining_line
-from studio.ui.series import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
+from studio.ui.monitor.run_status import explaining_line
+from studio.ui.monitor.view import MonitorView
+from studio.ui.plotting.series import DETAIL_MAX, ENVELOPE_BLOCKS, SMOOTH, STEP, VALUE, Series, ema
 from tests.ui.helpers import state_for
 
 TASKS = ["rte", "cola"]

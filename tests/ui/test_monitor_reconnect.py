@@ -9,7 +9,7 @@ import pytest
 
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
-from studio.ui.monitor import MonitorView
+from studio.ui.monitor.view import MonitorView
 from tests.ui.helpers import state_for
 
 

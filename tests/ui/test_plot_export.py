@@ -11,12 +11,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from studio.ui import plot_export
-from studio.ui.monitor import MonitorView
-from studio.ui.plot_export import export_plot, file_stem, has_data, plot_title, save_plots
-from studio.ui.plots import panel_grid
-from studio.ui.series import Series
-from studio.ui.transfer_plots import TransferPlots
+from studio.ui.monitor.view import MonitorView
+from studio.ui.plotting import export as plot_export
+from studio.ui.plotting.export import export_plot, file_stem, has_data, plot_title, save_plots
+from studio.ui.plotting.plots import panel_grid
+from studio.ui.plotting.series import Series
+from studio.ui.transfer.plots import TransferPlots
 from tests.ui.helpers import state_for
 
 SVG = "{http://www.w3.org/2000/svg}"

@@ -10,11 +10,11 @@ import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.store import RunStore
 from studio.ui import actions as A
 from studio.ui.main_window import MainWindow
-from studio.ui.runs_view import RunsView
+from studio.ui.runs.view import RunsView
 from tests.support import tiny_config
 from tests.ui.helpers import state_for
 

@@ -12,12 +12,12 @@ from PySide6.QtCore import QSettings
 from studio.core.job_events import Finished, Resources, event_line
 from studio.core.jobs import Job, RunOutcome, TrainRequest
 from studio.core.resources import GpuSample, ResourceSample
-from studio.core.tasks import default_tasks_dir, load_catalog
+from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.jobs.client import ChildJob
 from studio.ui import jobs_controller
 from studio.ui.jobs_controller import JobsController
 from studio.ui.main_window import MainWindow
-from studio.ui.resource_strip import ResourceStrip
+from studio.ui.monitor.resource_strip import ResourceStrip
 from studio.ui.worker import Worker
 
 SAMPLE = ResourceSample(

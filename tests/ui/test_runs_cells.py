@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication, QHeaderView
 from studio.store import RunStore
 from studio.store import runs as store_runs
 from studio.ui.header_style import SortArrowStyle
-from studio.ui.runs_view import COLUMNS, STARTED_COLUMN, RunsView
+from studio.ui.runs.view import COLUMNS, STARTED_COLUMN, RunsView
 from studio.ui.text import date_time
 from tests.ui.helpers import state_for
 

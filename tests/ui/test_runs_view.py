@@ -11,8 +11,8 @@ from PySide6.QtWidgets import QMessageBox
 from studio.core.paths import checkpoints_dir, run_dir
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
-from studio.ui.config_diff import ConfigDiff, config_differences
-from studio.ui.runs_view import RunsView
+from studio.ui.runs.config_diff import ConfigDiff, config_differences
+from studio.ui.runs.view import RunsView
 from tests.ui.helpers import state_for
 
 

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from studio.core.sink import MetricRow
 from studio.store import RunStore
-from studio.ui.runs_view import RunsView
+from studio.ui.runs.view import RunsView
 from tests.ui.helpers import state_for
 
 

@@ -12,11 +12,11 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox, QWizard
 
 from studio.core import paths
-from studio.core.tasks import studio_catalog
+from studio.core.tasks.spec import studio_catalog
 from studio.ui.main_window import MainWindow
 from studio.ui.style import RED
-from studio.ui.task_wizard import TaskWizard
-from studio.ui.wizard_pages import CHECK, COLUMNS, DETAILS, LABELS, SOURCE, SPLITS
+from studio.ui.wizard.dialog import TaskWizard
+from studio.ui.wizard.pages import CHECK, COLUMNS, DETAILS, LABELS, SOURCE, SPLITS
 
 pytestmark = pytest.mark.process
 

@@ -10,12 +10,12 @@ import pytest
 import yaml
 from PySide6.QtCore import Qt
 
-from studio.core.experiments import FinetuneSettings, TransferConfig
+from studio.core.experiments.transfer import FinetuneSettings, TransferConfig
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
 from studio.ui.style import AMBER, GREEN, RED
-from studio.ui.transfer_plots import LEAK_NOTE
-from studio.ui.transfer_view import TransferView
+from studio.ui.transfer.plots import LEAK_NOTE
+from studio.ui.transfer.view import TransferView
 from tests.ui.helpers import state_for
 
 MIX = ["synth_sentiment", "synth_pair"]

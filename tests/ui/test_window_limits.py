@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from studio.core import paths, presets
-from studio.core.config import RunConfig
+from studio.core import paths
+from studio.core.config import presets
+from studio.core.config.run import RunConfig
 from studio.core.run_record import Run
 from studio.ui.main_window import WINDOW_FILE, MainWindow, window_settings
 

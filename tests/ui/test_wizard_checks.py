@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PySide6.QtWidgets import QMessageBox
 
-from studio.core.importing import SourceRef, SourceTable
-from studio.core.tasks import studio_catalog
+from studio.core.importing.plan import SourceRef, SourceTable
+from studio.core.tasks.spec import studio_catalog
 from studio.ui.style import AMBER, RED
-from studio.ui.task_wizard import TaskWizard
-from studio.ui.wizard_columns import ColumnsPage
-from studio.ui.wizard_pages import COLUMNS, DETAILS, DetailsPage
+from studio.ui.wizard.columns import ColumnsPage
+from studio.ui.wizard.dialog import TaskWizard
+from studio.ui.wizard.pages import COLUMNS, DETAILS, DetailsPage
 
 REF = SourceRef("files", "/data/reviews.csv")
 

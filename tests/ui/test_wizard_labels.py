@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QMessageBox, QWizard
 
-from studio.core.importing import SourceRef, SourceTable
-from studio.ui.wizard_pages import LabelsPage
+from studio.core.importing.plan import SourceRef, SourceTable
+from studio.ui.wizard.pages import LabelsPage
 
 
 class _Wizard(QWizard):

@@ -1,0 +1,2 @@
+"""A run's settings: the RunConfig (run.py), how settings are declared (settings.py), presets and
+base models."""

@@ -1,0 +1,1 @@
+"""A run's HTML report (page.py) and its inline SVG charts."""

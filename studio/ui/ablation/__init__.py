@@ -1,0 +1,1 @@
+"""The Ablation tab and its actions."""

@@ -1,0 +1,60 @@
+"""The window's side of an ablation job: start it from the Ablation tab under the
+one-training-at-a-time rule, feed the tab its progress, and say how it ended."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QObject
+
+from studio.core.errors import StudioError
+from studio.core.jobs import AblationRequest, AblationResult, Job
+from studio.jobs.client import job_place
+from studio.ui.ablation.view import AblationView
+from studio.ui.jobs_controller import JobsController
+from studio.ui.state import StudioState
+
+
+class AblationActions(QObject):
+    """Connects the Ablation tab to the `ablation` job slot."""
+
+    def __init__(
+        self, state: StudioState, jobs: JobsController, view: AblationView, parent: QObject
+    ) -> None:
+        super().__init__(parent)
+        self.state, self.jobs, self.view = state, jobs, view
+        slot = jobs.ablation
+        view.startRequested.connect(self.start)
+        view.stopRequested.connect(slot.stop)
+        view.openRuns.connect(state.runsOpened)
+        slot.created.connect(self._created)
+        slot.progress.connect(view.set_progress)
+        slot.ended.connect(self._ended)
+
+    def start(self, where: str, config: dict[str, Any]) -> None:
+        if self.jobs.refuse_when_busy():
+            return
+        state = self.state
+        try:
+            place = job_place(state.catalog, state.data_dir, state.store_path)
+        except StudioError as exc:
+            state.problem.emit("The ablation cannot start", str(exc))
+            return
+        self.jobs.ablation.start(Job(AblationRequest(config, where), place))
+        self.view.set_running(True)
+        state.message.emit(f"Ablation started: {where}")
+
+    def _created(self, ablation_id: str) -> None:
+        self.view.refresh()
+        self.view.show_ablation(ablation_id)
+
+    def _ended(self, result: object, error: str) -> None:
+        self.view.set_running(False)
+        self.state.store.poll()
+        self.view.refresh()
+        if error:
+            self.state.problem.emit("The ablation failed", error)
+            return
+        if isinstance(result, AblationResult):
+            self.view.show_ablation(result.run_id)
+            self.state.message.emit(f"Ablation {result.run_id} ended")

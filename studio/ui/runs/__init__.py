@@ -1,0 +1,1 @@
+"""The Runs tab: the table, config diff, take-away exports, and the run queue."""
