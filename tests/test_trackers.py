@@ -1,8 +1,10 @@
-"""report_to: a run's metrics also reach accelerate's trackers (TensorBoard event files, read
-back offline), and a GPU out of memory ends the run with the settings to lower."""
+"""report_to: a run's metrics also reach accelerate's trackers (TensorBoard event files and
+MLflow's local store, read back offline; the others refused naming their package when absent),
+and a GPU out of memory ends the run with the settings to lower."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -101,9 +103,66 @@ def test_out_of_gpu_memory_fails_the_run_naming_the_settings_to_lower(
 
 
 def test_a_report_to_that_is_not_a_tracker_is_refused_naming_the_key() -> None:
-    with pytest.raises(ConfigError, match=r"report_to: 'wandb' is not allowed.*tensorboard"):
-        config_from_dict({"tasks": ["rte"], "report_to": "wandb"}, "run.yaml")
+    with pytest.raises(ConfigError, match=r"report_to: 'neptune' is not allowed.*mlflow"):
+        config_from_dict({"tasks": ["rte"], "report_to": "neptune"}, "run.yaml")
     assert config_from_dict({"tasks": ["rte"]}).report_to == "none"
+
+
+@pytest.mark.parametrize(
+    ("tracker", "package"),
+    [("wandb", "wandb"), ("comet", "comet-ml"), ("aim", "aim"), ("clearml", "clearml")],
+)
+def test_each_tracker_not_installed_names_its_package(
+    tracker: str, package: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(trackers, "get_available_trackers", lambda: ["tensorboard"])
+    config = config_from_dict({"tasks": ["rte"], "report_to": tracker})
+    with pytest.raises(
+        ConfigError,
+        match=rf"report_to: {tracker} is not installed.*"
+        rf"`pip install {package}`",
+    ):
+        tracker_settings(config, tmp_path / "runs" / "abc")
+
+
+def test_mlflow_without_its_sql_store_packages_is_refused(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    pytest.importorskip("mlflow")
+    config = config_from_dict({"tasks": ["rte"], "report_to": "mlflow"})
+    home = tmp_path / "home"
+    assert tracker_settings(config, home / "runs" / "abc") == ("mlflow", home / "mlflow")
+    monkeypatch.setattr(trackers, "MLFLOW_SQL", ("no_such_package_here",))
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    with pytest.raises(ConfigError, match=r"mlflow is not installed.*`pip install mlflow`"):
+        tracker_settings(config, home / "runs" / "abc")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://localhost:5000")  # a server: no SQL here
+    assert tracker_settings(config, home / "runs" / "abc")[0] == "mlflow"
+
+
+@pytest.mark.train
+def test_mlflow_gets_the_curves_the_store_has_in_a_local_folder(
+    tiny_model: str, db_path: Path, catalog: dict[str, TaskSpec], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    run_id = _run(tiny_model, db_path, catalog, report_to="mlflow")
+    database = db_path.parent / "mlflow" / "mlflow.db"
+    assert database.is_file()
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # put back when the run ended
+    client = MlflowClient(f"sqlite:///{database}")
+    experiment = client.get_experiment_by_name(trackers.PROJECT)
+    assert experiment is not None
+    (found,) = client.search_runs([experiment.experiment_id])
+    assert found.info.run_name == run_id and found.info.status == "FINISHED"
+    assert found.data.params["tasks"] == ",".join(TASKS)
+    for name, task in (("total_loss", None), ("loss", TASKS[0]), ("eval_mean", None)):
+        stored = _store_series(db_path, run_id, name, task)
+        key = name if task is None else f"{name}/{task}"
+        shown = {m.step: m.value for m in client.get_metric_history(found.info.run_id, key)}
+        assert stored and shown == pytest.approx(stored), name
 
 
 def test_a_tracker_that_is_not_installed_is_refused(

@@ -27,6 +27,8 @@ DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 MANUAL_WEIGHT = Range(0, 1e6)  # each task's weight when loss_scaling is manual
 POOLINGS = ("first", "mean")  # what a pooled head reads: the first token, or the mean
+# accelerate's trackers a run can also report to (train/trackers.py: each one's package)
+TRACKERS = ("none", "tensorboard", "mlflow", "wandb", "aim", "clearml", "trackio", "comet")
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,7 @@ class RunConfig:
     )
     keep_checkpoints: int = setting(2, "Keep checkpoints", EVALUATION, "int", range=Range(1, 1000))
     # accelerate's trackers that also get the run's metrics (the store always does)
-    report_to: str = setting(
-        "none", "Report to", EVALUATION, "choice", choices=("none", "tensorboard")
-    )
+    report_to: str = setting("none", "Report to", EVALUATION, "choice", choices=TRACKERS)
     max_target_length: int = setting(
         64, "Max target length", SUMMARY, "int", range=Range(MIN_TARGET_LENGTH, 65536)
     )
