@@ -45,7 +45,9 @@ RUN_COLUMNS: dict[str, type] = {
     "stage_progress": float,  # how far, 0..1 (null: not known)
     "data_dir": str,  # the local data folder the run trained on (resume uses it again)
     "queue_position": float,  # a queued run's place in the run queue (lowest runs first)
-    "device_used": str,  # where it trained, as its plan recorded it ("cpu (no precision)")
+    "device_used": str,  # where it trained, as its plan recorded it ("cpu (fp32 precision)")
+    "notes": str,  # the user's words about the run (v9)
+    "starred": int,  # 1: the user starred it
 }
 
 # One fine-tuning result of a transfer experiment (v2).

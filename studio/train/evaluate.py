@@ -177,7 +177,11 @@ def validate(
         now = time.time()
         started, examples = time.perf_counter(), 0
         out: list[MetricRow] = []
-        for name, data in recipe.tasks.items():
+        for i, (name, data) in enumerate(recipe.tasks.items()):
+            # The window says "validating" (not "running" with a full bar) while this lasts.
+            sink.stage(
+                f"validating · {name} ({i + 1} of {len(recipe.tasks)})", i / len(recipe.tasks)
+            )
             result = evaluate_task(
                 net, data, config.batch_size * 2, config.eval_max_examples, accelerator.device,
                 recipe.pad_id, accelerator.autocast, config.max_target_length, config.num_beams,
@@ -195,6 +199,7 @@ def validate(
         rate = examples / max(time.perf_counter() - started, 1e-9)
         out.append(MetricRow(step, EVAL_EXAMPLES_PER_S, rate, None, now))
         sink.metrics(out)
+        sink.stage("", None)
         sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
     accelerator.wait_for_everyone()
     return results

@@ -147,7 +147,9 @@ def _pretrain(
         if state.sums.updates and step > saved_at:  # the updates since the last log point
             _log_sums(sink, state, recipe, grad_norm)
         if saved_at != step:
+            sink.stage("stopping · saving a checkpoint", None)
             _save(recipe, state, config, run_dir, sink)
+            sink.stage("", None)
         sink.log("info", f"stopped at update {step} of {config.max_steps}")
     sink.flush()
     return TrainResult("stopped" if stopped else "finished", step, state.eval_metrics)

@@ -94,7 +94,9 @@ def build_recipe(
 def describe_device(accelerator: Accelerator) -> str:
     """Where a run trains, as its plan records it: "cuda:0 (bf16 precision) in 2 processes"."""
     processes = accelerator.num_processes
-    text = f"{accelerator.device} ({accelerator.mixed_precision} precision)"
+    # accelerate calls full precision "no"; people call it fp32.
+    precision = accelerator.mixed_precision
+    text = f"{accelerator.device} ({'fp32' if precision == 'no' else precision} precision)"
     return text + (f" in {processes} processes" if processes > 1 else "")
 
 

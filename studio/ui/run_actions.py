@@ -108,6 +108,7 @@ class RunActions(QObject):
     def stop_run(self) -> None:
         if self.jobs.training.running:
             self.jobs.training.stop()  # the loop checks it between updates
+            self.monitor.status.stopping()
             self.state.message.emit("Stopping after the current update, then saving a checkpoint…")
 
     def resume(self, run_id: str | None, allow_data_change: bool = False) -> None:

@@ -276,6 +276,46 @@ def test_a_preparing_run_shows_its_stage(view: MonitorView, store) -> None:
     assert "step 1 / 100" in view.progress_text()
 
 
+def test_validating_and_stopping_say_so(view: MonitorView, store) -> None:
+    run = _make_run(store)
+    view.show_runs([run])
+    store.update_run(run, stage="validating · rte (2 of 2)", stage_progress=0.5)
+    view.poll()
+    assert view.status.bar.text() == "validating" and "rte (2 of 2)" in view.progress_text()
+    assert "running" not in view.progress_text()
+    store.update_run(run, stage=None)
+    view.status.stopping()
+    view.poll()
+    assert "stopping…" in view.progress_text()
+    store.update_run(run, stage="stopping · saving a checkpoint")
+    view.poll()
+    assert view.status.bar.text() == "stopping" and "saving a checkpoint" in view.progress_text()
+    store.update_run(run, stage=None)
+    store.set_status(run, "stopped")
+    view.poll()
+    assert "stopped" in view.progress_text() and "stopping" not in view.progress_text()
+
+
+def test_eta_ignores_an_interval_that_held_a_validation(view: MonitorView, store) -> None:
+    run = _make_run(store)
+    # Update 51 came 100 s after update 50 (a validation ran between them): still 2 s a step.
+    store.add_metrics(run, [MetricRow(51, "total_loss", 1.0, None, T0 + 2.0 * 49 + 100.0)])
+    store.update_run(run, step=51)
+    view.show_runs([run])
+    assert "ETA 1m 38s" in view.progress_text()  # 49 updates left at 2 s each
+
+
+def test_a_new_run_does_not_open_on_the_last_runs_ranges(view: MonitorView, store) -> None:
+    view.show_runs([_make_run(store, steps=50)])
+    loss = view.plots["total"].plot
+    loss.vb.updateAutoRange()  # what the next paint does
+    assert loss.viewRange()[0][1] >= 50
+    empty = store.create_run("new", "pretrain", {"tasks": TASKS}, "tiny", max_steps=10)
+    view.show_runs([empty])
+    loss.vb.updateAutoRange()
+    assert loss.viewRange()[0][1] <= 1
+
+
 def test_log_panel_appends_new_lines(view: MonitorView, store) -> None:
     run = _make_run(store)
     view.show_runs([run])

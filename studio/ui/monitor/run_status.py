@@ -8,6 +8,7 @@ import re
 import time
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QWidget
@@ -43,8 +44,15 @@ class ProgressLine(QWidget):
         self.resources = ResourceStrip()  # fed by the window's training jobs (RunActions)
         layout.addWidget(self.resources)
         self._key: object = _UNSEEN
+        self._stopping = False
 
     def reset(self) -> None:
+        self._key = _UNSEEN
+        self._stopping = False
+
+    def stopping(self) -> None:
+        """Stop was asked: say "stopping…" until the run is no longer running."""
+        self._stopping = True
         self._key = _UNSEEN
 
     def show_run(
@@ -71,13 +79,14 @@ class ProgressLine(QWidget):
             self.label.setText(f"run {html.escape(run_id)} is not in the store")
             return True
         step, total, status = info.step, info.max_steps or 0, info.status
+        self._stopping = self._stopping and status == "running"
         if status == "running" and info.stage:
             self._show_stage(info.stage, info.stage_progress)
             return True
         self.bar.setRange(0, max(total, 1))
         self.bar.setValue(min(step, max(total, 1)))
         self.bar.setFormat(f"step {step:,} / {total:,}" if total else f"step {step:,}")
-        parts = [f"<b>{html.escape(status)}</b>"]
+        parts = [f"<b>{'stopping…' if self._stopping else html.escape(status)}</b>"]
         eta = _eta(clock, total - step) if status == "running" and total > step else None
         parts += [f"ETA {eta}"] if eta else []
         parts += [f"{ex_s:,.0f} ex/s"] if math.isfinite(ex_s) else []
@@ -87,14 +96,21 @@ class ProgressLine(QWidget):
         return True
 
     def _show_stage(self, stage: str, fraction: float | None) -> None:
-        """A run still preparing: what it does, and how far when that is known."""
+        """What a running run does besides updates — preparing its data, validating, saving
+        the checkpoint of a stop — and how far, when that is known."""
         if fraction is None:
             self.bar.setRange(0, 0)  # busy
         else:
             self.bar.setRange(0, 1000)
             self.bar.setValue(int(1000 * fraction))
-        self.bar.setFormat("preparing")
-        self.label.setText(f"<b>preparing</b> · {html.escape(stage)}")
+        # The loop's stages name themselves ("validating · rte (2 of 5)"); the rest prepare.
+        word, named, detail = stage.partition(" · ")
+        if not named:
+            word, detail = "preparing", stage
+        self.bar.setFormat(word)
+        self.label.setText(
+            f"<b>{html.escape(word)}</b>" + (f" · {html.escape(detail)}" if detail else "")
+        )
 
     def show_message(self, text: str) -> None:
         """A line in place of the run's status, until the next poll that reads the run."""
@@ -189,12 +205,19 @@ class LogPanel(QPlainTextEdit):
 
 
 def _eta(clock: Series | None, remaining: int) -> str | None:
-    """Time left at the recent step rate, timed by the wall clock of run-wide rows."""
+    """Time left at the recent step rate, timed by the wall clock of run-wide rows.
+
+    The median of the recent intervals' seconds per update: an interval that held a
+    validation or a checkpoint does not make the ETA jump (a mean over them did, 2:29 → 3:10
+    → 1:54).
+    """
     if clock is None or clock.n < 2:
         return None
-    k = min(clock.n, RATE_WINDOW)
-    steps = clock.step[-1] - clock.step[-k]
-    seconds = (clock.minutes[-1] - clock.minutes[-k]) * 60.0
-    if steps <= 0 or seconds <= 0:
+    k = min(clock.n, RATE_WINDOW + 1)
+    steps = np.diff(clock.step[-k:])
+    seconds = np.diff(clock.minutes[-k:]) * 60.0
+    rates = seconds[steps > 0] / steps[steps > 0]
+    rates = rates[rates > 0]
+    if not len(rates):
         return None
-    return duration(remaining * seconds / steps)
+    return duration(remaining * float(np.median(rates)))

@@ -215,6 +215,8 @@ class PlotPanel:
         self.legend.clear()
         self._show_legend(False)
         self.mark(None)
+        # An empty plot keeps its last view: the next run's would open on this one's ranges.
+        self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.plot.enableAutoRange()
 
     def _style(self, curve: Curve) -> None:
