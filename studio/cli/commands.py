@@ -1,5 +1,5 @@
 """The headless commands: `python -m studio tasks | train | demo | resume | export | finetune |
-transfer | sweep | ablate | results | runs`."""
+transfer | sweep | ablate | results | runs | compare`."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from studio.cli import exports as cli_export
+from studio.cli import runs as cli_runs
 from studio.cli import tasks as cli_task
 from studio.core import paths
 from studio.core.config import presets
@@ -42,8 +43,6 @@ from studio.core.jobs import (
     TransferRequest,
     TransferResult,
 )
-from studio.core.run_record import Run
-from studio.core.segments import first_start, run_segments, worked_seconds
 from studio.core.sink import NullSink, Sink
 from studio.core.tasks.availability import resolve
 from studio.core.tasks.spec import Catalog, studio_catalog
@@ -108,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     command(
         "results", "the table of a transfer, sweep or ablation run", "store", "json"
     ).add_argument("run_id")
-    command("runs", "list the runs in the store (marks dead ones interrupted)", "store", "json")
+    cli_runs.add_parsers(sub, options)
     _queue_parser(sub)
     cli_task.add_parser(sub, options)
     cli_export.add_parsers(sub, options)
@@ -424,36 +423,6 @@ def cmd_results(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_json(run: Run) -> dict[str, Any]:
-    """A run for `runs --json`: its columns, its sessions (`segments`, [start, end] each, end
-    null while it runs), `first_started` and `duration_s`, their sum (a running one up to
-    now)."""
-    segments = [list(segment) for segment in run_segments(run)]
-    return asdict(run) | {
-        "segments": segments,
-        "first_started": first_start(run),
-        "duration_s": round(worked_seconds(run), 3),
-    }
-
-
-def cmd_runs(args: argparse.Namespace) -> int:
-    from studio.store import RunStore
-
-    if not args.store and not paths.store_path().exists():  # a fresh STUDIO_HOME: no run yet
-        print("[]" if args.json else f"no runs yet in {paths.store_path()} (try: demo)")
-        return 0
-    with RunStore(_store(args)) as store:
-        dead = store.mark_interrupted()  # a read-only store: only shown as interrupted
-        runs = [replace(r, status="interrupted") if r.id in dead else r for r in store.list_runs()]
-    if args.json:
-        print(json.dumps([_run_json(r) for r in runs], indent=1, default=str))
-        return 0
-    print(f"{'id':<22} {'kind':<9} {'status':<12} {'step':>6}  name")
-    for r in runs:
-        print(f"{r.id:<22} {r.kind:<9} {r.status:<12} {r.step:>6}  {r.name}")
-    return 0
-
-
 def _queue_parser(sub: Any) -> None:
     """`queue add | list | run | remove | move`: runs saved now, trained one after another."""
     queue = sub.add_parser("queue", help="queue runs and train them one after another")
@@ -547,7 +516,7 @@ COMMANDS = {
     "sweep": cmd_sweep,
     "ablate": cmd_ablate,
     "results": cmd_results,
-    "runs": cmd_runs,
+    **cli_runs.COMMANDS,
     **cli_export.COMMANDS,
     "queue": cmd_queue,
     "task": lambda args: cli_task.VERBS[args.verb](args, catalog(args)),

@@ -71,10 +71,18 @@ class Run:
     data_dir: str | None = None  # the local data folder the run trained on
     queue_position: float | None = None  # a queued run's place in the run queue
     device_used: str | None = None  # where it trained, as its plan recorded it
+    notes: str = ""  # the user's words about the run (v9)
+    starred: bool = False
     segments: tuple[Segment, ...] | None = None
+    tags: tuple[str, ...] = ()  # the user's labels, sorted (the store's tags table)
 
     @classmethod
-    def from_row(cls, row: Mapping[str, Any], segments: Sequence[Segment] | None = None) -> Run:
+    def from_row(
+        cls,
+        row: Mapping[str, Any],
+        segments: Sequence[Segment] | None = None,
+        tags: Sequence[str] = (),
+    ) -> Run:
         """A run from a row of the runs table (its config JSON text, or already a mapping);
         a column an older store lacks is None."""
         run_id = str(row["id"])
@@ -104,7 +112,10 @@ class Run:
             data_dir=row.get("data_dir"),
             queue_position=_float(row.get("queue_position")),
             device_used=row.get("device_used"),
+            notes=row.get("notes") or "",
+            starred=bool(row.get("starred")),
             segments=None if segments is None else tuple(segments),
+            tags=tuple(sorted(tags)),
         )
 
     def run_config(self) -> RunConfig:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from studio.core import metric_catalogue
+from studio.core.manifest import Manifest
 from studio.core.mixing.plan import RunPlan
 from studio.core.text import duration
 
@@ -49,6 +50,11 @@ class Sink(Protocol):
         A sink that does not keep them need not implement it (NullSink ignores it)."""
         return None
 
+    def manifest(self, manifest: Manifest) -> None:
+        """What produced this session of the run (core.manifest), once its data is loaded;
+        a sink that does not keep it need not implement it."""
+        return None
+
     def flush(self) -> object:
         """Write what is buffered; the loop ignores whether it could (StoreSink says so)."""
         ...
@@ -78,6 +84,9 @@ class NullSink:
     def plan(self, plan: RunPlan) -> None:
         pass
 
+    def manifest(self, manifest: Manifest) -> None:
+        pass
+
     def flush(self) -> None:
         pass
 
@@ -92,6 +101,7 @@ class MemorySink(NullSink):
         self.stages: list[tuple[str, float | None]] = []
         self.checkpoints: list[tuple[int, str, dict[str, float]]] = []
         self.plans: list[RunPlan] = []
+        self.manifests: list[Manifest] = []
 
     def metrics(self, rows: list[MetricRow]) -> None:
         self.rows.extend(rows)
@@ -113,6 +123,9 @@ class MemorySink(NullSink):
 
     def plan(self, plan: RunPlan) -> None:
         self.plans.append(plan)
+
+    def manifest(self, manifest: Manifest) -> None:
+        self.manifests.append(manifest)
 
     def values(self, name: str, task: str | None = None) -> list[float]:
         return [r.value for r in self.rows if r.name == name and r.task == task]
@@ -151,6 +164,10 @@ class TeeSink:
     def plan(self, plan: RunPlan) -> None:
         for s in self.sinks:
             s.plan(plan)
+
+    def manifest(self, manifest: Manifest) -> None:
+        for s in self.sinks:
+            s.manifest(manifest)
 
     def flush(self) -> None:
         for s in self.sinks:

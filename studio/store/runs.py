@@ -27,6 +27,7 @@ from studio.core.sink import MetricRow
 from studio.store import keeper
 from studio.store.db import sqlite_utils
 from studio.store.liveness import HEARTBEATS, INTERRUPTED_ERROR, run_alive
+from studio.store.run_meta import RunMetadata
 from studio.store.schema import (
     KINDS,
     RESUMABLE,
@@ -81,7 +82,7 @@ def _to_json(value: Mapping[str, Any]) -> str:
     return json.dumps(dict(value), default=str)
 
 
-class RunStore:
+class RunStore(RunMetadata):
     """The SQLite run store.
 
     Each RunStore owns one sqlite3 connection, which may only be used from the thread that
@@ -157,6 +158,7 @@ class RunStore:
         if version != SCHEMA_VERSION:
             with self.transaction():
                 create_schema(self.db)
+            self._enable_search()  # then the search index, and the version (run_meta)
 
     def busy_timeout(self, milliseconds: int) -> None:
         """How long a write waits for another process's write lock before it fails."""
@@ -254,7 +256,9 @@ class RunStore:
         for _ in range(100):
             run_id = new_run_id(now)
             try:
-                self._insert("runs", {"id": run_id, **row})
+                with self.transaction():
+                    self._insert("runs", {"id": run_id, **row})
+                    self._index(run_id)
             except sqlite3.IntegrityError:
                 continue  # two runs created in the same second drew the same suffix
             self._track(run_id, row)
@@ -292,7 +296,10 @@ class RunStore:
         if isinstance(fields.get("config"), Mapping):
             fields["config"] = _to_json(fields["config"])
         if fields:
-            self._update(run_id, fields)
+            with self.transaction():
+                self._update(run_id, fields)
+                if {"name", "config", "notes"} & set(fields):
+                    self._index(run_id)
         if fields.get("status", "running") != "running":
             self._track(run_id, fields)
 
@@ -369,11 +376,12 @@ class RunStore:
         self, rows: Sequence[Mapping[str, Any]], run_id: str | None = None
     ) -> list[Run]:
         """Each row as a Run with its sessions: the recorded earlier ones, then the run row's
-        own (a run that never started has none)."""
+        own (a run that never started has none); and its tags."""
         earlier = self._earlier_sessions(run_id)
+        tags = self._tags_of(run_id)
         runs = []
         for row in rows:
-            run = Run.from_row(row)
+            run = Run.from_row(row, tags=tags.get(str(row["id"]), ()))
             started, end = run.started, current_end(run)
             kept = [(started, end)] if started and _worked(started, end) else []
             runs.append(replace(run, segments=(*earlier.get(run.id, []), *kept)))
@@ -493,6 +501,7 @@ class RunStore:
                     )
             for table in ("metrics", "logs", "checkpoints", "task_plan", "segments"):
                 self._conn.execute(f"DELETE FROM {table} WHERE run_id = ?", [run_id])
+            self._forget(run_id)  # tags, search row, manifests (run_meta)
             self._conn.execute("DELETE FROM results WHERE transfer_id = ?", [run_id])
             cursor = self._conn.execute("DELETE FROM runs WHERE id = ?", [run_id])
         return cursor.rowcount > 0

@@ -15,8 +15,9 @@ from studio.core.run_record import STATUSES as STATUSES
 from studio.core.run_record import Status
 from studio.store.db import sqlite_utils
 
-SCHEMA_VERSION = 8  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
-# 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table
+SCHEMA_VERSION = 9  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
+# 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table;
+# 9: runs.notes, runs.starred, the tags, run_search (+ its FTS5 index) and manifests tables
 
 # A run in one of these can be continued from its latest checkpoint.
 RESUMABLE: tuple[Status, ...] = ("stopped", "interrupted", "failed")
@@ -94,6 +95,25 @@ SEGMENT_COLUMNS: dict[str, type] = {
     "finished": float,  # its finish; or its last heartbeat when it ended unseen
 }
 
+# A run's tags (v9), one row each.
+TAG_COLUMNS: dict[str, type] = {"run_id": str, "tag": str}
+
+# What the full-text search reads (v9): one row per run, kept in step by the store on every
+# write of a name, config, note or tag (run_meta.RunMetadata._index), and indexed by SQLite's
+# FTS5 through sqlite-utils (`run_search_fts`, its triggers follow this table).
+SEARCH_COLUMNS: dict[str, type] = {
+    "run_id": str,
+    "name": str,
+    "notes": str,
+    "tags": str,  # space-separated
+    "config": str,  # the config's values as words (core.run_query.config_text)
+}
+SEARCH_TABLE = "run_search"
+
+# What produced each session of a run (v9; core.manifest.Manifest as JSON): written when it
+# starts and on each resume, keyed by that session's start.
+MANIFEST_COLUMNS: dict[str, type] = {"run_id": str, "started": float, "manifest": str}
+
 # AUTOINCREMENT (which sqlite-utils cannot declare) guarantees ids are never reused. Without it,
 # deleting the newest rows on resume would hand their ids to new rows, and a live reader that
 # already polled past those ids would silently miss the new rows.
@@ -149,7 +169,11 @@ def create_schema(db: sqlite_utils.Database) -> None:
     results.create_index(["transfer_id"], "idx_results_transfer", if_not_exists=True)
     db.table("task_plan").create(TASK_PLAN_COLUMNS, pk=("run_id", "task"), if_not_exists=True)
     db.table("segments").create(SEGMENT_COLUMNS, pk=("run_id", "started"), if_not_exists=True)
-    db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    db.table("tags").create(TAG_COLUMNS, pk=("run_id", "tag"), if_not_exists=True)
+    db.table("tags").create_index(["tag"], "idx_tags_tag", if_not_exists=True)
+    db.table(SEARCH_TABLE).create(SEARCH_COLUMNS, pk="run_id", if_not_exists=True)
+    db.table("manifests").create(MANIFEST_COLUMNS, pk=("run_id", "started"), if_not_exists=True)
+    # user_version is set by the caller once the search index exists (RunStore._prepare).
 
 
 def new_run_id(created: float) -> str:

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Any, BinaryIO
 
 from studio.core.files import describe_os_error
+from studio.core.manifest import Manifest
 from studio.core.mixing.plan import RunPlan
 from studio.core.sink import MetricRow
 from studio.store.runs import BUSY_TIMEOUT_MS, RunStore, StoreError
@@ -67,6 +68,7 @@ class StoreSink:
         # ("add", step, path, metrics) or ("drop", step), in the order they happened.
         self._checkpoints: list[tuple[Any, ...]] = []
         self._plan: RunPlan | None = None
+        self._manifest: Manifest | None = None
         self._spill_start: int | None = None  # where this sink's copy starts in the spill file
         self._last_write = clock()
         self._failing = False
@@ -135,6 +137,12 @@ class StoreSink:
         self._plan = plan
         self._try_write()
 
+    def manifest(self, manifest: Manifest) -> None:
+        """Record what produced this session of the run (core.manifest), now if the store
+        lets us; else with the next write (a manifest is not spilled: it is facts, not rows)."""
+        self._manifest = manifest
+        self._try_write()
+
     def flush(self) -> bool:
         """Write everything buffered now if the store lets us; return whether it did."""
         return self._try_write()
@@ -161,7 +169,7 @@ class StoreSink:
     @property
     def pending(self) -> int:
         """How many rows, lines and checkpoint records wait to be written."""
-        plan = 0 if self._plan is None else 1
+        plan = (self._plan is not None) + (self._manifest is not None)
         return len(self._rows) + len(self._logs) + len(self._checkpoints) + plan
 
     # -- writing -----------------------------------------------------------------------------
@@ -212,6 +220,8 @@ class StoreSink:
             _apply_checkpoints(store, self.run_id, self._checkpoints)
             if self._plan is not None:
                 store.set_plan(self.run_id, self._plan)
+            if self._manifest is not None:
+                store.add_manifest(self.run_id, self._manifest)
         # Forget the buffers only once committed, so a failed write loses nothing.
         self._rows = []
         self._logs = []
@@ -219,6 +229,7 @@ class StoreSink:
         self._stage = None
         self._checkpoints = []
         self._plan = None
+        self._manifest = None
         self._last_write = self.clock()
         self._unspill()
 

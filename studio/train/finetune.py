@@ -42,6 +42,7 @@ from studio.train.batching import TaskStream, collate
 from studio.train.checkpoint import split_weights
 from studio.train.data.loading import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
+from studio.train.manifest import recipe_manifest
 from studio.train.model import MultiTaskModel
 from studio.train.probe import FeatureCache, encode_features
 from studio.train.recipe import Recipe, build_recipe
@@ -170,6 +171,7 @@ def finetune(
     """Fine-tune on `config.task` with k examples, then score the full validation split."""
     recipe, job = prepare_finetuning(config, sink, ws)
     sink.plan(recipe.plan)  # the device it trains on, for its report
+    sink.manifest(recipe_manifest(config.to_dict(), config.seed, recipe))
     accelerator, model, name = recipe.accelerator, recipe.model, job.spec.name
     data = recipe.tasks[name]
     order = hashlib.sha1(job.features.tobytes())

@@ -36,6 +36,7 @@ from studio.train.data.loading import TaskData, release_pages
 from studio.train.data.tokenized import PreparationStopped
 from studio.train.evaluate import mean_metric, validate
 from studio.train.loop_state import Increments, LoopState, RunningSums, train_rows
+from studio.train.manifest import recipe_manifest
 from studio.train.memory import out_of_memory
 from studio.train.recipe import Recipe, prepare_pretraining
 from studio.train.setup import Workspace, keeps_process_settings
@@ -161,8 +162,10 @@ def _due(step: int, every: int, last: int) -> bool:
 
 
 def _announce(sink: Sink, recipe: Recipe, config: RunConfig) -> None:
-    """Record the run's plan as data (Sink.plan), and say it in the log for people."""
+    """Record the run's plan and manifest as data (Sink.plan, Sink.manifest), and say the plan
+    in the log for people."""
     sink.plan(recipe.plan)
+    sink.manifest(recipe_manifest(config.to_dict(), config.seed, recipe))
     for task in recipe.plan.tasks:
         sink.log(
             "info",

@@ -15,7 +15,7 @@ from studio.store.schema import KINDS, RESULT_COLUMNS, RUN_COLUMNS, STATUSES
 
 
 def test_the_records_have_a_field_per_column_and_the_schema_s_choices() -> None:
-    assert [f.name for f in dataclasses.fields(Run)] == [*RUN_COLUMNS, "segments"]
+    assert [f.name for f in dataclasses.fields(Run)] == [*RUN_COLUMNS, "segments", "tags"]
     assert [f.name for f in dataclasses.fields(TransferResult)] == list(RESULT_COLUMNS)
     assert get_args(Kind) == KINDS and get_args(Status) == STATUSES
 
