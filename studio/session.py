@@ -211,8 +211,10 @@ def export_run(
         )
     with RunStore(store_path) as store:
         run = store.get_run(run_id)
+        manifests = store.manifests(run_id)  # the latest session's goes into the model card
     checkpoint = select_checkpoint(paths.checkpoints_dir(store_path, run_id), which)
-    return export_checkpoint(checkpoint, out_dir, run, progress)
+    manifest = manifests[-1] if manifests else None
+    return export_checkpoint(checkpoint, out_dir, run, progress, manifest=manifest)
 
 
 def process_rank() -> int:

@@ -10,6 +10,7 @@ import pytest
 
 from studio.cli.commands import main
 from studio.core.errors import StudioError
+from studio.core.manifest import Manifest, TaskData
 from studio.core.mixing.plan import RunPlan, TaskPlan
 from studio.core.sink import MetricRow
 from studio.store import RunStore
@@ -48,6 +49,12 @@ def _parse(text: str) -> _Page:
     return page
 
 
+def _manifest(torch: str) -> Manifest:
+    data = {"rte": TaskData("local", "sha1:0123")}
+    config = {"tasks": ["rte"], "seed": 3}
+    return Manifest("0.1.0", "3.11.9", {"torch": torch}, "Linux", "cpu", 3, config, data)
+
+
 def _pretrain(store: RunStore, planned: bool = True) -> str:
     config = {
         "tasks": ["rte", EVIL],
@@ -61,6 +68,7 @@ def _pretrain(store: RunStore, planned: bool = True) -> str:
     if planned:  # what the loop's set-up decided (Sink.plan)
         tasks = (TaskPlan("rte", 300, 0.75, 4, 0.7213), TaskPlan(EVIL, 100, 0.25, 3, 0.9102))
         store.set_plan(run_id, RunPlan(tasks, "cpu (no precision)"))
+        store.add_manifest(run_id, _manifest("2.5.1"))
     # A log line that says the same in words is never read back.
     store.add_log(run_id, "info", "task rte: 1 examples, share 0.001, loss scale 9.0000")
     rows = []
@@ -107,7 +115,8 @@ def test_pretrain_report_has_config_mix_curves_tables_and_escapes(
     # The validation table and the environment.
     assert "accuracy" in cells and "0.6200" in cells
     assert "cpu (no precision)" in cells
-    assert any("(at report time)" in c for c in cells)
+    assert not any("at report time" in c for c in cells)  # what the run recorded, only
+    assert "Muppet Studio" in cells and "seed" in cells and "data: rte" in cells
     assert "<script" not in text.lower()
 
 
@@ -121,7 +130,7 @@ def test_a_run_without_a_recorded_plan_shows_what_its_rows_say(
     cells = page.cells
     rte = cells.index("rte")
     assert cells[rte : rte + 6] == ["rte", "—", "—", "0.600", "—", "0.7213"]
-    device = cells.index("device used (recorded)")
+    device = cells.index("device used")
     assert cells[device + 1] == "—"
 
 
@@ -197,3 +206,17 @@ def test_ablation_report_shows_the_variants_side_by_side(store: RunStore, tmp_pa
     assert "rte (accuracy)" in page.cells  # the catalog's primary metric is a column
     row = page.cells.index("mixing=homogeneous")
     assert page.cells[row + 2 : row + 5] == ["0.5000", "0.5000", "-0.1000"]
+
+
+def test_the_environment_is_the_recorded_manifest_with_a_resume_s_changes(
+    store: RunStore, tmp_path: Path
+) -> None:
+    run_id = _pretrain(store)
+    store.set_status(run_id, "running")  # a resume on another torch
+    store.add_manifest(run_id, _manifest("2.6.0"))
+    store.set_status(run_id, "finished")
+    page = _parse(write_report(store.path, run_id, tmp_path / "r.html").read_text("utf-8"))
+    cells = page.cells
+    assert cells[cells.index("torch") + 1] == "2.6.0 (earlier session: 2.5.1)"
+    assert cells[cells.index("data: rte") + 1] == "local sha1:0123"
+    assert any("each of its 1 resume(s)" in t for t in page.text)

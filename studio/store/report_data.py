@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
-import platform
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +21,7 @@ from studio.core.experiments.transfer import (
     transfer_curves,
 )
 from studio.core.files import check_output, write_atomically
+from studio.core.manifest import Manifest
 from studio.core.metric_catalogue import (
     EVAL_MEAN,
     EVAL_PREFIX,
@@ -44,7 +43,6 @@ log = logging.getLogger(__name__)
 
 Series = dict[tuple[str | None, str], list[tuple[int, float | None, float]]]
 Builder = Callable[[RunStore, Run], Report]
-LIBRARIES = ("torch", "transformers", "datasets", "accelerate", "muppet-studio")
 MODEL_LABELS = {"base": "base model", "pretuned": "pre-finetuned"}
 
 
@@ -107,24 +105,31 @@ def _facts(store: RunStore, run: Run) -> tuple[tuple[str, str], ...]:
     return tuple((k, v) for k, v in facts if v)
 
 
-def environment(run: Run, plan: RunPlan) -> Table:
-    """The device the run recorded, and the library versions of this machine now (the store
-    records none), labelled as such."""
+def environment(run: Run, plan: RunPlan, manifests: list[Manifest]) -> Table:
+    """What the run recorded of its machine: its latest session's manifest (versions, device,
+    data, seed); where sessions differed, each earlier value beside it. A run from before
+    manifests were kept shows its device setting, device and host, and says so."""
     rows = [
-        ("device setting (recorded)", run.device or "—"),
-        ("device used (recorded)", plan.device or "—"),
-        ("host (recorded)", run.host or "—"),
-        ("Python (at report time)", platform.python_version()),
+        ("device setting", run.device or "—"),
+        ("device used", plan.device or "—"),
+        ("host", run.host or "—"),
     ]
-    for name in LIBRARIES:
-        try:
-            version = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            version = "not installed"
-        rows.append((f"{name} (at report time)", version))
+    if not manifests:
+        note = (
+            "This run recorded no manifest (it ran before the studio kept them, or never"
+            " trained): no library versions, data fingerprints or seed are known for it."
+        )
+        return Table("Environment", ("what", "value"), tuple(rows), note)
+    earlier = [dict(m.rows()) for m in manifests[:-1]]
+    for what, value in manifests[-1].rows():
+        before = [e[what] for e in earlier if e.get(what) not in (None, value)]
+        shown = value + "".join(f" (earlier session: {b})" for b in dict.fromkeys(before))
+        rows.append((what, shown))
+    resumes = len(manifests) - 1
+    also = f" and on each of its {resumes} resume(s)" if resumes else ""
     note = (
-        "The run store does not record library versions: those above are this machine's when"
-        " the report was written, not necessarily the run's."
+        f"Recorded by the job process when the run started{also}: the latest session's values,"
+        " with an earlier session's where it differed."
     )
     return Table("Environment", ("what", "value"), tuple(rows), note)
 
@@ -135,7 +140,7 @@ def _base(store: RunStore, run: Run, **parts: Any) -> Report:
         kind=run.kind,
         facts=_facts(store, run),
         config=dict(run.config),
-        environment=environment(run, store.plan(run.id)),
+        environment=environment(run, store.plan(run.id), store.manifests(run.id)),
         **parts,
     )
 

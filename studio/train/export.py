@@ -25,6 +25,7 @@ from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
 from studio.core.files import disk_full, disk_full_message
+from studio.core.manifest import Manifest
 from studio.core.paths import export_target_problem
 from studio.core.processes import pid_alive
 from studio.core.run_record import Run
@@ -100,7 +101,12 @@ def check_target(out_dir: Path, needed_bytes: int) -> None:
 
 
 def _write(
-    checkpoint: Path, tmp: Path, state: dict[str, Any], run: Run | None, progress: Progress
+    checkpoint: Path,
+    tmp: Path,
+    state: dict[str, Any],
+    run: Run | None,
+    progress: Progress,
+    manifest: Manifest | None = None,
 ) -> None:
     progress(0.1, "loading the checkpoint")
     backbone_weights, head_weights = split_weights(checkpoint)
@@ -120,7 +126,7 @@ def _write(
     ]
     (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
-    card = model_card(state, run, seq2seq=seq2seq)
+    card = model_card(state, run, seq2seq=seq2seq, manifest=manifest)
     (tmp / "README.md").write_text(card, encoding="utf-8")
 
 
@@ -177,6 +183,7 @@ def export_checkpoint(
     out_dir: Path,
     run: Run | None = None,
     progress: Progress | None = None,
+    manifest: Manifest | None = None,
 ) -> Path:
     """Write the export of `checkpoint` to `out_dir` (new or empty); return `out_dir`."""
     report = progress or (lambda fraction, message: None)
@@ -191,7 +198,7 @@ def export_checkpoint(
     prefix = f".{out_dir.name}.export-{os.getpid()}-"
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     try:
-        _write(checkpoint, tmp, state, run, report)
+        _write(checkpoint, tmp, state, run, report, manifest)
         _make_readable(tmp)
         if out_dir.exists():
             out_dir.rmdir()
@@ -215,8 +222,14 @@ def export_checkpoint(
     return out_dir
 
 
-def model_card(state: dict[str, Any], run: Run | None, seq2seq: bool = False) -> str:
-    """A README.md in the Hugging Face model-card style (`run`: the stored run, if known)."""
+def model_card(
+    state: dict[str, Any],
+    run: Run | None,
+    seq2seq: bool = False,
+    manifest: Manifest | None = None,
+) -> str:
+    """A README.md in the Hugging Face model-card style (`run`: the stored run, if known;
+    `manifest`: what produced the session that saved the checkpoint, if recorded)."""
     config = state["config"]
     base = (run.base_model if run else "") or config["model"]
     probs, sizes = state["probabilities"], state["train_examples"]
@@ -282,7 +295,24 @@ def model_card(state: dict[str, Any], run: Run | None, seq2seq: bool = False) ->
             "(`model.generate`), and the heads read the outputs of its encoder "
             "(`model.get_encoder()`).",
         ]
+    if manifest is not None:
+        lines += manifest_section(manifest)
     return "\n".join(lines)
+
+
+def manifest_section(manifest: Manifest) -> list[str]:
+    """The card's "Environment" section: the run's manifest as a table (core.manifest)."""
+    rows = [f"| {what} | {value.replace('|', '/')} |" for what, value in manifest.rows()]
+    return [
+        "## Environment",
+        "",
+        "What produced this checkpoint, as the run recorded it when its session started:",
+        "",
+        "| what | value |",
+        "|---|---|",
+        *rows,
+        "",
+    ]
 
 
 _ENCODER_LOADING = [
