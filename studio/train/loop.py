@@ -24,7 +24,6 @@ from studio.core.errors import StudioError
 from studio.core.metric_catalogue import EVAL_MEAN
 from studio.core.paths import checkpoints_in
 from studio.core.sink import Sink
-from studio.train.batching import collate
 from studio.train.checkpoint import (
     checkpoint_size,
     load_checkpoint,
@@ -35,13 +34,14 @@ from studio.train.checkpoint import (
 from studio.train.data.loading import TaskData, release_pages
 from studio.train.data.tokenized import PreparationStopped
 from studio.train.evaluate import mean_metric, validate
-from studio.train.loop_state import Increments, LoopState, RunningSums, train_rows
+from studio.train.loop_state import LoopState, RunningSums, train_rows
 from studio.train.manifest import recipe_manifest
 from studio.train.memory import out_of_memory
 from studio.train.recipe import Recipe, prepare_pretraining
 from studio.train.setup import Workspace, keeps_process_settings
 from studio.train.steps import Training, clipped_update
 from studio.train.trackers import start_tracking
+from studio.train.update import accumulate, fusion_budget
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +110,14 @@ def _pretrain(
         sink.log("info", f"resumed from the checkpoint of update {state.step}")
     alone = recipe.accelerator.num_processes == 1
     pages = _Pages(recipe.tasks)
+    budget = fusion_budget(recipe, config)
 
     # -- the loop ------------------------------------------------------------------------
     recipe.model.train()
     halt = False
     grad_norm: Any = math.nan  # a tensor on the device once an update ran
     while state.step < config.max_steps and not halt and not (alone and stop.is_set()):
-        update = _accumulate(recipe, state, config)
+        update = accumulate(recipe, state, config, budget)
         if not alone:
             halt = update.reduce(recipe.accelerator, stop.is_set(), config.tasks)
         state.sums.add(update)
@@ -177,41 +178,6 @@ def _announce(sink: Sink, recipe: Recipe, config: RunConfig) -> None:
         f"training on {recipe.plan.device}, {config.max_steps} updates of "
         f"{config.tasks_per_update} sub-batches",
     )
-
-
-def _accumulate(recipe: Recipe, state: LoopState, config: RunConfig) -> Increments:
-    """One update's gradients: a sub-batch of each task the scheduler draws, each loss scaled
-    by its task's factor and averaged over the sub-batches. Returns what it adds up to."""
-    accelerator, model = recipe.accelerator, recipe.model
-    rank, processes = accelerator.process_index, accelerator.num_processes
-    slots = state.scheduler.next_update()
-    update = Increments()
-    eps = config.r3f_eps if config.r3f_lambda else 0.0
-    for j, task in enumerate(slots):
-        indices = state.streams[task].next()
-        mine, share = shard(indices, rank, processes)
-        batch, real, computed = collate(recipe.tasks[task].train, mine, recipe.pad_id,
-                                        recipe.multiple)  # fmt: skip
-        batch = {k: v.to(accelerator.device, non_blocking=True) for k, v in batch.items()}
-        last = j == len(slots) - 1  # gradients are synchronised once, after the last
-        with contextlib.nullcontext() if last else accelerator.no_sync(model):
-            with accelerator.autocast():
-                losses, r3f = model(task, batch, eps, config.r3f_noise)
-                objective = losses.mean() * recipe.scales[task]
-                if r3f is not None:
-                    objective = objective + config.r3f_lambda * r3f
-                # Gradients are averaged over processes: weigh each by its share.
-                objective = objective * share
-            accelerator.backward(objective / len(slots))
-        # Kept as tensors until the next log point: no device sync per sub-batch.
-        if share:  # a weight-0 stand-in example is not counted
-            update.add(task, losses.detach().sum(), objective / len(slots))
-            update.real_tokens += real
-            update.computed_tokens += computed
-        state.sums.task_examples[task] += len(indices)
-        state.sums.examples += len(indices)
-        state.seen[task] += len(indices)
-    return update
 
 
 class _Pages:
@@ -277,21 +243,6 @@ def _log_sums(sink: Sink, state: LoopState, recipe: Recipe, grad_norm: Any) -> N
     sink.metrics(
         train_rows(state.step, state.sums, state.seen, recipe.scales, float(grad_norm), lr)
     )
-
-
-def shard(indices: np.ndarray, rank: int, processes: int) -> tuple[np.ndarray, float]:
-    """This process's part of a global batch and its weight (its share x processes).
-
-    The weights make the average over processes of each process's mean loss equal the
-    global batch's mean loss. A process left without examples runs one with weight 0, so
-    every process still takes part in the gradient synchronisation.
-    """
-    if processes == 1:
-        return indices, 1.0
-    mine = indices[rank::processes]
-    if len(mine) == 0:
-        return indices[:1], 0.0
-    return mine, len(mine) * processes / len(indices)
 
 
 def _check_finite(sums: RunningSums, step: int) -> None:

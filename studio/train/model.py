@@ -7,6 +7,7 @@ outputs and summarization trains through its own decoder and LM head (no new par
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from typing import Any, cast
 
 import torch
@@ -136,15 +137,25 @@ class MultiTaskModel(nn.Module):
         if inputs_embeds is not None:
             inputs.pop("input_ids")
             inputs["inputs_embeds"] = inputs_embeds
+        hidden = self.hidden_states(inputs)
+        return self.head_features(task, hidden, inputs["attention_mask"], shape)
+
+    def hidden_states(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Every token's last state [N, L, H] for flat [N, L] inputs (train/fused.py calls it
+        once for several tasks' rows)."""
         if self.seq2seq:
             # The heads read the encoder's outputs (BART's encoder takes no token types).
             inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
-            hidden = self.encoder.get_encoder()(**inputs).last_hidden_state
-        else:
-            hidden = self.encoder(**inputs).last_hidden_state
-        if spec.format == "extractive_qa":
+            return self.encoder.get_encoder()(**inputs).last_hidden_state
+        return self.encoder(**inputs).last_hidden_state
+
+    def head_features(
+        self, task: str, hidden: torch.Tensor, mask: torch.Tensor, shape: torch.Size
+    ) -> torch.Tensor:
+        """What the task's head reads from the flat states of inputs of `shape`."""
+        if self.specs[task].format == "extractive_qa":
             return hidden
-        pooled = pool(hidden, inputs["attention_mask"], self.pooling)
+        pooled = pool(hidden, mask, self.pooling)
         return pooled.view(*shape[:-1], -1)  # [B, H], or [B, choices, H]
 
     def head_logits(self, task: str, features: torch.Tensor) -> torch.Tensor:
@@ -190,12 +201,19 @@ class MultiTaskModel(nn.Module):
 
     def forward(
         self,
-        task: str,
-        batch: dict[str, torch.Tensor],
+        task: str | Callable[[MultiTaskModel], Any],
+        batch: dict[str, torch.Tensor] | None = None,
         r3f_eps: float = 0.0,
         r3f_noise: str = "uniform",
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(per-example losses, R3F symmetric-KL term or None)."""
+    ) -> Any:
+        """(per-example losses, R3F symmetric-KL term or None).
+
+        `task` may be a fused update (train/fused.py) instead, run on this model: through the
+        forward, so that several processes' DistributedDataParallel sees one forward pass.
+        """
+        if callable(task):
+            return task(self)
+        assert batch is not None
         logits = self.logits(task, batch)
         losses = self.example_losses(task, logits, batch)
         if r3f_eps <= 0 or self.specs[task].format == "regression":
@@ -219,6 +237,12 @@ class MultiTaskModel(nn.Module):
         noise = torch.empty_like(embeds)
         noise = noise.uniform_(-eps, eps) if noise_kind == "uniform" else noise.normal_(0, eps)
         noisy = self.logits(task, batch, inputs_embeds=embeds + noise)
+        return self.r3f_divergence(task, logits, noisy, batch)
+
+    def r3f_divergence(
+        self, task: str, logits: torch.Tensor, noisy: torch.Tensor, batch: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """R3F's symmetric KL between the clean and the noisy outputs of one task's batch."""
         if self.specs[task].format == "summarization":
             return _token_symmetric_kl(logits, noisy, batch["labels"] != -100)
         p = F.log_softmax(logits.float(), dim=-2 if logits.dim() == 3 else -1)

@@ -26,6 +26,7 @@ EVALUATION, SUMMARY = "Evaluation & checkpoints", "Summarization (encoder-decode
 DEVICES = ("auto", "cuda", "mps", "cpu")
 PRECISIONS = ("auto", "no", "bf16", "fp16")
 MANUAL_WEIGHT = Range(0, 1e6)  # each task's weight when loss_scaling is manual
+AUTO_ON_OFF = ("auto", "on", "off")
 POOLINGS = ("first", "mean")  # what a pooled head reads: the first token, or the mean
 # accelerate's trackers a run can also report to (train/trackers.py: each one's package)
 TRACKERS = ("none", "tensorboard", "mlflow", "wandb", "aim", "clearml", "trackio", "comet")
@@ -51,6 +52,11 @@ class RunConfig:
     num_proc: int | None = setting(
         None, "Tokenizing processes", MODEL, "int", range=Range(1, 1024), none="auto"
     )
+    # auto: one encoder pass per update where it fits the memory; off: today's per-sub-batch
+    # path (the default until a change of dropout draws is wanted: tests/train/golden.json).
+    fuse_update: str = setting("off", "Fuse the update", MODEL, "choice", choices=AUTO_ON_OFF)
+    # torch.compile of the encoder; auto is off until measured better (bench/throughput.py).
+    compile: str = setting("auto", "Compile", MODEL, "choice", choices=AUTO_ON_OFF)
     max_length: int = setting(256, "Max length", MODEL, "int", range=Range(16, 65536))
     # None: a quarter of max_length (span tasks only).
     doc_stride: int | None = setting(
@@ -201,6 +207,8 @@ def _coerce(key: str, value: Any) -> Any:
     if key in CHOICES:
         if value is False and "no" in CHOICES[key]:
             return "no"  # YAML reads a bare `no` as false
+        if isinstance(value, bool) and "on" in CHOICES[key]:
+            return "on" if value else "off"  # and a bare `on` or `off` as true or false
         if not isinstance(value, str):
             raise ConfigError(f"{key}: {value!r} is not allowed; use one of {list(CHOICES[key])}")
         return value
