@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from studio.core import paths
 from studio.core.config.run import RunConfig
@@ -24,6 +25,9 @@ from studio.core.sink import Sink, TeeSink
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RunStore, StoreSink
 from studio.store.sink import SPILL_FILE, recover_spill
+
+if TYPE_CHECKING:  # the hub card's module imports huggingface_hub: only where it exports
+    from studio.train.hub_card import HubFacts
 
 log = logging.getLogger(__name__)
 
@@ -198,8 +202,12 @@ def export_run(
     which: str,
     out_dir: Path,
     progress: Callable[[float, str], None] | None = None,
+    hub_ready: bool = False,
 ) -> Path:
-    """Export checkpoint `which` (best, latest or a step) of a run; return the folder."""
+    """Export checkpoint `which` (best, latest or a step) of a run; return the folder.
+
+    `hub_ready`: the model card carries the Hub's metadata (the tasks as datasets, a
+    model-index of the validation metrics and of the transfers fine-tuned from this run)."""
     from studio.train.export import ExportError, export_checkpoint, select_checkpoint
 
     runs = paths.run_dir(store_path, run_id).parent.resolve()
@@ -211,10 +219,26 @@ def export_run(
         )
     with RunStore(store_path) as store:
         run = store.get_run(run_id)
+        hub = _hub_facts(store, run_id) if hub_ready else None
         manifests = store.manifests(run_id)  # the latest session's goes into the model card
     checkpoint = select_checkpoint(paths.checkpoints_dir(store_path, run_id), which)
     manifest = manifests[-1] if manifests else None
-    return export_checkpoint(checkpoint, out_dir, run, progress, manifest=manifest)
+    return export_checkpoint(checkpoint, out_dir, run, progress, hub, manifest=manifest)
+
+
+def _hub_facts(store: RunStore, run_id: str) -> HubFacts:
+    """Each task's format and Hub dataset (the catalog's), and the results of the transfers
+    fine-tuned from the run."""
+    from studio.core.tasks.spec import studio_catalog
+    from studio.train.hub_card import HubFacts
+
+    tasks = studio_catalog().tasks
+    transfers = [t for t in store.list_runs("transfer") if t.source_run == run_id]
+    return HubFacts(
+        formats={name: spec.format for name, spec in tasks.items()},
+        datasets={name: spec.hub.path for name, spec in tasks.items() if spec.hub},
+        transfers=tuple(row for t in transfers for row in store.results(t.id)),
+    )
 
 
 def process_rank() -> int:

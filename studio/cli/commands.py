@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.cli import exports as cli_export
+from studio.cli import models as cli_models
 from studio.cli import runs as cli_runs
 from studio.cli import tasks as cli_task
 from studio.core import paths
@@ -93,6 +94,11 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("run_id")
     export.add_argument("out_dir")
     export.add_argument("--checkpoint", default="best", help="best (default), latest or a step")
+    export.add_argument(
+        "--hub-ready",
+        action="store_true",
+        help="a model card with the Hugging Face Hub's metadata (tasks, results), to upload as is",
+    )
     for name, text in (
         ("finetune", "fine-tune an encoder on one target task"),
         ("transfer", "fine-tune base vs pre-finetuned on held-out tasks"),
@@ -111,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     _queue_parser(sub)
     cli_task.add_parser(sub, options)
     cli_export.add_parsers(sub, options)
+    cli_models.add_parsers(sub, options)
     return parser
 
 
@@ -293,7 +300,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    request = ExportRequest(args.run_id, args.checkpoint, args.out_dir)
+    request = ExportRequest(args.run_id, args.checkpoint, args.out_dir, args.hub_ready)
     result = _run(request, args, _store(args), None, stoppable=False)
     assert isinstance(result, ExportResult)
     print(result.folder)
@@ -518,6 +525,7 @@ COMMANDS = {
     "results": cmd_results,
     **cli_runs.COMMANDS,
     **cli_export.COMMANDS,
+    **cli_models.COMMANDS,
     "queue": cmd_queue,
     "task": lambda args: cli_task.VERBS[args.verb](args, catalog(args)),
 }

@@ -185,6 +185,65 @@ class ExportRequest(JobRequest):
     run_id: str
     which: str
     out_dir: str
+    hub_ready: bool = False  # a model card with the Hub's metadata (export --hub-ready)
+
+
+# -- trying and publishing a model ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HeadPrediction:
+    """One head's answer: the label (a class, a choice, an answer span's text, a value) and
+    each outcome's probability, most likely first."""
+
+    head: str
+    tasks: tuple[str, ...]  # the tasks that share the head
+    format: str
+    label: str
+    probabilities: tuple[tuple[str, float], ...] = ()
+    value: float | None = None  # regression: the predicted score
+    span: tuple[int, int] | None = None  # span QA: the answer's characters in the context
+
+
+@dataclass(frozen=True)
+class PredictResult(JobResult):
+    tag = "predict"
+    source: str  # the checkpoint or export folder that answered
+    predictions: tuple[HeadPrediction, ...]
+
+
+@dataclass(frozen=True)
+class PredictRequest(JobRequest):
+    """A sentence (with `text_pair`, a pair; with `choices`, a question and its choices; with
+    `context`, a question about it) through every matching head of `model`: a run id (its
+    checkpoint `which`), an export folder or a checkpoint folder. `task`: only its head."""
+
+    tag, Result, abandoned = "predict", PredictResult, True
+    model: str
+    text: str
+    text_pair: str | None = None
+    choices: tuple[str, ...] = ()
+    context: str | None = None
+    task: str | None = None
+    which: str = "best"
+
+
+@dataclass(frozen=True)
+class PublishResult(JobResult):
+    tag = "publish"
+    url: str
+
+
+@dataclass(frozen=True)
+class PublishRequest(JobRequest):
+    """A run's checkpoint `which` (exported hub-ready) or an export folder, uploaded to the
+    Hugging Face Hub as the model repository `repo_id` (created when missing)."""
+
+    tag, Result = "publish", PublishResult
+    source: str
+    repo_id: str
+    which: str = "best"
+    private: bool = False
 
 
 # -- the task library -------------------------------------------------------------------------
@@ -286,12 +345,12 @@ class EchoRequest(JobRequest):
 REQUESTS: dict[str, type[JobRequest]] = registry(
     TrainRequest, ResumeRequest, QueueRequest, TransferRequest, SweepRequest, FinetuneRequest,
     AblationRequest, ExportRequest, InspectRequest, StageRequest, PreviewRequest, ProbeRequest,
-    HubRequest, EchoRequest,
+    HubRequest, EchoRequest, PredictRequest, PublishRequest,
 )  # fmt: skip
 RESULTS: dict[str, type[JobResult]] = registry(
     RunOutcome, QueueResult, TransferResult, SweepResult, FinetuneOutcome, AblationResult,
     ExportResult, InspectResult, StageResult, PreviewSummary, PreviewBatch, DeviceResult,
-    HubResult, EchoResult,
+    HubResult, EchoResult, PredictResult, PublishResult,
 )  # fmt: skip
 
 

@@ -30,10 +30,12 @@ from studio.core.jobs import (
     InspectResult,
     JobRequest,
     JobResult,
+    PredictRequest,
     PreviewBatch,
     PreviewRequest,
     PreviewSummary,
     ProbeRequest,
+    PublishRequest,
     QueueRequest,
     ResumeRequest,
     StageRequest,
@@ -42,6 +44,7 @@ from studio.core.jobs import (
     TrainRequest,
     TransferRequest,
 )
+from studio.jobs import model_ops
 from studio.jobs import training_ops as ops
 from studio.jobs.context import Context
 
@@ -152,6 +155,8 @@ OPERATIONS = table(
     Operation(ProbeRequest, probe),
     Operation(HubRequest, hub),
     Operation(EchoRequest, echo),
+    Operation(PredictRequest, model_ops.predict),
+    Operation(PublishRequest, model_ops.publish),
 )
 
 

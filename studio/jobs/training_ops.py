@@ -145,6 +145,7 @@ def export(request: ExportRequest, context: Context) -> ExportResult:
     from studio.session import export_run
 
     folder = export_run(
-        context.store(), request.run_id, request.which, Path(request.out_dir), context.progress
-    )
+        context.store(), request.run_id, request.which, Path(request.out_dir), context.progress,
+        request.hub_ready,
+    )  # fmt: skip
     return ExportResult(str(folder))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -12,6 +13,13 @@ import torch
 
 from studio.core.config.run import RunConfig
 from studio.core.metric_catalogue import EVAL_EXAMPLES_PER_S, EVAL_MEAN, eval_name
+from studio.core.mistakes import (
+    Mistake,
+    Mistakes,
+    classification_mistakes,
+    regression_mistakes,
+    write_mistakes,
+)
 from studio.core.sink import MetricRow, Sink
 from studio.core.tasks.metrics import (
     classification_metrics,
@@ -101,8 +109,12 @@ def evaluate_task(
     max_target_length: int = 64,
     num_beams: int = 1,
     show: Callable[[str], None] | None = None,
+    wrong: list[Mistake] | None = None,
 ) -> dict[str, float]:
     """Mean validation loss (`loss`) and every metric of the task's format.
+
+    `wrong` (classification, multiple choice, regression) receives the examples the model got
+    most wrong (core/mistakes.py).
 
     Summarization generates (`num_beams`, at most `max_target_length` new tokens), scores
     ROUGE against the reference summaries and passes a few examples to `show`.
@@ -123,6 +135,7 @@ def evaluate_task(
     labels: list[Any] = []
     spans: dict[int, tuple[float, int, int]] = {}
     generated: list[tuple[int, str]] = []
+    scored: list[Any] = []  # (example, each outcome's probability or the value, label)
     for indices in batches:
         chosen = rows(features, indices)
         batch, _, _ = collate(chosen, np.arange(len(indices)), pad_id)
@@ -139,6 +152,11 @@ def evaluate_task(
             generated += zip(indices.tolist(), (t.strip() for t in texts), strict=True)
             continue
         scores = logits.float().cpu().numpy()
+        if wrong is not None and fmt not in ("extractive_qa", "regression"):
+            chances = torch.softmax(logits.float(), -1).cpu().numpy()
+            scored += zip(indices.tolist(), chances.tolist(), batch["labels"].tolist(), strict=True)
+        elif wrong is not None and fmt == "regression":
+            scored += zip(indices.tolist(), scores.tolist(), batch["labels"].tolist(), strict=True)
         if fmt == "extractive_qa":
             for j, row in enumerate(scores):
                 example = chosen["example_index"][j]
@@ -153,6 +171,8 @@ def evaluate_task(
             preds += scores.argmax(-1).tolist()
             labels += batch["labels"].tolist()
     model.train()
+    if wrong is not None and scored:
+        wrong += _mistakes(data, scored)
     result = {"loss": float(np.mean(losses)) if losses else float("nan")}
     if fmt == "extractive_qa":
         result.update(_qa_metrics(data, spans, count))
@@ -165,11 +185,22 @@ def evaluate_task(
     return result
 
 
+def _mistakes(data: TaskData, scored: list[Any]) -> list[Mistake]:
+    def record(index: int) -> dict[str, Any]:
+        return dict(data.validation_records[int(index)])
+
+    if data.spec.format == "regression":
+        return regression_mistakes(scored, record)
+    return classification_mistakes(scored, data.spec.labels, record)
+
+
 def validate(
-    recipe: Recipe, config: RunConfig, sink: Sink, step: int
+    recipe: Recipe, config: RunConfig, sink: Sink, step: int, run_dir: Path | None = None
 ) -> dict[str, dict[str, float]]:
     """Validate every task on the main process (the others wait); log each task's
-    eval_<metric> rows, the mean of the tasks' own metrics and validation's own speed."""
+    eval_<metric> rows, the mean of the tasks' own metrics and validation's own speed.
+
+    With `run_dir`, the examples each task got most wrong go to its most_wrong.json."""
     results: dict[str, dict[str, float]] = {}
     accelerator = recipe.accelerator
     if accelerator.is_main_process:
@@ -177,6 +208,7 @@ def validate(
         now = time.time()
         started, examples = time.perf_counter(), 0
         out: list[MetricRow] = []
+        wrong: dict[str, list[Mistake]] = {}
         for i, (name, data) in enumerate(recipe.tasks.items()):
             # The window says "validating" (not "running" with a full bar) while this lasts.
             sink.stage(
@@ -186,6 +218,7 @@ def validate(
                 net, data, config.batch_size * 2, config.eval_max_examples, accelerator.device,
                 recipe.pad_id, accelerator.autocast, config.max_target_length, config.num_beams,
                 show=lambda text: sink.log("info", f"update {step}: {text}"),
+                wrong=wrong.setdefault(name, []) if run_dir is not None else None,
             )  # fmt: skip
             results[name] = result
             out += [MetricRow(step, eval_name(k), v, name, now) for k, v in result.items()]
@@ -199,6 +232,8 @@ def validate(
         rate = examples / max(time.perf_counter() - started, 1e-9)
         out.append(MetricRow(step, EVAL_EXAMPLES_PER_S, rate, None, now))
         sink.metrics(out)
+        if run_dir is not None:
+            write_mistakes(run_dir, Mistakes(step, {t: w for t, w in wrong.items() if w}))
         sink.stage("", None)
         sink.log("info", f"update {step}: mean validation metric {mean:.4f}")
     accelerator.wait_for_everyone()

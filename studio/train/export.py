@@ -36,6 +36,7 @@ from studio.train.checkpoint import (
     read_state,
     split_weights,
 )
+from studio.train.hub_card import HubFacts, hub_card
 from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
 
@@ -106,6 +107,7 @@ def _write(
     state: dict[str, Any],
     run: Run | None,
     progress: Progress,
+    hub: HubFacts | None = None,
     manifest: Manifest | None = None,
 ) -> None:
     progress(0.1, "loading the checkpoint")
@@ -127,6 +129,8 @@ def _write(
     (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
     card = model_card(state, run, seq2seq=seq2seq, manifest=manifest)
+    if hub is not None:  # --hub-ready: the Hub's metadata, read back by its parser
+        card = hub_card(card, state, run, hub)
     (tmp / "README.md").write_text(card, encoding="utf-8")
 
 
@@ -183,9 +187,12 @@ def export_checkpoint(
     out_dir: Path,
     run: Run | None = None,
     progress: Progress | None = None,
+    hub: HubFacts | None = None,
     manifest: Manifest | None = None,
 ) -> Path:
-    """Write the export of `checkpoint` to `out_dir` (new or empty); return `out_dir`."""
+    """Write the export of `checkpoint` to `out_dir` (new or empty); return `out_dir`.
+
+    With `hub`, the model card carries the Hub's metadata (`export --hub-ready`)."""
     report = progress or (lambda fraction, message: None)
     quiet_libraries()
     out_dir = Path(out_dir).expanduser().resolve()
@@ -198,7 +205,7 @@ def export_checkpoint(
     prefix = f".{out_dir.name}.export-{os.getpid()}-"
     tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=out_dir.parent))
     try:
-        _write(checkpoint, tmp, state, run, report, manifest)
+        _write(checkpoint, tmp, state, run, report, hub, manifest)
         _make_readable(tmp)
         if out_dir.exists():
             out_dir.rmdir()

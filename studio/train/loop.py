@@ -136,7 +136,7 @@ def _pretrain(
         )
         # A checkpoint is validated first, so the best one can be kept.
         if checkpoint_due or _due(step, config.eval_every, config.max_steps):
-            state.eval_metrics = validate(recipe, config, sink, step)
+            state.eval_metrics = validate(recipe, config, sink, step, run_dir)
             state.evaluated_at = step
         if checkpoint_due:
             _save(recipe, state, config, run_dir, sink)
