@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
             catalog, store_path, paths.data_dir(data_dir or saved_dir), tasks_dirs, problems, self
         )
         self.jobs = JobsController(self)
+        self._quit_asked = False  # the user chose to quit while a run trains
         self.setWindowTitle("Muppet Studio")
         self.checklist = TaskChecklist(catalog, self.state.availability)
         self.checklist.set_problems(list(problems))
@@ -186,6 +187,7 @@ class MainWindow(QMainWindow):
         self.runs.openRuns.connect(self.open_runs)
         self.runs.demoRequested.connect(ra.try_demo)
         self.runs.storeRequested.connect(self.files.choose_store)
+        self.runs.queue.changed.connect(self.queue_actions.queue_changed)
         self.runs.resumeRun.connect(ra.resume)
         self.runs.queue.runRequested.connect(self.queue_actions.run_queue)
         self.runs.exportRun.connect(self.run_actions.export)
@@ -262,7 +264,24 @@ class MainWindow(QMainWindow):
         messages.show_error(self, title, text)
         self.last_error = text
 
+    def _ask_to_quit(self) -> None:
+        def quit_now() -> None:
+            self._quit_asked = True
+            self.close()
+
+        messages.ask(
+            self, "Quit while training?",
+            "A run is training. Quitting stops it after the current update and saves a "
+            "checkpoint; Resume continues it later.",
+            "Stop and quit", quit_now,
+        )  # fmt: skip
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        training = self.jobs.training.running or self.jobs.ablation.running
+        if training and not self._quit_asked:
+            event.ignore()  # ask first: quitting stops the run
+            self._ask_to_quit()
+            return
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("window_state", self.saveState())
         with contextlib.suppress(StudioError):  # an invalid form is simply not remembered

@@ -24,6 +24,10 @@ from studio.core.run_record import TransferResult
         ({"targets": ["mrpc"], "source": "x"}, ["mrpc"]),  # transfer
         ({"pool": ["a", "b", "c"], "counts": [2]}, ["a", "b", "c"]),  # sweep
         ({"task": "boolq", "k": 32}, ["boolq"]),  # fine-tuning
+        (
+            {"name": "lr", "base": {"tasks": ["rte", "qnli"]}, "vary": {}},
+            ["rte", "qnli"],
+        ),  # ablation
         ({"tasks": [], "targets": ["copa"]}, ["copa"]),  # an empty key is skipped
         ({}, []),
         ("not a mapping", []),

@@ -125,7 +125,9 @@ def window(qtbot, tmp_path: Path):  # type: ignore[no-untyped-def]
     # also sees the probe's job started and ended by closing (not refused after the close).
     qtbot.waitUntil(lambda: hasattr(win, "probe"), timeout=10_000)
     yield win
-    win.close()
+    from tests.ui.helpers import close_window
+
+    close_window(win)
     qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
     # Qt threads that ran Python show up as daemon "Dummy" entries; no real thread may linger.
     lingering = [

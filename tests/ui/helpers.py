@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from PySide6.QtWidgets import QMessageBox, QWidget
+
 from studio.core.tasks.spec import TaskSpec
 from studio.ui.state import StudioState
 
@@ -16,3 +18,12 @@ def state_for(store_path: Path, catalog: dict[str, TaskSpec] | None = None) -> S
     state = StudioState(catalog if catalog is not None else {}, Path(store_path))
     _KEPT.append(state)
     return state
+
+
+def close_window(window: QWidget) -> None:
+    """Close the main window, choosing "Stop and quit" if a training job makes it ask."""
+    window.close()
+    for box in window.findChildren(QMessageBox):
+        quit_button = next((b for b in box.buttons() if b.text() == "Stop and quit"), None)
+        if box.isVisible() and quit_button is not None:
+            quit_button.click()

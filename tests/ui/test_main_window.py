@@ -204,7 +204,13 @@ def test_closing_mid_run_saves_and_does_not_hang(qtbot, tmp_path: Path, tiny_mod
             return bool(store.get_run(run_id).step)
 
     qtbot.waitUntil(training, timeout=JOB_MS)
-    win.close()  # waits for the worker to finish its update and save, without a deadlock
+    win.close()  # asks first: quitting stops the run
+    assert win.isVisible() and win.jobs.training.running
+    (box,) = [b for b in win.findChildren(QMessageBox) if b.isVisible()]
+    assert box.windowTitle() == "Quit while training?"
+    (quit_button,) = [b for b in box.buttons() if b.text() == "Stop and quit"]
+    quit_button.click()  # waits for the worker to finish its update and save, no deadlock
+    assert not win.isVisible()
     assert not win.jobs.threads
     with RunStore(win.store_path) as store:
         assert store.get_run(run_id).status == "stopped"
@@ -313,3 +319,14 @@ def test_the_hub_is_probed_in_a_child_job(
     assert win.state.hub_reachable
     assert any(library.availability[n].available for n in hub_tasks)
     win.close()
+
+
+def test_quitting_while_training_asks_and_cancel_keeps_the_window(window, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(type(window.jobs.training), "running", property(lambda slot: True))
+    window.close()
+    assert window.isVisible()
+    (box,) = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert "stops it after the current update" in box.text()
+    box.button(QMessageBox.StandardButton.Cancel).click()
+    assert window.isVisible() and not window._quit_asked
+    monkeypatch.undo()  # nothing trains: the fixture's close goes through without asking

@@ -16,7 +16,7 @@ from studio.ui import actions as A
 from studio.ui.main_window import MainWindow
 from studio.ui.runs.view import RunsView
 from tests.support import tiny_config
-from tests.ui.helpers import state_for
+from tests.ui.helpers import close_window, state_for
 
 TASKS = ("synth_sentiment", "synth_choice")
 JOB_MS = 300_000  # a job starts a Python process that imports torch: slow on a busy machine
@@ -33,7 +33,7 @@ def _open(qtbot, folder: Path) -> MainWindow:  # type: ignore[no-untyped-def]
 
 
 def _close(qtbot, win: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    win.close()
+    close_window(win)
     qtbot.waitUntil(lambda: not win.jobs.threads, timeout=10_000)
     lingering = [
         t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon

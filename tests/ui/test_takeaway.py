@@ -27,8 +27,6 @@ def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, mon
     assert not view.buttons["metrics"].isEnabled() and not view.buttons["report"].isEnabled()
     view.select(ids)
     assert view.buttons["metrics"].isEnabled() and not view.buttons["report"].isEnabled()
-    told: list[str] = []
-    monkeypatch.setattr(QMessageBox, "information", lambda *a: told.append(a[2]))
     # A name without a suffix takes the chosen filter's.
     out = tmp_path / "all"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "CSV (*.csv)"))
@@ -38,17 +36,50 @@ def test_runs_tab_exports_metrics_and_writes_a_report(qtbot, tmp_path: Path, mon
     assert sorted((r["run_id"], r["name"]) for r in rows) == sorted(
         (i, n) for i in ids for n in ("total_loss", "loss")
     )
-    assert told == [f"4 rows of 2 run(s) in {tmp_path / 'all.csv'}"]
+    assert _told(view) == [f"4 rows of 2 run(s) in {tmp_path / 'all.csv'}"]
 
     view.table.selectionModel().clearSelection()
     view.select(ids[:1])
     assert view.buttons["report"].isEnabled()
     opened: list[str] = []
-    monkeypatch.setattr(QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()))
+    monkeypatch.setattr(
+        QDesktopServices, "openUrl", lambda url: opened.append(url.toLocalFile()) or True
+    )
     report = tmp_path / "r.html"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
     view.buttons["report"].click()
     assert "run 1" in report.read_text(encoding="utf-8") and opened == [str(report)]
+    assert len(_told(view)) == 1  # the browser showed it: nothing more to say
+
+
+def _told(view: RunsView) -> list[str]:
+    return [b.text() for b in view.findChildren(QMessageBox) if b.isVisible()]
+
+
+def test_a_report_no_browser_opens_says_where_it_is_and_opens_its_folder(
+    qtbot, tmp_path: Path, monkeypatch
+) -> None:
+    db = tmp_path / "studio.db"
+    with RunStore(db) as store:
+        run_id = store.create_run("run", "pretrain", {"tasks": ["rte"]}, "m")
+    view = RunsView(state_for(db).store)
+    qtbot.addWidget(view)
+    view.select([run_id])
+    opened: list[str] = []
+
+    def no_browser(url):  # type: ignore[no-untyped-def]
+        opened.append(url.toLocalFile())
+        return url.toLocalFile() == str(tmp_path)  # a file manager, but no browser
+
+    monkeypatch.setattr(QDesktopServices, "openUrl", no_browser)
+    report = tmp_path / "r.html"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(report), ""))
+    view.buttons["report"].click()
+    (box,) = [b for b in view.findChildren(QMessageBox) if b.isVisible()]
+    assert box.text() == f"The report of {run_id} is in {report}"
+    (folder,) = [b for b in box.buttons() if b.text() == "Open folder"]
+    folder.click()
+    assert opened == [str(report), str(tmp_path)]
 
 
 def test_a_file_the_dialog_did_not_confirm_is_replaced_only_after_asking(
@@ -76,7 +107,6 @@ def test_a_file_the_dialog_did_not_confirm_is_replaced_only_after_asking(
     view.buttons["metrics"].click()
     assert existing.read_text() == "mine" and asked == [f"{existing} exists. Replace it?"]
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.Yes))
-    monkeypatch.setattr(QMessageBox, "information", lambda *a: None)
     view.buttons["metrics"].click()
     assert existing.read_text().startswith("run_id,")
     # The store (here through a link) is refused with a warning, whatever the dialog confirmed.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,8 +84,10 @@ def test_source_combo_lists_finished_pretrain_runs_and_marks_the_mix(view, store
     assert not view.is_marked_in_mix("synth_topic")
     names = view.targets.names()
     assert "synth_summary" not in names  # summarization needs a decoder
-    in_mix = [i for i, n in enumerate(names) if n in MIX]
-    assert in_mix == list(range(len(names) - len(MIX), len(names)))  # in-mix tasks come last
+    here = [n for n in names if n not in view.targets.unavailable]
+    assert names[: len(here)] == here  # tasks without data here are listed last
+    in_mix = [i for i, n in enumerate(here) if n in MIX]
+    assert in_mix == list(range(len(here) - len(MIX), len(here)))  # then the mix
     item = view.target_list.item(names.index("synth_pair"))
     assert item.foreground().color().name() == AMBER
     assert "leaked" in item.toolTip()
@@ -283,3 +286,19 @@ def test_export_folder_item_opens_a_folder_dialog(view, tmp_path, monkeypatch) -
     combo.setCurrentIndex(combo.count() - 1)
     combo.activated.emit(combo.count() - 1)
     assert view.source() == str(folder) and view.mix() == ["synth_pair"]
+
+
+def test_a_task_without_data_here_is_shown_but_cannot_be_a_target(view) -> None:
+    view.state.availability = {
+        **view.state.availability,
+        "synth_topic": replace(view.state.availability["synth_topic"], available=False,
+                               reason="its folder is missing"),
+    }  # fmt: skip
+    view.state.catalogChanged.emit()
+    names = view.targets.names()
+    item = view.target_list.item(names.index("synth_topic"))
+    assert "no data here" in item.text() and "its folder is missing" in item.toolTip()
+    assert not item.flags() & Qt.ItemFlag.ItemIsEnabled
+    view.targets.set_checked(["synth_topic", "synth_pair"])
+    assert view.targets.checked() == ["synth_pair"]
+    assert "without data here" in view.targets.count_label.text()

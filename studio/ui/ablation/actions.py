@@ -3,6 +3,7 @@ one-training-at-a-time rule, feed the tab its progress, and say how it ended."""
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from PySide6.QtCore import QObject
@@ -13,6 +14,7 @@ from studio.jobs.client import job_place
 from studio.ui.ablation.view import AblationView
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
+from studio.ui.style import RED
 
 
 class AblationActions(QObject):
@@ -53,8 +55,18 @@ class AblationActions(QObject):
         self.state.store.poll()
         self.view.refresh()
         if error:
+            self.view.note(f"The ablation failed: {error.splitlines()[0]}", RED)
             self.state.problem.emit("The ablation failed", error)
             return
         if isinstance(result, AblationResult):
             self.view.show_ablation(result.run_id)
+            # Not "N variants queued" any more: what became of them.
+            self.view.note(f"Ablation {result.run_id} {self._ending(result.run_id)}")
             self.state.message.emit(f"Ablation {result.run_id} ended")
+
+    def _ending(self, ablation_id: str) -> str:
+        """'finished: 3 variants finished, 1 stopped', from the variants' stored runs."""
+        statuses = Counter(r.status for r in self.view.results)
+        status = self.state.store.status(ablation_id) or "ended"
+        counts = ", ".join(f"{n} {s}" for s, n in statuses.most_common())
+        return f"{status}: variants {counts}" if counts else status

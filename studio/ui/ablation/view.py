@@ -239,14 +239,16 @@ class AblationView(QWidget):
         try:
             config = load_ablation(path)
         except StudioError as exc:
-            self.message.setText(coloured(html.escape(str(exc)), RED))
-            self.last_message = str(exc)
+            self.note(str(exc), RED)
             return False
-        count = len(config.variants())
-        self.last_message = f"{config.title}: {count} variants queued"
-        self.message.setText(html.escape(self.last_message))
+        self.note(f"{config.title}: {len(config.variants())} variants queued")
         self.startRequested.emit(str(path), config.to_dict())
         return True
+
+    def note(self, text: str, colour: str | None = None) -> None:
+        """The line under the buttons: what was last started, how it ended, or an error."""
+        self.last_message = text
+        self.message.setText(coloured(html.escape(text), colour) if colour else html.escape(text))
 
     # -- the table and the curves ------------------------------------------------------------
 

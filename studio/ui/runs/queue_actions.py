@@ -59,6 +59,10 @@ class QueueActions(QObject):
         state.message.emit(f"Queued {run_id}: {waiting} run(s) waiting{more}")
         return run_id
 
+    def queue_changed(self) -> None:
+        """A run was moved or removed: the status bar's count follows (not the last Queue's)."""
+        self.state.message.emit(f"Queue: {self._waiting()} run(s) waiting")
+
     def run_queue(self) -> None:
         """Train the queued runs one after another, unless a training job runs."""
         if self.jobs.refuse_when_busy():

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 from studio.core.errors import StudioError
 from studio.store.report_data import write_report
 from studio.store.tables import export_metrics
+from studio.ui import messages
 from studio.ui.file_dialogs import save_file
 
 FILTERS = {"CSV (*.csv)": "csv", "Parquet (*.parquet)": "parquet"}
@@ -54,8 +55,8 @@ def export_metrics_dialog(parent: QWidget, store_path: Path, run_ids: list[str])
     except StudioError as exc:
         QMessageBox.warning(parent, "The metrics were not exported", str(exc))
         return None
-    QMessageBox.information(
-        parent, "Metrics exported", f"{count} rows of {len(run_ids)} run(s) in {out}"
+    messages.saved(
+        parent, "Metrics exported", f"{count} rows of {len(run_ids)} run(s) in {out}", out
     )
     return out
 
@@ -78,6 +79,7 @@ def report_dialog(
     except StudioError as exc:
         QMessageBox.warning(parent, "The report was not written", str(exc))
         return None
-    if open_it:
-        QDesktopServices.openUrl(QUrl.fromLocalFile(str(out)))
+    # No browser to open it (or not asked to): say where it is, and offer its folder.
+    if not (open_it and QDesktopServices.openUrl(QUrl.fromLocalFile(str(out)))):
+        messages.saved(parent, "Report saved", f"The report of {run_id} is in {out}", out)
     return out

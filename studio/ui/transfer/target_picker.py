@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -29,9 +31,12 @@ class TargetPicker(QGroupBox):
 
     changed = Signal()
 
-    def __init__(self, catalog: dict[str, TaskSpec]) -> None:
+    def __init__(
+        self, catalog: dict[str, TaskSpec], unavailable: dict[str, str] | None = None
+    ) -> None:
         super().__init__("Held-out targets")
         self.catalog = catalog
+        self.unavailable = unavailable or {}  # task -> why its data cannot be had here
         self._mix: set[str] = set()
         self._checked: set[str] = set()
         self.filter_edit = QLineEdit()
@@ -48,10 +53,11 @@ class TargetPicker(QGroupBox):
         layout.addWidget(self.list, 1)
         layout.addWidget(self.count_label)
 
-    def set_catalog(self, catalog: dict[str, TaskSpec]) -> None:
-        """Tasks added or removed: the list follows, keeping what is still there checked."""
-        self.catalog = catalog
-        self._checked &= set(catalog)
+    def set_catalog(self, catalog: dict[str, TaskSpec], unavailable: dict[str, str]) -> None:
+        """Tasks added or removed, or their data found or gone: the list follows, keeping
+        what can still be a target checked."""
+        self.catalog, self.unavailable = catalog, unavailable
+        self._checked &= set(self._targetable())
         self._fill()
 
     def set_mix(self, mix: list[str]) -> None:
@@ -78,24 +84,38 @@ class TargetPicker(QGroupBox):
         return any(i.data(ROLE) == name and "in mix" in i.text() for i in items)
 
     def _targetable(self) -> list[str]:
-        # Summarization needs a decoder; the transfer fine-tunes encoders only.
+        """Tasks a transfer can fine-tune on here: an encoder's (summarization needs a
+        decoder) whose data is here."""
+        return [n for n in self._encoder_tasks() if n not in self.unavailable]
+
+    def _encoder_tasks(self) -> list[str]:
         return [n for n, s in self.catalog.items() if s.family != "summarization"]
 
     def _fill(self) -> None:
-        """Rebuild the list: tasks outside the source's mix first, then those in it."""
+        """Rebuild the list: tasks outside the source's mix first, then those in it, then
+        those without data here (shown, with why, but not checkable)."""
         mix, names = self._mix, self._targetable()
         ordered = [n for n in names if n not in mix] + [n for n in names if n in mix]
+        ordered += [n for n in self._encoder_tasks() if n in self.unavailable]
         self.list.blockSignals(True)
         self.list.clear()
         for name in ordered:
             spec = self.catalog[name]
-            item = QListWidgetItem(f"{name}   — in mix" if name in mix else name)
+            missing = self.unavailable.get(name)
+            suffix = "   — no data here" if missing else "   — in mix" if name in mix else ""
+            item = QListWidgetItem(name + suffix)
             item.setData(ROLE, name)
-            item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsUserCheckable
+                if missing
+                else Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
+            )
             checked = name in self._checked
             item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
             tip = f"{spec.title} · {spec.family} · {spec.metric}"
-            if name in mix:
+            if missing:
+                tip = f"{html.escape(missing)}<br>{tip}"
+            elif name in mix:
                 item.setForeground(QColor(AMBER))
                 tip = f"{name} {IN_MIX_TIP}.<br>{tip}"
             item.setToolTip(tip)
@@ -121,5 +141,10 @@ class TargetPicker(QGroupBox):
         self._changed()
 
     def _changed(self) -> None:
-        self.count_label.setText(f"{len(self.checked())} of {self.list.count()} checked")
+        text = f"{len(self.checked())} of {len(self._targetable())} checked"
+        if self.unavailable:
+            text += (
+                f" · {len(set(self.unavailable) & set(self._encoder_tasks()))} without data here"
+            )
+        self.count_label.setText(text)
         self.changed.emit()

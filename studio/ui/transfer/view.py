@@ -72,7 +72,9 @@ class TransferView(QWidget):
         self.set_running(False)
         # A run that finishes becomes a source; a task added anywhere becomes a target.
         state.store.runsChanged.connect(self.refresh)
-        state.catalogChanged.connect(lambda: self.targets.set_catalog(self.catalog))
+        state.catalogChanged.connect(
+            lambda: self.targets.set_catalog(self.catalog, self._unavailable())
+        )
 
     # -- layout ------------------------------------------------------------------------------
 
@@ -80,7 +82,7 @@ class TransferView(QWidget):
         form = QWidget()
         column = QVBoxLayout(form)
         column.addWidget(self._source_group())
-        self.targets = TargetPicker(self.catalog)
+        self.targets = TargetPicker(self.catalog, self._unavailable())
         self.targets.changed.connect(self._validate)
         self.target_list, self.filter_edit = self.targets.list, self.targets.filter_edit
         column.addWidget(self.targets, 1)
@@ -188,6 +190,11 @@ class TransferView(QWidget):
     @property
     def catalog(self) -> dict[str, TaskSpec]:
         return self.state.catalog
+
+    def _unavailable(self) -> dict[str, str]:
+        """Tasks whose data is not here, with why: offered as targets, a transfer would fail."""
+        found = self.state.availability
+        return {n: a.reason or "no data here" for n, a in found.items() if not a.available}
 
     def refresh(self) -> None:
         """Re-read the store: the source runs and the stored results, keeping the selections."""
