@@ -71,6 +71,8 @@ NON_DEFAULT = RunConfig(
     r3f_eps=2e-6,
     r3f_noise="normal",
     report_to="tensorboard",
+    fuse_update="on",
+    compile="off",
 )
 
 
