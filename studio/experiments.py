@@ -12,7 +12,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,14 @@ class SourceModel:
     model: str  # a checkpoint folder, an export folder, or a base model
     run_id: str | None  # the pre-finetuning run, when the source is one
     mix: tuple[str, ...]  # the tasks it was pre-finetuned on (for the leakage check)
+
+
+def child_name(config: FinetuneConfig, role: str, source: str, base_model: str) -> str:
+    """A transfer's fine-tuning, named so that its base and pre-finetuned pair differ:
+    "rte k=16 seed 0 · pre-finetuned (<run id or export folder>)" / "… · base (minilm)"."""
+    model = Path(source).name if role == "pretuned" else Path(base_model).name or base_model
+    what = "pre-finetuned" if role == "pretuned" else "base"
+    return f"{config.task} k={config.k or 'all'} seed {config.seed} · {what} ({model})"
 
 
 def resolve_source(store: RunStore, source: str, which: str = "best") -> SourceModel:
@@ -160,6 +168,7 @@ def transfer(
                 ft = config.finetune(
                     target, model, size, seed, config.reuse_heads and label == "pretuned"
                 )
+                ft = replace(ft, name=child_name(ft, label, config.source, config.base_model))
                 run_id, result = finetune_run(
                     ft,
                     catalog,

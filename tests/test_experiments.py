@@ -112,6 +112,8 @@ def test_transfer_grid_results_table_and_leakage(
         finetunes = store.list_runs(kind="finetune")
         assert len(finetunes) == 16
         assert {r.source_run for r in finetunes} == {source}
+        assert len({r.name for r in finetunes}) == 16  # a pair's two runs are told apart
+        assert f"synth_choice k=8 seed 0 · pre-finetuned ({source})" in {r.name for r in finetunes}
         text = table(store.results(transfers[0].id))
         messages = [entry["message"] for entry in store.logs(transfers[0].id)]
         assert not any("same examples" in m for m in messages)  # every pair trained alike

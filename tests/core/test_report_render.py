@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -80,3 +81,11 @@ def test_render_escapes_every_text() -> None:
     )
     text = render(report)
     assert "<img" not in text and text.count("&lt;img") >= 6
+
+
+@pytest.mark.parametrize("count", [1, 10, 11, 24])
+def test_every_series_of_a_chart_has_a_colour_of_its_own(count: int) -> None:
+    lines = [Line(f"task {i}", (0.0, 1.0), (float(i), float(i) + 1)) for i in range(count)]
+    svg = render_chart(Chart("many", tuple(lines)))
+    strokes = re.findall(r'<polyline [^>]*stroke="(#[0-9a-f]{6})"', svg)
+    assert len(strokes) == count and len(set(strokes)) == count

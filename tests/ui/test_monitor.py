@@ -220,6 +220,11 @@ def test_overlay_draws_every_run_with_its_own_style(view: MonitorView, store) ->
     assert a is not None and b is not None and a is not b
     assert b.xData.size == 30
     assert a.opts["pen"].style() != b.opts["pen"].style()
+    # The mean is told by its width, so that dashes keep meaning "the second run".
+    mean_a, mean_b = view.curve_item(first, "eval_mean"), view.curve_item(second, "eval_mean")
+    assert mean_a.opts["pen"].style() == a.opts["pen"].style()
+    assert mean_b.opts["pen"].style() == b.opts["pen"].style()
+    assert mean_a.opts["pen"].widthF() > a.opts["pen"].widthF()
     labels = [label.text for _, label in view.plots["task_loss"].legend.items]
     assert "alpha · rte" in labels and "beta · cola" in labels
     store.add_metrics(second, _rows(range(31, 33)))

@@ -8,11 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from html import escape
 
-# Tableau 10, as the window's plots use.
-COLOURS = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
+from studio.core.colours import palette
+
 MAX_POINTS = 400  # per line: a report stays small however long the run was
 WIDTH, HEIGHT = 640, 300
 LEFT, RIGHT, TOP, BOTTOM = 60, 12, 28, 40
@@ -119,8 +116,7 @@ def render_chart(chart: Chart, width: int = WIDTH, height: int = HEIGHT) -> str:
         return top + plot_h - (y - y0) / (y1 - y0) * plot_h
 
     parts += _axes(chart, (x0, x1, y0, y1), sx, sy, top, plot_w, plot_h, height)
-    for i, (line, pts) in enumerate(lines):
-        colour = COLOURS[i % len(COLOURS)]
+    for i, ((line, pts), colour) in enumerate(zip(lines, palette(len(lines)), strict=True)):
         parts += _polylines(line, pts, colour, sx, sy)
         if legend_rows:
             lx, ly = LEFT + (i % 4) * (plot_w / 4), TOP + (i // 4) * LEGEND_ROW

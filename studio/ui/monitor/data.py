@@ -28,7 +28,7 @@ POLL_LIMIT = 50_000  # rows per run per tick, so catching up never freezes the G
 PLOTS: dict[str, tuple[str, bool, bool, bool, int, int, int, int]] = {
     "total": ("Total loss", True, True, False, 0, 0, 1, 1),
     "task_loss": ("Per-task loss", True, True, False, 0, 1, 1, 2),
-    "validation": ("Validation (primary metric; dashed: mean)", False, False, True, 1, 0, 1, 2),
+    "validation": ("Validation (primary metric; thick: the mean)", False, False, True, 1, 0, 1, 2),
     "shares": ("Task shares", False, False, False, 1, 2, 1, 1),
     "lr": ("Learning rate", False, False, False, 2, 0, 1, 1),
     "grad": ("Gradient norm", True, True, False, 2, 1, 1, 1),

@@ -74,12 +74,16 @@ class TaskLegend(QWidget):
         self.colours.clear()
         self.list.clear()
 
-    def pen(self, run_index: int, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle]:
-        """How a curve is drawn: a task's colour and its run's line style; a run-wide curve
-        in its run's colour (the validation mean dashed)."""
+    def pen(
+        self, run_index: int, task: str | None, name: str
+    ) -> tuple[QColor, Qt.PenStyle, float]:
+        """How a curve is drawn (colour, line style, width): a task's colour and its run's
+        line style; a run-wide curve in its run's colour. The validation mean is thick, in
+        its run's line style: dashes mean "the second run" on every plot."""
+        style = RUN_STYLES[run_index % len(RUN_STYLES)]
         if task is not None:
-            return self.colours[task], RUN_STYLES[run_index % len(RUN_STYLES)]
+            return self.colours[task], style, 1.5
         colour = QColor(RUN_COLOURS[run_index % len(RUN_COLOURS)])
         if name == "eval_mean":
-            return (QColor("#333333") if run_index == 0 else colour), Qt.PenStyle.DashLine
-        return colour, Qt.PenStyle.SolidLine
+            return (QColor("#333333") if run_index == 0 else colour), style, 3.0
+        return colour, Qt.PenStyle.SolidLine, 1.5

@@ -318,8 +318,9 @@ class MonitorView(QWidget):
                 continue
             run_id, task, name = key
             run, series = self._runs[run_id], self._series[key]
-            colour, style = self.task_legend.pen(run.index, task, name)
-            panel.ensure(key, series, colour, style, label(run, key, len(self._runs) > 1))
+            colour, style, width = self.task_legend.pen(run.index, task, name)
+            overlay = len(self._runs) > 1
+            panel.ensure(key, series, colour, style, label(run, key, overlay), width)
             if task in self._hidden_tasks:
                 panel.set_visible(key, False)
             if panel.smoothable:

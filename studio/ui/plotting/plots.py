@@ -11,6 +11,7 @@ from PySide6.QtCore import QPointF, Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QSizePolicy
 
+from studio.core import colours
 from studio.ui.plotting.export import add_menu
 from studio.ui.plotting.series import MINUTES, SMOOTH, STEP, VALUE, Series
 from studio.ui.style import AXIS, TITLE
@@ -23,18 +24,11 @@ RUN_STYLES = (
     Qt.PenStyle.DotLine,
     Qt.PenStyle.DashDotLine,
 )
-# Tableau 10: distinct on white and colour-blind friendlier than evenly spaced hues.
-_QUALITATIVE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
-    "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-)  # fmt: skip
 
 
 def palette(count: int) -> list[QColor]:
-    """`count` distinguishable colours: Tableau 10 when it suffices, else evenly spaced hues."""
-    if count <= len(_QUALITATIVE):
-        return [QColor(c) for c in _QUALITATIVE[:count]]
-    return [pg.intColor(i, hues=count, maxValue=210, minValue=210) for i in range(count)]
+    """`count` distinguishable colours (studio.core.colours: the reports use the same)."""
+    return [QColor(c) for c in colours.palette(count)]
 
 
 @dataclass
@@ -48,6 +42,7 @@ class Curve:
     style: Qt.PenStyle
     label: str
     smoothed: bool = False  # whether `main` draws the EMA (then the shadow draws raw values)
+    width: float = 1.5
 
 
 def dress(plot: pg.PlotItem, title: str, colour: str = TITLE) -> None:
@@ -136,14 +131,20 @@ class PlotPanel:
         self.refresh_all()
 
     def ensure(
-        self, key: tuple, series: Series, colour: QColor, style: Qt.PenStyle, label: str
+        self,
+        key: tuple,
+        series: Series,
+        colour: QColor,
+        style: Qt.PenStyle,
+        label: str,
+        width: float = 1.5,
     ) -> Curve:
         """The curve for `key`, created (with its pens and legend entry) on first use only."""
         curve = self.curves.get(key)
         if curve is not None:
             return curve
         shadow, main = pg.PlotDataItem(), pg.PlotDataItem()
-        curve = Curve(main, shadow, series, QColor(colour), style, label)
+        curve = Curve(main, shadow, series, QColor(colour), style, label, width=width)
         self.curves[key] = curve
         for item in (shadow, main):
             self.plot.addItem(item)
@@ -221,7 +222,8 @@ class PlotPanel:
 
     def _style(self, curve: Curve) -> None:
         smooth = self.smoothing and self.smoothable
-        curve.main.setPen(pg.mkPen(curve.colour, width=2.0 if smooth else 1.5, style=curve.style))
+        width = curve.width + (0.5 if smooth else 0.0)
+        curve.main.setPen(pg.mkPen(curve.colour, width=width, style=curve.style))
         faint = QColor(curve.colour)
         faint.setAlpha(RAW_ALPHA)
         curve.shadow.setPen(pg.mkPen(faint, width=1, style=curve.style))
