@@ -135,3 +135,49 @@ def _num(value: float | None, best: bool) -> str:
 
 def _short(name: str, width: int = 18) -> str:
     return name if len(name) <= width else name[: width - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One axis of a parallel-coordinates plot: a setting (or the metric) and each run's value."""
+
+    name: str
+    values: tuple[float | None, ...]  # in the runs' order; None: the run has none
+
+    @property
+    def span(self) -> tuple[float, float]:
+        known = [v for v in self.values if v is not None]
+        return (min(known), max(known)) if known else (0.0, 1.0)
+
+    def scaled(self) -> tuple[float | None, ...]:
+        """Each value as 0..1 between the axis's lowest and highest (0.5 when all are equal)."""
+        low, high = self.span
+        return tuple(
+            None if v is None else 0.5 if high == low else (v - low) / (high - low)
+            for v in self.values
+        )
+
+
+def numeric_differences(configs: Sequence[Mapping[str, Any]]) -> list[Axis]:
+    """The numeric settings (numbers, not switches) whose values are not the same in every
+    config, one axis each, by name: what a parallel-coordinates plot lays side by side."""
+    axes = []
+    for key in sorted({k for c in configs for k in c}):
+        values = [c.get(key) for c in configs]
+        numbers = [v for v in values if v is not None]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers)
+        if numbers and numeric and len(set(numbers)) > 1:
+            axes.append(Axis(key, tuple(None if v is None else float(v) for v in values)))
+    return axes
+
+
+def metric_axes(comparison: Comparison) -> list[Axis]:
+    """Each comparison row's final and best value as an axis ("rte accuracy (final)")."""
+    ids = [i for i, _ in comparison.runs]
+    axes = []
+    for row in comparison.rows:
+        label = "validation mean" if row.task == MEAN else f"{row.task} {row.metric}"
+        for which in ("final", "best"):
+            values = tuple(getattr(row.cells[i], which) for i in ids)
+            axes.append(Axis(f"{label} ({which})", values))
+    return axes

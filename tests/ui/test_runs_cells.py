@@ -60,13 +60,21 @@ def test_a_resumed_runs_started_and_duration_count_every_session(view: RunsView)
     assert _cell(view, "resumed", "Duration") == ("2m 20s", 140.0)  # not 40s
 
 
-def test_a_long_name_is_elided_and_duration_and_id_stay_in_view(view: RunsView) -> None:
+# 1050: the Runs tab of a 1600-px window.
+@pytest.mark.parametrize("width", [1050, 1600])
+def test_a_long_name_is_elided_and_duration_and_id_stay_in_view(
+    qtbot, view: RunsView, width: int
+) -> None:
+    view.resize(width, 400)
+    qtbot.wait(10)
     header = view.table.horizontalHeader()
     assert view.table.textElideMode() == Qt.TextElideMode.ElideMiddle
-    assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Interactive
+    assert header.sectionResizeMode(0) == QHeaderView.ResizeMode.Stretch  # takes what is left
     for column in (COLUMNS.index("Duration"), COLUMNS.index("Id")):
         right = header.sectionViewportPosition(column) + header.sectionSize(column)
         assert 0 < right <= view.table.viewport().width()
+    id_column = COLUMNS.index("Id")  # never cut: as wide as the ids
+    assert header.sectionSize(id_column) >= view.table.sizeHintForColumn(id_column)
     row = next(r for r in range(view.model.rowCount()) if view.model.item(r, 0).text() == LONG)
     assert view.model.item(row, 0).toolTip().startswith(LONG)
 

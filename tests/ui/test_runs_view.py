@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from studio.core.paths import checkpoints_dir, run_dir
 from studio.core.sink import MetricRow
 from studio.store.runs import RunStore
-from studio.ui.runs.config_diff import ConfigDiff, config_differences
+from studio.ui.runs.config_diff import ConfigDiffTable, config_differences
 from studio.ui.runs.view import RunsView
 from tests.ui.helpers import state_for
 
@@ -74,10 +74,10 @@ def test_the_table_describes_every_kind_of_run(view: RunsView, runs: dict[str, s
     assert set(view.visible_ids()) == set(runs.values())
     muppet = _cells(view, runs["muppet"])
     assert (muppet["Status"], muppet["Tasks"], muppet["Steps"]) == ("finished", "2", "9 / 9")
-    assert muppet["Best mean metric"] == "0.7200"
+    assert muppet["Best mean"] == "0.7200"
     assert _cells(view, runs["transfer"])["Tasks"] == "3"  # its targets
     finetune = _cells(view, runs["finetune"])
-    assert finetune["Tasks"] == "1" and finetune["Best mean metric"] == "0.4000"
+    assert finetune["Tasks"] == "1" and finetune["Best mean"] == "0.4000"
     assert finetune["Base model"] == f"{runs['muppet']} step-9"  # the source checkpoint
 
 
@@ -119,7 +119,7 @@ def test_open_overlay_and_resume_emit_the_selection(
     view.select([runs["muppet"]])
     assert not view.buttons["resume"].isEnabled()  # finished: nothing to resume
     view.select([runs["stopped"]])  # adds to the selection
-    assert view.buttons["overlay"].isEnabled() and view.buttons["diff"].isEnabled()
+    assert view.buttons["overlay"].isEnabled() and view.buttons["compare"].isEnabled()
     with qtbot.waitSignal(view.openRuns) as opened:
         view.buttons["overlay"].click()
     assert set(opened.args[0]) == {runs["stopped"], runs["muppet"]}
@@ -128,9 +128,9 @@ def test_open_overlay_and_resume_emit_the_selection(
 def test_config_differences_list_only_what_differs(view: RunsView, runs: dict[str, str]) -> None:
     configs = {i: view.runs[i].config for i in (runs["muppet"], runs["stopped"])}
     assert config_differences(configs) == {"seed": [1, 2], "tasks": [["rte", "cola"], ["rte"]]}
-    dialog = ConfigDiff({i: view.runs[i] for i in configs}, view)
-    assert dialog.table.rowCount() == 2
-    assert dialog.table.item(0, 0).text() == "1" and dialog.table.item(1, 0).text() == "rte, cola"
+    table = ConfigDiffTable({i: view.runs[i] for i in configs}, view).table
+    assert table.rowCount() == 2
+    assert table.item(0, 0).text() == "1" and table.item(1, 0).text() == "rte, cola"
 
 
 def test_delete_removes_runs_with_their_folders(

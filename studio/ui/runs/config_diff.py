@@ -1,4 +1,4 @@
-"""Compare configs: the settings that differ between runs, side by side."""
+"""The settings that differ between runs, side by side: a tab of the Compare view."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from PySide6.QtWidgets import (
-    QDialog,
-    QDialogButtonBox,
     QHeaderView,
     QLabel,
     QTableWidget,
@@ -31,15 +29,14 @@ def config_differences(configs: Mapping[str, Mapping[str, Any]]) -> dict[str, li
     return diff
 
 
-class ConfigDiff(QDialog):
-    """A table of the settings that differ between runs."""
+class ConfigDiffTable(QWidget):
+    """A table of the settings that differ between runs (only those), a column per run."""
 
     def __init__(self, runs: Mapping[str, Run], parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Config differences")
         diff = config_differences({i: r.config for i, r in runs.items()})
         table = QTableWidget(len(diff), len(runs))
-        table.setHorizontalHeaderLabels([r.name for r in runs.values()])
+        table.setHorizontalHeaderLabels([r.name or r.id for r in runs.values()])
         table.setVerticalHeaderLabels(list(diff))
         for row, values in enumerate(diff.values()):
             for col, value in enumerate(values):
@@ -49,9 +46,6 @@ class ConfigDiff(QDialog):
                 table.setItem(row, col, item)
         table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table = table
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(table if diff else QLabel("The configs are identical."))
-        layout.addWidget(buttons)
-        self.resize(720, 420)

@@ -1,4 +1,5 @@
-"""The Runs tab: every run in the store; open, overlay, compare configs, delete, resume, export."""
+"""The Runs tab: every run in the store, found by words, tags and filters; open, overlay,
+compare, label (rename, tags, notes, star), resume, export, report and delete them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QSortFilterProxyModel,
     Qt,
     Signal,
@@ -17,12 +19,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QComboBox,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
-    QLineEdit,
+    QMenu,
     QPushButton,
+    QSplitter,
     QStackedLayout,
     QTableView,
     QVBoxLayout,
@@ -31,13 +32,17 @@ from PySide6.QtWidgets import (
 
 from studio.core.experiments.transfer import run_tasks
 from studio.core.paths import checkpoint_label
+from studio.core.run_query import RunQuery, matches
 from studio.core.run_record import Run
 from studio.core.segments import first_start, worked_seconds
 from studio.store import RESUMABLE
 from studio.ui.empty_state import EmptyState
 from studio.ui.header_style import use_sort_arrows
-from studio.ui.runs.config_diff import ConfigDiff
+from studio.ui.runs.compare_view import CompareView
+from studio.ui.runs.details import RunDetails
+from studio.ui.runs.filter_bar import FilterBar
 from studio.ui.runs.queue_view import QueueView
+from studio.ui.runs.run_menu import MenuActions, build_menu
 from studio.ui.runs.takeaway import export_metrics_dialog, report_dialog
 from studio.ui.state import StoreWatcher
 from studio.ui.style import STATUS_COLOURS
@@ -45,26 +50,21 @@ from studio.ui.text import date_time, run_duration
 
 COLUMNS = (
     "Name",
+    "Tags",
     "Status",
     "Kind",
     "Base model",
     "Tasks",
     "Steps",
-    "Best mean metric",
+    "Best mean",
     "Started",
     "Duration",
     "Id",
 )
-KIND_COLUMN, STARTED_COLUMN = COLUMNS.index("Kind"), COLUMNS.index("Started")
-STEPS_COLUMN = COLUMNS.index("Steps")
-KINDS = (
-    ("All kinds", ""),
-    ("Pre-finetuning", "pretrain"),
-    ("Transfer experiments", "transfer"),
-    ("Fine-tuning", "finetune"),
-    ("Sweeps", "sweep"),
-    ("Ablations", "ablation"),
-)
+STARTED_COLUMN, STEPS_COLUMN = COLUMNS.index("Started"), COLUMNS.index("Steps")
+# Columns that can hold long text get a width of their own and elide (whole in the tooltip), so
+# Duration and Id stay in view at any window width the window allows.
+ELIDED = {"Name": 240, "Tags": 90, "Base model": 120}
 
 
 def _model_name(path: str) -> str:
@@ -76,33 +76,31 @@ def _model_name(path: str) -> str:
 
 
 class _RunFilter(QSortFilterProxyModel):
-    """Rows of one kind (or all) whose name or id contains the search text."""
+    """Rows that pass the filter bar's query (core.run_query); `found`: the ids the store's
+    full-text search matched (None: no words to search)."""
 
-    def __init__(self, parent: QWidget) -> None:
+    def __init__(self, parent: QWidget, runs: dict[str, Run]) -> None:
         super().__init__(parent)
-        self.kind = ""
-        self.text = ""
+        self.runs = runs
+        self.query = RunQuery()
+        self.found: set[str] | None = None
 
-    def set_filter(self, kind: str, text: str) -> None:
+    def set_filter(self, query: RunQuery, found: set[str] | None) -> None:
         # Qt 6.10 brings endFilterChange() and deprecates the invalidate*Filter() calls.
         if hasattr(self, "endFilterChange"):
             self.beginFilterChange()
-            self.kind, self.text = kind, text.strip().lower()
+            self.query, self.found = query, found
             self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
         else:
-            self.kind, self.text = kind, text.strip().lower()
+            self.query, self.found = query, found
             self.invalidateRowsFilter()
 
     def filterAcceptsRow(  # noqa: N802 - Qt's name
         self, row: int, parent: QModelIndex | QPersistentModelIndex
     ) -> bool:
-        model = self.sourceModel()
-        kind = model.index(row, KIND_COLUMN, parent).data()
-        if self.kind and kind != self.kind:
-            return False
-        name = str(model.index(row, 0, parent).data()).lower()
-        run_id = str(model.index(row, 0, parent).data(Qt.ItemDataRole.UserRole + 1)).lower()
-        return self.text in name or self.text in run_id
+        run_id = self.sourceModel().index(row, 0, parent).data(Qt.ItemDataRole.UserRole + 1)
+        run = self.runs.get(run_id)
+        return run is not None and matches(run, self.query, self.found)
 
 
 class RunsView(QWidget):
@@ -112,17 +110,28 @@ class RunsView(QWidget):
     resumeRun = Signal(str)
     exportRun = Signal(str)
     reportRun = Signal(str)
+    metadataChanged = Signal()  # a run was renamed, tagged, noted or starred here
     demoRequested = Signal()  # the empty state's buttons
     storeRequested = Signal()
 
     def __init__(self, watcher: StoreWatcher, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.watcher = watcher
+        self.runs: dict[str, Run] = {}
         self._build_table()
         buttons = self._build_buttons()
         buttons.addStretch(1)
         # A row of its own: beside the buttons it would widen the tab and squeeze the task list.
-        filters = self._build_filters()
+        self.filters = FilterBar()
+        self.filters.changed.connect(self._filter)
+        self.search_edit, self.kind_combo = self.filters.search_edit, self.filters.kind_combo
+        self.details = RunDetails()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.details)
+        split.setStretchFactor(0, 4)
+        split.setStretchFactor(1, 1)
+        split.setSizes([600, 140])
         table_page = QWidget()
         layout = QVBoxLayout(table_page)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -130,8 +139,8 @@ class RunsView(QWidget):
         self.queue.changed.connect(self.refresh)
         layout.addWidget(self.queue)
         layout.addLayout(buttons)
-        layout.addLayout(filters)
-        layout.addWidget(self.table)
+        layout.addWidget(self.filters)
+        layout.addWidget(split, 1)
         self.empty = EmptyState(
             "No runs yet",
             "",
@@ -144,7 +153,6 @@ class RunsView(QWidget):
         self.pages = QStackedLayout(self)
         self.pages.addWidget(table_page)
         self.pages.addWidget(self.empty)
-        self.runs: dict[str, Run] = {}
         self.refresh()
         # Runs change status in other processes (a window's job, a CLI resume): follow them,
         # so what Delete and Resume offer is what is true now.
@@ -154,7 +162,13 @@ class RunsView(QWidget):
     def _build_table(self) -> None:
         self.model = QStandardItemModel(0, len(COLUMNS), self)
         self.model.setHorizontalHeaderLabels(list(COLUMNS))
-        self.proxy = _RunFilter(self)
+        self.model.setHeaderData(
+            COLUMNS.index("Best mean"),
+            Qt.Orientation.Horizontal,
+            "The best validation mean the run logged",
+            Qt.ItemDataRole.ToolTipRole,
+        )
+        self.proxy = _RunFilter(self, self.runs)
         self.proxy.setSourceModel(self.model)
         self.proxy.setSortRole(Qt.ItemDataRole.UserRole)
         self.table = QTableView()
@@ -162,18 +176,26 @@ class RunsView(QWidget):
         self.table.setSortingEnabled(True)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        # A long name is elided (whole in its tooltip), so Duration and Id stay in view.
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        self.table.setColumnWidth(0, 260)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # The Name column takes what the others leave (a long name elides, whole in its
+        # tooltip); the last column is not stretched, so Id is never pushed past the edge.
+        header.setStretchLastSection(False)
+        for name, width in ELIDED.items():
+            column = COLUMNS.index(name)
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Interactive)
+            self.table.setColumnWidth(column, width)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(40)
         self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._menu)
         use_sort_arrows(self.table.horizontalHeader())  # newest first shows ▼, not ▲
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _: self._open())
         self.reportRun.connect(lambda run_id: report_dialog(self, self.store_path, run_id))
-        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
     def _build_buttons(self) -> QHBoxLayout:
         buttons = QHBoxLayout()
@@ -182,10 +204,11 @@ class RunsView(QWidget):
             ("open", "Open", "Plot the selected run in the Monitor tab", self._open),
             ("overlay", "Overlay", "Plot all selected runs together", self._open),
             (
-                "diff",
-                "Compare configs",
-                "Show the settings that differ between selected runs",
-                self._diff,
+                "compare",
+                "Compare…",
+                "The selected runs side by side: each task's final and best validation metric,"
+                " the settings that differ, and a parallel-coordinates plot",
+                self._compare,
             ),
             (
                 "resume",
@@ -227,25 +250,6 @@ class RunsView(QWidget):
             self.buttons[key] = button
         return buttons
 
-    def _build_filters(self) -> QHBoxLayout:
-        self.kind_combo = QComboBox()
-        for label, kind in KINDS:
-            self.kind_combo.addItem(label, kind)
-        self.kind_combo.setToolTip(
-            "Show runs of one kind; a transfer experiment's fine-tuning runs are 'Fine-tuning'"
-        )
-        self.search_edit = QLineEdit()
-        self.search_edit.setPlaceholderText("Search name or id…")
-        self.search_edit.setClearButtonEnabled(True)
-        self.search_edit.setToolTip("Show only runs whose name or id contains this text")
-        self.kind_combo.currentIndexChanged.connect(self._filter)
-        self.search_edit.textChanged.connect(self._filter)
-        filters = QHBoxLayout()
-        filters.addWidget(QLabel("Show"))
-        filters.addWidget(self.kind_combo)
-        filters.addWidget(self.search_edit, 1)
-        return filters
-
     @property
     def store_path(self) -> Path:
         return self.watcher.path
@@ -253,15 +257,20 @@ class RunsView(QWidget):
     def refresh(self) -> None:
         """Reload the table from the store, keeping the selection."""
         selected = self.selected()
-        runs, best = self.watcher.read(lambda store: (store.list_runs(), store.best_values()))
+        runs, best, tags = self.watcher.read(
+            lambda store: (store.list_runs(), store.best_values(), store.all_tags())
+        )
         self.queue.refresh()
-        self.runs = {r.id: r for r in runs}
+        self.runs.clear()  # the filter reads the same dict
+        self.runs.update((r.id, r) for r in runs)
+        self.filters.set_choices(runs, tags)
         self.model.removeRows(0, self.model.rowCount())
         for run in runs:
             self.model.appendRow(self._row(run, best.get(run.id)))
         self.table.sortByColumn(STARTED_COLUMN, Qt.SortOrder.DescendingOrder)
+        self._filter()  # the words' matches may have changed (a rename, a note, a new run)
         self.select(selected)
-        self._update_buttons()
+        self._selection_changed()
         self.empty.set_text(
             f"The run store {html.escape(str(self.store_path))} holds no run. Check tasks in the "
             "Tasks panel and press <b>Start</b> (Ctrl+R); every run, stopped or finished, is "
@@ -295,18 +304,24 @@ class RunsView(QWidget):
         return [self.proxy.index(row, 0).data(role) for row in range(self.proxy.rowCount())]
 
     def _filter(self, *_: object) -> None:
-        self.proxy.set_filter(self.kind_combo.currentData() or "", self.search_edit.text())
-        self._update_buttons()
+        query = self.filters.query()
+        found = (
+            self.watcher.read(lambda store: store.search_ids(query.text)) if query.text else None
+        )
+        self.proxy.set_filter(query, found)
+        self._selection_changed()
 
     def _row(self, run: Run, best: float | None) -> list[QStandardItem]:
         tasks = run_tasks(run.config)
         started = first_start(run) or run.created  # a resumed run: its first session's
+        star = "★ " if run.starred else ""
         values = [
-            (run.name, run.name),
+            (star + run.name, run.name),
+            (", ".join(run.tags), ", ".join(run.tags)),
             (run.status, run.status),
             (run.kind, run.kind),
             (_model_name(run.base_model), run.base_model),
-            (str(len(tasks)), len(tasks)),
+            (str(len(tasks)) if tasks else "—", len(tasks)),
             (f"{run.step} / {run.max_steps or '?'}", run.step),
             ("" if best is None else f"{best:.4f}", -1.0 if best is None else best),
             (date_time(started), started),
@@ -319,12 +334,16 @@ class RunsView(QWidget):
             item.setData(key, Qt.ItemDataRole.UserRole)
             item.setData(run.id, Qt.ItemDataRole.UserRole + 1)
             items.append(item)
-        items[0].setToolTip(f"{run.name}\n{', '.join(tasks)}")
+        notes = f"\n\n{run.notes}" if run.notes else ""
+        items[0].setToolTip(f"{run.name}\n{', '.join(tasks)}{notes}")
+        items[1].setToolTip(items[1].text())
+        items[COLUMNS.index("Base model")].setToolTip(run.base_model)
+        status = items[COLUMNS.index("Status")]
         if run.error:
-            items[1].setToolTip(run.error)
+            status.setToolTip(run.error)
         colour = STATUS_COLOURS.get(run.status)
         if colour:
-            items[1].setForeground(QColor(colour))
+            status.setForeground(QColor(colour))
         return items
 
     def selected(self) -> list[str]:
@@ -347,7 +366,7 @@ class RunsView(QWidget):
         status = self.runs[ids[0]].status if one and ids[0] in self.runs else ""
         self.buttons["open"].setEnabled(one)
         self.buttons["overlay"].setEnabled(len(ids) > 1)
-        self.buttons["diff"].setEnabled(len(ids) > 1)
+        self.buttons["compare"].setEnabled(len(ids) > 1)
         self.buttons["resume"].setEnabled(status in RESUMABLE)
         self.buttons["export"].setEnabled(one)
         self.buttons["metrics"].setEnabled(bool(ids))
@@ -378,7 +397,50 @@ class RunsView(QWidget):
         if refused:
             QMessageBox.warning(self, "Some runs were not deleted", "\n\n".join(refused))
 
-    def _diff(self) -> None:
+    def _selection_changed(self) -> None:
+        self._update_buttons()
         ids = self.selected()
-        dialog = ConfigDiff({i: self.runs[i] for i in ids}, self)
-        dialog.exec()
+        run = self.runs.get(ids[0]) if len(ids) == 1 else None
+        manifests = self.watcher.read(lambda store: store.manifests(run.id)) if run else []
+        self.details.show_run(run, manifests)
+
+    def compare_view(self) -> CompareView | None:
+        """The Compare view of the selected runs (two or more), not yet shown."""
+        runs = [self.runs[i] for i in self.selected() if i in self.runs]
+        if len(runs) < 2:
+            return None
+        rows = self.watcher.read(lambda store: {r.id: store.validation_rows(r.id) for r in runs})
+        view = CompareView(runs, rows, self)
+        view.overlayRequested.connect(self.openRuns.emit)
+        return view
+
+    def _compare(self) -> None:
+        view = self.compare_view()
+        if view is not None:
+            view.exec()
+
+    def context_menu(self) -> QMenu:
+        """The right-click menu for the selected runs."""
+        actions = MenuActions(
+            open=self._open,
+            compare=self._compare,
+            resume=lambda: self._emit_one(self.resumeRun),
+            export=lambda: self._emit_one(self.exportRun),
+            report=lambda: self._emit_one(self.reportRun),
+            delete=self._delete,
+            changed=self._metadata_changed,
+        )
+        runs = [self.runs[i] for i in self.selected() if i in self.runs]
+        return build_menu(self, self.watcher, runs, actions)
+
+    def _menu(self, position: QPoint) -> None:
+        index = self.table.indexAt(position)
+        if index.isValid() and not self.table.selectionModel().isRowSelected(index.row()):
+            self.table.clearSelection()  # a right-click on another row acts on that row
+            self.table.selectRow(index.row())
+        if self.selected():
+            self.context_menu().exec(self.table.viewport().mapToGlobal(position))
+
+    def _metadata_changed(self) -> None:
+        self.refresh()
+        self.metadataChanged.emit()
