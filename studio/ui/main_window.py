@@ -8,9 +8,9 @@ import contextlib
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QTabWidget
+from PySide6.QtWidgets import QDockWidget, QMainWindow, QStyle, QTabWidget
 
 from studio.core import paths
 from studio.core.config.presets import QUICK_LOOK
@@ -49,6 +49,12 @@ def window_settings() -> QSettings:
     """The window's remembered state (geometry, the last config, the data folder) lives in
     STUDIO_HOME, not in the user's Qt settings: a fresh home starts fresh, on the quick look."""
     return QSettings(str(paths.studio_home() / WINDOW_FILE), QSettings.Format.IniFormat)
+
+
+def first_size(screen: QSize) -> QSize:
+    """The window's size on a first start: most of the screen, leaving room for the frame
+    and a panel (up to 1920x1200: beyond that a window is more tiring than useful)."""
+    return QSize(round(min(screen.width(), 1920) * 0.96), round(min(screen.height(), 1200) * 0.92))
 
 
 class MainWindow(QMainWindow):
@@ -198,8 +204,12 @@ class MainWindow(QMainWindow):
         geometry = self.settings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1400, 900)
+        else:  # a first start: most of the screen (a fixed 1400x900 was cut or cramped)
+            area = self.screen().availableGeometry()
+            self.setGeometry(QStyle.alignedRect(
+                Qt.LayoutDirection.LeftToRight, Qt.AlignmentFlag.AlignCenter,
+                first_size(area.size()), area,
+            ))  # fmt: skip
         state = self.settings.value("window_state")
         if state is not None:
             self.restoreState(state)

@@ -471,3 +471,14 @@ def test_a_failed_run_shows_its_error_and_the_line_that_explains_it(
 def test_explaining_line(logs: list[tuple[str, str]], line: str | None) -> None:
     rows = [{"level": level, "message": message} for level, message in logs]
     assert explaining_line(rows, "ValueError: loss is NaN") == line
+
+
+def test_a_constant_curve_is_shown_around_its_value(view: MonitorView, store) -> None:
+    run = _make_run(store)  # its learning rate is 1e-5 throughout
+    view.show_runs([run])
+    low, high = view.plots["lr"].plot.viewRange()[1]
+    assert low < 1e-5 < high and high - low < 1e-4  # not pyqtgraph's ±0.5 around it
+    store.add_metrics(run, [MetricRow(51, "lr", 2e-5, None, T0 + 100.0)])
+    view.poll()
+    view.plots["lr"].plot.vb.updateAutoRange()
+    assert view.plots["lr"].plot.vb.autoRangeEnabled()[1]  # it varies: auto-range again

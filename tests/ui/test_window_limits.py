@@ -6,12 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QSize
 
 from studio.core import paths
 from studio.core.config import presets
 from studio.core.config.run import RunConfig
 from studio.core.run_record import Run
-from studio.ui.main_window import WINDOW_FILE, MainWindow, window_settings
+from studio.ui.main_window import WINDOW_FILE, MainWindow, first_size, window_settings
 
 SCREEN = 1600
 ERROR = "OSError: " + "we-could-not-connect-to-the-hub/" * 60  # one long word, as paths are
@@ -55,3 +56,8 @@ def test_a_fresh_home_opens_on_the_quick_look(
     assert new.form.preset_bar.current() == presets.QUICK_LOOK
     assert new.form.config(["rte"]).max_steps != 77
     new.close()
+
+
+def test_a_first_start_takes_most_of_the_screen() -> None:
+    assert first_size(QSize(1600, 1000)) == QSize(1536, 920)
+    assert first_size(QSize(3840, 2160)) == QSize(1843, 1104)  # not a wall of empty plots

@@ -92,6 +92,7 @@ class PlotPanel:
         self.log_y = False
         self.x_row = STEP
         self._detail = False  # zoomed in: curves get every point, clipped to the view
+        self._flat: float | None = None  # the constant every curve holds, while they do
         plot.setAxisItems({"left": _YAxis("left")})
         dress(plot, title)
         # Without these, addItem would reset each curve to "draw every point".
@@ -174,6 +175,24 @@ class PlotPanel:
         elif curve.smoothed:
             curve.shadow.setData([], [])  # drop the old arrays rather than keep them alive
         curve.smoothed = smoothed
+        self._fit_flat()
+
+    def _fit_flat(self) -> None:
+        """A plot whose curves are all one constant (a fixed learning rate, equal shares)
+        shows it on an axis around its value: pyqtgraph's ±0.5 would read 2e-5 as 0."""
+        values = [c.series.value for c in self.curves.values() if c.series.n]
+        finite = [v[np.isfinite(v)] for v in values]
+        finite = [v for v in finite if v.size]
+        if not finite:
+            return
+        lo, hi = min(float(v.min()) for v in finite), max(float(v.max()) for v in finite)
+        flat = hi - lo <= 1e-9 * max(abs(hi), 1e-30)
+        if flat and self._flat != lo:
+            pad = abs(lo) * 0.5 or 1.0
+            self.plot.setYRange(lo - pad, lo + pad, padding=0)  # turns y auto-range off
+        elif not flat and self._flat is not None:
+            self.plot.enableAutoRange(axis="y")
+        self._flat = lo if flat else None
 
     def refresh_all(self) -> None:
         for key in self.curves:
@@ -219,6 +238,7 @@ class PlotPanel:
         # An empty plot keeps its last view: the next run's would open on this one's ranges.
         self.plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         self.plot.enableAutoRange()
+        self._flat = None
 
     def _style(self, curve: Curve) -> None:
         smooth = self.smoothing and self.smoothable
