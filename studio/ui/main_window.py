@@ -29,6 +29,7 @@ from studio.ui.draft import Draft
 from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor.view import MonitorView
+from studio.ui.preflight import PreflightLine
 from studio.ui.run_actions import RunActions
 from studio.ui.runs.queue_actions import QueueActions
 from studio.ui.runs.view import RunsView
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.checklist.set_problems(list(problems))
         self.form = ConfigForm()
         self.draft = Draft(self.form, self.checklist, self.settings)
+        self.preflight = PreflightLine(self.state, self.draft, lambda: self.form.preset_bar.device)
         self.monitor = MonitorView(self.state)
         self.runs = RunsView(self.state.store)
         self.transfer = TransferView(self.state)
@@ -101,6 +103,7 @@ class MainWindow(QMainWindow):
         self._restore()
         self.library.update_generation()
         self.draft.update_shares()
+        self.preflight.refresh()
         self._update_actions()
         self.state.store.start()
         QTimer.singleShot(300, self._probe_device)
@@ -161,6 +164,11 @@ class MainWindow(QMainWindow):
                 A.QUIT: self.close,
             },
         )
+        self.addToolBarBreak()  # the preflight line sits under Start, on every tab
+        plan = self.addToolBar("Plan")
+        plan.setObjectName("preflight-toolbar")
+        plan.setMovable(False)
+        plan.addWidget(self.preflight)
         self.start_action, self.stop_action = self.menu_actions[A.START], self.menu_actions[A.STOP]
         self.resume_action, self.export_action = (
             self.menu_actions[A.RESUME],
@@ -190,6 +198,8 @@ class MainWindow(QMainWindow):
         # tasks are checked.
         self.form.changed.connect(library.update_generation)
         self.form.changed.connect(self.draft.update_shares)
+        self.form.changed.connect(self.preflight.refresh)
+        checklist.checkedChanged.connect(self.preflight.refresh)
         self.runs.openRuns.connect(self.open_runs)
         self.runs.demoRequested.connect(ra.try_demo)
         self.runs.storeRequested.connect(self.files.choose_store)
@@ -236,6 +246,7 @@ class MainWindow(QMainWindow):
 
     def _probe_done_text(self, text: str) -> None:
         self.form.set_device_info(text or "could not detect the device")
+        self.preflight.refresh()
 
     def _probe_failed(self, error: str) -> None:
         log.info("the device probe ended without an answer: %s", error)

@@ -74,9 +74,7 @@ class TaskLegend(QWidget):
         self.colours.clear()
         self.list.clear()
 
-    def pen(
-        self, run_index: int, task: str | None, name: str
-    ) -> tuple[QColor, Qt.PenStyle, float]:
+    def pen(self, run_index: int, task: str | None, name: str) -> tuple[QColor, Qt.PenStyle, float]:
         """How a curve is drawn (colour, line style, width): a task's colour and its run's
         line style; a run-wide curve in its run's colour. The validation mean is thick, in
         its run's line style: dashes mean "the second run" on every plot."""
