@@ -52,13 +52,18 @@ DEMO = Action(
     "Try the demo", "A one-minute run on the synthetic demo tasks, offline, with live curves"
 )
 QUIT = Action("Quit", "Quit Muppet Studio", "Ctrl+Q")
+GUIDE = Action("Guide", "The README, section by section", "F1")
+SHORTCUTS = Action("Keyboard shortcuts", "Every action's keyboard shortcut", "Ctrl+/")
+ABOUT = Action("About Muppet Studio", "The versions of the studio and what it runs on")
 
 # Where each action shows; None is a separator.
 TOOLBAR = (START, ADD_TO_QUEUE, STOP, RESUME, EXPORT, None, OPEN_CONFIG, SAVE_CONFIG)
 MENUS = {
     "&File": (OPEN_CONFIG, SAVE_CONFIG, ADD_TASK, OPEN_STORE, DATA_FOLDER, EXPORT, None, QUIT),
     "&Run": (START, ADD_TO_QUEUE, RUN_QUEUE, STOP, RESUME, None, DEMO),
+    "&Help": (GUIDE, SHORTCUTS, None, ABOUT),
 }
+EVERY = tuple(dict.fromkeys(a for entries in (TOOLBAR, *MENUS.values()) for a in entries if a))
 
 
 def build(window: QMainWindow, slots: dict[Action, Callable[[], object]]) -> dict[Action, QAction]:

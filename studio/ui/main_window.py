@@ -20,7 +20,7 @@ from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RESUMABLE
 from studio.ui import actions as A
-from studio.ui import messages
+from studio.ui import help_menu, messages
 from studio.ui.ablation.actions import AblationActions
 from studio.ui.ablation.view import AblationView
 from studio.ui.configure.checklist import TaskChecklist
@@ -162,6 +162,13 @@ class MainWindow(QMainWindow):
                 A.DATA_FOLDER: self.library.choose_data_dir,
                 A.DEMO: ra.try_demo,
                 A.QUIT: self.close,
+                A.GUIDE: lambda: help_menu.GuideDialog(self).show(),
+                A.SHORTCUTS: lambda: help_menu.text_dialog(
+                    self, "Keyboard shortcuts", help_menu.shortcuts_html(list(A.EVERY))
+                ),
+                A.ABOUT: lambda: help_menu.text_dialog(
+                    self, "About Muppet Studio", help_menu.about_html()
+                ),
             },
         )
         self.addToolBarBreak()  # the preflight line sits under Start, on every tab
