@@ -347,15 +347,34 @@ def read_spec(path: Path) -> str:
 def parse_yaml(text: str, path: str) -> Any:
     """A spec's YAML, refused with the file named when it is invalid, uses aliases or nests
     deeper than the parser can follow."""
-    loader = _SpecLoader(text)
     try:
-        return loader.get_single_data()
+        if _C_LOADER is not None and not _has_anchors(text):
+            # libyaml: a fifth of the window's start-up was this pure-Python parse of the
+            # built-in specs. Its events were checked for anchors first, also in C.
+            return yaml.load(text, Loader=_C_LOADER)  # noqa: S506 - a safe loader
+        loader = _SpecLoader(text)  # says where the anchor is
+        try:
+            return loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         raise _fail(path, f"not valid YAML: {exc}") from None
     except RecursionError:
         raise _fail(path, "not valid YAML: nested too deeply") from None
-    finally:
-        loader.dispose()
+
+
+_C_LOADER = getattr(yaml, "CSafeLoader", None)
+
+
+def _has_anchors(text: str) -> bool:
+    """Whether the YAML has an anchor or an alias (its syntax errors are left to the load)."""
+    try:
+        for event in yaml.parse(text, Loader=_C_LOADER):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                return True
+    except yaml.YAMLError:
+        return True  # the checking loader says what is wrong, and where
+    return False
 
 
 def load_task(path: Path, origin: str = "builtin") -> TaskSpec:
