@@ -29,6 +29,8 @@ from studio.ui.draft import Draft
 from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor.view import MonitorView
+from studio.ui.playground.actions import PlaygroundActions
+from studio.ui.playground.view import PlaygroundView
 from studio.ui.preflight import PreflightLine
 from studio.ui.run_actions import RunActions
 from studio.ui.runs.queue_actions import QueueActions
@@ -98,6 +100,8 @@ class MainWindow(QMainWindow):
         self.queue_actions = QueueActions(state, jobs, draft, self)
         self.ablation_actions = AblationActions(state, jobs, self.ablation, self)
         self.files = FileActions(state, jobs, draft, self)
+        self.playground = PlaygroundView()
+        self.playground_actions = PlaygroundActions(state, jobs, self.playground)
         self._lay_out()
         self._connect()
         self._restore()
@@ -135,6 +139,7 @@ class MainWindow(QMainWindow):
             (self.transfer, "Transfer"),
             (self.ablation, "Ablation"),
             (self.preview, "Data"),
+            (self.playground, "Playground"),
         ):
             self.tabs.addTab(view, title)
         self.setCentralWidget(self.tabs)
