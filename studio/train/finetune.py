@@ -44,11 +44,13 @@ from studio.train.data.loading import TaskData, Tokenization, column, load_task,
 from studio.train.evaluate import evaluate_task
 from studio.train.manifest import recipe_manifest
 from studio.train.model import MultiTaskModel
+from studio.train.positions import capped_length
 from studio.train.probe import FeatureCache, encode_features
 from studio.train.recipe import Recipe, build_recipe
 from studio.train.seq2seq import load_checkpoint_model, model_class
 from studio.train.setup import (
     Workspace,
+    check_offsets,
     keeps_process_settings,
     load_backbone,
     load_tokenizer,
@@ -215,6 +217,13 @@ def prepare_finetuning(
     spec, where = _check_task(config, ws)
     settings = config.settings
     source = load_source(config.model)
+    check_offsets(source.tokenizer, config.model, [spec.name] * (spec.format == "extractive_qa"))
+    length, said = capped_length(
+        settings.max_length, source.tokenizer, source.backbone.config, config.model
+    )
+    if said is not None:
+        sink.log("warning", said)
+        settings = dataclasses.replace(settings, max_length=length)
     how = Tokenization(source.tokenizer, settings.max_length, settings.stride)
     data = load_task(spec, where, how, ws.cache, ws.synthetic_root)
     set_seed(config.seed)

@@ -102,8 +102,11 @@ class MultiTaskModel(nn.Module):
             s.name: head_key(s, head_sharing) for s in specs if s.name not in generating
         }
         stack = encoder.get_encoder() if self.seq2seq else encoder
-        if self.seq2seq:
-            self._encoder_inputs = set(inspect.signature(stack.forward).parameters)
+        # The inputs the stack's forward names: DistilBERT's, ModernBERT's and BART's encoder
+        # take no token types (transformers 5's **kwargs would swallow them, or fail later).
+        # A forward that names none (a wrapper's *args, **kwargs) is given everything.
+        named = set(inspect.signature(stack.forward).parameters)
+        self._encoder_inputs = named if "input_ids" in named else None
         dropout, hidden = _head_sizes(stack.config)
         self.heads = nn.ModuleDict()
         for spec in specs:
@@ -143,11 +146,11 @@ class MultiTaskModel(nn.Module):
     def hidden_states(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
         """Every token's last state [N, L, H] for flat [N, L] inputs (train/fused.py calls it
         once for several tasks' rows)."""
-        if self.seq2seq:
-            # The heads read the encoder's outputs (BART's encoder takes no token types).
+        if self._encoder_inputs is not None:
             inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
-            return self.encoder.get_encoder()(**inputs).last_hidden_state
-        return self.encoder(**inputs).last_hidden_state
+        # An encoder-decoder's heads read its encoder's outputs.
+        stack = self.encoder.get_encoder() if self.seq2seq else self.encoder
+        return stack(**inputs).last_hidden_state
 
     def head_features(
         self, task: str, hidden: torch.Tensor, mask: torch.Tensor, shape: torch.Size

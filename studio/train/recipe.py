@@ -36,6 +36,7 @@ from studio.train.setup import (
     load_tasks,
     load_tokenizer,
     quiet_libraries,
+    within_model,
 )
 from studio.train.steps import OptimizerSettings, Training, prepare_training
 from studio.train.trackers import tracker_settings
@@ -116,7 +117,9 @@ def prepare_pretraining(
     """
     quiet_libraries()
     trackers = tracker_settings(config, run_dir)  # a tracker not installed: before any work
-    tokenizer, backbone, tasks = _load(config, ws, sink, stop)
+    # `config` from here on reads max_length as the model can (train/positions.py); the run
+    # keeps the setting it was given.
+    config, tokenizer, backbone, tasks = _load(config, ws, sink, stop)
     if resume is not None:
         _check_data(resume, tasks, allow_data_change, sink)
     specs = [tasks[name].spec for name in config.tasks]
@@ -135,20 +138,25 @@ def prepare_pretraining(
 
 def _load(
     config: RunConfig, ws: Workspace, sink: Sink, stop: threading.Event
-) -> tuple[PreTrainedTokenizerFast, PreTrainedModel, dict[str, TaskData]]:
-    """Validate the tasks (before any heavy work), load tokenizer and base model, tokenize."""
+) -> tuple[RunConfig, PreTrainedTokenizerFast, PreTrainedModel, dict[str, TaskData]]:
+    """Validate the tasks (before any heavy work), load tokenizer and base model, tokenize;
+    the config comes back with its max_length cut to what the model reads, said in the log."""
     stages = Stages(sink)
     # Several processes stop together at an update (see Increments.reduce), not while preparing.
     preparing_stop = stop if int(os.environ.get("WORLD_SIZE", "1")) == 1 else None
     try:
         checked = check_tasks(config, ws, stages, preparing_stop)
         stages.begin("loading the model")
-        tokenizer = load_tokenizer(config.model)
+        spans = [s.name for s, _ in checked if s.format == "extractive_qa"]
+        tokenizer = load_tokenizer(config.model, spans)
         backbone = load_backbone(config.model)
+        config, said = within_model(config, tokenizer)
+        if said is not None:
+            sink.log("warning", said)
         tasks = load_tasks(checked, tokenizer, config, ws, stages, preparing_stop)
     finally:
         stages.end()
-    return tokenizer, backbone, tasks
+    return config, tokenizer, backbone, tasks
 
 
 def _check_data(

@@ -8,12 +8,12 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import ParamSpec, TypeVar, cast
 
 import datasets
 import numpy as np
@@ -40,6 +40,7 @@ from studio.core.tasks.availability import Availability, resolve
 from studio.core.tasks.spec import TaskSpec
 from studio.train.data.loading import TaskData, Tokenization, load_task, validate_task
 from studio.train.data.tokenized import PreparationStopped, default_workers
+from studio.train.positions import capped_length
 from studio.train.precision import auto_precision
 from studio.train.seq2seq import ensure_minilm_seq2seq, is_seq2seq, model_class
 
@@ -133,11 +134,33 @@ def decoder_start(model: str) -> int | None:
     return None if start is None else int(start)
 
 
-def load_tokenizer(model: str) -> PreTrainedTokenizerFast:
+def load_tokenizer(model: str, span_tasks: Sequence[str] = ()) -> PreTrainedTokenizerFast:
+    """The model's tokenizer; one that cannot give character offsets is refused when the run
+    has span QA tasks (`span_tasks`), whose answers are found through them."""
     tok = AutoTokenizer.from_pretrained(model_path(model))
-    if not isinstance(tok, PreTrainedTokenizerFast):  # not `tok.is_fast`
-        raise ConfigError(f"model: {model} has no fast tokenizer, which span QA needs")
-    return tok
+    check_offsets(tok, model, span_tasks)
+    # A Python ("slow") tokenizer answers every other call the data path makes alike.
+    return cast(PreTrainedTokenizerFast, tok)
+
+
+def check_offsets(tok: object, model: str, span_tasks: Sequence[str]) -> None:
+    """Refuse span QA with a tokenizer that gives no offset mapping (a Python tokenizer):
+    the answers' token positions would be guessed, and the run would train on wrong spans."""
+    if span_tasks and not isinstance(tok, PreTrainedTokenizerFast):  # not `tok.is_fast`
+        raise ConfigError(
+            f"model: {model}'s tokenizer ({type(tok).__name__}) is a Python tokenizer, which "
+            f"gives no character offsets; the span QA tasks {list(span_tasks)} need them to "
+            "find their answers. Leave those tasks out, or pick a model with a fast tokenizer "
+            "(a tokenizer.json in its folder)."
+        )
+
+
+def within_model(config: RunConfig, tok: PreTrainedTokenizerFast) -> tuple[RunConfig, str | None]:
+    """`config` with its max_length cut to what its model reads (train/positions.py), and the
+    line that says so (None when it fits)."""
+    model_config = _model_config(config.model)
+    length, said = capped_length(config.max_length, tok, model_config, config.model)
+    return (config if said is None else config.replace(max_length=length)), said
 
 
 def load_backbone(model: str) -> PreTrainedModel:

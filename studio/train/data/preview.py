@@ -17,7 +17,13 @@ from studio.core.tasks.spec import TaskSpec
 from studio.train.batching import TaskStream, collate
 from studio.train.data.hub import hub_records
 from studio.train.data.loading import column, local_folder, split_records, tokenized, validate_task
-from studio.train.setup import Workspace, load_tokenizer, quiet_libraries, tokenization
+from studio.train.setup import (
+    Workspace,
+    load_tokenizer,
+    quiet_libraries,
+    tokenization,
+    within_model,
+)
 
 HUB_SAMPLE = 50_000  # hub splits are summarised from their first rows
 
@@ -88,7 +94,8 @@ def first_batch(
     seed; the task's position in `config.tasks` picks its stream's seed, as in the loop)."""
     quiet_libraries()
     validate_task(spec, where, ws.synthetic_root)
-    tok = load_tokenizer(config.model)
+    tok = load_tokenizer(config.model, [spec.name] * (spec.format == "extractive_qa"))
+    config, _ = within_model(config, tok)  # as the run will read it
     how = tokenization(config, tok, spec.format == "summarization")
     records = split_records(spec, where, "train", ws.cache, ws.synthetic_root)
     features = tokenized(spec, "train", records, how, ws.cache)
