@@ -211,25 +211,25 @@ def _ids(tok: Any) -> dict[str, Any]:
     return {"pad_token_id": tok.pad_token_id, "vocab_size": len(tok)}
 
 
-def _bert_like(tok: Any, positions: int = TINY_POSITIONS) -> dict[str, Any]:
+def _bert_like(tok: Any, positions: int) -> dict[str, Any]:
     return _ids(tok) | {
         "hidden_size": HIDDEN, "num_hidden_layers": LAYERS, "num_attention_heads": HEADS,
         "intermediate_size": INTERMEDIATE, "max_position_embeddings": positions,
     }  # fmt: skip
 
 
-def _config(arch: str, tok: Any) -> Any:
+def _config(arch: str, tok: Any, positions: int) -> Any:
     import transformers as t
 
-    offset = TINY_POSITIONS + 2  # RoBERTa's 514-style table
+    offset = positions + 2  # RoBERTa's 514-style table
     builders: dict[str, Callable[[], Any]] = {
-        "bert": lambda: t.BertConfig(**_bert_like(tok), type_vocab_size=2),
-        "electra": lambda: t.ElectraConfig(**_bert_like(tok), embedding_size=16),
+        "bert": lambda: t.BertConfig(**_bert_like(tok, positions), type_vocab_size=2),
+        "electra": lambda: t.ElectraConfig(**_bert_like(tok, positions), embedding_size=16),
         "roberta": lambda: t.RobertaConfig(**_bert_like(tok, offset), type_vocab_size=1),
         "xlm-roberta": lambda: t.XLMRobertaConfig(**_bert_like(tok, offset), type_vocab_size=1),
         "mpnet": lambda: t.MPNetConfig(**_bert_like(tok, offset)),
         "albert": lambda: t.AlbertConfig(
-            **_bert_like(tok), embedding_size=16, hidden_act="gelu_new"
+            **_bert_like(tok, positions), embedding_size=16, hidden_act="gelu_new"
         ),
         "distilbert": lambda: t.DistilBertConfig(
             **_ids(tok),
@@ -237,7 +237,7 @@ def _config(arch: str, tok: Any) -> Any:
             n_layers=LAYERS,
             n_heads=HEADS,
             hidden_dim=INTERMEDIATE,
-            max_position_embeddings=TINY_POSITIONS,
+            max_position_embeddings=positions,
         ),  # fmt: skip
         # DeBERTa-v3-base's settings, shrunk: relative attention, no absolute positions.
         "deberta-v2": lambda: t.DebertaV2Config(
@@ -269,7 +269,7 @@ def _config(arch: str, tok: Any) -> Any:
             decoder_attention_heads=HEADS,
             encoder_ffn_dim=INTERMEDIATE,
             decoder_ffn_dim=INTERMEDIATE,
-            max_position_embeddings=TINY_POSITIONS,
+            max_position_embeddings=positions,
             bos_token_id=tok.bos_token_id,
             eos_token_id=tok.eos_token_id,
             decoder_start_token_id=tok.eos_token_id,
@@ -291,8 +291,18 @@ def _config(arch: str, tok: Any) -> Any:
     return builders[arch]()
 
 
-def make_model_folder(arch: str, folder: Path, texts: list[str], seed: int = 0) -> str:
-    """Build a tiny random `arch` model and its trained tokenizer in `folder`; its path."""
+def make_model_folder(
+    arch: str,
+    folder: Path,
+    texts: list[str],
+    positions: int = TINY_POSITIONS,
+    stated: int | None = None,
+) -> str:
+    """Build a tiny random `arch` model and its trained tokenizer in `folder`; its path.
+
+    `positions`: the learned positions' count; `stated`: the tokenizer's model_max_length
+    (by default the real tokenizer's kind of bound; 0 for a tokenizer that states none).
+    """
     import torch
     import transformers
 
@@ -300,10 +310,11 @@ def make_model_folder(arch: str, folder: Path, texts: list[str], seed: int = 0) 
         raise ValueError(f"unknown architecture {arch!r}; have {ARCHITECTURES}")
     folder.mkdir(parents=True, exist_ok=True)
     tok = TOKENIZERS[arch](texts)
-    tok.model_max_length = LONG_READERS.get(arch, TINY_POSITIONS)
+    bound = LONG_READERS.get(arch, positions) if stated is None else stated
+    tok.model_max_length = bound or transformers.tokenization_utils_base.VERY_LARGE_INTEGER
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+        torch.manual_seed(0)
         cls = transformers.AutoModelForSeq2SeqLM if arch in SEQ2SEQ else transformers.AutoModel
-        cls.from_config(_config(arch, tok)).save_pretrained(folder)
+        cls.from_config(_config(arch, tok, positions)).save_pretrained(folder)
     tok.save_pretrained(folder)
     return str(folder)
