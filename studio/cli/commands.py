@@ -1,5 +1,5 @@
 """The headless commands: `python -m studio tasks | train | demo | resume | export | finetune |
-transfer | sweep | ablate | results | runs | compare`."""
+transfer | sweep | ablate | tune | results | runs | compare`."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from studio.cli import exports as cli_export
 from studio.cli import models as cli_models
 from studio.cli import runs as cli_runs
 from studio.cli import tasks as cli_task
+from studio.cli import tune as cli_tune
 from studio.core import paths
 from studio.core.config import presets
 from studio.core.config.run import RunConfig, load_config
@@ -111,9 +112,10 @@ def _parser() -> argparse.ArgumentParser:
         "ablate", "pre-finetune an ablation's variants, then compare them", "data", "store", "json"
     ).add_argument("config", help="ablation file (YAML): base, vary, transfer")
     command(
-        "results", "the table of a transfer, sweep or ablation run", "store", "json"
-    ).add_argument("run_id")
+        "results", "the table of a transfer, sweep, ablation or tuning study", "store", "json"
+    ).add_argument("run_id", help="a run id; for a study also its name or its file")
     cli_runs.add_parsers(sub, options)
+    cli_tune.add_parsers(sub, options)
     _queue_parser(sub)
     cli_task.add_parser(sub, options)
     cli_export.add_parsers(sub, options)
@@ -410,6 +412,8 @@ def cmd_results(args: argparse.Namespace) -> int:
     from studio.core.experiments.transfer import sweep_points
     from studio.store import RunStore
 
+    if cli_tune.results(_store(args), args.run_id, args.json):
+        return 0
     with RunStore(_store(args)) as store:
         run = store.get_run(args.run_id)
         if run.kind == "ablation":
@@ -524,6 +528,7 @@ COMMANDS = {
     "ablate": cmd_ablate,
     "results": cmd_results,
     **cli_runs.COMMANDS,
+    **cli_tune.COMMANDS,
     **cli_export.COMMANDS,
     **cli_models.COMMANDS,
     "queue": cmd_queue,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from studio.core.errors import StudioError
+from studio.core.experiments.tune import StudySummary
 from studio.core.importing.plan import ImportPlan, SourceRef, SourceTable, StageReport
 from studio.core.wire import Tagged, from_json, registry, to_json
 
@@ -169,6 +170,25 @@ class AblationRequest(JobRequest):
     config: dict[str, Any]
     where: str = "the ablation"  # the file it came from, for its errors
     folder: str | None = None  # where a relative `base:` path is read from
+
+
+@dataclass(frozen=True)
+class TuneResult(JobResult):
+    """A study's trials, best trial and importances after this job's trials."""
+
+    tag = "tune"
+    summary: StudySummary
+
+
+@dataclass(frozen=True)
+class TuneRequest(JobRequest):
+    """Run (or continue) a tuning study (`studio.tune`) until it holds its trial count."""
+
+    tag, Result, trains = "tune", TuneResult, True
+    config: dict[str, Any]
+    where: str = "the study"  # the file it came from, for its errors
+    folder: str | None = None  # where a relative `base:` path is read from
+    name: str = "study"  # the study's name when the file gives none (the file's stem)
 
 
 @dataclass(frozen=True)
@@ -345,12 +365,12 @@ class EchoRequest(JobRequest):
 REQUESTS: dict[str, type[JobRequest]] = registry(
     TrainRequest, ResumeRequest, QueueRequest, TransferRequest, SweepRequest, FinetuneRequest,
     AblationRequest, ExportRequest, InspectRequest, StageRequest, PreviewRequest, ProbeRequest,
-    HubRequest, EchoRequest, PredictRequest, PublishRequest,
+    HubRequest, EchoRequest, PredictRequest, PublishRequest, TuneRequest,
 )  # fmt: skip
 RESULTS: dict[str, type[JobResult]] = registry(
     RunOutcome, QueueResult, TransferResult, SweepResult, FinetuneOutcome, AblationResult,
     ExportResult, InspectResult, StageResult, PreviewSummary, PreviewBatch, DeviceResult,
-    HubResult, EchoResult, PredictResult, PublishResult,
+    HubResult, EchoResult, PredictResult, PublishResult, TuneResult,
 )  # fmt: skip
 
 

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 from studio.core.config.run import RunConfig, stored_config
 from studio.core.errors import ConfigError
 
-Kind = Literal["pretrain", "finetune", "transfer", "sweep", "ablation"]
+Kind = Literal["pretrain", "finetune", "transfer", "sweep", "ablation", "tune"]
 Status = Literal["queued", "running", "stopped", "interrupted", "finished", "failed"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 STATUSES: tuple[Status, ...] = get_args(Status)

@@ -43,6 +43,7 @@ from studio.core.jobs import (
     SweepRequest,
     TrainRequest,
     TransferRequest,
+    TuneRequest,
 )
 from studio.jobs import model_ops
 from studio.jobs import training_ops as ops
@@ -157,6 +158,7 @@ OPERATIONS = table(
     Operation(EchoRequest, echo),
     Operation(PredictRequest, model_ops.predict),
     Operation(PublishRequest, model_ops.publish),
+    Operation(TuneRequest, ops.tune),
 )
 
 

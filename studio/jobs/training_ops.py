@@ -24,6 +24,8 @@ from studio.core.jobs import (
     TrainRequest,
     TransferRequest,
     TransferResult,
+    TuneRequest,
+    TuneResult,
 )
 from studio.jobs.context import Context
 
@@ -149,3 +151,18 @@ def export(request: ExportRequest, context: Context) -> ExportResult:
         request.hub_ready,
     )  # fmt: skip
     return ExportResult(str(folder))
+
+
+def tune(request: TuneRequest, context: Context) -> TuneResult:
+    """A tuning study's trials one after another; `created` names the study's run, progress
+    the trial at work, the sink (the command's bar) sees each trial's metrics."""
+    from studio.core.experiments.tune import study_config
+    from studio.tune import run_study
+
+    folder = Path(request.folder) if request.folder else None
+    config = study_config(request.config, request.where, folder, request.name)
+    summary = run_study(
+        config, dict(context.catalog), context.data_dir, context.store(), context.stop,
+        context.progress, context.created, context.sink,
+    )  # fmt: skip
+    return TuneResult(summary)

@@ -348,6 +348,47 @@ def ablation_report(store: RunStore, run: Run) -> Report:
     return _base(store, run, charts=tuple(charts), tables=(table,))
 
 
+def tune_report(store: RunStore, run: Run) -> Report:
+    """A tuning study: its trials (best first marked), the objective by trial with the best so
+    far, and the parameter importances, from the summary the study keeps in its run."""
+    from studio.core.experiments.tune import StudySummary
+
+    summary = StudySummary.from_dict(dict(run.config.get("summary") or {}))
+    keys = sorted({k for t in summary.trials for k in t.params})
+    best = summary.best.number if summary.best is not None else None
+    rows = tuple(
+        (
+            f"{t.number}{' (best)' if t.number == best else ''}",
+            t.state + (" (interrupted)" if t.interrupted else ""),
+            _fmt(t.value),
+            t.run_id or "",
+            *(_cell(t.params.get(k)) for k in keys),
+        )
+        for t in summary.trials
+    )
+    tables = [Table("Trials", ("trial", "state", "value", "run", *keys), rows)]
+    if summary.importances:
+        shares = tuple((k, f"{v:.3f}") for k, v in summary.importances.items())
+        tables.append(Table("Parameter importance (Optuna, fANOVA)", ("setting", "share"), shares))
+    done = [(t.number, t.value) for t in summary.trials if t.state == "complete" and t.value]
+    lines = []
+    if done:
+        xs, ys = zip(*done, strict=True)
+        lines.append(Line("trial", tuple(float(x) for x in xs), tuple(ys), markers=True))
+        curve = summary.best_so_far()
+        lines.append(
+            Line("best so far", tuple(float(n) for n, _ in curve), tuple(v for _, v in curve))
+        )
+    chart = Chart("Objective by trial", tuple(lines), "trial", "objective")
+    return _base(store, run, charts=(chart,) if lines else (), tables=tuple(tables))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 # The report of each run kind; a new kind is one entry here.
 BUILDERS: dict[str, Builder] = {
     "pretrain": pretrain_report,
@@ -355,6 +396,7 @@ BUILDERS: dict[str, Builder] = {
     "transfer": transfer_report,
     "sweep": sweep_report,
     "ablation": ablation_report,
+    "tune": tune_report,
 }
 
 

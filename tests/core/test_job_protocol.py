@@ -8,6 +8,7 @@ import json
 import pytest
 
 from studio.core.errors import StudioError
+from studio.core.experiments.tune import StudySummary, TrialRow
 from studio.core.importing.plan import ImportPlan, RowProblem, SourceRef, SourceTable, StageReport
 from studio.core.job_events import (
     EVENTS,
@@ -56,6 +57,8 @@ from studio.core.jobs import (
     TrainRequest,
     TransferRequest,
     TransferResult,
+    TuneRequest,
+    TuneResult,
     job_line,
     read_job,
 )
@@ -68,6 +71,7 @@ PLAN = ImportPlan("mine", "classification", SOURCE, {"text": ("t",), "label": ("
 TABLE = SourceTable(SOURCE, {"train": 2}, {"t": "str"}, [{"t": "x"}], counts={"train": {}})
 REPORT = StageReport("/tmp/s", {"train": 2, "validation": 1}, 1, [RowProblem("f", 2, "l", "?")])
 OUTCOME = RunOutcome("r1", "stopped", 12, None)
+TRIAL = TrialRow(0, "complete", {"learning_rate": 1e-4, "mixing": "homogeneous"}, 0.5, "r1")
 
 REQUEST_EXAMPLES: list[JobRequest] = [
     TrainRequest({"tasks": ["rte"], "max_steps": 3}),
@@ -86,6 +90,7 @@ REQUEST_EXAMPLES: list[JobRequest] = [
     ProbeRequest(),
     HubRequest(),
     EchoRequest({"any": ["json", 1, None]}, 2),
+    TuneRequest({"base": {}, "space": {}}, "study.yaml", "/configs", "study"),
 ]
 RESULT_EXAMPLES: list[JobResult] = [
     OUTCOME,
@@ -103,6 +108,7 @@ RESULT_EXAMPLES: list[JobResult] = [
     DeviceResult("CPU: 2 cores"),
     HubResult(False),
     EchoResult([1, "two"]),
+    TuneResult(StudySummary("s", "t1", "/s/optuna.db", (TRIAL,), TRIAL, {"learning_rate": 1.0})),
 ]
 SAMPLE = ResourceSample(12.5, 4, 2**30, 2**34, (GpuSample(0, "H100", None, 1, 2, 0),))
 EVENT_EXAMPLES: list[JobEvent] = [
