@@ -20,8 +20,8 @@ from studio.ui.worker import Worker
 log = logging.getLogger(__name__)
 
 BUSY = (
-    "Stop the running pre-finetuning, transfer experiment or ablation first; one training job runs"
-    " at a time."
+    "Stop the running pre-finetuning, transfer experiment, ablation or study first; one training"
+    " job runs at a time."
 )
 SHUTDOWN_S = 60.0  # how long closing waits for runs to save before it ends their processes
 
@@ -96,13 +96,15 @@ class JobsController(QObject):
         self.training = JobSlot(self)  # pre-finetuning: start or resume
         self.transfer = JobSlot(self)
         self.ablation = JobSlot(self)  # an ablation's variants, then its transfers
+        self.tune = JobSlot(self)  # a tuning study's trials
         self.export = JobSlot(self)
 
     @property
     def busy(self) -> bool:
         """One training job at a time: two would compete for the same cores (or GPU) and each
         would run at less than half speed."""
-        return self.training.running or self.transfer.running or self.ablation.running
+        slots = (self.training, self.transfer, self.ablation, self.tune)
+        return any(slot.running for slot in slots)
 
     def refuse_when_busy(self) -> bool:
         """Whether a training job runs; then `refused` says why nothing starts."""

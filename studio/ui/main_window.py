@@ -98,7 +98,7 @@ class MainWindow(QMainWindow):
         self.library = TaskLibrary(state, jobs, draft, self.preview, self)
         self.run_actions = RunActions(state, jobs, draft, self.monitor, self.transfer, self)
         self.queue_actions = QueueActions(state, jobs, draft, self)
-        self.ablation_actions = AblationActions(state, jobs, self.ablation, self)
+        self.ablation_actions = AblationActions(state, jobs, self.ablation, self, draft)
         self.files = FileActions(state, jobs, draft, self)
         self.playground = PlaygroundView()
         self.playground_actions = PlaygroundActions(state, jobs, self.playground)

@@ -1,5 +1,7 @@
 """The window's side of an ablation job: start it from the Ablation tab under the
-one-training-at-a-time rule, feed the tab its progress, and say how it ended."""
+one-training-at-a-time rule, feed the tab its progress, and say how it ended; open the builder
+on the drafted config and run what it saves (an ablation, or a sweep in the same slot); and
+the tab's Tuning section's own actions (tune_actions.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,18 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.core.jobs import AblationRequest, AblationResult, Job
+from studio.core.jobs import (
+    AblationRequest,
+    AblationResult,
+    Job,
+    JobRequest,
+    SweepRequest,
+    SweepResult,
+)
 from studio.jobs.client import job_place
+from studio.ui.ablation.tune_actions import TuneActions
 from studio.ui.ablation.view import AblationView
+from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 from studio.ui.style import RED
@@ -21,11 +32,19 @@ class AblationActions(QObject):
     """Connects the Ablation tab to the `ablation` job slot."""
 
     def __init__(
-        self, state: StudioState, jobs: JobsController, view: AblationView, parent: QObject
+        self,
+        state: StudioState,
+        jobs: JobsController,
+        view: AblationView,
+        parent: QObject,
+        draft: Draft | None = None,
     ) -> None:
         super().__init__(parent)
-        self.state, self.jobs, self.view = state, jobs, view
+        self.state, self.jobs, self.view, self.draft = state, jobs, view, draft
+        self.tune = TuneActions(state, jobs, view.tune, self)
+        self.builder: Any = None  # the open builder dialog
         slot = jobs.ablation
+        view.builderRequested.connect(self.open_builder)
         view.startRequested.connect(self.start)
         view.stopRequested.connect(slot.stop)
         view.openRuns.connect(state.runsOpened)
@@ -34,17 +53,42 @@ class AblationActions(QObject):
         slot.ended.connect(self._ended)
 
     def start(self, where: str, config: dict[str, Any]) -> None:
+        self._start(AblationRequest(config, where), "ablation", where)
+
+    def start_sweep(self, where: str, config: dict[str, Any]) -> None:
+        self._start(SweepRequest(config, where), "sweep", where)
+
+    def _start(self, request: JobRequest, what: str, where: str) -> None:
         if self.jobs.refuse_when_busy():
             return
         state = self.state
         try:
             place = job_place(state.catalog, state.data_dir, state.store_path)
         except StudioError as exc:
-            state.problem.emit("The ablation cannot start", str(exc))
+            state.problem.emit(f"The {what} cannot start", str(exc))
             return
-        self.jobs.ablation.start(Job(AblationRequest(config, where), place))
+        self.jobs.ablation.start(Job(request, place))
         self.view.set_running(True)
-        state.message.emit(f"Ablation started: {where}")
+        state.message.emit(f"{what.capitalize()} started: {where}")
+
+    def open_builder(self) -> None:
+        """The builder on the Configure tab's config; what it saves and runs starts here."""
+        from studio.ui.ablation.builder import ABLATION, ExperimentBuilder
+
+        if self.draft is None:
+            return
+        try:
+            base = self.draft.config()
+        except StudioError as exc:
+            self.state.problem.emit("Configure a run first", str(exc))
+            return
+        self.builder = ExperimentBuilder(base, self.view)
+        self.builder.runRequested.connect(
+            lambda kind, path, config: (self.start if kind == ABLATION else self.start_sweep)(
+                path, config
+            )
+        )
+        self.builder.show()
 
     def _created(self, ablation_id: str) -> None:
         self.view.refresh()
@@ -58,6 +102,9 @@ class AblationActions(QObject):
             self.view.note(f"The ablation failed: {error.splitlines()[0]}", RED)
             self.state.problem.emit("The ablation failed", error)
             return
+        if isinstance(result, SweepResult):  # a sweep the builder started
+            self.view.note(f"Sweep {result.run_id} ended: its curve is in the Transfer tab")
+            self.state.message.emit(f"Sweep {result.run_id} ended")
         if isinstance(result, AblationResult):
             self.view.show_ablation(result.run_id)
             # Not "N variants queued" any more: what became of them.

@@ -1,5 +1,7 @@
 """The Ablation tab: the store's ablations, one's table of variants side by side, and the
-variants' curves overlaid (total loss, validation mean); an ablation file starts one.
+variants' curves overlaid (total loss, validation mean); an ablation file starts one, and
+the builder (ablation/builder.py) writes one. Its second section is the tuning studies
+(ablation/tune_view.py).
 
 The view never runs jobs: "Run ablation file…" emits `startRequested(where, config)` with the
 file's validated config, and the window calls back with `set_running`, `set_progress` and
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +39,7 @@ from studio.core.experiments.ablation_results import VariantResult, read_results
 from studio.core.run_record import Run
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RunStore
+from studio.ui.ablation.tune_view import TuneView
 from studio.ui.file_dialogs import open_file, save_file
 from studio.ui.plotting.export import save_button
 from studio.ui.plotting.plots import PlotPanel, palette, panel_grid
@@ -69,6 +73,7 @@ class AblationView(QWidget):
     startRequested = Signal(str, object)  # where (the file), the ablation config as a dict
     stopRequested = Signal()
     openRuns = Signal(list)  # the variants' runs, for the Monitor
+    builderRequested = Signal()  # "New ablation or sweep…": the builder, on the drafted config
 
     def __init__(self, state: StudioState, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -97,6 +102,12 @@ class AblationView(QWidget):
         self.run_button = QPushButton("Run ablation file…")
         self.run_button.setToolTip(FILE_TIP)
         self.run_button.clicked.connect(self.choose_file)
+        self.build_button = QPushButton("New ablation or sweep…")
+        self.build_button.setToolTip(
+            "Build an ablation or a task-count sweep from the Configure tab's config: pick the "
+            "settings and values (or the tasks to grow), save the file and run it"
+        )
+        self.build_button.clicked.connect(self.builderRequested.emit)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the running variant (it saves); the rest stay queued")
         self.stop_button.clicked.connect(self.stopRequested.emit)
@@ -111,6 +122,7 @@ class AblationView(QWidget):
         column = QVBoxLayout(left)
         column.addWidget(QLabel("Ablations in this store"))
         column.addWidget(self.list, 1)
+        column.addWidget(self.build_button)
         column.addLayout(hbox(self.run_button, self.stop_button))
         for widget in (self.progress, self.progress_label, self.message):
             column.addWidget(widget)
@@ -140,9 +152,15 @@ class AblationView(QWidget):
         sides = splitter(Qt.Orientation.Horizontal, (left, 220), (right, 1000))
         sides.setStretchFactor(0, 0)  # the results take the extra width, not the list
         sides.setStretchFactor(1, 1)
+        # Tuning studies are the other way to search settings: a section of their own here.
+        self.tune = TuneView(self.state)
+        self.sections = QTabWidget()
+        self.sections.setDocumentMode(True)
+        self.sections.addTab(sides, "Ablations")
+        self.sections.addTab(self.tune, "Tuning studies")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(sides)
+        layout.addWidget(self.sections)
 
     # -- public API --------------------------------------------------------------------------
 
@@ -220,6 +238,7 @@ class AblationView(QWidget):
     def set_running(self, running: bool) -> None:
         self.running = running
         self.run_button.setEnabled(not running)
+        self.build_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         if not running:
             self.progress.setValue(0)

@@ -29,6 +29,7 @@ KINDS = (
     ("Fine-tuning", "finetune"),
     ("Sweeps", "sweep"),
     ("Ablations", "ablation"),
+    ("Tuning studies", "tune"),
 )
 DATES = (("Any time", 0.0), ("Today", -1.0), ("Last 7 days", 7.0), ("Last 30 days", 30.0))
 DAY_S = 86_400.0
