@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from studio.core import paths
+from studio.core.config.models import check_model
 from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.run_record import Run
@@ -56,10 +57,12 @@ def execute(
     """Create a run in the store, train it and record how it ended; never raises for a bad run.
 
     User errors (bad data, bad config) become the run's error; anything else is stored with
-    its traceback. `on_created(run_id)` is called as soon as the run exists.
+    its traceback. `on_created(run_id)` is called as soon as the run exists. A base model that
+    cannot load (core.config.models.check_model) raises ConfigError before any run exists.
     """
     if process_rank() > 0:
         return _follower(config, catalog, data_dir, stop, None)
+    check_model(config.model)  # a model that cannot load creates no run (ConfigError)
     with RunStore(store_path) as store:
         # Created `running` and owned by this process: the Runs tab never offers to delete it.
         run_id = store.create_run(

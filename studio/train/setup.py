@@ -32,7 +32,7 @@ from transformers import (
 )
 
 from studio.core import paths
-from studio.core.config.models import SEQ2SEQ_MODEL, resolve_model
+from studio.core.config.models import SEQ2SEQ_MODEL, check_model, resolve_model
 from studio.core.config.run import RunConfig, check_stride
 from studio.core.errors import ConfigError, StudioError
 from studio.core.sink import Stages
@@ -110,6 +110,7 @@ def quiet_libraries() -> None:
 
 def model_path(model: str) -> str:
     """`resolve_model`, building the offline encoder-decoder on first use."""
+    check_model(model)  # remote code, or a hub id offline and not cached: refused, said why
     if model == SEQ2SEQ_MODEL:
         ensure_minilm_seq2seq()
     return resolve_model(model)

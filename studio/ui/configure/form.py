@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.config import presets
-from studio.core.config.models import BASE_MODELS, is_encoder_decoder
+from studio.core.config.models import BASE_MODELS, CATALOGUED, is_encoder_decoder
 from studio.core.config.run import EVALUATION, MODEL, OPTIMISATION, RECIPE, SUMMARY, RunConfig
 from studio.core.config.settings import help_texts, schema
 from studio.core.errors import ConfigError
@@ -34,6 +34,7 @@ from studio.ui.widgets import ElidedLabel, hbox_widget
 GENERATION = ("max_target_length", "num_beams", "label_smoothing")
 COLUMNS = ((MODEL, RECIPE), (OPTIMISATION, EVALUATION, SUMMARY))
 HELP = {key: tip(text) for key, text in help_texts()["run"].items()}
+TOOLTIP = Qt.ItemDataRole.ToolTipRole
 
 
 class ModelField(QComboBox):
@@ -45,6 +46,8 @@ class ModelField(QComboBox):
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         for value, label in BASE_MODELS:
             self.addItem(label, value)
+            # What it is, how big, what it reads and needs (core.config.models.CATALOG).
+            self.setItemData(self.count() - 1, CATALOGUED[value].description, TOOLTIP)
         edit = self.lineEdit()
         assert edit is not None, "an editable combo box has a line edit"
         edit.setPlaceholderText("Hugging Face id or a local folder")
