@@ -41,7 +41,7 @@ from studio.train.recipe import Recipe, prepare_pretraining
 from studio.train.setup import Workspace, keeps_process_settings
 from studio.train.steps import Training, clipped_update
 from studio.train.trackers import start_tracking
-from studio.train.update import accumulate, fusion_budget
+from studio.train.update import accumulate, prepare_updates
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +110,7 @@ def _pretrain(
         sink.log("info", f"resumed from the checkpoint of update {state.step}")
     alone = recipe.accelerator.num_processes == 1
     pages = _Pages(recipe.tasks)
-    budget = fusion_budget(recipe, config)
+    budget = prepare_updates(recipe, config)
 
     # -- the loop ------------------------------------------------------------------------
     recipe.model.train()

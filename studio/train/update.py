@@ -33,6 +33,16 @@ class SubBatch:
     examples: int  # of the global batch
 
 
+def prepare_updates(recipe: Recipe, config: RunConfig) -> int | None:
+    """Compile the encoder if asked (compile on), and return the fusion budget."""
+    if config.compile == "on":  # auto: off, as measured on the CPU (bench/throughput.py)
+        net = recipe.accelerator.unwrap_model(recipe.model)
+        # In place: the weights keep their names, so checkpoints read the same. Batches
+        # change length from one update to the next, hence dynamic shapes.
+        net.encoder.compile(dynamic=True)
+    return fusion_budget(recipe, config)
+
+
 def fusion_budget(recipe: Recipe, config: RunConfig) -> int | None:
     """Tokens one fused pass may hold: None for one pass per update (fuse_update on), 0 for
     the per-sub-batch path (off), and what the free memory allows for auto."""
