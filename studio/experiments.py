@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core import paths
+from studio.core.config.models import rate_note
 from studio.core.config.run import config_from_dict
 from studio.core.errors import ConfigError, StudioError
 from studio.core.experiments.transfer import (
@@ -142,6 +143,9 @@ def transfer(
         )
         if on_created is not None:
             on_created(transfer_id)
+        store.add_log(
+            transfer_id, "info", rate_note(config.base_model, config.settings.learning_rate)
+        )
         leaked = [t for t in config.targets if t in source.mix]
         if leaked:
             store.add_log(

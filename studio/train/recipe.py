@@ -20,6 +20,7 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, set_seed
 
+from studio.core.config.models import rate_note
 from studio.core.config.run import RunConfig
 from studio.core.mixing.plan import RunPlan, TaskPlan, plan_tasks
 from studio.core.mixing.sampling import TaskScheduler
@@ -153,6 +154,7 @@ def _load(
         config, said = within_model(config, tokenizer)
         if said is not None:
             sink.log("warning", said)
+        sink.log("info", rate_note(config.model, config.learning_rate, pretraining=True))
         tasks = load_tasks(checked, tokenizer, config, ws, stages, preparing_stop)
     finally:
         stages.end()

@@ -123,8 +123,10 @@ def test_learning_rates_follow_the_model_size(tmp_path: Path) -> None:
     assert model_size("someone/bert-large-cased") == "large"
     assert model_size("google/electra-small-discriminator") == "small"
     assert model_size("someone/encoder") == "base"
-    assert "picked for a base-sized base model (roberta-base)" in rate_note(
-        "roberta-base", 2e-5, True
+    said = "learning rate 2e-05: the rate for a base-sized base model (roberta-base)"
+    assert rate_note("roberta-base", 2e-5) == said
+    assert rate_note("roberta-base", 1e-4, pretraining=True) == (
+        "learning rate 0.0001 as set (roberta-base is base-sized; its rate is 3e-05)"
     )
 
 

@@ -72,3 +72,31 @@ def test_user_presets_live_in_studio_home(tmp_path: Path, monkeypatch: pytest.Mo
     presets.save("mine", RunConfig(tasks=("rte",)))
     assert (tmp_path / "presets" / "mine.yaml").is_file()
     assert "mine" in presets.user_presets()[0]
+
+
+def test_the_builtin_presets_pick_the_learning_rate_by_the_model_size() -> None:
+    quick = presets.apply(
+        RunConfig(tasks=("rte",), model="roberta-base"), presets.quick_look("cpu")
+    )
+    assert (quick.model, quick.learning_rate) == ("minilm", 5e-5)  # the quick look's own model
+    muppet = presets.muppet_recipe()
+    for model, rate in (("roberta-base", 3e-5), ("roberta-large", 1e-5), ("minilm", 5e-5)):
+        config = presets.apply(RunConfig(tasks=("rte",), model=model), muppet)
+        assert config.learning_rate == rate, model
+
+
+def test_a_transfer_that_sets_no_rate_takes_its_base_models(tmp_path: Path) -> None:
+    from studio.core.experiments.transfer import finetune_config, transfer_config
+
+    grid = {"source": "run", "targets": ["rte"]}
+    assert transfer_config(grid).settings.learning_rate == 1e-4  # minilm
+    assert transfer_config({**grid, "base_model": "roberta-base"}).settings.learning_rate == 2e-5
+    assert transfer_config({**grid, "base_model": "x/y-large"}).settings.learning_rate == 1e-5
+    given = {**grid, "base_model": "roberta-large", "learning_rate": 3e-5}
+    assert transfer_config(given).settings.learning_rate == 3e-5
+    # A fine-tuning of a run id says nothing of its base: the default stays.
+    assert (
+        finetune_config({"task": "rte", "model": "20261128-122547-39f8"}).settings.learning_rate
+        == 1e-4
+    )
+    assert finetune_config({"task": "rte", "model": "roberta-base"}).settings.learning_rate == 2e-5

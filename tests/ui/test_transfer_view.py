@@ -131,6 +131,16 @@ def test_the_probe_mode_and_its_settings_reach_the_config(view, qtbot) -> None:
     assert settings.pooling == "first" and settings.min_steps == 80
 
 
+def test_the_learning_rate_follows_the_base_models_size(view, qtbot) -> None:
+    view.set_targets(["synth_topic"])
+    view.base_combo.setEditText("roberta-base")
+    with qtbot.waitSignal(view.startRequested) as blocker:
+        view.run_button.click()
+    assert blocker.args[0].settings.learning_rate == pytest.approx(2e-5)
+    view.base_combo.setEditText("minilm")
+    assert view.settings.value("learning_rate") == pytest.approx(1e-4)
+
+
 def test_bad_sizes_show_a_message_instead_of_raising(view, qtbot) -> None:
     view.set_targets(["synth_topic"])
     view.sizes_edit.setText("16, lots")

@@ -203,12 +203,13 @@ def pretrain_rate(name: str) -> float:
     return PRETRAIN_RATES[model_size(name)]
 
 
-def rate_note(name: str, rate: float, picked: bool) -> str:
-    """The line that says which learning rate a run took and why."""
+def rate_note(name: str, rate: float, pretraining: bool = False) -> str:
+    """The line that says which learning rate a run took, against the one its size picks."""
     size = model_size(name)
-    if picked:
-        return f"learning rate {rate:g}, picked for a {size}-sized base model ({name})"
-    return f"learning rate {rate:g} as set ({name} is {size}-sized)"
+    picked = (PRETRAIN_RATES if pretraining else FINETUNE_RATES)[size]
+    if rate == picked:
+        return f"learning rate {rate:g}: the rate for a {size}-sized base model ({name})"
+    return f"learning rate {rate:g} as set ({name} is {size}-sized; its rate is {picked:g})"
 
 
 def _read_json(path: Path) -> dict[str, Any]:

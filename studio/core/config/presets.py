@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from studio.core import paths
+from studio.core.config.models import pretrain_rate
 from studio.core.config.run import RunConfig, config_from_dict
 from studio.core.errors import ConfigError
 from studio.core.tasks.spec import TaskSpec
@@ -27,12 +28,12 @@ NOT_SETTINGS = ("tasks", "name", "manual_weights")
 
 
 def quick_look(device: str) -> dict[str, Any]:
-    """Short inputs, small batches and a log point every few updates; a GPU affords more."""
+    """Short inputs, small batches and a log point every few updates; a GPU affords more.
+    The learning rate is the model's (`apply`)."""
     cpu = {
         "model": "minilm", "max_length": 128, "batch_size": 8, "tasks_per_update": 2,
         "max_steps": 300, "log_every": 5, "eval_every": 100, "eval_max_examples": 100,
-        "checkpoint_every": 100, "learning_rate": 5e-5, "mixed_precision": "auto",
-        "device": "auto",
+        "checkpoint_every": 100, "mixed_precision": "auto", "device": "auto",
     }  # fmt: skip
     if device == "cpu":
         return cpu
@@ -44,12 +45,13 @@ def quick_look(device: str) -> dict[str, Any]:
 
 def muppet_recipe() -> dict[str, Any]:
     """The paper's choices (docs/DESIGN.md §1): log-n loss scaling, heterogeneous batches of many
-    tasks, temperature-free proportional sampling, long inputs and mixed precision."""
+    tasks, temperature-free proportional sampling, long inputs and mixed precision; the
+    learning rate is the base model's, by its size (`apply`)."""
     return {
         "loss_scaling": "log_n", "mixing": "heterogeneous", "sampling": "proportional",
-        "tasks_per_update": 8, "batch_size": 32, "max_length": 512, "learning_rate": 3e-5,
-        "warmup_ratio": 0.06, "weight_decay": 0.01, "max_steps": 20000, "log_every": 50,
-        "eval_every": 1000, "eval_max_examples": 1000, "checkpoint_every": 1000,
+        "tasks_per_update": 8, "batch_size": 32, "max_length": 512, "warmup_ratio": 0.06,
+        "weight_decay": 0.01, "max_steps": 20000, "log_every": 50, "eval_every": 1000,
+        "eval_max_examples": 1000, "checkpoint_every": 1000,
         "head_sharing": "shared", "mixed_precision": "auto", "device": "auto",
     }  # fmt: skip
 
@@ -92,8 +94,12 @@ def check(settings: Any, where: str) -> dict[str, Any]:
 
 
 def apply(config: RunConfig, settings: dict[str, Any]) -> RunConfig:
-    """`config` with a preset's settings; its tasks, name and weights stay."""
+    """`config` with a preset's settings; its tasks, name and weights stay. A preset that sets
+    no learning rate (the built-in ones) takes the rate of the base model it leaves the config
+    with, by its size (core.config.models.PRETRAIN_RATES)."""
     data = {**config.to_dict(), **check(settings, "preset")}
+    if "learning_rate" not in settings:
+        data["learning_rate"] = pretrain_rate(str(data["model"]))
     return config_from_dict(data, "preset")
 
 

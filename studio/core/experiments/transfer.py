@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from studio.core.config.models import CATALOGUED, DEFAULT_MODEL, finetune_rate
 from studio.core.config.run import (
     BIG,
     RANGES,
@@ -68,7 +69,8 @@ class FinetuneSettings:
     """
 
     # Fits MiniLM, the default model (README: the factor study); models of BERT-base size and
-    # up usually want 1e-5 to 3e-5.
+    # up usually want 1e-5 to 3e-5: a YAML that sets none takes its base model's size's
+    # (core.config.models.FINETUNE_RATES; _picked_rate).
     learning_rate: float = _run("learning_rate", default=1e-4)
     batch_size: int = _run("batch_size", default=16)
     epochs: float = setting(3.0, "Epochs", FINETUNING, "float", range=Range(1e-3, 1000), step=1.0)
@@ -238,6 +240,9 @@ def _from_dict(cls: type[_Config], data: Any, where: str) -> _Config:
         raise ConfigError(f"{where}: unknown key(s) {unknown}; allowed keys: {sorted(fields)}")
     try:
         values = {k: _coerce(k, fields[k], v) for k, v in data.items()}
+        rate = _picked_rate(cls, values)
+        if nested and "learning_rate" not in values and rate is not None:
+            values["learning_rate"] = rate
         if nested:
             values["settings"] = FinetuneSettings(
                 **{k: values.pop(k) for k in shared if k in values}
@@ -247,6 +252,19 @@ def _from_dict(cls: type[_Config], data: Any, where: str) -> _Config:
         raise ConfigError(f"{where}: {exc}") from None
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
+
+
+def _picked_rate(cls: type, values: dict[str, Any]) -> float | None:
+    """The fine-tuning rate a config that sets none takes: its base model's size's
+    (core.config.models.FINETUNE_RATES). A FinetuneConfig's model picks only when it is a
+    listed model or a folder: a run id says nothing of its base."""
+    if cls is TransferConfig:
+        return finetune_rate(str(values.get("base_model", DEFAULT_MODEL)))
+    if cls is FinetuneConfig:
+        model = str(values.get("model", DEFAULT_MODEL))
+        if model in CATALOGUED or Path(model).expanduser().is_dir():
+            return finetune_rate(model)
+    return None
 
 
 def load_yaml(path: str | Path) -> Any:

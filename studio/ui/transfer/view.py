@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.config.models import encoders
+from studio.core.config.models import DEFAULT_MODEL, encoders, finetune_rate
 from studio.core.config.settings import schema
 from studio.core.errors import ConfigError
 from studio.core.experiments.transfer import (
@@ -139,6 +139,7 @@ class TransferView(QWidget):
         self.base_combo = QComboBox()
         self.base_combo.setEditable(True)
         self.base_combo.addItems(encoders())
+        self.base_combo.currentTextChanged.connect(self._pick_rate)
         group, layout = form_group("Source")
         layout.addRow("Pre-finetuned", self.source_combo)
         layout.addRow("Checkpoint", self.checkpoint_combo)
@@ -180,6 +181,11 @@ class TransferView(QWidget):
         grid.setColumnStretch(1, 1)
         grid.setColumnStretch(3, 1)
         return group
+
+    def _pick_rate(self, base: str) -> None:
+        """The fine-tuning rate follows the base model's size (core.config.models)."""
+        base = base.strip() or DEFAULT_MODEL
+        self.settings.set_values({"learning_rate": finetune_rate(base)})
 
     def _update_probe(self) -> None:
         probe = self.settings.value("probe")
