@@ -196,13 +196,18 @@ def _recover(study: optuna.Study, store: RunStore) -> None:
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         storage.set_trial_user_attr(trial._trial_id, INTERRUPTED, True)
         storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        attrs = {"rerun_of": trial.number}
-        run_id = trial.user_attrs.get(RUN_ID)
-        if run_id:
-            attrs[RESUME_RUN] = run_id
-            store.add_log(run_id, "info", f"trial {trial.number} was interrupted; run again")
-        study.enqueue_trial(dict(trial.params), user_attrs=attrs)
+        run_again(study, trial, store)
         log.warning("trial %d was left running by a process that ended; run again", trial.number)
+
+
+def run_again(study: optuna.Study, trial: Any, store: RunStore) -> None:
+    """Enqueue an interrupted trial's settings: the next trial asked for resumes its run."""
+    attrs = {"rerun_of": trial.number}
+    run_id = trial.user_attrs.get(RUN_ID)
+    if run_id:
+        attrs[RESUME_RUN] = run_id
+        store.add_log(run_id, "info", f"trial {trial.number} was interrupted; it runs again")
+    study.enqueue_trial(dict(trial.params), user_attrs=attrs)
 
 
 def counted(study: optuna.Study) -> int:
@@ -249,9 +254,11 @@ class _Job:
                 value = self.run_trial(trial)
             except _Pruned:
                 self.study.tell(trial, state=TrialState.PRUNED)
-            except Interrupted:
+            except Interrupted:  # stopped: the next `tune` continues this trial's run
                 trial.set_user_attr(INTERRUPTED, True)
-                self.study.tell(trial, state=TrialState.FAIL)
+                ended = self.study.tell(trial, state=TrialState.FAIL)
+                with RunStore(self.store_path) as store:
+                    run_again(self.study, ended, store)
             except Exception as exc:  # noqa: BLE001 - a failed trial is recorded; the study goes on
                 message = (
                     str(exc) if isinstance(exc, StudioError) else f"{type(exc).__name__}: {exc}"

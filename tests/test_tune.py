@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -190,3 +191,26 @@ def test_a_bad_study_file_names_the_key_at_fault(tiny_model: str) -> None:
     targets = {"transfer": {"targets": ["synth_pair"], "sizes": [8], "seeds": [0]}}
     with pytest.raises(ConfigError, match="held out"):
         study_config({"base": base, "space": {"seed": [1]}, "trials": 2, "objective": targets})
+
+
+@pytest.mark.train
+def test_a_stopped_study_continues_the_stopped_trial_s_run(
+    tmp_path: Path, tiny_model: str, catalog: dict[str, Any]
+) -> None:
+    from studio.core.experiments.tune import load_study
+    from studio.tune import run_study
+    from tests.support import StopAt
+
+    db = tmp_path / "studio.db"
+    config = load_study(_study(tmp_path / "s.yaml", tiny_model, 1))
+    stop = threading.Event()
+    first = run_study(config, catalog, None, db, stop, extra_sink=StopAt(stop, 1))  # Ctrl-C
+    # The stopped trial, and its settings waiting to run again.
+    assert [(t.state, t.interrupted) for t in first.trials] == [("fail", True), ("waiting", False)]
+    second = run_study(config, catalog, None, db, threading.Event())
+    assert [(t.number, t.state) for t in second.trials] == [(0, "fail"), (1, "complete")]
+    assert second.trials[1].run_id == first.trials[0].run_id  # its run, resumed
+    with RunStore(db) as store:
+        run = store.get_run(first.trials[0].run_id)
+        assert run.status == "finished" and len(run.segments or ()) == 2
+        assert store.get_run(second.run_id).status == "finished"
