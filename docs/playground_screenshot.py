@@ -24,7 +24,7 @@ def train(store: Path) -> str:
     from studio.session import execute
 
     catalog = load_catalog(default_tasks_dir())
-    config = presets.demo_config(catalog, 60)
+    config = presets.demo_config(catalog, 20)
     outcome = execute(config, catalog, None, store, threading.Event())
     assert outcome.status == "finished", outcome.error
     return outcome.run_id
