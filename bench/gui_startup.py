@@ -1,70 +1,124 @@
-"""Time from launching the studio to its window being visible; checks no heavy import happened.
+"""Time from launching the studio to its window being visible, against the floor: a bare
+PySide6 window with one pyqtgraph plot, launched the same way on the same display.
 
-Every launch is a first launch: a new, empty STUDIO_HOME (no store, no synthetic data yet).
-Target: visible within 1.5 s, with torch, transformers, datasets, pandas and pyarrow not
-imported before it.
-Usage: python -m bench.gui_startup [--repeat 5]
+Every studio launch is a first launch: a new, empty STUDIO_HOME (no store, no synthetic data
+yet). Launches alternate (floor, studio, floor, ...) so a busy moment hits both. Target: the
+studio's median within 1.5x the floor's, on `offscreen` and on `xcb` under a real X server
+(an Xvfb is started when no DISPLAY is set), with torch, transformers, datasets, pandas and
+pyarrow not imported before the window shows.
+Usage: python -m bench.gui_startup [--repeat 3] [--platforms offscreen,xcb]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
-PROBE = """
+SHOWN = """
+def shown_at(window, show):
+    show(window)
+    QApplication.processEvents()
+    heavy = ("torch", "transformers", "datasets", "pandas", "pyarrow")
+    print(json.dumps({"t": time.time(), "heavy": sorted(m for m in heavy if m in sys.modules)}))
+    QTimer.singleShot(0, QApplication.instance().quit)
+"""
+STUDIO = f"""
 import json, sys, time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 import studio.app as app_module
 from studio.ui import main_window
-
-shown = {}
-original_show = main_window.MainWindow.show
-
-def show(self):
-    original_show(self)
-    QApplication.processEvents()
-    shown["t"] = time.time()
-    heavy = ("torch", "transformers", "datasets", "pandas", "pyarrow")
-    shown["heavy"] = sorted(m for m in heavy if m in sys.modules)
-    QTimer.singleShot(0, QApplication.instance().quit)
-
-main_window.MainWindow.show = show
+{SHOWN}
+original = main_window.MainWindow.show
+main_window.MainWindow.show = lambda self: shown_at(self, original)
 app_module.main([])
-print(json.dumps(shown))
 """
+FLOOR = f"""
+import json, sys, time
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication, QMainWindow
+import pyqtgraph as pg
+{SHOWN}
+app = QApplication([])
+window = QMainWindow()
+window.setCentralWidget(pg.PlotWidget())
+shown_at(window, QMainWindow.show)
+app.exec()
+"""
+TARGET = 1.5
+
+
+def launch(code: str, env: dict[str, str]) -> tuple[float, float, list[str]]:
+    """Seconds from starting a Python process to its window showing, the CPU seconds the
+    process used in all (less sensitive to a busy machine), and the heavy modules."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.time()
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"a launch failed:\n{done.stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result["t"] - start, cpu, result["heavy"]
+
+
+@contextlib.contextmanager
+def display(platform: str) -> Iterator[dict[str, str]]:
+    """The environment for `platform`; for xcb without a DISPLAY, an Xvfb of 1600x1000."""
+    env = {**os.environ, "QT_QPA_PLATFORM": platform}
+    if platform != "xcb" or os.environ.get("DISPLAY"):
+        yield env
+        return
+    if not shutil.which("Xvfb"):
+        raise SystemExit("xcb needs a DISPLAY or Xvfb (apt-get install xvfb)")
+    server = subprocess.Popen(["Xvfb", ":97", "-screen", "0", "1600x1000x24"],
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    time.sleep(1.0)
+    try:
+        yield {**env, "DISPLAY": ":97"}
+    finally:
+        server.terminate()
+        server.wait()
+
+
+def measure(platform: str, repeat: int) -> dict[str, float]:
+    floor: list[tuple[float, float]] = []
+    studio: list[tuple[float, float]] = []
+    with display(platform) as env:
+        launch(FLOOR, env)  # a first launch warms the disk cache for both
+        for _ in range(repeat):
+            floor.append(launch(FLOOR, env)[:2])
+            seconds, cpu, heavy = launch(STUDIO, {**env, "STUDIO_HOME": tempfile.mkdtemp()})
+            if heavy:
+                raise SystemExit(f"heavy modules imported before the window: {heavy}")
+            studio.append((seconds, cpu))
+    f, s = (statistics.median(w for w, _ in runs) for runs in (floor, studio))
+    fc, sc = (statistics.median(c for _, c in runs) for runs in (floor, studio))
+    return {"floor_s": f, "studio_s": s, "ratio": s / f, "cpu_ratio": sc / fc}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--platforms", default="offscreen,xcb")
     args = parser.parse_args()
-    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    times = []
-    for _ in range(args.repeat):
-        env["STUDIO_HOME"] = tempfile.mkdtemp()  # cold: the first launch on this machine
-        start = time.time()
-        out = (
-            subprocess.run(
-                [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True
-            )
-            .stdout.strip()
-            .splitlines()[-1]
-        )
-        result = json.loads(out)
-        times.append(result["t"] - start)
-        if result["heavy"]:
-            raise SystemExit(f"heavy modules imported before the window: {result['heavy']}")
-    print(
-        f"window visible after launch: median {statistics.median(times):.2f} s, "
-        f"max {max(times):.2f} s over {args.repeat} cold launches (target <= 1.5 s)"
-    )
+    print(f"{'platform':<10} {'floor s':>8} {'studio s':>9} {'ratio':>6} {'CPU ratio':>10}"
+          f"  (target <= {TARGET})")  # fmt: skip
+    for platform in args.platforms.split(","):
+        row = measure(platform, args.repeat)
+        verdict = "ok" if row["ratio"] <= TARGET else "SLOW"
+        print(f"{platform:<10} {row['floor_s']:>8.2f} {row['studio_s']:>9.2f} "
+              f"{row['ratio']:>6.2f} {row['cpu_ratio']:>10.2f}  {verdict}")  # fmt: skip
     print("torch / transformers / datasets / pandas / pyarrow imported before the window: none")
 
 

@@ -54,7 +54,9 @@ def preflight(
         f"{config.batch_size} examples = {examples:,} examples"
     )
     if data:
-        text += f" ({examples / data:.2g} passes over {data:,})"
+        passes = examples / data
+        text += f" ({passes:,.0f} passes" if passes >= 10 else f" ({passes:.2g} passes"
+        text += f" over {data:,})"
     # Time grows about linearly with the tokens per example at these lengths.
     rate = speed.examples_per_s * speed.max_length / config.max_length
     seconds = examples / rate

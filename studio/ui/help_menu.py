@@ -91,7 +91,7 @@ class GuideDialog(QDialog):
             self.browser.setMarkdown(self.sections[row][1])
 
 
-def shortcuts_html(actions: list[Action]) -> str:
+def shortcuts_html(actions: tuple[Action, ...]) -> str:
     """A table of every action that has a keyboard shortcut."""
     rows = "".join(
         f"<tr><td><b>{html.escape(a.shortcut)}</b></td><td>{html.escape(a.text)}</td>"

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QDockWidget, QMainWindow, QStyle, QTabWidget
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QMainWindow,
+    QStyle,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core import paths
 from studio.core.config.presets import QUICK_LOOK
@@ -20,7 +27,7 @@ from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RESUMABLE
 from studio.ui import actions as A
-from studio.ui import help_menu, messages
+from studio.ui import messages
 from studio.ui.ablation.actions import AblationActions
 from studio.ui.ablation.view import AblationView
 from studio.ui.configure.checklist import TaskChecklist
@@ -142,7 +149,14 @@ class MainWindow(QMainWindow):
             (self.playground, "Playground"),
         ):
             self.tabs.addTab(view, title)
-        self.setCentralWidget(self.tabs)
+        # The preflight line sits under Start, above every tab.
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.preflight)
+        column.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
         self.dock = QDockWidget("Tasks")
         self.dock.setObjectName("tasks-dock")
         self.dock.setWidget(self.checklist)
@@ -167,20 +181,11 @@ class MainWindow(QMainWindow):
                 A.DATA_FOLDER: self.library.choose_data_dir,
                 A.DEMO: ra.try_demo,
                 A.QUIT: self.close,
-                A.GUIDE: lambda: help_menu.GuideDialog(self).show(),
-                A.SHORTCUTS: lambda: help_menu.text_dialog(
-                    self, "Keyboard shortcuts", help_menu.shortcuts_html(list(A.EVERY))
-                ),
-                A.ABOUT: lambda: help_menu.text_dialog(
-                    self, "About Muppet Studio", help_menu.about_html()
-                ),
+                A.GUIDE: lambda: self._help(A.GUIDE),
+                A.SHORTCUTS: lambda: self._help(A.SHORTCUTS),
+                A.ABOUT: lambda: self._help(A.ABOUT),
             },
         )
-        self.addToolBarBreak()  # the preflight line sits under Start, on every tab
-        plan = self.addToolBar("Plan")
-        plan.setObjectName("preflight-toolbar")
-        plan.setMovable(False)
-        plan.addWidget(self.preflight)
         self.start_action, self.stop_action = self.menu_actions[A.START], self.menu_actions[A.STOP]
         self.resume_action, self.export_action = (
             self.menu_actions[A.RESUME],
@@ -297,6 +302,16 @@ class MainWindow(QMainWindow):
         messages.show_error(self, title, text)
         self.last_error = text
 
+    def _help(self, which: A.Action) -> None:
+        from studio.ui import help_menu  # imported when first used: the window opens faster
+
+        if which == A.GUIDE:
+            help_menu.GuideDialog(self).show()
+        elif which == A.SHORTCUTS:
+            help_menu.text_dialog(self, "Keyboard shortcuts", help_menu.shortcuts_html(A.EVERY))
+        else:
+            help_menu.text_dialog(self, "About Muppet Studio", help_menu.about_html())
+
     def _ask_to_quit(self) -> None:
         def quit_now() -> None:
             self._quit_asked = True
@@ -310,7 +325,7 @@ class MainWindow(QMainWindow):
         )  # fmt: skip
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        training = self.jobs.training.running or self.jobs.ablation.running
+        training = self.jobs.busy  # a training job: pre-finetuning, transfer, ablation, tune
         if training and not self._quit_asked:
             event.ignore()  # ask first: quitting stops the run
             self._ask_to_quit()

@@ -28,7 +28,6 @@ from studio.jobs.client import job_place
 from studio.store import RESUMABLE
 from studio.ui import messages
 from studio.ui.draft import Draft
-from studio.ui.export_dialog import ExportDialog
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor.view import MonitorView
 from studio.ui.state import StudioState
@@ -193,6 +192,10 @@ class RunActions(QObject):
                 "An export is running", "Wait for the running export to finish."
             )
             return
+        from studio.ui.export_dialog import (
+            ExportDialog,  # imported when first used: the window opens faster
+        )
+
         dialog = ExportDialog(self.state.store, run_id, self.parent_widget)
         if not dialog.exec():
             return

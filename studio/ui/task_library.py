@@ -19,7 +19,6 @@ from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 from studio.ui.task_preview import TaskPreview
-from studio.ui.wizard.dialog import TaskWizard
 from studio.ui.worker import Worker
 
 NO_GENERATION = (
@@ -116,6 +115,10 @@ class TaskLibrary(QObject):
     # -- the user's tasks ----------------------------------------------------------------------
 
     def add_task(self, editing: TaskSpec | None = None) -> None:
+        from studio.ui.wizard.dialog import (
+            TaskWizard,  # imported when first used: the window opens faster
+        )
+
         try:
             self.wizard = TaskWizard(self.catalog, self.jobs.start, editing, self.parent_widget)
         except StudioError as exc:

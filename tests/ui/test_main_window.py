@@ -16,6 +16,7 @@ from studio.core.config.run import RunConfig, load_config
 from studio.core.jobs import HubResult
 from studio.core.tasks.spec import default_tasks_dir, load_catalog
 from studio.store import RunStore
+from studio.ui import export_dialog as export_dialog_module
 from studio.ui import main_window as main_window_module
 from studio.ui import run_actions as run_actions_module
 from studio.ui.main_window import MainWindow
@@ -148,7 +149,7 @@ def test_start_stop_resume_finish_export(
         # The first update, every second one, and the stop's partial window (if it had one).
         assert steps == sorted({1, *range(2, 401, 2), stopped_at})
     FakeExportDialog.target = tmp_path / "exported"
-    monkeypatch.setattr(run_actions_module, "ExportDialog", FakeExportDialog)
+    monkeypatch.setattr(export_dialog_module, "ExportDialog", FakeExportDialog)
     window.run_actions.export(run_id)
     qtbot.waitUntil(lambda: not window.jobs.export.running, timeout=JOB_MS)
     for box in window.findChildren(QMessageBox):

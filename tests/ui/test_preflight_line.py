@@ -8,8 +8,9 @@ from studio.core.config.run import RunConfig
 
 def test_the_line_follows_the_form_and_warns_of_a_gpu_plan_on_a_cpu(window) -> None:  # type: ignore[no-untyped-def]
     window.draft.apply(
-        RunConfig(tasks=("synth_topic", "synth_pair"), max_steps=50, tasks_per_update=2,
-                  batch_size=4)  # fmt: skip
+        RunConfig(
+            tasks=("synth_topic", "synth_pair"), max_steps=50, tasks_per_update=2, batch_size=4
+        )  # fmt: skip
     )
     assert window.preflight.plan is not None
     assert "50 updates × 2 tasks × 4 examples = 400 examples" in window.preflight.text()

@@ -125,10 +125,10 @@ def test_the_menu_reuses_the_tab_s_actions(
     qtbot, view: RunsView, runs: dict[str, str], store_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    import studio.ui.runs.view as runs_view
+    import studio.ui.runs.takeaway as takeaway
 
     reports: list[str] = []  # the tab's Report… action: its file dialog, not opened here
-    monkeypatch.setattr(runs_view, "report_dialog", lambda _v, _s, run_id: reports.append(run_id))
+    monkeypatch.setattr(takeaway, "report_dialog", lambda _v, _s, run_id: reports.append(run_id))
     actions = _menu(view, runs["ft"])
     assert actions["resume"].isEnabled() and not actions["compare"].isEnabled()
     for key, signal in (("resume", view.resumeRun), ("export", view.exportRun),

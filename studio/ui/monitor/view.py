@@ -99,19 +99,16 @@ class MonitorView(QWidget):
         self.readout = QLabel(" ")
         self.readout.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
 
-        self.graphics, self.plots = panel_grid(PLOTS)
-        for panel in self.plots.values():
-            panel.set_x_axis("step")
-            panel.set_smoothing(self._alpha > 0)
-        # Rate-limited: a mouse move otherwise searches every curve at the event rate.
-        self._hover = pg.SignalProxy(
-            self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
-        )
-
+        # The plots are built when a run is first shown (`plots`): nine pyqtgraph plots were
+        # a third of the window's start-up, for a tab that opens on its empty state.
+        self._plots: dict[str, PlotPanel] | None = None
         self.task_legend = TaskLegend()
         self.task_legend.toggled.connect(self.set_task_visible)
         self.task_list = self.task_legend.list
-        across = splitter(Qt.Orientation.Horizontal, (self.graphics, 1000), (self.task_legend, 160))
+        self._across = splitter(
+            Qt.Orientation.Horizontal, (QWidget(), 1000), (self.task_legend, 160)
+        )
+        across = self._across
 
         self.log_view = LogPanel()
         self.failure = FailureBanner()
@@ -144,6 +141,30 @@ class MonitorView(QWidget):
         self.pages.setCurrentWidget(self.empty)
         self._sync_controls()
 
+    @property
+    def plots(self) -> dict[str, PlotPanel]:
+        """The plot panels by PLOTS key, built on first use with the current settings."""
+        if self._plots is None:
+            self.graphics, self._plots = panel_grid(PLOTS)
+            for panel in self._plots.values():
+                panel.set_x_axis(self._x_axis)
+                panel.set_smoothing(self._alpha > 0)
+                panel.set_log(self._log_y)
+            # Rate-limited: a mouse move otherwise searches every curve at the event rate.
+            self._hover = pg.SignalProxy(
+                self.graphics.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse_moved
+            )
+            sizes = self._across.sizes()
+            placeholder = self._across.replaceWidget(0, self.graphics)
+            if placeholder is not None:
+                placeholder.deleteLater()
+            self._across.setSizes(sizes)
+        return self._plots
+
+    def _built(self) -> list[PlotPanel]:
+        """The panels if they were built (a setting changed before then applies at build)."""
+        return list(self._plots.values()) if self._plots is not None else []
+
     def _sync_controls(self) -> None:
         # blockSignals: setting a control from code must not call back into the setters.
         for widget in (self.smoothing_slider, self.log_check, self.x_combo):
@@ -156,7 +177,7 @@ class MonitorView(QWidget):
         self.smoothing_value.setText(f"{self._alpha:.2f}")
 
     def _fit_all(self) -> None:
-        for panel in self.plots.values():
+        for panel in self._built():
             panel.plot.enableAutoRange()
 
     # -- public API --------------------------------------------------------------------------
@@ -207,7 +228,7 @@ class MonitorView(QWidget):
             return
         self._alpha = alpha
         self._sync_controls()
-        for panel in self.plots.values():
+        for panel in self._built():
             panel.set_smoothing(alpha > 0)
         self._redraw(set(self._series))
 
@@ -215,7 +236,7 @@ class MonitorView(QWidget):
         """Logarithmic y on the loss and gradient-norm plots."""
         self._log_y = bool(on)
         self._sync_controls()
-        for panel in self.plots.values():
+        for panel in self._built():
             panel.set_log(self._log_y)
 
     def set_x_axis(self, axis: str) -> None:
@@ -226,14 +247,14 @@ class MonitorView(QWidget):
             return
         self._x_axis = axis
         self._sync_controls()
-        for panel in self.plots.values():
+        for panel in self._built():
             panel.plot.enableAutoRange()  # the old range means nothing on the new axis
             panel.set_x_axis(axis)
 
     def set_task_visible(self, task: str, visible: bool) -> None:
         """Show or hide one task's curves in every per-task plot."""
         (self._hidden_tasks.discard if visible else self._hidden_tasks.add)(task)
-        for panel in self.plots.values():
+        for panel in self._built():
             for key in panel.curves:
                 if key[1] == task:
                     panel.set_visible(key, visible)
@@ -276,7 +297,7 @@ class MonitorView(QWidget):
     # -- loading and drawing -----------------------------------------------------------------
 
     def _reset(self) -> None:
-        for panel in self.plots.values():
+        for panel in self._built():
             panel.clear()
         for table in (self._runs, self._series, self._fallback_metric):
             table.clear()
@@ -331,13 +352,13 @@ class MonitorView(QWidget):
         if not self.task_legend.add(task):
             return
         # The palette grew: recolour what is drawn so colours stay distinct.
-        for panel in self.plots.values():
+        for panel in self._built():
             for key in panel.curves:
                 if key[1] is not None:
                     panel.set_colour(key, self.task_legend.colours[key[1]])
 
     def _on_mouse_moved(self, event: tuple) -> None:
-        for panel in self.plots.values():
+        for panel in self._built():
             text = panel.hover(event[0])
             if text is not None:
                 self.readout.setText(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import (
     QModelIndex,
@@ -38,15 +38,15 @@ from studio.core.segments import first_start, worked_seconds
 from studio.store import RESUMABLE
 from studio.ui.empty_state import EmptyState
 from studio.ui.header_style import use_sort_arrows
-from studio.ui.runs.compare_view import CompareView
 from studio.ui.runs.details import RunDetails
 from studio.ui.runs.filter_bar import FilterBar
 from studio.ui.runs.queue_view import QueueView
-from studio.ui.runs.run_menu import MenuActions, build_menu
-from studio.ui.runs.takeaway import export_metrics_dialog, report_dialog
 from studio.ui.state import StoreWatcher
 from studio.ui.style import STATUS_COLOURS
 from studio.ui.text import date_time, run_duration
+
+if TYPE_CHECKING:
+    from studio.ui.runs.compare_view import CompareView
 
 COLUMNS = (
     "Name",
@@ -194,7 +194,7 @@ class RunsView(QWidget):
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         self.table.doubleClicked.connect(lambda _: self._open())
-        self.reportRun.connect(lambda run_id: report_dialog(self, self.store_path, run_id))
+        self.reportRun.connect(self._report)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._selection_changed())
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -226,7 +226,7 @@ class RunsView(QWidget):
                 "metrics",
                 "Export metrics…",
                 "Save every metric row of the selected runs as one CSV or Parquet table",
-                lambda: export_metrics_dialog(self, self.store_path, self.selected()),
+                self._export_metrics,
             ),
             (
                 "report",
@@ -404,11 +404,29 @@ class RunsView(QWidget):
         manifests = self.watcher.read(lambda store: store.manifests(run.id)) if run else []
         self.details.show_run(run, manifests)
 
+    def _report(self, run_id: str) -> None:
+        from studio.ui.runs.takeaway import (
+            report_dialog,  # imported when first used: the window opens faster
+        )
+
+        report_dialog(self, self.store_path, run_id)
+
+    def _export_metrics(self) -> None:
+        from studio.ui.runs.takeaway import (
+            export_metrics_dialog,  # imported when first used: the window opens faster
+        )
+
+        export_metrics_dialog(self, self.store_path, self.selected())
+
     def compare_view(self) -> CompareView | None:
         """The Compare view of the selected runs (two or more), not yet shown."""
         runs = [self.runs[i] for i in self.selected() if i in self.runs]
         if len(runs) < 2:
             return None
+        from studio.ui.runs.compare_view import (
+            CompareView,  # imported when first used: the window opens faster
+        )
+
         rows = self.watcher.read(lambda store: {r.id: store.validation_rows(r.id) for r in runs})
         view = CompareView(runs, rows, self)
         view.overlayRequested.connect(self.openRuns.emit)
@@ -421,6 +439,11 @@ class RunsView(QWidget):
 
     def context_menu(self) -> QMenu:
         """The right-click menu for the selected runs."""
+        from studio.ui.runs.run_menu import (  # imported when first used: the window opens faster
+            MenuActions,
+            build_menu,
+        )
+
         actions = MenuActions(
             open=self._open,
             compare=self._compare,
