@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,50 @@ ENCODERS = (
 )  # fmt: skip
 SEQ2SEQ = ("bart", "t5")
 ARCHITECTURES = ENCODERS + SEQ2SEQ
+
+# What tests/train/test_model_matrix.py runs for each row; the README's support table is
+# rendered from these rows (tests/support_table.py), so it claims what the tests check.
+MODES = (
+    "pretrain", "resume", "export", "load", "transfer", "probe", "span QA", "summarization",
+)  # fmt: skip
+ENCODER_MODES = MODES[:-1]
+# A transfer fine-tunes encoders: an encoder-decoder pre-finetunes (with summarization).
+SEQ2SEQ_MODES = ("pretrain", "resume", "export", "load", "span QA", "summarization")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One architecture of the matrix: its model_type, what it is called, its tokenizer."""
+
+    arch: str
+    name: str
+    tokenizer: str
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return SEQ2SEQ_MODES if self.arch in SEQ2SEQ else ENCODER_MODES
+
+    @property
+    def stands_for(self) -> tuple[str, ...]:
+        """The offered base models of this family (core.config.models.CATALOG)."""
+        from studio.core.config.models import CATALOG
+
+        return tuple(m.name for m in CATALOG if m.family == self.arch)
+
+
+MATRIX = (
+    Row("bert", "BERT", "WordPiece, token types"),
+    Row("roberta", "RoBERTa", "byte-level BPE, `<s> A </s></s> B </s>`"),
+    Row("deberta-v2", "DeBERTa-v3", "SentencePiece Unigram"),
+    Row("electra", "ELECTRA", "WordPiece, token types"),
+    Row("modernbert", "ModernBERT", "byte-level BPE, no token types"),
+    Row("distilbert", "DistilBERT", "WordPiece, no token types"),
+    Row("xlm-roberta", "XLM-R", "SentencePiece Unigram"),
+    Row("albert", "ALBERT", "SentencePiece Unigram"),
+    Row("mpnet", "MPNet", "WordPiece, `<s> A </s></s> B </s>`"),
+    Row("bart", "BART", "byte-level BPE"),
+    Row("t5", "T5", "SentencePiece Unigram, no [CLS]"),
+)
 
 
 def synthetic_texts(per_task: int = 60) -> list[str]:
