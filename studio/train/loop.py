@@ -46,6 +46,9 @@ from studio.train.update import accumulate, prepare_updates
 log = logging.getLogger(__name__)
 
 RELEASE_SECONDS = 0.5  # between unmapping the pages that reading batches mapped
+# The first updates' losses are read before their step (a sync each): a model that gives NaN
+# from the start (a precision it cannot train in) fails before any weight turns NaN.
+CHECKED_FIRST = 10
 
 
 @dataclass
@@ -111,6 +114,7 @@ def _pretrain(
     alone = recipe.accelerator.num_processes == 1
     pages = _Pages(recipe.tasks)
     budget = prepare_updates(recipe, config)
+    trains = f"model {config.model}, {recipe.plan.device}"  # said when a loss is not finite
 
     # -- the loop ------------------------------------------------------------------------
     recipe.model.train()
@@ -121,6 +125,8 @@ def _pretrain(
         if not alone:
             halt = update.reduce(recipe.accelerator, stop.is_set(), config.tasks)
         state.sums.add(update)
+        if state.step < CHECKED_FIRST:
+            _check_finite(state.sums, state.step + 1, trains)
         grad_norm = clipped_update(recipe.training, config.grad_clip)
         state.step += 1
         state.sums.updates += 1
@@ -129,7 +135,7 @@ def _pretrain(
         pages.release()
         # The first update too: a curve starts at once, however long the logging interval.
         if step == 1 or _due(step, config.log_every, config.max_steps):
-            _log_sums(sink, state, recipe, grad_norm)
+            _log_sums(sink, state, recipe, grad_norm, trains)
             state.sums = RunningSums()
         checkpoint_due = run_dir is not None and _due(
             step, config.checkpoint_every, config.max_steps
@@ -147,7 +153,7 @@ def _pretrain(
     stopped = step < config.max_steps
     if stopped:
         if state.sums.updates and step > saved_at:  # the updates since the last log point
-            _log_sums(sink, state, recipe, grad_norm)
+            _log_sums(sink, state, recipe, grad_norm, trains)
         if saved_at != step:
             sink.stage("stopping · saving a checkpoint", None)
             _save(recipe, state, config, run_dir, sink)
@@ -236,21 +242,23 @@ def _load(folder: Path, training: Training) -> dict[str, Any]:
     return load_checkpoint(folder, net, training.optimizer, training.schedule, accelerator.scaler)
 
 
-def _log_sums(sink: Sink, state: LoopState, recipe: Recipe, grad_norm: Any) -> None:
+def _log_sums(sink: Sink, state: LoopState, recipe: Recipe, grad_norm: Any, trains: str) -> None:
     """The training rows of the updates since the last log point (reads the device)."""
-    _check_finite(state.sums, state.step)
+    _check_finite(state.sums, state.step, trains)
     lr = recipe.training.schedule.get_last_lr()[0]
     sink.metrics(
         train_rows(state.step, state.sums, state.seen, recipe.scales, float(grad_norm), lr)
     )
 
 
-def _check_finite(sums: RunningSums, step: int) -> None:
+def _check_finite(sums: RunningSums, step: int, trains: str) -> None:
+    """Fail the run at a non-finite loss, naming the model and precision (`trains`)."""
     for task, total in sums.task_loss.items():
         if not np.isfinite(float(total)):
             raise StudioError(
-                f"the loss of task '{task}' became {total} by update {step}; "
-                "lower the learning rate or check the task's data"
+                f"the loss of task '{task}' became {total} by update {step} ({trains}); "
+                "lower the learning rate, train in fp32 (mixed_precision: no) or check the "
+                "task's data"
             )
 
 

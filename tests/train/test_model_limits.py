@@ -90,3 +90,19 @@ def test_a_tokenizer_without_offsets_is_refused_for_span_tasks_only(
     assert refused.status == "failed" and "['synth_span'] need them" in str(refused.error)
     plain = spans.replace(tasks=("synth_sentiment",), eval_every=1, eval_max_examples=4)
     assert execute(plain, catalog, None, db, threading.Event()).status == "finished"
+
+
+def test_a_first_non_finite_loss_fails_the_run_naming_model_and_precision(
+    texts: list[str], catalog: dict[str, TaskSpec], tmp_path: Path
+) -> None:
+    import torch
+
+    folder = make_model_folder("bert", tmp_path / "nan-bert", texts)
+    model = transformers.AutoModel.from_pretrained(folder)
+    with torch.no_grad():
+        model.embeddings.LayerNorm.weight[0] = float("nan")
+    model.save_pretrained(folder)
+    config = tiny_config(folder, ("synth_sentiment",), max_steps=5, log_every=50, num_threads=1)
+    outcome = execute(config, catalog, None, tmp_path / "studio.db", threading.Event())
+    assert outcome.status == "failed" and outcome.step == 0
+    assert f"became nan by update 1 (model {folder}, cpu (fp32 precision))" in str(outcome.error)
