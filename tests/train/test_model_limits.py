@@ -59,6 +59,8 @@ def test_a_max_length_beyond_the_positions_is_cut_and_said(
     assert (outcome.status, outcome.step) == ("finished", 2), outcome.error
     said = f"max_length 48 is more than {folder} reads ({SHORT} tokens); inputs are cut at {SHORT}"
     assert ("warning", said) in sink.logs
+    (plan,) = sink.plans  # the span task's log-n scale counts the positions it has
+    assert {t.task: t.size for t in plan.tasks}["synth_span"] == SHORT
     settings = FinetuneSettings(
         batch_size=4, epochs=1.0, min_steps=1, max_length=48, eval_max_examples=4,
         device="cpu", num_threads=1,
