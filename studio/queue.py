@@ -13,12 +13,13 @@ import threading
 from collections.abc import Callable, Collection
 from pathlib import Path
 
+from studio.core.config.naming import run_name
 from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.run_record import Run
 from studio.core.sink import Sink
 from studio.core.tasks.spec import TaskSpec
-from studio.session import Outcome, execute_queued, process_rank, run_name
+from studio.session import Outcome, execute_queued, process_rank
 from studio.store import RunStore
 
 log = logging.getLogger(__name__)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from studio.core import paths
 from studio.core.config.models import check_model
+from studio.core.config.naming import run_name
 from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
 from studio.core.run_record import Run
@@ -39,10 +40,6 @@ class Outcome:
     status: str  # finished | stopped | failed
     step: int
     error: str | None = None
-
-
-def run_name(config: RunConfig) -> str:
-    return config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
 
 
 def execute(

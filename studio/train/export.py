@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from transformers import AutoTokenizer
 
 from studio.core.errors import StudioError
-from studio.core.files import disk_full, disk_full_message
+from studio.core.files import disk_full, disk_full_message, free_bytes, human_bytes
 from studio.core.manifest import Manifest
 from studio.core.paths import export_target_problem
 from studio.core.processes import pid_alive
@@ -93,11 +93,11 @@ def check_target(out_dir: Path, needed_bytes: int) -> None:
         raise ExportError(f"cannot create {parent}: {exc.strerror}") from exc
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ExportError(f"{parent} is not writable; choose another folder")
-    free = shutil.disk_usage(parent).free
-    if free < needed_bytes:
+    free = free_bytes(parent)
+    if free is not None and free < needed_bytes:
         raise ExportError(
             f"not enough disk space in {parent}: the export needs about "
-            f"{needed_bytes / 1e6:.0f} MB, {free / 1e6:.0f} MB are free"
+            f"{human_bytes(needed_bytes)}, {human_bytes(free)} are free"
         )
 
 

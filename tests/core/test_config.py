@@ -276,3 +276,11 @@ def test_a_run_stored_before_pooling_existed_goes_on_with_the_first_token() -> N
     assert stored_config(old, "run x").pooling == "first"
     assert stored_config({**old, "pooling": "mean"}, "run x").pooling == "mean"
     assert RunConfig(tasks=("rte",)).pooling == "mean"  # a new run: the current default
+
+
+def test_a_run_without_a_name_is_named_by_its_recipe() -> None:
+    from studio.core.config.naming import run_name
+
+    assert run_name(RunConfig(tasks=("rte",))) == "1 task, heterogeneous, log_n"
+    assert run_name(RunConfig(tasks=("rte", "cola"), mixing="homogeneous")).startswith("2 tasks, ")
+    assert run_name(RunConfig(tasks=("rte",), name="mine")) == "mine"

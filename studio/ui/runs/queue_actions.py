@@ -8,6 +8,7 @@ import logging
 
 from PySide6.QtCore import QObject
 
+from studio.core.config.naming import run_name
 from studio.core.errors import StudioError
 from studio.core.jobs import Job, JobResult, QueueRequest, QueueResult
 from studio.jobs.client import job_place
@@ -44,8 +45,7 @@ class QueueActions(QObject):
         except StudioError as exc:
             state.problem.emit("The configuration is not valid", str(exc))
             return None
-        # session.run_name's rule (the window does not import session).
-        name = config.name or f"{len(config.tasks)} tasks, {config.mixing}, {config.loss_scaling}"
+        name = run_name(config)
         data_dir = str(state.data_dir) if state.data_dir is not None else None
         try:
             run_id = state.store.read(lambda s: s.enqueue(config, name, data_dir=data_dir))
