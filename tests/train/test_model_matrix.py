@@ -19,10 +19,14 @@ import torch
 import transformers
 
 from studio.core.experiments.transfer import FinetuneSettings, TransferConfig
+from studio.core.tasks.availability import resolve
 from studio.core.tasks.spec import TaskSpec
+from studio.core.tasks.synthetic import CITIES
 from studio.experiments import transfer
 from studio.session import execute, export_run, resume
 from studio.store import RunStore
+from studio.train.data.preview import first_batch
+from studio.train.setup import Workspace
 from tests.model_zoo import ARCHITECTURES, MATRIX, SEQ2SEQ, Row, make_model_folder, synthetic_texts
 from tests.support import StopAt, tiny_config
 
@@ -110,3 +114,19 @@ def test_architecture_through_every_mode(
     assert ("transfer" in row.modes) == ("probe" in row.modes) == (row.arch not in SEQ2SEQ)
     if "transfer" in row.modes:
         _transfer(export, zoo[row.arch], catalog, db)
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=lambda row: row.arch)
+def test_the_data_view_shows_a_span_batch_through_each_tokenizer(
+    row: Row, zoo: dict[str, str], workspace: Workspace
+) -> None:
+    """What the window's Data view shows for the architecture's folder: the span task's first
+    batch in that tokenizer's tokens, the answer found through its offsets."""
+    spec = workspace.catalog["synth_span"]
+    where = resolve(spec, workspace.data_dir, workspace.synthetic_root)
+    config = tiny_config(zoo[row.arch], ("synth_span",), batch_size=4, max_length=48)
+    batch = first_batch(spec, where, config, workspace)
+    assert batch["max_length"] == 48 and len(batch["examples"]) == 4
+    for example in batch["examples"]:
+        answer = "".join(example["label"].split()).lower()
+        assert any(city.lower() in answer for city in CITIES), example["label"]
