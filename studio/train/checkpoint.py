@@ -43,6 +43,7 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 from studio.core.errors import DATA_CHANGED, StudioError
 from studio.core.files import DiskFull, disk_full, disk_full_message, free_bytes
 from studio.train.model import MultiTaskModel
+from studio.train.task_embedding import KEY as TASK_VECTORS
 
 log = logging.getLogger(__name__)
 
@@ -419,7 +420,8 @@ def read_state(folder: Path) -> dict[str, Any]:
 
 def split_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
     """A checkpoint's weights as (backbone, heads), each without its prefix in model.safetensors
-    ("encoder.", "heads.")."""
+    ("encoder.", "heads."); the task embedding, if the run had one, goes with the heads under
+    its own full name (train/task_embedding.py KEY)."""
     backbone: dict[str, torch.Tensor] = {}
     heads: dict[str, torch.Tensor] = {}
     parts = {"encoder": backbone, "heads": heads}
@@ -428,6 +430,8 @@ def split_weights(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
             prefix, dot, name = key.partition(".")
             if dot and prefix in parts:
                 parts[prefix][name] = f.get_tensor(key)
+            elif key == TASK_VECTORS:
+                heads[key] = f.get_tensor(key)
     return backbone, heads
 
 

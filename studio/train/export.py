@@ -39,6 +39,7 @@ from studio.train.checkpoint import (
 from studio.train.hub_card import HubFacts, hub_card
 from studio.train.seq2seq import is_seq2seq, load_checkpoint_model
 from studio.train.setup import quiet_libraries
+from studio.train.task_embedding import KEY as TASK_VECTORS
 
 Progress = Callable[[float, str], None]
 log = logging.getLogger(__name__)
@@ -126,12 +127,25 @@ def _write(
         {**h, "architecture": _architecture(h["format"], hidden, h, pooling)}
         for h in state["heads"]
     ]
-    (tmp / "heads.json").write_text(json.dumps({"heads": heads}, indent=1))
+    described: dict[str, Any] = {"heads": heads}
+    if TASK_VECTORS in head_weights:
+        described["task_embedding"] = _task_embedding(state["config"], hidden)
+    (tmp / "heads.json").write_text(json.dumps(described, indent=1))
     (tmp / "studio_config.yaml").write_text(yaml.safe_dump(state["config"], sort_keys=False))
     card = model_card(state, run, seq2seq=seq2seq, manifest=manifest)
     if hub is not None:  # --hub-ready: the Hub's metadata, read back by its parser
         card = hub_card(card, state, run, hub)
     (tmp / "README.md").write_text(card, encoding="utf-8")
+
+
+def _task_embedding(config: dict[str, Any], hidden: int) -> dict[str, Any]:
+    """heads.json's description of the run's task vectors (train/task_embedding.py)."""
+    return {
+        "weights": f"{TASK_VECTORS} in heads.safetensors: [tasks, {hidden}], row i for tasks[i]",
+        "tasks": list(config["tasks"]),
+        "added_to": "the first token's input embedding (the word embedding, before positions)",
+        "dropout": config.get("task_embedding_dropout", 0.0),
+    }
 
 
 def _architecture(fmt: str, hidden: int, head: dict[str, Any], pooling: str) -> dict[str, Any]:

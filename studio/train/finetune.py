@@ -43,7 +43,7 @@ from studio.train.checkpoint import split_weights
 from studio.train.data.loading import TaskData, Tokenization, column, load_task, validate_task
 from studio.train.evaluate import evaluate_task
 from studio.train.manifest import recipe_manifest
-from studio.train.model import MultiTaskModel
+from studio.train.model import MultiTaskModel, label_set_key
 from studio.train.positions import capped_length
 from studio.train.probe import FeatureCache, encode_features
 from studio.train.recipe import Recipe, build_recipe
@@ -57,6 +57,8 @@ from studio.train.setup import (
     quiet_libraries,
 )
 from studio.train.steps import RunningLoss, clipped_update
+from studio.train.task_embedding import KEY as TASK_VECTORS
+from studio.train.task_embedding import TaskEmbedding
 
 # What a fine-tuning has no setting for: the run config's defaults.
 GRAD_CLIP = 1.0
@@ -89,6 +91,27 @@ class Source:
     tokenizer: PreTrainedTokenizerFast
     heads: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
     pooling: str = "first"  # what its heads were trained to read
+    # Each pre-finetuning task's vector, when the run had a task embedding (tasknet's recipe).
+    task_vectors: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+def _task_vectors(weights: dict[str, torch.Tensor], tasks: list[str]) -> dict[str, torch.Tensor]:
+    """The task embedding's rows by task name, taken out of the head weights (none: {})."""
+    table = weights.pop(TASK_VECTORS, None)
+    return {} if table is None else dict(zip(tasks, table, strict=True))
+
+
+def attach_task_vectors(model: MultiTaskModel, vectors: dict[str, torch.Tensor]) -> list[str]:
+    """Give `model` a task embedding with the source's vectors of its own tasks (always added:
+    no dropout); the tasks that got one. A task the source never trained on gets none."""
+    tasks = [t for t in model.specs if t in vectors]
+    if not tasks:
+        return []
+    hidden = int(vectors[tasks[0]].shape[-1])
+    model.task_embedding = TaskEmbedding(tasks, hidden, dropout=0.0)
+    with torch.no_grad():
+        model.task_embedding.weight.copy_(torch.stack([vectors[t] for t in tasks]))
+    return tasks
 
 
 def _group_heads(weights: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
@@ -108,19 +131,24 @@ def load_source(model: str) -> Source:
     if (folder / "trainer_state.json").is_file():  # a checkpoint of a pre-finetuning run
         backbone, heads = split_weights(folder)
         state = json.loads((folder / "trainer_state.json").read_text(encoding="utf-8"))
+        vectors = _task_vectors(heads, state["config"]["tasks"])
         return Source(
             load_checkpoint_model(folder, backbone),
             cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder / "tokenizer")),
             _group_heads(heads),
             state["config"].get("pooling", "first"),  # runs from before pooling was a setting
+            vectors,
         )
     if (folder / "heads.json").is_file():  # an export
         config = yaml.safe_load((folder / "studio_config.yaml").read_text(encoding="utf-8"))
+        weights = load_file(str(folder / "heads.safetensors"))
+        vectors = _task_vectors(weights, config["tasks"])
         return Source(
             model_class(AutoConfig.from_pretrained(folder)).from_pretrained(folder),
             cast(PreTrainedTokenizerFast, AutoTokenizer.from_pretrained(folder)),
-            _group_heads(load_file(str(folder / "heads.safetensors"))),
+            _group_heads(weights),
             config.get("pooling", "first"),
+            vectors,
         )
     return Source(load_backbone(model), load_tokenizer(model))
 
@@ -142,13 +170,29 @@ def _reuse_head(
 ) -> str | None:
     key = model.head_of[task]
     weights = heads.get(key)
+    spec = model.specs[task]
+    if not weights and spec.labels and label_set_key(spec.labels) in heads:
+        # A head the source's tasks with these label names shared (head_sharing by_label_set):
+        # it answers in sorted label order, the target's head in the target's own.
+        weights = _in_label_order(heads[label_set_key(spec.labels)], spec.labels)
+        key_used = label_set_key(spec.labels)
+    else:
+        key_used = key
     if not weights:
         return None
     target = model.heads[key].state_dict()
     if set(weights) != set(target) or any(weights[k].shape != target[k].shape for k in target):
         return None
     model.heads[key].load_state_dict(weights)
-    return key
+    return key_used
+
+
+def _in_label_order(
+    weights: dict[str, torch.Tensor], labels: tuple[str, ...]
+) -> dict[str, torch.Tensor]:
+    """A label-set head's weights with its output rows in `labels` order."""
+    rows = torch.tensor([sorted(labels).index(label) for label in labels])
+    return {k: v[rows] if k.startswith("out.") else v for k, v in weights.items()}
 
 
 @dataclass
@@ -229,6 +273,8 @@ def prepare_finetuning(
     set_seed(config.seed)
     multitask = MultiTaskModel(source.backbone, [spec], "shared", pooling=settings.pooling)
     reused = _start_head(config, spec.name, multitask, source, sink)
+    if attach_task_vectors(multitask, source.task_vectors):
+        sink.log("info", f"starting from the pre-finetuned task vector of {spec.name}")
     features, examples = _subsample(data, config.k, config.seed)
     epochs = math.ceil(settings.epochs * len(features) / settings.batch_size)
     steps = max(settings.min_steps, epochs)

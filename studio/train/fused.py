@@ -149,7 +149,7 @@ class FusedForward:
         if embeds is not None:
             merged.pop("input_ids")
             merged["inputs_embeds"] = torch.cat([_widen(embeds[i], width, 0) for i in group])
-        hidden = model.hidden_states(merged)
+        hidden = model.hidden_states(merged, [(p.task, p.batch["input_ids"].shape) for p in parts])
         out: dict[int, torch.Tensor] = {}
         start = 0
         for i, part, inputs in zip(group, parts, flat, strict=True):

@@ -18,6 +18,7 @@ from transformers import GenerationMixin, PreTrainedModel
 from studio.core.errors import StudioError
 from studio.core.tasks.spec import TaskSpec
 from studio.train.seq2seq import is_seq2seq
+from studio.train.task_embedding import Rows, TaskEmbedding
 
 
 def pool(hidden: torch.Tensor, mask: torch.Tensor, pooling: str) -> torch.Tensor:
@@ -56,11 +57,20 @@ class SpanHead(nn.Module):
 
 
 def head_key(spec: TaskSpec, head_sharing: str) -> str:
-    """Which head a task uses: per dataset for classification, shared for MC and span QA."""
+    """Which head a task uses: per dataset for classification, shared for MC and span QA;
+    by label set (tasknet), classification tasks with the same label names share one."""
     shared = {"multiple_choice": "multiple_choice", "extractive_qa": "extractive_qa"}
-    if head_sharing == "shared" and spec.format in shared:
+    if head_sharing in ("shared", "by_label_set") and spec.format in shared:
         return shared[spec.format]
+    if head_sharing == "by_label_set" and spec.labels and spec.format != "regression":
+        return label_set_key(spec.labels)
     return f"{spec.format}/{spec.name}"
+
+
+def label_set_key(labels: tuple[str, ...]) -> str:
+    """The head of a label set: its names sorted (the head's output order), as a module name
+    ("." is not allowed in one)."""
+    return "labels/" + ",".join(sorted(labels)).replace(".", "_")
 
 
 def build_head(spec: TaskSpec, hidden: int, dropout: float) -> nn.Module:
@@ -85,6 +95,8 @@ class MultiTaskModel(nn.Module):
         head_sharing: str,
         label_smoothing: float = 0.1,
         pooling: str = "mean",
+        task_embedding: bool = False,
+        task_embedding_dropout: float = 0.1,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -115,6 +127,18 @@ class MultiTaskModel(nn.Module):
             key = self.head_of[spec.name]
             if key not in self.heads:
                 self.heads[key] = build_head(spec, hidden, dropout)
+        # A label-set head answers in sorted label order; each task reads its own order.
+        self.label_order = {
+            s.name: [sorted(s.labels).index(label) for label in s.labels]
+            for s in specs
+            if self.head_of.get(s.name, "").startswith("labels/")
+            and list(s.labels) != sorted(s.labels)
+        }
+        self.task_embedding = (
+            TaskEmbedding([s.name for s in specs], hidden, task_embedding_dropout)
+            if task_embedding
+            else None
+        )
 
     def logits(
         self, task: str, batch: dict[str, torch.Tensor], inputs_embeds: torch.Tensor | None = None
@@ -140,16 +164,25 @@ class MultiTaskModel(nn.Module):
         if inputs_embeds is not None:
             inputs.pop("input_ids")
             inputs["inputs_embeds"] = inputs_embeds
-        hidden = self.hidden_states(inputs)
+        hidden = self.hidden_states(inputs, [(task, shape)])
         return self.head_features(task, hidden, inputs["attention_mask"], shape)
 
-    def hidden_states(self, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
+    def hidden_states(
+        self, inputs: dict[str, torch.Tensor], parts: list[Rows] | None = None
+    ) -> torch.Tensor:
         """Every token's last state [N, L, H] for flat [N, L] inputs (train/fused.py calls it
-        once for several tasks' rows)."""
+        once for several tasks' rows); `parts`: whose rows they are, in order (the task
+        embedding's, when the run has one)."""
+        stack = self.encoder.get_encoder() if self.seq2seq else self.encoder
+        if self.task_embedding is not None and parts:
+            inputs = dict(inputs)
+            embeds = inputs.pop("inputs_embeds", None)
+            if embeds is None:
+                embeds = stack.get_input_embeddings()(inputs.pop("input_ids"))
+            inputs["inputs_embeds"] = self.task_embedding.add(embeds, parts)
         if self._encoder_inputs is not None:
             inputs = {k: v for k, v in inputs.items() if k in self._encoder_inputs}
         # An encoder-decoder's heads read its encoder's outputs.
-        stack = self.encoder.get_encoder() if self.seq2seq else self.encoder
         return stack(**inputs).last_hidden_state
 
     def head_features(
@@ -164,6 +197,8 @@ class MultiTaskModel(nn.Module):
     def head_logits(self, task: str, features: torch.Tensor) -> torch.Tensor:
         """The task's head on what `encode` returned."""
         out = self.heads[self.head_of[task]](features)
+        if task in self.label_order:
+            out = out[..., self.label_order[task]]
         if self.specs[task].format in ("multiple_choice", "regression"):
             return out.squeeze(-1)
         return out
@@ -313,7 +348,9 @@ class MultiTaskModel(nn.Module):
                     "head": key,
                     "format": spec.format,
                     "tasks": tasks,
-                    "labels": list(spec.labels),
+                    "labels": sorted(spec.labels)
+                    if key.startswith("labels/")
+                    else list(spec.labels),
                     "choices": spec.choices,
                 }
             )

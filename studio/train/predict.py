@@ -27,7 +27,7 @@ from studio.core.tasks.spec import TaskSpec
 from studio.train.batching import collate
 from studio.train.checkpoint import read_state
 from studio.train.data import tokenize
-from studio.train.finetune import load_source
+from studio.train.finetune import attach_task_vectors, load_source
 from studio.train.model import MultiTaskModel
 
 TOP_K = 20  # start and end candidates of a span answer
@@ -87,6 +87,7 @@ def load_predictor(folder: Path) -> Predictor:
     model.heads = torch.nn.ModuleDict(
         {head["head"]: model.heads[f"{head['format']}/{head['tasks'][0]}"] for head in heads}
     )
+    attach_task_vectors(model, source.task_vectors)
     for key, module in model.heads.items():
         if key not in source.heads:
             raise StudioError(f"{folder}: the weights of head {key} are missing")

@@ -126,8 +126,9 @@ def prepare_pretraining(
     specs = [tasks[name].spec for name in config.tasks]
     set_seed(config.seed)  # the heads' initial weights
     multitask = MultiTaskModel(
-        backbone, specs, config.head_sharing, config.label_smoothing, config.pooling
-    )
+        backbone, specs, config.head_sharing, config.label_smoothing, config.pooling,
+        config.task_embedding, config.task_embedding_dropout,
+    )  # fmt: skip
     examples = {t: d.train_examples for t, d in tasks.items()}
     plan = plan_tasks(config, specs, examples, len(tokenizer))
     recipe = build_recipe(

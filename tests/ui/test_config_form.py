@@ -73,6 +73,8 @@ NON_DEFAULT = RunConfig(
     report_to="tensorboard",
     fuse_update="on",
     compile="off",
+    task_embedding=True,
+    task_embedding_dropout=0.25,
 )
 
 

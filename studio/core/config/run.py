@@ -82,7 +82,13 @@ class RunConfig:
         None, "Examples cap", RECIPE, "int", range=Range(1, BIG), none="no cap", suffix=" examples"
     )
     head_sharing: str = setting(
-        "shared", "Head sharing", RECIPE, "choice", choices=("shared", "per_dataset")
+        "shared", "Head sharing", RECIPE, "choice",
+        choices=("shared", "per_dataset", "by_label_set"),
+    )  # fmt: skip
+    # tasknet's recipe: a learned vector per task added to the first token's input embedding.
+    task_embedding: bool = setting(False, "Task embedding", RECIPE, "bool")
+    task_embedding_dropout: float = setting(
+        0.1, "Task embedding dropout", RECIPE, "float", range=Range(0, 1), step=0.05
     )
     # Mean: what MiniLM (the default model) was trained to pool; after pre-finetuning the
     # first token does as well (README: the factor study).
