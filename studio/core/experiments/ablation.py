@@ -168,7 +168,7 @@ def ablation_config(
     name = data.get("name") or ""
     if not isinstance(name, str):
         raise ConfigError(f"{where}: name: must be a string, got {name!r}")
-    base = _base(data["base"], where, folder)
+    base = base_config(data["base"], where, folder)
     axes = _axes(data["vary"], base, f"{where}: vary")
     transfer = _transfer(data.get("transfer"), f"{where}: transfer")
     try:
@@ -183,7 +183,9 @@ def load_ablation(path: str | Path) -> AblationConfig:
     return ablation_config(load_yaml(path), str(path), path.parent)
 
 
-def _base(value: Any, where: str, folder: Path | None) -> RunConfig:
+def base_config(value: Any, where: str, folder: Path | None) -> RunConfig:
+    """An experiment file's `base:` (an ablation's, a study's): a run config as a mapping, or
+    the path of its file, relative to `folder` (the experiment file's) when not absolute."""
     if isinstance(value, dict):
         return config_from_dict(value, f"{where}: base")
     if isinstance(value, str) and value:

@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from studio.core.config.run import FIELDS, RunConfig, config_from_dict, load_config
+from studio.core.config.run import FIELDS, RunConfig, config_from_dict
 from studio.core.errors import ConfigError
+from studio.core.experiments.ablation import base_config
 from studio.core.experiments.transfer import load_yaml, transfer_config
 
 KEYS = ("name", "base", "space", "trials", "objective", "sampler", "pruner")
@@ -264,7 +265,7 @@ def study_config(
     study = data.get("name") or name
     if not isinstance(study, str):
         raise ConfigError(f"{where}: name: must be a string, got {study!r}")
-    base = _base(data["base"], where, folder)
+    base = base_config(data["base"], where, folder)
     space = _space(data["space"], base, f"{where}: space")
     trials = data["trials"]
     if isinstance(trials, bool) or not isinstance(trials, int) or not 1 <= trials <= MAX_TRIALS:
@@ -279,19 +280,6 @@ def load_study(path: str | Path) -> StudyConfig:
     """Read a study file; a `base:` path is relative to its folder, its stem names the study."""
     path = Path(path)
     return study_config(load_yaml(path), str(path), path.parent, path.stem)
-
-
-def _base(value: Any, where: str, folder: Path | None) -> RunConfig:
-    if isinstance(value, dict):
-        return config_from_dict(value, f"{where}: base")
-    if isinstance(value, str) and value:
-        path = Path(value).expanduser()
-        if not path.is_absolute() and folder is not None:
-            path = folder / path
-        if not path.is_file():
-            raise ConfigError(f"{where}: base: no run config file at {path}")
-        return load_config(path)
-    raise ConfigError(f"{where}: base: give a run config as a mapping or the path of its file")
 
 
 def _space(space: Any, base: RunConfig, where: str) -> tuple[Param, ...]:
