@@ -155,3 +155,34 @@ def test_a_stopped_ablation_leaves_its_variants_queued(tmp_path: Path, catalog) 
         queued = store.queued_runs()
         assert [r.source_run for r in queued] == [ablation_id] * 3
         assert "still queued" in store.logs(ablation_id)[-1]["message"]
+
+
+@pytest.mark.train
+def test_an_ablation_of_the_muppet_and_tasknet_recipes_runs(
+    tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture
+) -> None:
+    base = _base(tiny_model) | {"tasks": [*TASKS, "synth_choice"]}
+    (tmp_path / "run.yaml").write_text(yaml.safe_dump(base))
+    recipe = "mixing+loss_scaling+sampling+head_sharing+task_embedding"
+    ablation = tmp_path / "recipes.yaml"
+    ablation.write_text(
+        yaml.safe_dump(
+            {
+                "base": "run.yaml",
+                "vary": {
+                    recipe: [
+                        ["heterogeneous", "log_n", "proportional", "shared", False],
+                        ["homogeneous", "none", "temperature", "by_label_set", True],
+                    ]
+                },
+            }
+        )
+    )
+    db = tmp_path / "studio.db"
+    assert main(["ablate", str(ablation), "--store", str(db)]) == 0
+    ablation_id = capsys.readouterr().out.strip().splitlines()[-1]
+    with RunStore(db) as store:
+        children = [r for r in store.list_runs("pretrain") if r.source_run == ablation_id]
+        assert {r.status for r in children} == {"finished"} and len(children) == 2
+        tasknet = [r.config for r in children if r.config["task_embedding"]]
+        assert len(tasknet) == 1 and tasknet[0]["head_sharing"] == "by_label_set"
