@@ -126,7 +126,9 @@ def run_study(
 def _open_study(config: StudyConfig, store_path: Path) -> optuna.Study:
     import optuna
 
-    url = f"sqlite:///{storage_path(store_path)}"
+    path = storage_path(store_path)
+    path.parent.mkdir(parents=True, exist_ok=True)  # a new STUDIO_HOME has no folder yet
+    url = f"sqlite:///{path}"
     # A busy SQLite file waits rather than fails: the window may read it meanwhile.
     storage = optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 30}})
     if config.sampler == "random":

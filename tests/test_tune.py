@@ -112,12 +112,16 @@ def test_a_study_run_again_continues_to_its_trial_count_and_results_prints_the_b
 
 @pytest.mark.train
 def test_a_trial_the_pruner_stops_is_marked_pruned(
-    tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture
+    tmp_path: Path, tiny_model: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A validation mean is at most 1: a threshold of 2 prunes at the first validation.
     pruner = {"name": "threshold", "lower": 2.0}
-    db = tmp_path / "studio.db"
-    summary = _tune(_study(tmp_path / "s.yaml", tiny_model, 1, pruner=pruner), db, capsys)
+    # A new user's first command: STUDIO_HOME and the store's folder are not there yet.
+    monkeypatch.setenv("STUDIO_HOME", str(tmp_path / "new-home"))
+    db = tmp_path / "new-home" / "studio.db"
+    study = _study(tmp_path / "s.yaml", tiny_model, 1, pruner=pruner)
+    assert main(["tune", str(study), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
     (trial,) = summary["trials"]
     assert trial["state"] == "pruned" and summary["best"] is None
     with RunStore(db) as store:
