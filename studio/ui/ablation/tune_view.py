@@ -10,19 +10,15 @@ config, and the window calls back with `set_running`, `set_progress` and `show_s
 from __future__ import annotations
 
 import html
-import logging
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -33,15 +29,11 @@ from PySide6.QtWidgets import (
 from studio.core.errors import StudioError
 from studio.core.experiments.tune import StudySummary, load_study
 from studio.core.run_record import Run
-from studio.ui.file_dialogs import open_file
+from studio.ui.ablation.experiment_list import ExperimentList
 from studio.ui.state import StudioState
 from studio.ui.style import GREY, RED, STATUS_COLOURS, coloured
-from studio.ui.text import date_time
 from studio.ui.widgets import hbox, never_widens, splitter
 
-log = logging.getLogger(__name__)
-
-POLL_MS = 3000  # how often a running study's trials are read again
 NUMERIC = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 STATE_COLOURS = {"complete": "finished", "pruned": "stopped", "fail": "failed"}
 FILE_TIP = (
@@ -64,12 +56,7 @@ class TuneView(QWidget):
         self.current: str | None = None
         self.summary: StudySummary | None = None
         self.status = ""
-        self.running = False
-        self.last_message = ""
         self._build()
-        self.timer = QTimer(self)
-        self.timer.setInterval(POLL_MS)
-        self.timer.setSingleShot(True)
         state.store.tick.connect(self._poll)
         state.store.storeChanged.connect(self._store_changed)
         state.store.runsChanged.connect(self.refresh)
@@ -79,28 +66,19 @@ class TuneView(QWidget):
     # -- layout ------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.list = QListWidget()
-        self.list.currentItemChanged.connect(self._on_pick)
-        self.run_button = QPushButton("Run study file…")
-        self.run_button.setToolTip(FILE_TIP)
-        self.run_button.clicked.connect(self.choose_file)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the running trial (it saves); run the file to go on")
-        self.stop_button.clicked.connect(self.stopRequested.emit)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress_label = QLabel("idle")
-        never_widens(self.progress_label)
-        self.message = QLabel()
-        never_widens(self.message)
-        self.message.setTextFormat(Qt.TextFormat.RichText)
-        left = QWidget()
-        column = QVBoxLayout(left)
-        column.addWidget(QLabel("Tuning studies in this store"))
-        column.addWidget(self.list, 1)
-        column.addLayout(hbox(self.run_button, self.stop_button))
-        for widget in (self.progress, self.progress_label, self.message):
-            column.addWidget(widget)
+        left = ExperimentList(
+            self.state,
+            "tune",
+            heading="Tuning studies in this store",
+            run=("Run study file…", FILE_TIP),
+            stop_tip="Stop the running trial (it saves); run the file to go on",
+            dialog="Run a tuning study",
+        )
+        left.picked.connect(self.show_study)
+        left.fileChosen.connect(self.start_file)
+        left.stopRequested.connect(self.stopRequested.emit)
+        self.experiments = left
+        self.list = left.list  # the tests' name for it
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -136,22 +114,7 @@ class TuneView(QWidget):
 
     def refresh(self) -> None:
         """List the store's studies, newest first, keeping the one shown."""
-        try:
-            runs = self.state.store.read(lambda store: store.list_runs("tune"))
-        except StudioError as exc:
-            log.warning("tuning section: %s", exc)
-            runs = []
-        self.list.blockSignals(True)
-        self.list.clear()
-        for run in runs:
-            item = QListWidgetItem(f"{run.name}  ·  {run.status}")
-            item.setToolTip(f"{run.id}, created {date_time(run.created)}")
-            item.setData(Qt.ItemDataRole.UserRole, run.id)
-            item.setForeground(QColor(STATUS_COLOURS.get(run.status, GREY)))
-            self.list.addItem(item)
-            if run.id == self.current:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
+        runs = self.experiments.load(self.current)
         if self.current is None and runs:
             self.show_study(runs[0].id)
         elif self.current is not None:
@@ -179,28 +142,13 @@ class TuneView(QWidget):
         if run.error:
             title += "<br>" + coloured(html.escape(run.error), GREY)
         self._show(summary, title)
-        for i in range(self.list.count()):
-            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == study_id:
-                self.list.blockSignals(True)
-                self.list.setCurrentRow(i)
-                self.list.blockSignals(False)
+        self.experiments.select(study_id)
 
     def set_running(self, running: bool) -> None:
-        self.running = running
-        self.run_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        if not running:
-            self.progress.setValue(0)
-            self.progress_label.setText("idle")
+        self.experiments.set_running(running)
 
     def set_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(round(1000 * fraction))
-        self.progress_label.setText(message)
-
-    def choose_file(self) -> None:
-        path = open_file(self, "config", "Run a tuning study", "YAML (*.yaml *.yml)")
-        if path:
-            self.start_file(Path(path))
+        self.experiments.set_progress(fraction, message)
 
     def start_file(self, path: Path) -> bool:
         """Validate a study file and ask for it to run; a bad file is shown, not started."""
@@ -217,8 +165,7 @@ class TuneView(QWidget):
         return True
 
     def note(self, text: str, colour: str | None = None) -> None:
-        self.last_message = text
-        self.message.setText(coloured(html.escape(text), colour) if colour else html.escape(text))
+        self.experiments.note(text, colour)
 
     # -- the table, the curve, the importances -----------------------------------------------
 
@@ -286,20 +233,15 @@ class TuneView(QWidget):
     def _store_changed(self) -> None:
         self.current = None
 
-    def _on_pick(self, item: QListWidgetItem | None, _: Any = None) -> None:
-        if item is not None:
-            self.show_study(str(item.data(Qt.ItemDataRole.UserRole)))
-
     def _open_trials(self) -> None:
         if self.summary is not None:
             self.openRuns.emit([t.run_id for t in self.summary.trials if t.run_id])
 
     def _poll(self) -> None:
         """While a study of this window runs, or the one shown is still going, re-read it."""
-        if not self.isVisible() or self.current is None or self.timer.isActive():
+        if not self.isVisible() or self.current is None or not self.experiments.due():
             return
-        self.timer.start()
-        if self.running or self.status == "running":
+        if self.experiments.running or self.status == "running":
             self.show_study(self.current)
 
 

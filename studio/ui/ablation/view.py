@@ -12,19 +12,15 @@ from __future__ import annotations
 
 import csv
 import html
-import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
-    QProgressBar,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -39,19 +35,16 @@ from studio.core.experiments.ablation_results import VariantResult, read_results
 from studio.core.run_record import Run
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RunStore
+from studio.ui.ablation.experiment_list import ExperimentList
 from studio.ui.ablation.tune_view import TuneView
-from studio.ui.file_dialogs import open_file, save_file
+from studio.ui.file_dialogs import save_file
 from studio.ui.plotting.export import save_button
 from studio.ui.plotting.plots import PlotPanel, palette, panel_grid
 from studio.ui.plotting.series import Series
 from studio.ui.state import StudioState
 from studio.ui.style import GREY, RED, STATUS_COLOURS, coloured
-from studio.ui.text import date_time
 from studio.ui.widgets import hbox, never_widens, splitter
 
-log = logging.getLogger(__name__)
-
-POLL_MS = 3000  # how often a running ablation's table and curves are read again
 SMOOTHING = 0.6  # the total loss is noisy: its EMA is drawn over the faint raw curve
 # key: (title, smoothable, log-y capable, symbols, row, column, row span, column span)
 PLOTS = {
@@ -80,12 +73,7 @@ class AblationView(QWidget):
         self.state = state
         self.current: str | None = None  # the ablation shown
         self.results: list[VariantResult] = []
-        self.running = False
-        self.last_message = ""  # the latest note or error under the buttons, as plain text
         self._build()
-        self.timer = QTimer(self)  # a re-read at most every POLL_MS while one is going
-        self.timer.setInterval(POLL_MS)
-        self.timer.setSingleShot(True)
         state.store.tick.connect(self._poll)
         state.store.storeChanged.connect(self._store_changed)
         state.store.runsChanged.connect(self.refresh)
@@ -97,35 +85,32 @@ class AblationView(QWidget):
     # -- layout ------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.list = QListWidget()
-        self.list.currentItemChanged.connect(self._on_pick)
-        self.run_button = QPushButton("Run ablation file…")
-        self.run_button.setToolTip(FILE_TIP)
-        self.run_button.clicked.connect(self.choose_file)
         self.build_button = QPushButton("New ablation or sweep…")
         self.build_button.setToolTip(
             "Build an ablation or a task-count sweep from the Configure tab's config: pick the "
             "settings and values (or the tasks to grow), save the file and run it"
         )
         self.build_button.clicked.connect(self.builderRequested.emit)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the running variant (it saves); the rest stay queued")
-        self.stop_button.clicked.connect(self.stopRequested.emit)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress_label = QLabel("idle")
-        never_widens(self.progress_label)
-        self.message = QLabel()
-        never_widens(self.message)
-        self.message.setTextFormat(Qt.TextFormat.RichText)
-        left = QWidget()
-        column = QVBoxLayout(left)
-        column.addWidget(QLabel("Ablations in this store"))
-        column.addWidget(self.list, 1)
-        column.addWidget(self.build_button)
-        column.addLayout(hbox(self.run_button, self.stop_button))
-        for widget in (self.progress, self.progress_label, self.message):
-            column.addWidget(widget)
+        left = ExperimentList(
+            self.state,
+            "ablation",
+            heading="Ablations in this store",
+            run=("Run ablation file…", FILE_TIP),
+            stop_tip="Stop the running variant (it saves); the rest stay queued",
+            dialog="Run an ablation",
+            buttons=[self.build_button],
+        )
+        left.picked.connect(self.show_ablation)
+        left.fileChosen.connect(self.start_file)
+        left.stopRequested.connect(self.stopRequested.emit)
+        self.experiments = left
+        # The column's parts under the names the window, the actions and the tests use.
+        self.list, self.run_button, self.stop_button = left.list, left.run_button, left.stop_button
+        self.progress, self.progress_label, self.message = (
+            left.progress,
+            left.progress_label,
+            left.message,
+        )
 
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
@@ -177,22 +162,7 @@ class AblationView(QWidget):
 
     def refresh(self) -> None:
         """List the store's ablations, newest first, keeping the one shown."""
-        try:
-            runs = self.state.store.read(lambda store: store.list_runs("ablation"))
-        except StudioError as exc:
-            log.warning("ablation tab: %s", exc)
-            runs = []
-        self.list.blockSignals(True)
-        self.list.clear()
-        for run in runs:
-            item = QListWidgetItem(f"{run.name}  ·  {run.status}")
-            item.setToolTip(f"{run.id}, created {date_time(run.created)}")
-            item.setData(Qt.ItemDataRole.UserRole, run.id)
-            item.setForeground(QColor(STATUS_COLOURS.get(run.status, GREY)))
-            self.list.addItem(item)
-            if run.id == self.current:
-                self.list.setCurrentItem(item)
-        self.list.blockSignals(False)
+        runs = self.experiments.load(self.current)
         if self.current is None and runs:
             self.show_ablation(runs[0].id)
         elif self.current is not None:
@@ -229,29 +199,21 @@ class AblationView(QWidget):
             title += "<br>" + coloured(html.escape(note), GREY)
         self._show(results, title)
         self._draw(results, curves)
-        for i in range(self.list.count()):
-            if self.list.item(i).data(Qt.ItemDataRole.UserRole) == ablation_id:
-                self.list.blockSignals(True)
-                self.list.setCurrentRow(i)
-                self.list.blockSignals(False)
+        self.experiments.select(ablation_id)
+
+    @property
+    def last_message(self) -> str:
+        """The latest note or error under the buttons, as plain text."""
+        return self.experiments.last_message
 
     def set_running(self, running: bool) -> None:
-        self.running = running
-        self.run_button.setEnabled(not running)
-        self.build_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        if not running:
-            self.progress.setValue(0)
-            self.progress_label.setText("idle")
+        self.experiments.set_running(running)
 
     def set_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(round(1000 * fraction))
-        self.progress_label.setText(message)
+        self.experiments.set_progress(fraction, message)
 
     def choose_file(self) -> None:
-        path = open_file(self, "config", "Run an ablation", "YAML (*.yaml *.yml)")
-        if path:
-            self.start_file(Path(path))
+        self.experiments.choose_file()
 
     def start_file(self, path: Path) -> bool:
         """Validate an ablation file and ask for it to run; a bad file is shown, not started."""
@@ -266,8 +228,7 @@ class AblationView(QWidget):
 
     def note(self, text: str, colour: str | None = None) -> None:
         """The line under the buttons: what was last started, how it ended, or an error."""
-        self.last_message = text
-        self.message.setText(coloured(html.escape(text), colour) if colour else html.escape(text))
+        self.experiments.note(text, colour)
 
     # -- the table and the curves ------------------------------------------------------------
 
@@ -339,18 +300,13 @@ class AblationView(QWidget):
 
     # -- events ------------------------------------------------------------------------------
 
-    def _on_pick(self, item: QListWidgetItem | None, _: Any = None) -> None:
-        if item is not None:
-            self.show_ablation(str(item.data(Qt.ItemDataRole.UserRole)))
-
     def _open_variants(self) -> None:
         self.openRuns.emit([r.run_id for r in self.results])
 
     def _poll(self) -> None:
         """While an ablation of this window runs, or the one shown is still going, re-read it."""
-        if not self.isVisible() or self.current is None or self.timer.isActive():
+        if not self.isVisible() or self.current is None or not self.experiments.due():
             return
-        self.timer.start()
         live = {"running", "queued"}
-        if self.running or any(r.status in live for r in self.results):
+        if self.experiments.running or any(r.status in live for r in self.results):
             self.show_ablation(self.current)
