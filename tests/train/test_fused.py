@@ -53,10 +53,10 @@ def _run(
     encoder_calls = 0
     hidden_states = MultiTaskModel.hidden_states
 
-    def counting(self, inputs):  # type: ignore[no-untyped-def]
+    def counting(self, inputs, parts=None):  # type: ignore[no-untyped-def]
         nonlocal encoder_calls
         encoder_calls += 1
-        return hidden_states(self, inputs)
+        return hidden_states(self, inputs, parts)
 
     def spy(training, grad_clip):  # type: ignore[no-untyped-def]
         grads.append(
