@@ -11,21 +11,13 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.core.jobs import (
-    AblationRequest,
-    AblationResult,
-    Job,
-    JobRequest,
-    SweepRequest,
-    SweepResult,
-)
-from studio.jobs.client import job_place
+from studio.core.jobs import AblationRequest, AblationResult, SweepRequest, SweepResult
+from studio.ui.ablation.experiment_job import ExperimentJob
 from studio.ui.ablation.tune_actions import TuneActions
 from studio.ui.ablation.view import AblationView
 from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
-from studio.ui.style import RED
 
 
 class AblationActions(QObject):
@@ -44,32 +36,19 @@ class AblationActions(QObject):
         self.tune = TuneActions(state, jobs, view.tune, self)
         self.builder: Any = None  # the open builder dialog
         slot = jobs.ablation
+        self.job = ExperimentJob(
+            state, jobs, slot, view, "ablation", view.show_ablation, self._done, self
+        )
         view.builderRequested.connect(self.open_builder)
         view.startRequested.connect(self.start)
         view.stopRequested.connect(slot.stop)
         view.openRuns.connect(state.runsOpened)
-        slot.created.connect(self._created)
-        slot.progress.connect(view.set_progress)
-        slot.ended.connect(self._ended)
 
     def start(self, where: str, config: dict[str, Any]) -> None:
-        self._start(AblationRequest(config, where), "ablation", where)
+        self.job.start(AblationRequest(config, where), "ablation", f"Ablation started: {where}")
 
     def start_sweep(self, where: str, config: dict[str, Any]) -> None:
-        self._start(SweepRequest(config, where), "sweep", where)
-
-    def _start(self, request: JobRequest, what: str, where: str) -> None:
-        if self.jobs.refuse_when_busy():
-            return
-        state = self.state
-        try:
-            place = job_place(state.catalog, state.data_dir, state.store_path)
-        except StudioError as exc:
-            state.problem.emit(f"The {what} cannot start", str(exc))
-            return
-        self.jobs.ablation.start(Job(request, place))
-        self.view.set_running(True)
-        state.message.emit(f"{what.capitalize()} started: {where}")
+        self.job.start(SweepRequest(config, where), "sweep", f"Sweep started: {where}")
 
     def open_builder(self) -> None:
         """The builder on the Configure tab's config; what it saves and runs starts here."""
@@ -90,18 +69,7 @@ class AblationActions(QObject):
         )
         self.builder.show()
 
-    def _created(self, ablation_id: str) -> None:
-        self.view.refresh()
-        self.view.show_ablation(ablation_id)
-
-    def _ended(self, result: object, error: str) -> None:
-        self.view.set_running(False)
-        self.state.store.poll()
-        self.view.refresh()
-        if error:
-            self.view.note(f"The ablation failed: {error.splitlines()[0]}", RED)
-            self.state.problem.emit("The ablation failed", error)
-            return
+    def _done(self, result: object) -> None:
         if isinstance(result, SweepResult):  # a sweep the builder started
             self.view.note(f"Sweep {result.run_id} ended: its curve is in the Transfer tab")
             self.state.message.emit(f"Sweep {result.run_id} ended")

@@ -8,13 +8,11 @@ from typing import Any
 
 from PySide6.QtCore import QObject
 
-from studio.core.errors import StudioError
-from studio.core.jobs import Job, TuneRequest, TuneResult
-from studio.jobs.client import job_place
+from studio.core.jobs import TuneRequest, TuneResult
+from studio.ui.ablation.experiment_job import ExperimentJob
 from studio.ui.ablation.tune_view import TuneView
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
-from studio.ui.style import RED
 
 
 class TuneActions(QObject):
@@ -26,39 +24,18 @@ class TuneActions(QObject):
         super().__init__(parent)
         self.state, self.jobs, self.view = state, jobs, view
         slot = jobs.tune
+        self.job = ExperimentJob(
+            state, jobs, slot, view, "study", view.show_study, self._done, self
+        )
         view.startRequested.connect(self.start)
         view.stopRequested.connect(slot.stop)
         view.openRuns.connect(state.runsOpened)
-        slot.created.connect(self._created)
-        slot.progress.connect(view.set_progress)
-        slot.ended.connect(self._ended)
 
     def start(self, where: str, config: dict[str, Any], name: str) -> None:
-        if self.jobs.refuse_when_busy():
-            return
-        state = self.state
-        try:
-            place = job_place(state.catalog, state.data_dir, state.store_path)
-        except StudioError as exc:
-            state.problem.emit("The study cannot start", str(exc))
-            return
-        folder = str(Path(where).parent)
-        self.jobs.tune.start(Job(TuneRequest(config, where, folder, name), place))
-        self.view.set_running(True)
-        state.message.emit(f"Tuning study started: {where}")
+        request = TuneRequest(config, where, str(Path(where).parent), name)
+        self.job.start(request, "study", f"Tuning study started: {where}")
 
-    def _created(self, study_id: str) -> None:
-        self.view.refresh()
-        self.view.show_study(study_id)
-
-    def _ended(self, result: object, error: str) -> None:
-        self.view.set_running(False)
-        self.state.store.poll()
-        self.view.refresh()
-        if error:
-            self.view.note(f"The study failed: {error.splitlines()[0]}", RED)
-            self.state.problem.emit("The study failed", error)
-            return
+    def _done(self, result: object) -> None:
         if isinstance(result, TuneResult):
             summary = result.summary
             self.view.show_study(summary.run_id)
