@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from studio.train.model import MultiTaskModel
 
 # A group of sub-batches may compute this much more than their own widths would (padding to
-# the group's widest); 0.25 is where bench/throughput.py's recipe gained most on the CPU.
+# the group's widest). A guess, not tuned: bench/throughput.py's 1.4x was measured with it.
 SLACK = 0.25
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 

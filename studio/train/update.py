@@ -35,7 +35,7 @@ class SubBatch:
 
 def prepare_updates(recipe: Recipe, config: RunConfig) -> int | None:
     """Compile the encoder if asked (compile on), and return the fusion budget."""
-    if config.compile == "on":  # auto: off, as measured on the CPU (bench/throughput.py)
+    if config.compile == "on":  # auto: off until measured better (README: the fused update)
         net = recipe.accelerator.unwrap_model(recipe.model)
         # In place: the weights keep their names, so checkpoints read the same. Batches
         # change length from one update to the next, hence dynamic shapes.

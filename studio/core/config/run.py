@@ -55,7 +55,7 @@ class RunConfig:
     # auto: one encoder pass per update where it fits the memory; off: today's per-sub-batch
     # path (the default until a change of dropout draws is wanted: tests/train/golden.json).
     fuse_update: str = setting("off", "Fuse the update", MODEL, "choice", choices=AUTO_ON_OFF)
-    # torch.compile of the encoder; auto is off until measured better (bench/throughput.py).
+    # torch.compile of the encoder; auto is off until measured better (not yet, anywhere).
     compile: str = setting("auto", "Compile", MODEL, "choice", choices=AUTO_ON_OFF)
     max_length: int = setting(256, "Max length", MODEL, "int", range=Range(16, 65536))
     # None: a quarter of max_length (span tasks only).
