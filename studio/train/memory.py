@@ -49,7 +49,6 @@ def _fused_note(config: RunConfig) -> str:
     return "tasks_per_update does not change it: its sub-batches run one after another."
 
 
-
 def activation_bytes_per_token(model_config: Any, max_length: int, precision: str) -> float:
     """What one token of a training batch keeps for the backward pass, roughly: per layer
     34 h + 5 a s bytes in 16 bits (Korthikanti et al. 2022, "Reducing activation
