@@ -143,17 +143,7 @@ def transfer(
         )
         if on_created is not None:
             on_created(transfer_id)
-        store.add_log(
-            transfer_id, "info", rate_note(config.base_model, config.settings.learning_rate)
-        )
-        leaked = [t for t in config.targets if t in source.mix]
-        if leaked:
-            store.add_log(
-                transfer_id,
-                "warning",
-                f"targets {leaked} were in the pre-finetuning "
-                "mix: their results are flagged as leaked",
-            )
+        cells = _TransferCells(config, source, transfer_id, catalog, data_dir, store, stop)
         jobs = [
             (t, s, seed, label)
             for t in config.targets
@@ -161,57 +151,75 @@ def transfer(
             for seed in config.seeds
             for label in ("base", "pretuned")
         ]
-        orders: dict[tuple[str, int | str, int], str] = {}  # a base run's, for its pair
         with fails_run(store, transfer_id):
             for done, (target, size, seed, label) in enumerate(jobs):
                 if stop.is_set():
                     store.set_status(transfer_id, "stopped")
                     return transfer_id
                 report(done / len(jobs), f"{target}, k={size}, seed {seed}: {label}")
-                model = config.base_model if label == "base" else source.model
-                ft = config.finetune(
-                    target, model, size, seed, config.reuse_heads and label == "pretuned"
-                )
-                ft = replace(ft, name=child_name(ft, label, config.source, config.base_model))
-                run_id, result = finetune_run(
-                    ft,
-                    catalog,
-                    data_dir,
-                    store,
-                    stop,
-                    source.run_id,
-                    {"transfer_id": transfer_id, "role": label},
-                )
-                if result.status != "finished":  # stopped part-way: not a comparable result
-                    continue
-                pair = orders.setdefault((target, size, seed), result.order)
-                if pair != result.order:
-                    store.add_log(
-                        transfer_id,
-                        "warning",
-                        f"{target}, k={size}, seed {seed}: base and pre-finetuned did not train "
-                        "on the same examples in the same order (do their tokenizers differ?); "
-                        "their paired difference is not a fair comparison",
-                    )
-                store.add_result(
-                    {
-                        "transfer_id": transfer_id,
-                        "target": target,
-                        "k": result.examples,
-                        "size": str(size),
-                        "seed": seed,
-                        "model": label,
-                        "metric": result.metric,
-                        "value": result.value,
-                        "run_id": run_id,
-                        "leaked": int(target in leaked),
-                        "baseline": result.baseline,
-                    }
-                )
+                cells.run(target, size, seed, label)
                 store.update_run(transfer_id, step=done + 1, max_steps=len(jobs))
         store.set_status(transfer_id, "stopped" if stop.is_set() else "finished")
     report(1.0, "transfer finished")
     return transfer_id
+
+
+class _TransferCells:
+    """One transfer's fine-tunings, cell by cell: each run, its paired order checked, its
+    result stored (flagged when the target was in the source's mix)."""
+
+    def __init__(
+        self,
+        config: TransferConfig,
+        source: SourceModel,
+        transfer_id: str,
+        catalog: dict[str, TaskSpec],
+        data_dir: Path | None,
+        store: RunStore,
+        stop: threading.Event,
+    ) -> None:
+        self.config, self.source, self.transfer_id = config, source, transfer_id
+        self.catalog, self.data_dir, self.store, self.stop = catalog, data_dir, store, stop
+        self.orders: dict[tuple[str, int | str, int], str] = {}  # a base run's, for its pair
+        store.add_log(
+            transfer_id, "info", rate_note(config.base_model, config.settings.learning_rate)
+        )
+        self.leaked = [t for t in config.targets if t in source.mix]
+        if self.leaked:
+            store.add_log(
+                transfer_id,
+                "warning",
+                f"targets {self.leaked} were in the pre-finetuning "
+                "mix: their results are flagged as leaked",
+            )
+
+    def run(self, target: str, size: int | str, seed: int, label: str) -> None:
+        config, store = self.config, self.store
+        model = config.base_model if label == "base" else self.source.model
+        ft = config.finetune(target, model, size, seed, config.reuse_heads and label == "pretuned")
+        ft = replace(ft, name=child_name(ft, label, config.source, config.base_model))
+        extra = {"transfer_id": self.transfer_id, "role": label}
+        run_id, result = finetune_run(
+            ft, self.catalog, self.data_dir, store, self.stop, self.source.run_id, extra
+        )
+        if result.status != "finished":  # stopped part-way: not a comparable result
+            return
+        if self.orders.setdefault((target, size, seed), result.order) != result.order:
+            store.add_log(
+                self.transfer_id,
+                "warning",
+                f"{target}, k={size}, seed {seed}: base and pre-finetuned did not train "
+                "on the same examples in the same order (do their tokenizers differ?); "
+                "their paired difference is not a fair comparison",
+            )
+        store.add_result(
+            {
+                "transfer_id": self.transfer_id, "target": target, "k": result.examples,
+                "size": str(size), "seed": seed, "model": label, "metric": result.metric,
+                "value": result.value, "run_id": run_id, "leaked": int(target in self.leaked),
+                "baseline": result.baseline,
+            }
+        )  # fmt: skip
 
 
 def sweep(
