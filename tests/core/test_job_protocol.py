@@ -34,6 +34,7 @@ from studio.core.jobs import (
     ExportResult,
     FinetuneOutcome,
     FinetuneRequest,
+    HeadPrediction,
     HubRequest,
     HubResult,
     InspectRequest,
@@ -42,10 +43,14 @@ from studio.core.jobs import (
     JobRequest,
     JobResult,
     Place,
+    PredictRequest,
+    PredictResult,
     PreviewBatch,
     PreviewRequest,
     PreviewSummary,
     ProbeRequest,
+    PublishRequest,
+    PublishResult,
     QueueRequest,
     QueueResult,
     ResumeRequest,
@@ -91,6 +96,9 @@ REQUEST_EXAMPLES: list[JobRequest] = [
     HubRequest(),
     EchoRequest({"any": ["json", 1, None]}, 2),
     TuneRequest({"base": {}, "space": {}}, "study.yaml", "/configs", "study"),
+    PredictRequest("r1", "a sentence", "and its pair", task="rte", which="latest"),
+    PredictRequest("/exports/r1", "which?", choices=("a", "b"), context=None),
+    PublishRequest("r1", "me/muppet-minilm", "best", private=True),
 ]
 RESULT_EXAMPLES: list[JobResult] = [
     OUTCOME,
@@ -109,6 +117,21 @@ RESULT_EXAMPLES: list[JobResult] = [
     HubResult(False),
     EchoResult([1, "two"]),
     TuneResult(StudySummary("s", "t1", "/s/optuna.db", (TRIAL,), TRIAL, {"learning_rate": 1.0})),
+    PredictResult(
+        "/runs/r1/checkpoints/step-4",
+        (
+            HeadPrediction(
+                "rte",
+                ("rte",),
+                "pair_classification",
+                "entailment",
+                (("entailment", 0.75), ("not_entailment", 0.25)),
+            ),
+            HeadPrediction("squad", ("squad",), "extractive_qa", "Paris", span=(10, 15)),
+            HeadPrediction("stsb", ("stsb",), "regression", "3.2", value=3.2),
+        ),
+    ),  # fmt: skip
+    PublishResult("https://huggingface.co/me/muppet-minilm"),
 ]
 SAMPLE = ResourceSample(12.5, 4, 2**30, 2**34, (GpuSample(0, "H100", None, 1, 2, 0),))
 EVENT_EXAMPLES: list[JobEvent] = [
