@@ -46,7 +46,7 @@ def main() -> None:
     window.resize(1500, 920)
     window.show()
     view = window.playground
-    window.tabs.setCurrentWidget(view)
+    window.show_tab(view)
     view.set_model(run_id)
     view.kind.setCurrentIndex(view.kind.findData("context"))  # every head that takes it
     view.text.setText("When did the museum open?")

@@ -272,7 +272,7 @@ def first_hour() -> None:
     tree.scrollToItem(window.checklist._families[DEMO])
     shot("start")  # quick look, no data: the banner and the demo group
     for name, tab in (("monitor", window.monitor), ("runs", window.runs)):
-        window.tabs.setCurrentWidget(tab)
+        window.show_tab(tab)
         shot(name)
 
     window.library.set_data_dir(DATA)
@@ -340,7 +340,7 @@ def queue_and_report() -> None:
     while window.jobs.training.run_id == first and time.time() < end + 600:
         app.processEvents()  # the first finishes, the second starts: one of each state
         time.sleep(0.05)
-    window.tabs.setCurrentWidget(window.runs)
+    window.show_tab(window.runs)
     for _ in range(40):  # the Runs tab polls every 2 s: let it show the running one
         app.processEvents()
         time.sleep(0.1)

@@ -24,7 +24,7 @@ def main() -> None:
     window = MainWindow(studio_catalog(()).tasks)
     window.resize(1536, 920)
     window.show()
-    window.tabs.setCurrentWidget(window.ablation)
+    window.show_tab(window.ablation)
     window.ablation.sections.setCurrentWidget(window.ablation.tune)
     window.ablation.tune.show_study(sys.argv[1])
     end = time.time() + 2.0

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import ConfigError, StudioError
+from studio.core.experiments.study_summary import StudySummary, TrialRow
 from studio.core.experiments.transfer import transfer_config
-from studio.core.experiments.tune import Param, StudyConfig, StudySummary, TrialRow
+from studio.core.experiments.tune import Param, StudyConfig
 from studio.core.metric_catalogue import EVAL_MEAN
 from studio.core.sink import MetricRow, NullSink, Sink, TeeSink
 from studio.core.tasks.spec import TaskSpec

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.errors import StudioError
-from studio.core.experiments.tune import StudySummary
+from studio.core.experiments.study_summary import StudySummary
 from studio.core.jobs import TuneRequest, TuneResult
 
 log = logging.getLogger("studio")

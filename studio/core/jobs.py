@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from studio.core.errors import StudioError
-from studio.core.experiments.tune import StudySummary
+from studio.core.experiments.study_summary import StudySummary
 from studio.core.importing.plan import ImportPlan, SourceRef, SourceTable, StageReport
 from studio.core.wire import Tagged, from_json, registry, to_json
 

@@ -9,8 +9,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from studio.core.experiments.transfer import run_tasks
-from studio.core.run_record import Run
+from studio.core.run_record import Run, run_tasks
 from studio.core.segments import first_start
 
 # A tag is one word a user can type again: letters, digits and - _ . / : (no spaces, no +/-

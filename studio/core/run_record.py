@@ -162,3 +162,17 @@ class TransferResult:
             leaked=bool(row.get("leaked")),
             baseline=_float(row.get("baseline")),
         )
+
+
+# The config key naming what a run trains on: pre-finetuning tasks, a transfer's targets,
+# a sweep's pool, a fine-tuning run's task.
+TASK_KEYS = ("tasks", "targets", "pool", "task")
+
+
+def run_tasks(config: Any) -> list[str]:
+    """The tasks a stored run's config names, whatever kind of run it is."""
+    config = config if isinstance(config, dict) else {}
+    tasks: Any = next((config[k] for k in TASK_KEYS if config.get(k)), None)  # a name or a list
+    if tasks is None:  # an ablation's: its base config's (a task list it varies is a variant's)
+        return run_tasks(config["base"]) if isinstance(config.get("base"), dict) else []
+    return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]

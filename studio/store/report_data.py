@@ -351,7 +351,7 @@ def ablation_report(store: RunStore, run: Run) -> Report:
 def tune_report(store: RunStore, run: Run) -> Report:
     """A tuning study: its trials (best first marked), the objective by trial with the best so
     far, and the parameter importances, from the summary the study keeps in its run."""
-    from studio.core.experiments.tune import StudySummary
+    from studio.core.experiments.study_summary import StudySummary
 
     summary = StudySummary.from_dict(dict(run.config.get("summary") or {}))
     keys = sorted({k for t in summary.trials for k in t.params})

@@ -4,21 +4,25 @@ comparison reads. A mixin of RunStore (studio/store/runs.py), which supplies the
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.core.compare import EvalRow
 from studio.core.manifest import Manifest
 from studio.core.run_query import RunQuery, check_tag, config_text, fts_query, matches
 from studio.core.run_query import text_matches as plain_match
 from studio.core.run_record import Run
-from studio.store.db import sqlite_utils
+from studio.store.db import database
 from studio.store.schema import SCHEMA_VERSION, SEARCH_COLUMNS, SEARCH_TABLE
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +37,13 @@ class RunMetadata:
     """Tags, notes, star, rename, search and manifests; RunStore provides what is declared."""
 
     path: Path
-    db: sqlite_utils.Database
     _conn: sqlite3.Connection
     readonly: bool
+
+    @functools.cached_property
+    def db(self) -> sqlite_utils.Database:
+        """sqlite-utils over the connection, made when first needed (see studio.store.db)."""
+        return database(self._conn)
 
     def transaction(self) -> AbstractContextManager[None]:
         raise NotImplementedError

@@ -25,7 +25,6 @@ from studio.core.run_record import Run, TransferResult
 from studio.core.segments import Segment, current_end
 from studio.core.sink import MetricRow
 from studio.store import keeper
-from studio.store.db import sqlite_utils
 from studio.store.liveness import HEARTBEATS, INTERRUPTED_ERROR, run_alive
 from studio.store.run_meta import RunMetadata
 from studio.store.schema import (
@@ -101,7 +100,6 @@ class RunStore(RunMetadata):
         self.readonly = _read_only(self.path)
         self._kept: tuple[int, int] | None = None
         self._conn = self._connect()
-        self.db = sqlite_utils.Database(self._conn)
         self._closed = False
         try:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
@@ -149,7 +147,8 @@ class RunStore(RunMetadata):
 
     def _prepare(self, version: int) -> None:
         self._conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        self.db.enable_wal()
+        if self._conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._conn.execute("PRAGMA journal_mode=wal")
         # NORMAL is durable to an application crash in WAL mode; only power loss can drop
         # the last commits, and it saves an fsync on every batch.
         self._conn.execute("PRAGMA synchronous=NORMAL")

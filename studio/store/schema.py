@@ -7,13 +7,15 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # The kinds and statuses a run row may hold: core.run_record's Kind and Status.
 from studio.core.run_record import KINDS as KINDS
 from studio.core.run_record import STATUSES as STATUSES
 from studio.core.run_record import Status
-from studio.store.db import sqlite_utils
+
+if TYPE_CHECKING:
+    import sqlite_utils
 
 SCHEMA_VERSION = 9  # 3: runs.stage, runs.stage_progress; 4: runs.data_dir; 5: runs.queue_position;
 # 6: results.baseline; 7: the task_plan table, runs.device_used; 8: the segments table;

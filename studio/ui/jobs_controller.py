@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 
-from studio.core.jobs import Job, JobRequest
 from studio.ui.worker import Worker
+
+if TYPE_CHECKING:
+    from studio.core.jobs import Job, JobRequest
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,14 @@
-"""The main window: task checklist; Configure, Monitor, Runs, Transfer, Ablation and Data tabs;
-the run actions. Layout and wiring only: jobs go through `RunActions` and `JobsController`, the
-user's tasks through `TaskLibrary`."""
+"""The main window: task checklist; Configure, Monitor, Runs, Transfer, Ablation, Data and
+Playground tabs (Runs, Transfer, Ablation and Playground built when first opened); the run
+actions. Layout and wiring only: jobs go through `RunActions` and `JobsController`, the user's
+tasks through `TaskLibrary`."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 from PySide6.QtCore import QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QCloseEvent
@@ -23,31 +25,31 @@ from studio.core import paths
 from studio.core.config.presets import QUICK_LOOK
 from studio.core.config.run import RunConfig, config_from_yaml
 from studio.core.errors import StudioError
-from studio.core.jobs import DeviceResult, Job, JobResult, ProbeRequest
 from studio.core.tasks.spec import TaskSpec
 from studio.store import RESUMABLE
 from studio.ui import actions as A
 from studio.ui import messages
-from studio.ui.ablation.actions import AblationActions
-from studio.ui.ablation.view import AblationView
 from studio.ui.configure.checklist import TaskChecklist
 from studio.ui.configure.form import ConfigForm
 from studio.ui.draft import Draft
 from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
+from studio.ui.lazy_tab import LazyTab
 from studio.ui.monitor.view import MonitorView
-from studio.ui.playground.actions import PlaygroundActions
-from studio.ui.playground.view import PlaygroundView
 from studio.ui.preflight import PreflightLine
 from studio.ui.run_actions import RunActions
 from studio.ui.runs.queue_actions import QueueActions
-from studio.ui.runs.view import RunsView
 from studio.ui.state import StudioState
 from studio.ui.task_library import TaskLibrary
 from studio.ui.task_preview import TaskPreview
-from studio.ui.transfer.view import TransferView
 from studio.ui.widgets import ElidedLabel
-from studio.ui.worker import Worker
+
+if TYPE_CHECKING:  # built when their tab is first opened: the window opens sooner
+    from studio.core.jobs import JobResult
+    from studio.ui.ablation.view import AblationView
+    from studio.ui.playground.view import PlaygroundView
+    from studio.ui.runs.view import RunsView
+    from studio.ui.transfer.view import TransferView
 
 log = logging.getLogger(__name__)
 
@@ -97,18 +99,16 @@ class MainWindow(QMainWindow):
         self.draft = Draft(self.form, self.checklist, self.settings)
         self.preflight = PreflightLine(self.state, self.draft, lambda: self.form.preset_bar.device)
         self.monitor = MonitorView(self.state)
-        self.runs = RunsView(self.state.store)
-        self.transfer = TransferView(self.state)
-        self.ablation = AblationView(self.state)
         self.preview = TaskPreview(self.jobs.start)
         state, jobs, draft = self.state, self.jobs, self.draft
         self.library = TaskLibrary(state, jobs, draft, self.preview, self)
-        self.run_actions = RunActions(state, jobs, draft, self.monitor, self.transfer, self)
+        self.run_actions = RunActions(state, jobs, draft, self.monitor, self)
         self.queue_actions = QueueActions(state, jobs, draft, self)
-        self.ablation_actions = AblationActions(state, jobs, self.ablation, self, draft)
         self.files = FileActions(state, jobs, draft, self)
-        self.playground = PlaygroundView()
-        self.playground_actions = PlaygroundActions(state, jobs, self.playground)
+        self.runs_tab = LazyTab(self._build_runs)
+        self.transfer_tab = LazyTab(self._build_transfer)
+        self.ablation_tab = LazyTab(self._build_ablation)
+        self.playground_tab = LazyTab(self._build_playground)
         self._lay_out()
         self._connect()
         self._restore()
@@ -117,8 +117,10 @@ class MainWindow(QMainWindow):
         self.preflight.refresh()
         self._update_actions()
         self.state.store.start()
+        # Child processes (the device probe, the hub check) start once the window has painted:
+        # two interpreters starting would compete with its first frame for the cores.
         QTimer.singleShot(300, self._probe_device)
-        QTimer.singleShot(0, self.library.check_hub)
+        QTimer.singleShot(300, self.library.check_hub)
         # Queued runs outlive the window: go on with them unless something trains already.
         QTimer.singleShot(0, self.queue_actions.continue_queue)
 
@@ -142,11 +144,11 @@ class MainWindow(QMainWindow):
         for view, title in (
             (self.form, "Configure"),
             (self.monitor, "Monitor"),
-            (self.runs, "Runs"),
-            (self.transfer, "Transfer"),
-            (self.ablation, "Ablation"),
+            (self.runs_tab, "Runs"),
+            (self.transfer_tab, "Transfer"),
+            (self.ablation_tab, "Ablation"),
             (self.preview, "Data"),
-            (self.playground, "Playground"),
+            (self.playground_tab, "Playground"),
         ):
             self.tabs.addTab(view, title)
         # The preflight line sits under Start, above every tab.
@@ -201,7 +203,7 @@ class MainWindow(QMainWindow):
         state.store.storeChanged.connect(self._store_changed)
         self.jobs.changed.connect(self._update_actions)
         self.jobs.refused.connect(self.show_error)
-        library.dataTabWanted.connect(lambda: self.tabs.setCurrentWidget(self.preview))
+        library.dataTabWanted.connect(lambda: self.show_tab(self.preview))
         checklist.checkedChanged.connect(self.draft.update_shares)
         checklist.taskSelected.connect(library.task_selected)
         checklist.previewRequested.connect(library.show_data)
@@ -217,15 +219,68 @@ class MainWindow(QMainWindow):
         self.form.changed.connect(self.draft.update_shares)
         self.form.changed.connect(self.preflight.refresh)
         checklist.checkedChanged.connect(self.preflight.refresh)
-        self.runs.openRuns.connect(self.open_runs)
-        self.runs.demoRequested.connect(ra.try_demo)
-        self.runs.storeRequested.connect(self.files.choose_store)
-        self.runs.queue.changed.connect(self.queue_actions.queue_changed)
-        self.runs.resumeRun.connect(ra.resume)
-        self.runs.queue.runRequested.connect(self.queue_actions.run_queue)
-        self.runs.exportRun.connect(self.run_actions.export)
         self.monitor.demoRequested.connect(ra.try_demo)
-        self.monitor.runsRequested.connect(lambda: self.tabs.setCurrentWidget(self.runs))
+        self.monitor.runsRequested.connect(lambda: self.show_tab(self.runs_tab))
+
+    # -- the tabs built when first opened ----------------------------------------------------
+
+    @property
+    def runs(self) -> RunsView:
+        return cast("RunsView", self.runs_tab.view())
+
+    @property
+    def transfer(self) -> TransferView:
+        return cast("TransferView", self.transfer_tab.view())
+
+    @property
+    def ablation(self) -> AblationView:
+        return cast("AblationView", self.ablation_tab.view())
+
+    @property
+    def playground(self) -> PlaygroundView:
+        return cast("PlaygroundView", self.playground_tab.view())
+
+    def show_tab(self, view: QWidget) -> None:
+        """Bring `view`'s tab to the front (a lazily built view sits inside its tab)."""
+        parent = view.parentWidget()
+        self.tabs.setCurrentWidget(parent if isinstance(parent, LazyTab) else view)
+
+    def _build_runs(self) -> QWidget:
+        from studio.ui.runs.view import RunsView
+
+        runs, ra, queue = RunsView(self.state.store), self.run_actions, self.queue_actions
+        runs.openRuns.connect(self.open_runs)
+        runs.demoRequested.connect(ra.try_demo)
+        runs.storeRequested.connect(self.files.choose_store)
+        runs.resumeRun.connect(ra.resume)
+        runs.exportRun.connect(ra.export)
+        runs.queue.changed.connect(queue.queue_changed)
+        runs.queue.runRequested.connect(queue.run_queue)
+        return runs
+
+    def _build_transfer(self) -> QWidget:
+        from studio.ui.transfer.actions import TransferActions
+        from studio.ui.transfer.view import TransferView
+
+        view = TransferView(self.state)
+        TransferActions(self.state, self.jobs, view)  # owned by the view
+        return view
+
+    def _build_ablation(self) -> QWidget:
+        from studio.ui.ablation.actions import AblationActions
+        from studio.ui.ablation.view import AblationView
+
+        view = AblationView(self.state)
+        AblationActions(self.state, self.jobs, view, view, self.draft)
+        return view
+
+    def _build_playground(self) -> QWidget:
+        from studio.ui.playground.actions import PlaygroundActions
+        from studio.ui.playground.view import PlaygroundView
+
+        view = PlaygroundView()
+        PlaygroundActions(self.state, self.jobs, view)  # owned by the view
+        return view
 
     def _restore(self) -> None:
         geometry = self.settings.value("geometry")
@@ -252,6 +307,9 @@ class MainWindow(QMainWindow):
 
     def _probe_device(self) -> None:
         """Ask a child process which device training would use; the window never loads torch."""
+        from studio.core.jobs import Job, ProbeRequest
+        from studio.ui.worker import Worker
+
         worker = Worker(Job(ProbeRequest()))
         worker.finished.connect(self._probe_answered)
         worker.failed.connect(self._probe_failed)
@@ -259,6 +317,8 @@ class MainWindow(QMainWindow):
         self.jobs.start(worker)
 
     def _probe_answered(self, result: JobResult) -> None:
+        from studio.core.jobs import DeviceResult
+
         self._probe_done_text(result.text if isinstance(result, DeviceResult) else "")
 
     def _probe_done_text(self, text: str) -> None:
@@ -281,7 +341,7 @@ class MainWindow(QMainWindow):
 
     def open_runs(self, run_ids: list[str]) -> None:
         self.monitor.show_runs(run_ids)
-        self.tabs.setCurrentWidget(self.monitor)
+        self.show_tab(self.monitor)
         self._update_actions()
 
     def shown_run_status(self) -> str | None:

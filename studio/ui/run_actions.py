@@ -1,8 +1,10 @@
-"""The window's run actions: start, demo, resume, stop, transfer and export, under the
+"""The window's run actions: start, demo, resume, stop and export, under the
 one-training-at-a-time rule, and what each job's end shows (the run in Monitor, a question when
 a resumed run's data changed, an error, an export's folder)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
@@ -10,32 +12,19 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 from studio.core.config.presets import demo_config
 from studio.core.config.run import RunConfig
 from studio.core.errors import DATA_CHANGED, StudioError
-from studio.core.experiments.transfer import TransferConfig
-from studio.core.jobs import (
-    ExportRequest,
-    ExportResult,
-    Job,
-    JobRequest,
-    JobResult,
-    QueueRequest,
-    ResumeRequest,
-    RunOutcome,
-    TrainRequest,
-    TransferRequest,
-    TransferResult,
-)
-from studio.jobs.client import job_place
 from studio.store import RESUMABLE
 from studio.ui import messages
 from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.monitor.view import MonitorView
 from studio.ui.state import StudioState
-from studio.ui.transfer.view import TransferView
+
+if TYPE_CHECKING:
+    from studio.core.jobs import JobResult
 
 
 class RunActions(QObject):
-    """Starts the training, transfer and export jobs and shows how each ended.
+    """Starts the training and export jobs and shows how each ended.
 
     It holds what it works with (the state, the jobs, the draft and the views it feeds) and
     speaks to the user through the state's signals; it never reaches into the window.
@@ -47,30 +36,20 @@ class RunActions(QObject):
         jobs: JobsController,
         draft: Draft,
         monitor: MonitorView,
-        transfer: TransferView,
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self.state, self.jobs, self.draft = state, jobs, draft
-        self.monitor, self.transfer, self.parent_widget = monitor, transfer, parent
+        self.monitor, self.parent_widget = monitor, parent
         self.export_progress: QProgressDialog | None = None
         jobs.training.created.connect(self._run_created)
         jobs.training.ended.connect(self._run_ended)
-        jobs.transfer.created.connect(transfer.show_transfer)
-        jobs.transfer.progress.connect(transfer.set_progress)
-        jobs.transfer.ended.connect(self._transfer_ended)
         jobs.export.progress.connect(self._export_progress)
         jobs.export.ended.connect(self._export_ended)
         strip = monitor.status.resources  # the Monitor's resource strip
         for slot in (jobs.training, jobs.transfer):
             slot.resources.connect(strip.show_sample)
             slot.ended.connect(strip.job_ended)
-        transfer.startRequested.connect(self.start_transfer)
-        transfer.stopRequested.connect(jobs.transfer.stop)
-
-    def _job(self, request: JobRequest) -> Job:
-        state = self.state
-        return Job(request, job_place(state.catalog, state.data_dir, state.store_path))
 
     def _shown_run(self) -> str | None:
         return self.monitor.run_ids[0] if self.monitor.run_ids else None
@@ -89,7 +68,9 @@ class RunActions(QObject):
         self._train(config)
 
     def _train(self, config: RunConfig) -> None:
-        self.jobs.training.start(self._job(TrainRequest(config.to_dict())))
+        from studio.core.jobs import TrainRequest
+
+        self.jobs.training.start(self.state.job(TrainRequest(config.to_dict())))
         self.state.message.emit("Starting…")
 
     def try_demo(self) -> None:
@@ -120,9 +101,11 @@ class RunActions(QObject):
                 f"Run {run_id} is {status or 'not in this store'}: nothing to resume"
             )
             return
+        from studio.core.jobs import ResumeRequest
+
         # No data folder: the run trains on the one it remembers (else STUDIO_DATA_DIR).
-        place = job_place(self.state.catalog, None, self.state.store_path)
-        self.jobs.training.start(Job(ResumeRequest(run_id, allow_data_change), place))
+        request = ResumeRequest(run_id, allow_data_change)
+        self.jobs.training.start(self.state.job(request, data=False))
         self.state.message.emit(f"Resuming {run_id}…")
 
     def _run_created(self, run_id: str) -> None:
@@ -131,6 +114,8 @@ class RunActions(QObject):
         self.state.message.emit(f"Training run {run_id}")
 
     def _run_ended(self, outcome: JobResult | None, error: str) -> None:
+        from studio.core.jobs import QueueRequest, ResumeRequest, RunOutcome
+
         request = self.jobs.training.request
         if isinstance(request, QueueRequest):
             return  # QueueActions shows how the queue ended
@@ -160,26 +145,6 @@ class RunActions(QObject):
         elif run is not None:
             say(f"Run {run.run_id} {run.status} at update {run.step}")
 
-    # -- transfer experiments ------------------------------------------------------------------
-
-    def start_transfer(self, config: TransferConfig) -> None:
-        if self.jobs.refuse_when_busy():
-            return
-        self.jobs.transfer.start(self._job(TransferRequest(config.to_dict())))
-        self.transfer.set_running(True)
-        self.state.message.emit("Transfer experiment running…")
-
-    def _transfer_ended(self, result: JobResult | None, error: str) -> None:
-        transfer_id = result.run_id if isinstance(result, TransferResult) else None
-        self.transfer.set_running(False)
-        self.state.store.poll()
-        self.transfer.refresh()
-        if error:
-            self.state.problem.emit("The transfer experiment failed", error)
-            return
-        self.transfer.show_transfer(transfer_id)
-        self.state.message.emit(f"Transfer experiment {transfer_id} finished")
-
     # -- export --------------------------------------------------------------------------------
 
     def export(self, run_id: str | None) -> None:
@@ -199,14 +164,15 @@ class RunActions(QObject):
         dialog = ExportDialog(self.state.store, run_id, self.parent_widget)
         if not dialog.exec():
             return
+        from studio.core.jobs import ExportRequest
+
         request = ExportRequest(run_id, dialog.which(), str(dialog.folder()))
-        job = Job(request, job_place(None, None, self.state.store_path))
         progress = QProgressDialog("Exporting…", "", 0, 100, self.parent_widget)
         progress.setCancelButton(None)
         progress.setWindowTitle("Export checkpoint")
         progress.setMinimumDuration(0)
         self.export_progress = progress
-        self.jobs.export.start(job)
+        self.jobs.export.start(self.state.job(request))
         self.state.message.emit(f"Exporting {run_id}…")
 
     def _export_progress(self, fraction: float, message: str) -> None:
@@ -215,6 +181,8 @@ class RunActions(QObject):
             self.export_progress.setValue(int(100 * fraction))
 
     def _export_ended(self, result: JobResult | None, error: str) -> None:
+        from studio.core.jobs import ExportResult
+
         folder = result.folder if isinstance(result, ExportResult) else None
         if self.export_progress is not None:
             self.export_progress.close()

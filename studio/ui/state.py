@@ -10,7 +10,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -19,6 +19,9 @@ from studio.core.errors import StudioError
 from studio.core.tasks.availability import Availability, resolve
 from studio.core.tasks.spec import TaskSpec, studio_catalog
 from studio.store import RunStore, StoreError
+
+if TYPE_CHECKING:
+    from studio.core.jobs import Job, JobRequest
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +151,18 @@ class StudioState(QObject):
     @property
     def store_path(self) -> Path:
         return self.store.path
+
+    def job(self, request: JobRequest, data: bool = True) -> Job:
+        """`request` as a job of this window: its tasks, data folder and store. Without `data`
+        the job's run trains on the data folder it remembers (a resume).
+
+        The job protocol (forty frozen dataclasses) is imported with the first job rather than
+        before the window shows: it was a sixth of the window's start-up."""
+        from studio.core.jobs import Job
+        from studio.jobs.client import job_place
+
+        data_dir = self.data_dir if data else None
+        return Job(request, job_place(self.catalog, data_dir, self.store_path))
 
     def set_data_dir(self, folder: Path | None) -> None:
         self.data_dir = folder

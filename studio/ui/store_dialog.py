@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtWidgets import QAbstractButton, QFileDialog, QMessageBox, QWidget
@@ -12,7 +13,12 @@ OPEN, CREATE, QUIT = "open", "create", "quit"
 
 
 def store_problem(path: Path) -> str | None:
-    """Why the window cannot record runs in the store at `path`, or None when it can."""
+    """Why the window cannot record runs in the store at `path`, or None when it can.
+
+    A store not made yet is only checked for a folder it can be made in: it is made when
+    first read, after the window shows."""
+    if not path.exists():
+        return _cannot_create(path)
     try:
         with RunStore(path) as store:
             if store.readonly:
@@ -22,6 +28,15 @@ def store_problem(path: Path) -> str | None:
                 )
     except StoreError as exc:
         return str(exc)
+    return None
+
+
+def _cannot_create(path: Path) -> str | None:
+    folder = next(p for p in (path.parent, *path.parents) if p.exists())
+    if not folder.is_dir():
+        return f"cannot create a run store at {path}: {folder} is a file, not a folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"cannot create a run store in {path.parent}: the folder is read-only"
     return None
 
 

@@ -4,6 +4,7 @@ edit, remove) and the Data tab that previews one."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
@@ -11,7 +12,6 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 from studio.core.config.models import is_encoder_decoder
 from studio.core.config.run import RunConfig
 from studio.core.errors import StudioError
-from studio.core.jobs import HubRequest, HubResult, Job, JobResult
 from studio.core.tasks.availability import Availability
 from studio.core.tasks.library import removable, remove
 from studio.core.tasks.spec import TaskSpec
@@ -19,7 +19,10 @@ from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 from studio.ui.task_preview import TaskPreview
-from studio.ui.worker import Worker
+
+if TYPE_CHECKING:
+    from studio.core.jobs import JobResult
+    from studio.ui.worker import Worker
 
 NO_GENERATION = (
     "Summarization needs an encoder-decoder base model to generate text: pick "
@@ -66,11 +69,16 @@ class TaskLibrary(QObject):
         """Probe the hub in a child job, only if some task could come from it."""
         if not any(a.source == "hub" and not a.available for a in self.availability.values()):
             return
+        from studio.core.jobs import HubRequest, Job
+        from studio.ui.worker import Worker
+
         self.hub_worker = Worker(Job(HubRequest()))
         self.hub_worker.finished.connect(self._hub_checked)
         self.jobs.start(self.hub_worker)
 
     def _hub_checked(self, result: JobResult) -> None:
+        from studio.core.jobs import HubResult
+
         self.hub_worker = None
         if isinstance(result, HubResult) and result.reachable:
             self.state.set_hub_reachable()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -22,13 +22,14 @@ from PySide6.QtWidgets import (
 
 from studio.core.config.run import RunConfig
 from studio.core.importing.preview import describe_stats, label_name
-from studio.core.jobs import Job, PreviewBatch, PreviewRequest, PreviewSummary
 from studio.core.tasks.availability import Availability
 from studio.core.tasks.spec import TaskSpec
-from studio.jobs.client import job_place
 from studio.ui.style import GREY, RED
 from studio.ui.widgets import never_widens
-from studio.ui.worker import Worker
+
+if TYPE_CHECKING:
+    from studio.core.jobs import PreviewBatch, PreviewSummary
+    from studio.ui.worker import Worker
 
 SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>", "[UNK]", "<unk>"}
 TOKEN = "background-color:#E8EEF7;"
@@ -149,6 +150,10 @@ class TaskPreview(QWidget):
         self._start(request)
 
     def _start(self, request: dict[str, Any]) -> None:
+        from studio.core.jobs import Job, PreviewRequest
+        from studio.jobs.client import job_place
+        from studio.ui.worker import Worker
+
         place = job_place(request["catalog"], request["data_dir"])
         worker = Worker(Job(PreviewRequest(**request["fields"]), place))
         worker.partial.connect(self._summary)

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import logging
 import traceback
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Signal, Slot
 
 from studio.core.errors import StudioError
-from studio.core.job_events import Created, JobEvent, Partial, Progress, Resources
-from studio.core.jobs import Job
-from studio.jobs.client import ChildJob
+
+if TYPE_CHECKING:
+    from studio.core.job_events import JobEvent
+    from studio.core.jobs import Job
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +34,10 @@ class Worker(QObject):
     resources = Signal(object)  # a ResourceSample: what the job's process uses of the machine
 
     def __init__(self, job: Job) -> None:
+        # The job protocol and the child's client load with the first job, not before the
+        # window shows (studio.ui.state.StudioState.job).
+        from studio.jobs.client import ChildJob
+
         super().__init__()  # no parent: it is moved to its thread
         self.kind = job.kind
         self.job = ChildJob(job)
@@ -57,6 +63,8 @@ class Worker(QObject):
         self.job.kill()
 
     def _relay(self, event: JobEvent) -> None:
+        from studio.core.job_events import Created, Partial, Progress, Resources
+
         if isinstance(event, Created):
             self.created.emit(event.run_id)
         elif isinstance(event, Progress):

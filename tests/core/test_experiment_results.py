@@ -9,12 +9,11 @@ import pytest
 from studio.core.experiments.transfer import (
     Cell,
     examples_by_size,
-    run_tasks,
     sweep_curves,
     sweep_points,
     transfer_curves,
 )
-from studio.core.run_record import TransferResult
+from studio.core.run_record import TransferResult, run_tasks
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from studio.core.errors import StudioError
-from studio.core.experiments.tune import StudySummary, TrialRow
+from studio.core.experiments.study_summary import StudySummary, TrialRow
 from studio.core.importing.plan import ImportPlan, RowProblem, SourceRef, SourceTable, StageReport
 from studio.core.job_events import (
     EVENTS,

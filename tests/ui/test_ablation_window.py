@@ -27,7 +27,7 @@ def test_an_ablation_runs_from_the_tab(
     path = tmp_path / "ablation.yaml"
     path.write_text(yaml.safe_dump({"name": "heads", "base": base, "vary": {"seed": [42, 43]}}))
     view = window.ablation
-    window.tabs.setCurrentWidget(view)
+    window.show_tab(view)
     assert view.start_file(path)
     assert window.jobs.ablation.running and window.jobs.busy
     assert not view.run_button.isEnabled() and not window.start_action.isEnabled()

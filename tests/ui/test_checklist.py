@@ -148,6 +148,16 @@ def test_search_filters_by_name_and_title(checklist: TaskChecklist) -> None:
     assert not any(item.isHidden() for item in checklist._items.values())
 
 
+def test_the_search_box_gets_its_clear_button_with_its_first_text(checklist: TaskChecklist) -> None:
+    search = checklist._search
+    assert not search.isClearButtonEnabled()  # nothing to clear: no themed icon looked up yet
+    search.setText("tweet")
+    assert search.isClearButtonEnabled()
+    search.clear()
+    search.setText("rte")
+    assert search.isClearButtonEnabled()
+
+
 def test_all_and_none(checklist: TaskChecklist) -> None:
     checklist.select_all()
     assert checklist.checked() == available(checklist)

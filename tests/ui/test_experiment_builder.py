@@ -12,8 +12,8 @@ from PySide6.QtWidgets import QComboBox, QLineEdit
 
 from studio.core.config.run import RunConfig
 from studio.core.experiments.ablation import load_ablation
+from studio.core.experiments.study_summary import StudySummary, TrialRow
 from studio.core.experiments.transfer import load_yaml, sweep_config
-from studio.core.experiments.tune import StudySummary, TrialRow
 from studio.store import RunStore
 from studio.ui.ablation.builder import ExperimentBuilder
 from studio.ui.ablation.view import AblationView

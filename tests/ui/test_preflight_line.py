@@ -21,5 +21,5 @@ def test_the_line_follows_the_form_and_warns_of_a_gpu_plan_on_a_cpu(window) -> N
     assert "sized for a GPU" in window.preflight.text()
     window.checklist.set_checked([])
     assert window.preflight.plan is None and "Not ready to start" in window.preflight.text()
-    window.tabs.setCurrentWidget(window.runs)
+    window.show_tab(window.runs)
     assert window.preflight.isVisible()  # under Start, whatever the tab

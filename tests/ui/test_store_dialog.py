@@ -74,6 +74,15 @@ def test_create_a_new_store_instead(qtbot, tmp_path: Path, monkeypatch: pytest.M
 
 def test_a_usable_store_opens_without_a_dialog(tmp_path: Path) -> None:
     assert usable_store(tmp_path / "studio.db") == tmp_path / "studio.db"
+    assert not (tmp_path / "studio.db").exists()  # made when first read, after the window shows
+
+
+def test_a_new_store_needs_a_folder_to_be_made_in(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("not a folder")
+    problem = store_problem(tmp_path / "notes.txt" / "runs" / "studio.db")
+    assert problem is not None and "notes.txt is a file, not a folder" in problem
+    assert store_problem(tmp_path / "new" / "deeper" / "studio.db") is None
+    assert not (tmp_path / "new").exists()
 
 
 @pytest.mark.process

@@ -376,19 +376,7 @@ def export_mix(folder: Path) -> list[str]:
     return [str(t) for t in tasks]
 
 
-# The config key naming what a run trains on: pre-finetuning tasks, a transfer's targets,
-# a sweep's pool, a fine-tuning run's task.
-TASK_KEYS = ("tasks", "targets", "pool", "task")
 SWEEP_NAMES = ("base_mean", "pretuned_mean", "gain")
-
-
-def run_tasks(config: Any) -> list[str]:
-    """The tasks a stored run's config names, whatever kind of run it is."""
-    config = config if isinstance(config, dict) else {}
-    tasks: Any = next((config[k] for k in TASK_KEYS if config.get(k)), None)  # a name or a list
-    if tasks is None:  # an ablation's: its base config's (a task list it varies is a variant's)
-        return run_tasks(config["base"]) if isinstance(config.get("base"), dict) else []
-    return [tasks] if isinstance(tasks, str) else [str(t) for t in tasks]
 
 
 @dataclass(frozen=True)

@@ -368,6 +368,8 @@ _C_LOADER = getattr(yaml, "CSafeLoader", None)
 
 def _has_anchors(text: str) -> bool:
     """Whether the YAML has an anchor or an alias (its syntax errors are left to the load)."""
+    if "&" not in text and "*" not in text:  # neither can be written without these
+        return False
     try:
         for event in yaml.parse(text, Loader=_C_LOADER or yaml.SafeLoader):
             if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):

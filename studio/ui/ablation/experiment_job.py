@@ -11,8 +11,7 @@ from typing import Protocol
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.core.jobs import Job, JobRequest
-from studio.jobs.client import job_place
+from studio.core.jobs import JobRequest
 from studio.ui.jobs_controller import JobsController, JobSlot
 from studio.ui.state import StudioState
 from studio.ui.style import RED
@@ -55,11 +54,11 @@ class ExperimentJob(QObject):
             return
         state = self.state
         try:
-            place = job_place(state.catalog, state.data_dir, state.store_path)
+            job = state.job(request)
         except StudioError as exc:
             state.problem.emit(f"The {what} cannot start", str(exc))
             return
-        self.slot.start(Job(request, place))
+        self.slot.start(job)
         self.view.set_running(True)
         state.message.emit(started)
 

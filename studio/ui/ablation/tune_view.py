@@ -27,7 +27,8 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
-from studio.core.experiments.tune import StudySummary, load_study
+from studio.core.experiments.study_summary import StudySummary
+from studio.core.experiments.tune import load_study
 from studio.core.run_record import Run
 from studio.ui.ablation.experiment_list import ExperimentList
 from studio.ui.state import StudioState

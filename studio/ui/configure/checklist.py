@@ -44,7 +44,7 @@ from studio.ui.configure.checklist_rows import (
 )
 from studio.ui.configure.no_data_banner import NoDataBanner
 from studio.ui.style import RED
-from studio.ui.widgets import never_widens
+from studio.ui.widgets import clear_button_when_typed, never_widens
 
 
 class TaskChecklist(QWidget):
@@ -207,8 +207,8 @@ class TaskChecklist(QWidget):
     # -- building -----------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self._search = QLineEdit(placeholderText="Search tasks by name or title…")
-        self._search.setClearButtonEnabled(True)
+        search = QLineEdit(placeholderText="Search tasks by name or title…")
+        self._search = clear_button_when_typed(search)
         self._search.setToolTip("Show only tasks whose name or title contains this text.")
         self._search.textChanged.connect(self.set_filter)
         all_button = QPushButton("All")

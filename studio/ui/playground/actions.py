@@ -10,10 +10,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject
 
 from studio.core import paths
-from studio.core.jobs import Job, JobResult, PredictRequest, PredictResult
+from studio.core.jobs import JobResult, PredictRequest, PredictResult
 from studio.core.mistakes import read_mistakes
 from studio.core.run_record import Run
-from studio.jobs.client import job_place
 from studio.store import RunStore
 from studio.ui.file_dialogs import choose_folder
 from studio.ui.jobs_controller import JobsController, JobSlot
@@ -65,8 +64,7 @@ class PlaygroundActions(QObject):
         if self.slot.running:
             self.view.set_busy(True, "still predicting the last input…")
             return
-        place = job_place(self.state.catalog, self.state.data_dir, self.state.store_path)
-        self.slot.start(Job(request, place))
+        self.slot.start(self.state.job(request))
 
     def ended(self, result: JobResult | None, error: str) -> None:
         if isinstance(result, PredictResult):

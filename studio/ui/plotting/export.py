@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-import pyqtgraph.exporters as exporters
 from PySide6.QtWidgets import QMessageBox, QPushButton, QWidget
 
 from studio.ui.file_dialogs import choose_folder, save_file
@@ -54,6 +53,8 @@ def export_plot(plot: pg.PlotItem, path: Path, width: int = PNG_WIDTH) -> Path:
     if kind not in FORMATS:
         raise ValueError(f"{path}: plots export as {' or '.join(FORMATS)}, not {kind or '?'}")
     path.parent.mkdir(parents=True, exist_ok=True)
+    import pyqtgraph.exporters as exporters  # here: the window opens without them
+
     if kind == "png":
         exporter = exporters.ImageExporter(plot)
         exporter.parameters()["width"] = int(width)
@@ -82,7 +83,7 @@ def _open_paths() -> Iterator[None]:
     """pyqtgraph's SVG exporter reads every path token as "x,y" and fails on the closing "Z"
     that Qt's SVG writer now puts after a rectangle (pyqtgraph issue #3495): while it exports,
     its coordinate pass gets paths without closes (the same shapes)."""
-    module: Any = sys.modules[exporters.SVGExporter.__module__]  # pyqtgraph's: untyped
+    module: Any = sys.modules["pyqtgraph.exporters.SVGExporter"]  # pyqtgraph's: untyped
     original = module.correctCoordinates
 
     def correct(node: Any, *args: Any, **kwargs: Any) -> Any:

@@ -18,9 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.experiments.transfer import run_tasks
 from studio.core.run_query import RunQuery
-from studio.core.run_record import STATUSES, Run
+from studio.core.run_record import STATUSES, Run, run_tasks
 
 KINDS = (
     ("All kinds", ""),

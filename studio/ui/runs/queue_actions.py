@@ -5,16 +5,18 @@ another in the window's job process (a `queue` job), the Monitor following each 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
 
 from studio.core.config.naming import run_name
 from studio.core.errors import StudioError
-from studio.core.jobs import Job, JobResult, QueueRequest, QueueResult
-from studio.jobs.client import job_place
 from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
+
+if TYPE_CHECKING:
+    from studio.core.jobs import JobResult
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ class QueueActions(QObject):
 
     @property
     def running(self) -> bool:
+        from studio.core.jobs import QueueRequest
+
         slot = self.jobs.training
         return slot.running and isinstance(slot.request, QueueRequest)
 
@@ -77,7 +81,7 @@ class QueueActions(QObject):
         """When the window opens: go on with queued runs unless something trains already
         (this window, or another process on the store: a `queue run` worker); return whether
         the queue started."""
-        if self.jobs.busy:
+        if self.jobs.busy or not self.state.store.path.exists():  # no store yet, no queue
             return False
         try:
             store = self.state.store.store
@@ -94,11 +98,14 @@ class QueueActions(QObject):
 
     def _start(self, waiting: int) -> None:
         state = self.state
-        place = job_place(state.catalog, state.data_dir, state.store_path)
-        self.jobs.training.start(Job(QueueRequest(), place))
+        from studio.core.jobs import QueueRequest
+
+        self.jobs.training.start(state.job(QueueRequest()))
         state.message.emit(f"Running the queue: {waiting} run(s)…")
 
     def _ended(self, result: JobResult | None, error: str) -> None:
+        from studio.core.jobs import QueueRequest, QueueResult
+
         if not isinstance(self.jobs.training.request, QueueRequest):
             return  # a run started with Start or Resume: RunActions shows it
         self.state.store.poll()

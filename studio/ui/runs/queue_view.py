@@ -20,8 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.errors import StudioError
-from studio.core.experiments.transfer import run_tasks
-from studio.core.run_record import Run
+from studio.core.run_record import Run, run_tasks
 from studio.ui import messages
 from studio.ui.state import StoreWatcher
 

@@ -30,10 +30,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.experiments.transfer import run_tasks
 from studio.core.paths import checkpoint_label
 from studio.core.run_query import RunQuery, matches
-from studio.core.run_record import Run
+from studio.core.run_record import Run, run_tasks
 from studio.core.segments import first_start, worked_seconds
 from studio.store import RESUMABLE
 from studio.ui.empty_state import EmptyState
