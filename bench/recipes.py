@@ -55,7 +55,11 @@ LAST_STUDY = 64_000 // EXAMPLES_PER_UPDATE
 
 
 def ablation(mix: tuple[str, ...], amounts: list[int]) -> dict[str, Any]:
-    base = {"tasks": list(mix), "name": "recipes", **PRETRAIN, "task_embedding_dropout": 0.1}
+    # Fused updates: the same losses and gradients, 1.4x faster on a CPU (bench.throughput).
+    base = {
+        "tasks": list(mix), "name": "recipes", **PRETRAIN, "task_embedding_dropout": 0.1,
+        "fuse_update": "on",
+    }  # fmt: skip
     return {
         "name": "Muppet vs tasknet recipe",
         "base": base | {"max_steps": amounts[0], "checkpoint_every": 10**9, "eval_every": 10**9},
@@ -111,7 +115,8 @@ def main() -> None:
                         f"(default: {LAST_STUDY} and one pass over the mix)")  # fmt: skip
     parser.add_argument("--targets", nargs="+", default=list(TARGETS))
     parser.add_argument("--sizes", nargs="+", type=int, default=[32, 256])
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2, 3, 4],
+                        help="fine-tuning seeds; none: the probe only")  # fmt: skip
     parser.add_argument("--probe-seeds", nargs="+", type=int, default=list(range(10)))
     parser.add_argument("--eval-max", type=int, default=FINETUNE.eval_max_examples)
     parser.add_argument("--store", help="run store (default: a new one under a temp folder)")

@@ -299,7 +299,7 @@ def first_hour() -> None:
         settle(0.1)
     for box in window.findChildren(QMessageBox):
         box.close()
-    window.tabs.setCurrentWidget(window.monitor)
+    window.show_tab(window.monitor)
     window.monitor.poll()
     shot("failed")
     window.close()

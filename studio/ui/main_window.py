@@ -1,5 +1,5 @@
 """The main window: task checklist; Configure, Monitor, Runs, Transfer, Ablation, Data and
-Playground tabs (Runs, Transfer, Ablation and Playground built when first opened); the run
+Playground tabs (all but Configure and Data built when first opened); the run
 actions. Layout and wiring only: jobs go through `RunActions` and `JobsController`, the user's
 tasks through `TaskLibrary`."""
 
@@ -35,7 +35,6 @@ from studio.ui.draft import Draft
 from studio.ui.file_actions import FileActions
 from studio.ui.jobs_controller import JobsController
 from studio.ui.lazy_tab import LazyTab
-from studio.ui.monitor.view import MonitorView
 from studio.ui.preflight import PreflightLine
 from studio.ui.run_actions import RunActions
 from studio.ui.runs.queue_actions import QueueActions
@@ -47,6 +46,7 @@ from studio.ui.widgets import ElidedLabel
 if TYPE_CHECKING:  # built when their tab is first opened: the window opens sooner
     from studio.core.jobs import JobResult
     from studio.ui.ablation.view import AblationView
+    from studio.ui.monitor.view import MonitorView
     from studio.ui.playground.view import PlaygroundView
     from studio.ui.runs.view import RunsView
     from studio.ui.transfer.view import TransferView
@@ -98,13 +98,13 @@ class MainWindow(QMainWindow):
         self.form = ConfigForm()
         self.draft = Draft(self.form, self.checklist, self.settings)
         self.preflight = PreflightLine(self.state, self.draft, lambda: self.form.preset_bar.device)
-        self.monitor = MonitorView(self.state)
         self.preview = TaskPreview(self.jobs.start)
         state, jobs, draft = self.state, self.jobs, self.draft
         self.library = TaskLibrary(state, jobs, draft, self.preview, self)
-        self.run_actions = RunActions(state, jobs, draft, self.monitor, self)
+        self.run_actions = RunActions(state, jobs, draft, lambda: self.monitor, self)
         self.queue_actions = QueueActions(state, jobs, draft, self)
         self.files = FileActions(state, jobs, draft, self)
+        self.monitor_tab = LazyTab(self._build_monitor)
         self.runs_tab = LazyTab(self._build_runs)
         self.transfer_tab = LazyTab(self._build_transfer)
         self.ablation_tab = LazyTab(self._build_ablation)
@@ -143,7 +143,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         for view, title in (
             (self.form, "Configure"),
-            (self.monitor, "Monitor"),
+            (self.monitor_tab, "Monitor"),
             (self.runs_tab, "Runs"),
             (self.transfer_tab, "Transfer"),
             (self.ablation_tab, "Ablation"),
@@ -219,10 +219,12 @@ class MainWindow(QMainWindow):
         self.form.changed.connect(self.draft.update_shares)
         self.form.changed.connect(self.preflight.refresh)
         checklist.checkedChanged.connect(self.preflight.refresh)
-        self.monitor.demoRequested.connect(ra.try_demo)
-        self.monitor.runsRequested.connect(lambda: self.show_tab(self.runs_tab))
 
     # -- the tabs built when first opened ----------------------------------------------------
+
+    @property
+    def monitor(self) -> MonitorView:
+        return cast("MonitorView", self.monitor_tab.view())
 
     @property
     def runs(self) -> RunsView:
@@ -244,6 +246,18 @@ class MainWindow(QMainWindow):
         """Bring `view`'s tab to the front (a lazily built view sits inside its tab)."""
         parent = view.parentWidget()
         self.tabs.setCurrentWidget(parent if isinstance(parent, LazyTab) else view)
+
+    def _build_monitor(self) -> QWidget:
+        from studio.ui.monitor.view import MonitorView
+
+        monitor, jobs = MonitorView(self.state), self.jobs
+        monitor.demoRequested.connect(self.run_actions.try_demo)
+        monitor.runsRequested.connect(lambda: self.show_tab(self.runs_tab))
+        strip = monitor.status.resources  # what the training and transfer jobs use
+        for slot in (jobs.training, jobs.transfer):
+            slot.resources.connect(strip.show_sample)
+            slot.ended.connect(strip.job_ended)
+        return monitor
 
     def _build_runs(self) -> QWidget:
         from studio.ui.runs.view import RunsView
@@ -346,12 +360,14 @@ class MainWindow(QMainWindow):
 
     def shown_run_status(self) -> str | None:
         """The status of the run the Monitor shows first (the one Resume and Export take)."""
-        run_id = self.monitor.run_ids[0] if self.monitor.run_ids else None
+        shown = self.monitor.run_ids if self.monitor_tab.built else []
+        run_id = shown[0] if shown else None
         return self.state.store.status(run_id) if run_id else None
 
     def _update_actions(self) -> None:
         """What can be done follows one state: the jobs running and the run shown."""
-        busy, shown = self.jobs.busy, bool(self.monitor.run_ids)
+        busy = self.jobs.busy
+        shown = self.monitor_tab.built and bool(self.monitor.run_ids)
         self.start_action.setEnabled(not busy)
         self.stop_action.setEnabled(self.jobs.training.running)
         self.menu_actions[A.RUN_QUEUE].setEnabled(not busy)

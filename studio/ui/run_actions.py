@@ -4,6 +4,7 @@ a resumed run's data changed, an error, an export's folder)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject
@@ -16,11 +17,11 @@ from studio.store import RESUMABLE
 from studio.ui import messages
 from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
-from studio.ui.monitor.view import MonitorView
 from studio.ui.state import StudioState
 
 if TYPE_CHECKING:
     from studio.core.jobs import JobResult
+    from studio.ui.monitor.view import MonitorView
 
 
 class RunActions(QObject):
@@ -35,24 +36,20 @@ class RunActions(QObject):
         state: StudioState,
         jobs: JobsController,
         draft: Draft,
-        monitor: MonitorView,
+        monitor: Callable[[], MonitorView],
         parent: QWidget,
     ) -> None:
         super().__init__(parent)
         self.state, self.jobs, self.draft = state, jobs, draft
-        self.monitor, self.parent_widget = monitor, parent
+        self.monitor, self.parent_widget = monitor, parent  # the Monitor, built when asked for
         self.export_progress: QProgressDialog | None = None
         jobs.training.created.connect(self._run_created)
         jobs.training.ended.connect(self._run_ended)
         jobs.export.progress.connect(self._export_progress)
         jobs.export.ended.connect(self._export_ended)
-        strip = monitor.status.resources  # the Monitor's resource strip
-        for slot in (jobs.training, jobs.transfer):
-            slot.resources.connect(strip.show_sample)
-            slot.ended.connect(strip.job_ended)
 
     def _shown_run(self) -> str | None:
-        return self.monitor.run_ids[0] if self.monitor.run_ids else None
+        return next(iter(self.monitor().run_ids), None)
 
     # -- pre-finetuning ------------------------------------------------------------------------
 
@@ -88,7 +85,7 @@ class RunActions(QObject):
     def stop_run(self) -> None:
         if self.jobs.training.running:
             self.jobs.training.stop()  # the loop checks it between updates
-            self.monitor.status.stopping()
+            self.monitor().status.stopping()
             self.state.message.emit("Stopping after the current update, then saving a checkpoint…")
 
     def resume(self, run_id: str | None, allow_data_change: bool = False) -> None:
@@ -121,7 +118,7 @@ class RunActions(QObject):
             return  # QueueActions shows how the queue ended
         resumed = request.run_id if isinstance(request, ResumeRequest) else None
         self.state.store.poll()
-        self.monitor.poll()
+        self.monitor().poll()
         run = outcome if isinstance(outcome, RunOutcome) else None
         error = error or (run.error if run else None) or ""
         say, problem = self.state.message.emit, self.state.problem.emit

@@ -31,11 +31,12 @@ def test_importing_every_window_module_loads_no_heavy_library() -> None:
 
 
 # Loaded after the window shows: the job protocol with the first job (a sixth of the start-up
-# was its frozen dataclasses), sqlite-utils with the first store write, and the Runs,
-# Transfer, Ablation and Playground tabs when first opened.
+# was its frozen dataclasses), sqlite-utils with the first store write, and the Monitor,
+# Runs, Transfer, Ablation and Playground tabs when first opened.
 LATER = (
     "studio.core.jobs",
     "sqlite_utils",
+    "studio.ui.monitor.view",
     "studio.ui.runs.view",
     "studio.ui.transfer.view",
     "studio.ui.ablation.view",

@@ -296,7 +296,7 @@ def test_try_the_demo_trains_on_the_demo_tasks(
         (run,) = store.list_runs()
     assert (run.name, run.status) == ("demo (synthetic tasks)", "finished")
     assert all(t.startswith("synth_") for t in run.config["tasks"])
-    assert window.tabs.currentWidget() is window.monitor
+    assert window.tabs.currentWidget() is window.monitor_tab
 
 
 @pytest.mark.process
