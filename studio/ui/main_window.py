@@ -42,6 +42,7 @@ from studio.ui.state import StudioState
 from studio.ui.task_library import TaskLibrary
 from studio.ui.task_preview import TaskPreview
 from studio.ui.widgets import ElidedLabel
+from studio.ui.worker import Worker
 
 if TYPE_CHECKING:  # built when their tab is first opened: the window opens sooner
     from studio.core.jobs import JobResult
@@ -322,7 +323,6 @@ class MainWindow(QMainWindow):
     def _probe_device(self) -> None:
         """Ask a child process which device training would use; the window never loads torch."""
         from studio.core.jobs import Job, ProbeRequest
-        from studio.ui.worker import Worker
 
         worker = Worker(Job(ProbeRequest()))
         worker.finished.connect(self._probe_answered)

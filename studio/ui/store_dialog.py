@@ -32,7 +32,7 @@ def store_problem(path: Path) -> str | None:
 
 
 def _cannot_create(path: Path) -> str | None:
-    folder = next(p for p in (path.parent, *path.parents) if p.exists())
+    folder = next(p for p in path.parents if p.exists())
     if not folder.is_dir():
         return f"cannot create a run store at {path}: {folder} is a file, not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):

@@ -19,10 +19,10 @@ from studio.ui.draft import Draft
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 from studio.ui.task_preview import TaskPreview
+from studio.ui.worker import Worker
 
 if TYPE_CHECKING:
     from studio.core.jobs import JobResult
-    from studio.ui.worker import Worker
 
 NO_GENERATION = (
     "Summarization needs an encoder-decoder base model to generate text: pick "
@@ -70,7 +70,6 @@ class TaskLibrary(QObject):
         if not any(a.source == "hub" and not a.available for a in self.availability.values()):
             return
         from studio.core.jobs import HubRequest, Job
-        from studio.ui.worker import Worker
 
         self.hub_worker = Worker(Job(HubRequest()))
         self.hub_worker.finished.connect(self._hub_checked)

@@ -26,10 +26,10 @@ from studio.core.tasks.availability import Availability
 from studio.core.tasks.spec import TaskSpec
 from studio.ui.style import GREY, RED
 from studio.ui.widgets import never_widens
+from studio.ui.worker import Worker
 
 if TYPE_CHECKING:
     from studio.core.jobs import PreviewBatch, PreviewSummary
-    from studio.ui.worker import Worker
 
 SPECIAL = {"[CLS]", "[SEP]", "<s>", "</s>", "[PAD]", "<pad>", "[UNK]", "<unk>"}
 TOKEN = "background-color:#E8EEF7;"
@@ -152,7 +152,6 @@ class TaskPreview(QWidget):
     def _start(self, request: dict[str, Any]) -> None:
         from studio.core.jobs import Job, PreviewRequest
         from studio.jobs.client import job_place
-        from studio.ui.worker import Worker
 
         place = job_place(request["catalog"], request["data_dir"])
         worker = Worker(Job(PreviewRequest(**request["fields"]), place))

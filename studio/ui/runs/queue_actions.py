@@ -33,10 +33,12 @@ class QueueActions(QObject):
 
     @property
     def running(self) -> bool:
+        slot = self.jobs.training
+        if not slot.running:
+            return False
         from studio.core.jobs import QueueRequest
 
-        slot = self.jobs.training
-        return slot.running and isinstance(slot.request, QueueRequest)
+        return isinstance(slot.request, QueueRequest)
 
     def _waiting(self) -> int:
         return len(self.state.store.read(lambda s: s.queued_runs()))
@@ -97,9 +99,9 @@ class QueueActions(QObject):
         return True
 
     def _start(self, waiting: int) -> None:
-        state = self.state
         from studio.core.jobs import QueueRequest
 
+        state = self.state
         self.jobs.training.start(state.job(QueueRequest()))
         state.message.emit(f"Running the queue: {waiting} run(s)…")
 
