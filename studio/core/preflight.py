@@ -61,7 +61,8 @@ def preflight(
     rate = speed.examples_per_s * speed.max_length / config.max_length
     seconds = examples / rate
     source = f"at the speed run {speed.measured_by} measured" if speed.measured_by else "a guess"
-    text += f" · about {duration(seconds)} of training on this {device.upper()} ({source})"
+    about = "under a second" if seconds < 1 else f"about {duration(seconds)}"  # not "about 0s"
+    text += f" · {about} of training on this {device.upper()} ({source})"
     warning = None
     if device == "cpu" and seconds > LONG_ON_CPU:
         warning = (

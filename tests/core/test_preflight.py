@@ -24,6 +24,8 @@ def test_a_measured_speed_is_scaled_to_the_length_and_named() -> None:
     plan = preflight(config, {}, "cuda", Speed(100.0, 128, "minilm", "r1"))
     assert plan.seconds == 2.0  # twice the tokens: half the speed
     assert "run r1 measured" in plan.text and "CUDA" in plan.text
+    tiny = preflight(RunConfig(tasks=("rte",), max_steps=1), {}, "cuda", Speed(1e4, 128, "m"))
+    assert "under a second of training" in tiny.text  # not "about 0s"
 
 
 def test_the_muppet_gpu_preset_on_a_cpu_says_so() -> None:
