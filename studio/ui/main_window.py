@@ -358,16 +358,18 @@ class MainWindow(QMainWindow):
         self.show_tab(self.monitor)
         self._update_actions()
 
+    def _shown_runs(self) -> list[str]:
+        """The runs the Monitor shows (none before it is first opened)."""
+        return self.monitor.run_ids if self.monitor_tab.built else []
+
     def shown_run_status(self) -> str | None:
         """The status of the run the Monitor shows first (the one Resume and Export take)."""
-        shown = self.monitor.run_ids if self.monitor_tab.built else []
-        run_id = shown[0] if shown else None
+        run_id = next(iter(self._shown_runs()), None)
         return self.state.store.status(run_id) if run_id else None
 
     def _update_actions(self) -> None:
         """What can be done follows one state: the jobs running and the run shown."""
-        busy = self.jobs.busy
-        shown = self.monitor_tab.built and bool(self.monitor.run_ids)
+        busy, shown = self.jobs.busy, bool(self._shown_runs())
         self.start_action.setEnabled(not busy)
         self.stop_action.setEnabled(self.jobs.training.running)
         self.menu_actions[A.RUN_QUEUE].setEnabled(not busy)
