@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +22,14 @@ def workspace() -> Workspace:
     if not data.is_dir():
         raise SystemExit(f"benchmark data not found at {data}; set STUDIO_DATA_DIR")
     return Workspace.default(load_catalog(default_tasks_dir()), data)
+
+
+def study_store(path: str | None) -> Path:
+    """A study's run store: `path`, or a new file in a temporary folder; STUDIO_HOME is its
+    folder unless set, so the tokenized cache lives beside it and a rerun reuses it."""
+    store = Path(path) if path else Path(tempfile.mkdtemp()) / "studio.db"
+    os.environ.setdefault("STUDIO_HOME", str(store.parent))
+    return store
 
 
 def local_tasks(catalog: dict[str, TaskSpec], data: Path) -> list[str]:

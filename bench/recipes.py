@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import local_tasks, workspace
+from bench.common import local_tasks, study_store, workspace
 from bench.factors import FINETUNE
 from bench.reproduce import PRETRAIN
 from studio.ablation import run_ablation
@@ -123,8 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     ws = workspace()
     assert ws.data_dir is not None
-    store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "studio.db"
-    os.environ.setdefault("STUDIO_HOME", str(store.parent))
+    store = study_store(args.store)
     mix = tuple(t for t in local_tasks(ws.catalog, ws.data_dir) if t not in args.targets)
     amounts = args.amounts or [LAST_STUDY, full_pass(mix)]
     started = time.perf_counter()

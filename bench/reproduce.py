@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from bench.common import local_tasks, workspace
+from bench.common import local_tasks, study_store, workspace
 from bench.factors import FINETUNE, TARGETS
 from studio.core.config.run import RunConfig
 from studio.core.experiments.paired import table
@@ -87,8 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     ws = workspace()
     assert ws.data_dir is not None
-    store = Path(args.store) if args.store else Path(tempfile.mkdtemp()) / "studio.db"
-    os.environ.setdefault("STUDIO_HOME", str(store.parent))
+    store = study_store(args.store)
     mix = tuple(t for t in local_tasks(ws.catalog, ws.data_dir) if t not in args.targets)
     started = time.perf_counter()
     print(

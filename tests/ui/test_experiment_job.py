@@ -1,4 +1,4 @@
-"""The Ablation tab's two sections share their job handling (ui/ablation/experiment_job.py):
+"""The Ablation tab's two sections share their job handling (ui/experiment_job.py):
 starting marks the section busy, progress reaches its bar, a failure is told in its line."""
 
 from __future__ import annotations

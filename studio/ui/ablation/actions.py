@@ -12,10 +12,10 @@ from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
 from studio.core.jobs import AblationRequest, AblationResult, SweepRequest, SweepResult
-from studio.ui.ablation.experiment_job import ExperimentJob
 from studio.ui.ablation.tune_actions import TuneActions
 from studio.ui.ablation.view import AblationView
 from studio.ui.draft import Draft
+from studio.ui.experiment_job import ExperimentJob
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 

@@ -9,8 +9,8 @@ from typing import Any
 from PySide6.QtCore import QObject
 
 from studio.core.jobs import TuneRequest, TuneResult
-from studio.ui.ablation.experiment_job import ExperimentJob
 from studio.ui.ablation.tune_view import TuneView
+from studio.ui.experiment_job import ExperimentJob
 from studio.ui.jobs_controller import JobsController
 from studio.ui.state import StudioState
 

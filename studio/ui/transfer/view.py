@@ -284,6 +284,10 @@ class TransferView(QWidget):
         self.progress_label.setText(message)
         self.results.reload_if_running()
 
+    def note(self, text: str, colour: str | None = None) -> None:
+        """A line under the settings: how the last job ended."""
+        self._show_message(text, colour or GREY)
+
     def show_transfer(self, transfer_id: str | None) -> None:
         """Show the results of a stored transfer (or sweep) run, reloading the list first
         (None keeps the run shown)."""

@@ -1,24 +1,27 @@
-"""What an ablation and a tuning study do alike with their job slot (ablation/actions.py,
-tune_actions.py): start under the one-training-at-a-time rule, show the run the job created,
+"""What a transfer, an ablation and a tuning study do alike with their job slot
+(transfer/actions.py, ablation/actions.py, ablation/tune_actions.py): start under the
+one-training-at-a-time rule, show the run the job created,
 feed the section its progress, and at the end set it idle, read the store again and tell a
 failure; what a finished job says is each caller's own (`done`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from PySide6.QtCore import QObject
 
 from studio.core.errors import StudioError
-from studio.core.jobs import JobRequest
 from studio.ui.jobs_controller import JobsController, JobSlot
 from studio.ui.state import StudioState
 from studio.ui.style import RED
 
+if TYPE_CHECKING:
+    from studio.core.jobs import JobRequest
+
 
 class ExperimentSection(Protocol):
-    """The calls a section of the Ablation tab takes from its job (AblationView, TuneView)."""
+    """The calls a view takes from its experiment's job (TransferView, AblationView, TuneView)."""
 
     def set_running(self, running: bool) -> None: ...
     def set_progress(self, fraction: float, message: str) -> None: ...
